@@ -1,0 +1,175 @@
+"""Configuration: schema validation with messages that name the key, and the experiment grid.
+
+The Snakefile validates the merged config before any job starts, so a typo or a wrong type is
+reported once, up front, as ``config key 'lm.train.tokens': expected integer, got '1e5' (str)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from dqreview.errors import DQError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _key(path) -> str:
+    parts: list[str] = []
+    for p in path:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key(error.absolute_path)
+    inst = error.instance
+    got = f"{inst!r} ({type(inst).__name__})"
+    v = error.validator
+    if v == "type":
+        return f"config key '{key}': expected {error.validator_value}, got {got}"
+    if v == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(inst) - set(known)) if isinstance(inst, dict) else []
+        where = f"'{key}'" if error.absolute_path else "the top level"
+        return f"unknown config key(s) {extra} in {where}; allowed keys: {known}"
+    if v == "required":
+        return f"config key '{key}': {error.message}"
+    if v == "enum":
+        return f"config key '{key}': {got} is not one of {error.validator_value}"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"config key '{key}': {got} violates {v} {error.validator_value}"
+    return f"config key '{key}': {error.message}"
+
+
+def _fill_defaults(schema: dict, instance: Any, root: dict) -> None:
+    """Insert schema ``default`` values for absent keys (recursively, through $ref and arrays)."""
+    if "$ref" in schema:
+        ref = schema["$ref"].split("/")[-1]
+        schema = {**root["$defs"][ref], **{k: v for k, v in schema.items() if k != "$ref"}}
+    if isinstance(instance, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key not in instance and "default" in sub:
+                instance[key] = sub["default"]
+            if key in instance:
+                _fill_defaults(sub, instance[key], root)
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for item in instance:
+            _fill_defaults(schema["items"], item, root)
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Validate ``config`` in place (defaults filled) and return it; raise DQError on the first problems."""
+    schema = schema or load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        lines = [_describe(e) for e in errors[:5]]
+        more = f"\n  ... and {len(errors) - 5} more" if len(errors) > 5 else ""
+        raise DQError("invalid configuration:\n  " + "\n  ".join(lines) + more)
+    _fill_defaults(schema, config, schema)
+    _check_semantics(config)
+    return config
+
+
+def _check_semantics(config: dict) -> None:
+    from dqreview.metrics import validate_metric_entry  # lazy: keeps the Snakefile import light
+
+    names = [s["name"] for s in config["sources"]]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise DQError(f"config key 'sources': duplicate source name(s) {sorted(dup)}; names must be unique")
+    if config["target"]["source"] not in names:
+        raise DQError(
+            f"config key 'target.source': '{config['target']['source']}' is not a source; sources: {names}"
+        )
+    domains = [d["name"] for d in config["domains"]]
+    if len(set(domains)) != len(domains):
+        raise DQError(f"config key 'domains': duplicate domain names in {domains}")
+    if "target" in domains or "noise" in domains:
+        raise DQError("config key 'domains': 'target' and 'noise' are reserved names")
+    for i, d in enumerate(config["domains"]):
+        for s in d["sources"]:
+            if s not in names:
+                raise DQError(f"config key 'domains[{i}].sources': unknown source '{s}'; sources: {names}")
+    p = config["prepare"]
+    if p["max_chunk_words"] < p["chunk_words"]:
+        raise DQError("config key 'prepare.max_chunk_words' must be >= 'prepare.chunk_words'")
+    m = config["lm"]["model"]
+    if m["n_embd"] % m["n_head"]:
+        raise DQError(f"config key 'lm.model.n_head': n_embd={m['n_embd']} is not divisible by n_head={m['n_head']}")
+    metric_names = [e["name"] for e in config["metrics"]]
+    for i, entry in enumerate(config["metrics"]):
+        validate_metric_entry(entry, f"metrics[{i}]")
+    if len(set(metric_names)) != len(metric_names):
+        raise DQError(f"config key 'metrics': a metric is listed twice in {metric_names}; use variants instead")
+    if config["select"]["full_data"] and "random" not in metric_names:
+        raise DQError("config key 'select.full_data': the full-data baseline needs the 'random' metric configured")
+
+
+def config_hash(config: dict) -> str:
+    """sha256 of the canonical JSON of the config (recorded in the manifest)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def budget_slug(budget: float) -> str:
+    return f"{float(budget):.2f}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One point of the experiment grid: metric × variant × keep × budget (seeds are run inside)."""
+
+    metric: str
+    variant: str
+    keep: str
+    budget: str  # formatted like "0.10"
+
+    @property
+    def path(self) -> str:
+        return f"{self.metric}/{self.variant}/{self.keep}/b{self.budget}"
+
+    @property
+    def is_full_data(self) -> bool:
+        return self.budget == "1.00"
+
+
+def selection_grid(config: dict) -> list[Selection]:
+    """Every selection the config asks for; budget 1.0 appears once, as the full-data baseline."""
+    grid = []
+    for entry in config["metrics"]:
+        for variant in entry["variants"]:
+            for keep in entry["keep"]:
+                for b in config["select"]["budgets"]:
+                    grid.append(Selection(entry["name"], variant["slug"], keep, budget_slug(b)))
+    if config["select"]["full_data"]:
+        random = next(e for e in config["metrics"] if e["name"] == "random")
+        grid.append(Selection("random", random["variants"][0]["slug"], "high", budget_slug(1.0)))
+    return grid
+
+
+def metric_entry(config: dict, metric: str) -> dict:
+    for e in config["metrics"]:
+        if e["name"] == metric:
+            return e
+    raise DQError(f"metric '{metric}' is not in the config's metrics list")
+
+
+def variant_params(config: dict, metric: str, variant: str) -> dict:
+    for v in metric_entry(config, metric)["variants"]:
+        if v["slug"] == variant:
+            return dict(v.get("params") or {})
+    raise DQError(f"metric '{metric}' has no variant '{variant}' in the config")

@@ -1,0 +1,27 @@
+"""Collect the per-run evaluation JSONs into one tidy table."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from dqreview.io import read_json
+
+
+def collect_runs(eval_paths, info_paths) -> pd.DataFrame:
+    """One row per (selection, seed): final bits per byte on every evaluation set, plus budget accounting."""
+    rows = []
+    for eval_path, info_path in zip(eval_paths, info_paths, strict=True):
+        ev, info = read_json(eval_path), read_json(info_path)
+        metric, variant, keep, budget = ev["selection"].split("/")
+        row = {
+            "metric": metric, "variant": variant, "keep": keep, "budget": float(budget[1:]),
+            "seed": ev["seed"], "achieved": info["achieved"], "n_docs": ev["n_docs"], "epochs": ev["epochs"],
+            "tokens": ev["tokens"],
+        }
+        row.update({k: v for k, v in ev["final"].items() if k.startswith("bpb/")})
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["metric", "variant", "keep", "budget", "seed"], ignore_index=True)
+
+
+def method_label(metric: str, variant: str, keep: str) -> str:
+    return f"{metric} ({variant}, keep={keep})" if metric != "random" else "random"

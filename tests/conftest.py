@@ -1,0 +1,41 @@
+"""Shared fixtures: the repository root, the snakemake command, and one tiny end-to-end run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def snakemake(workdir: Path, *args: str, configfiles=(), timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the workflow with ``workdir`` as the working directory (outputs land under workdir/results)."""
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    cmd += ["--configfile", str(REPO / "config.yaml"), *[str(c) for c in configfiles]]
+    cmd += list(args)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def archive_cache(pytestconfig) -> Path:
+    """Downloaded package archives, kept between test sessions (pytest's cache directory)."""
+    return Path(pytestconfig.cache.mkdir("dqreview-archives"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, archive_cache) -> Path:
+    """configs/tiny.yaml built end to end once per session; returns the working directory."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    proc = snakemake(
+        workdir, "--cores", "2", "--config", f"cache={archive_cache}", "all",
+        configfiles=[REPO / "configs/tiny.yaml"],
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"tiny end-to-end run failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return workdir

@@ -1,0 +1,124 @@
+"""Workflow tests: dry runs, config validation, and the tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.mark.parametrize("configs", [[], ["configs/tiny.yaml"]], ids=["default", "tiny"])
+def test_dry_run_all(tmp_path, configs):
+    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / c for c in configs])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    for rule in ("download", "prepare", "embed", "fit_metric", "score_shard", "select", "tokenizer", "train",
+                 "bpb_vs_budget", "manifest"):
+        assert f"{rule} " in out, f"rule {rule} missing from the dry run"
+
+
+def _bad_config(tmp_path, mutate) -> str:
+    cfg = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
+    mutate(cfg)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "-n", "all", configfiles=[path])
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out
+    return out
+
+
+def test_config_wrong_type_names_key(tmp_path):
+    out = _bad_config(tmp_path, lambda c: c["lm"]["train"].__setitem__("tokens", "lots"))
+    assert "lm.train.tokens" in out and "expected integer" in out
+
+
+def test_config_unknown_key_is_named(tmp_path):
+    out = _bad_config(tmp_path, lambda c: c["prepare"].__setitem__("chunk_wrods", 100))
+    assert "chunk_wrods" in out and "prepare" in out
+
+
+def test_config_unknown_metric_lists_known(tmp_path):
+    out = _bad_config(tmp_path, lambda c: c["metrics"].append({"name": "magic", "keep": ["high"],
+                                                               "variants": [{"slug": "x"}]}))
+    assert "magic" in out and "ssl_proto" in out and "random" in out
+
+
+def test_config_budget_out_of_range(tmp_path):
+    out = _bad_config(tmp_path, lambda c: c["select"].__setitem__("budgets", [1.5]))
+    assert "select.budgets[0]" in out
+
+
+# --- the tiny end-to-end run ------------------------------------------------------------------
+
+
+def test_tiny_run_figure_and_tables(tiny_run):
+    fig = tiny_run / "results/figs/bpb_vs_budget.pdf"
+    assert fig.exists() and fig.read_bytes()[:5] == b"%PDF-"
+    table = pd.read_csv(tiny_run / "results/tables/bpb_vs_budget.csv")
+    assert set(table.columns) >= {"method", "budget", "target_bpb", "ci95", "n_seeds"}
+    assert (table["n_seeds"] == 2).all()
+    # a byte-level model that learned something: far below 8 bits per byte, above 0
+    assert table["target_bpb"].between(0.5, 8.0).all(), table
+    assert (tiny_run / "results/tables/bpb_vs_budget.tex").read_text().count(r"\midrule") == 1
+    data = pd.read_csv(tiny_run / "results/tables/data.csv")
+    assert len(data) > 0
+
+
+def test_tiny_run_eval_files(tiny_run):
+    evals = sorted((tiny_run / "results/eval").rglob("s*.json"))
+    assert len(evals) == 4 * 2  # (random, ssl_proto high, ssl_proto low, full data) x 2 seeds
+    for path in evals:
+        ev = json.loads(path.read_text())
+        assert len(ev["curve"]) == 2
+        tokens = [p["tokens"] for p in ev["curve"]]
+        assert tokens == sorted(tokens) and tokens[-1] == ev["tokens"]
+        assert {"bpb/target", "bpb/heldout/wiki", "bpb/heldout/code"} <= set(ev["final"])
+        assert all(np.isfinite(v) and v > 0 for k, v in ev["final"].items() if k.startswith("bpb/"))
+    # every run trained on the same number of tokens; smaller selections ran more epochs
+    runs = pd.read_csv(tiny_run / "results/tables/runs.csv")
+    assert runs["tokens"].nunique() == 1
+    full = runs[runs.budget == 1.0]["epochs"].mean()
+    part = runs[runs.budget < 1.0]["epochs"].mean()
+    assert part > full
+
+
+def test_tiny_run_selections_meet_budget(tiny_run):
+    index = pd.read_parquet(tiny_run / "results/data/pool/index.parquet")
+    total = index["n_bytes"].sum()
+    infos = list((tiny_run / "results/select").rglob("s*.json"))
+    assert infos
+    for path in infos:
+        info = json.loads(path.read_text())
+        sel = pd.read_parquet(path.with_suffix(".parquet"))
+        nbytes = index.set_index("id").loc[sel["id"], "n_bytes"]
+        assert nbytes.sum() >= info["requested"] * total
+        assert nbytes.sum() - nbytes.iloc[-1] < info["requested"] * total or info["requested"] == 1.0
+        assert info["achieved"] == pytest.approx(nbytes.sum() / total)
+
+
+def test_tiny_run_manifest_and_costs(tiny_run):
+    manifest = json.loads((tiny_run / "results/manifest.json").read_text())
+    assert manifest["seeds"] == [0, 1]
+    assert len(manifest["config_sha256"]) == 64
+    assert all(len(s["sha256"]) == 64 for s in manifest["sources"])
+    assert manifest["packages"]["torch"].startswith("2.13")
+    costs = pd.read_csv(tiny_run / "results/tables/cost.csv")
+    assert {"embed", "fit", "score", "select", "train"} <= set(costs["stage"])
+    assert (costs["wall_s"] >= 0).all()
+    assert (costs.loc[costs.stage == "train", "flops"] > 0).all()
+
+
+def test_tiny_run_is_up_to_date(tiny_run, archive_cache):
+    """A second invocation finds nothing to do (no spurious reruns)."""
+    proc = snakemake(tiny_run, "-n", "--config", f"cache={archive_cache}", "all",
+                     configfiles=[REPO / "configs/tiny.yaml"])
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr

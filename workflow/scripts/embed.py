@@ -1,0 +1,36 @@
+"""Embed one Parquet file of documents with the configured sentence encoder."""
+
+import logging
+import time
+
+from dqreview.runner import gpus_of, run
+
+log = logging.getLogger("dqreview.embed")
+
+
+def main(smk):
+    from dqreview.cost import encoder_flops, measure
+    from dqreview.embed import Encoder, check_embeddings, device_for
+    from dqreview.io import read_parquet, write_npy
+
+    cfg = smk.config["embed"]
+    docs = read_parquet(smk.input.docs, columns=["id", "text"])
+    device = device_for(gpus_of(smk))
+    with measure("embed", smk.wildcards.part, smk.output.cost, device) as rec:
+        encoder = Encoder(cfg["model"], device=device, max_tokens=cfg["max_tokens"])
+        t0 = time.perf_counter()
+        emb = encoder.encode(docs["text"].tolist(), batch_size=cfg["batch_size"])
+        dt = time.perf_counter() - t0
+        check_embeddings(emb, len(docs), smk.output.emb)
+        n_tokens = int(encoder.stats.get("tokens", 0))
+        rec.items, rec.items_unit = len(docs), "documents"
+        rec.flops, rec.flops_formula = encoder_flops(n_tokens, encoder.n_params)
+        rec.extra = {"tokens": n_tokens, "docs_per_s": len(docs) / max(dt, 1e-9), "model": cfg["model"]}
+    log.info(
+        "embedded %d documents (%d tokens) in %.1f s: %.1f docs/s, %.0f tokens/s on %s",
+        len(docs), n_tokens, dt, len(docs) / max(dt, 1e-9), n_tokens / max(dt, 1e-9), device,
+    )
+    write_npy(emb, smk.output.emb)
+
+
+run(main, snakemake)

@@ -1,0 +1,28 @@
+"""Select documents in score order up to a byte budget, for one seed."""
+
+import logging
+
+from dqreview.runner import run
+
+log = logging.getLogger("dqreview.select")
+
+
+def main(smk):
+    from dqreview.cost import measure
+    from dqreview.io import read_parquet, write_json, write_parquet
+    from dqreview.select import select_budget
+
+    wc = smk.wildcards
+    pool = read_parquet(smk.input.index, columns=["id", "n_bytes"])
+    scores = read_parquet(smk.input.scores, columns=["id", "score"])
+    job = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}/s{wc.seed}"
+    with measure("select", job, smk.output.cost, "cpu") as rec:
+        selection, info = select_budget(pool, scores, float(wc.budget), wc.keep, int(wc.seed))
+        rec.items, rec.items_unit = len(pool), "documents"
+    info.update(metric=wc.metric, variant=wc.variant)
+    write_parquet(selection, smk.output.ids)
+    write_json(info, smk.output.info)
+    log.info("%s: %d documents, %.4f of pool bytes (requested %s)", job, len(selection), info["achieved"], wc.budget)
+
+
+run(main, snakemake)

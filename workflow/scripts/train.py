@@ -1,0 +1,92 @@
+"""Train one proxy LM per seed on a selection and evaluate it along the way.
+
+All seeds of a selection share this job so torch start-up, tokenisation of the pool and of the
+evaluation sets are paid once.
+"""
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dqreview.runner import gpus_of, run
+
+log = logging.getLogger("dqreview.train")
+
+
+def main(smk):
+    from dqreview.cost import measure
+    from dqreview.embed import device_for
+    from dqreview.io import read_parquet, write_json
+    from dqreview.lm.evaluate import evaluate_sets
+    from dqreview.lm.model import GPTConfig
+    from dqreview.lm.tokenizer import encode_batch, load_tokenizer
+    from dqreview.lm.train import clear_checkpoint, train_run
+
+    cfg = smk.config["lm"]
+    wc = smk.wildcards
+    device = device_for(gpus_of(smk))
+    tok = load_tokenizer(smk.input.tokenizer)
+    pool = pd.concat(
+        [read_parquet(p, columns=["id", "text", "domain", "n_bytes"]) for p in smk.input.shards], ignore_index=True
+    ).set_index("id")
+    domain_names = sorted(pool["domain"].unique())
+    domain_code = {d: i for i, d in enumerate(domain_names)}
+
+    eval_sets = {}
+    for path in smk.input.eval_sets:
+        name = "target" if path.endswith("target/test.parquet") else "heldout/" + Path(path).stem
+        df = read_parquet(path, columns=["text", "n_bytes"])
+        eval_sets[name] = (encode_batch(tok, df["text"].tolist()), int(df["n_bytes"].sum()))
+
+    model_cfg = GPTConfig.from_dict({**cfg["model"], "vocab_size": tok.get_vocab_size()})
+    eval_cfg = cfg.get("eval", {})
+
+    def evaluate(model):
+        results = evaluate_sets(
+            model, eval_sets, block_size=model_cfg.block_size, batch_size=eval_cfg.get("batch_size", 32), device=device
+        )
+        return {f"bpb/{name}": r["bpb"] for name, r in results.items()}
+
+    selection = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}"
+    total_tokens = 0
+    with measure("train", selection, smk.output.cost, device) as rec:
+        for ids_path, eval_path, log_path, seed in zip(
+            smk.input.ids, smk.output.evals, smk.output.logs, smk.config["seeds"], strict=True
+        ):
+            ids = read_parquet(ids_path, columns=["id"])["id"]
+            docs = pool.loc[ids]
+            tokens = encode_batch(tok, docs["text"].tolist())
+            domains = docs["domain"].map(domain_code).to_numpy(np.int64)
+            ckpt = Path(smk.params.ckpt) / f"s{seed}"
+            t0 = time.perf_counter()
+            result = train_run(
+                tokens, domains, model_cfg, cfg["train"], seed=int(seed), evaluate=evaluate, ckpt_dir=ckpt,
+                device=device,
+            )
+            log.info(
+                "%s seed %d: %d documents, %.2f epochs, %.0f tokens/s, final target bpb %.4f (%.1f s)",
+                selection, seed, len(ids), result["epochs"], result["tokens_per_s"],
+                result["curve"][-1]["bpb/target"], time.perf_counter() - t0,
+            )
+            final = result["curve"][-1]
+            write_json(
+                {
+                    "selection": selection, "seed": int(seed), "n_docs": len(ids),
+                    "n_bytes": int(docs["n_bytes"].sum()), "epochs": result["epochs"],
+                    "tokens": result["tokens"], "final": final, "curve": result["curve"],
+                    "domains": {d: int((docs["domain"] == d).sum()) for d in domain_names},
+                },
+                eval_path,
+            )
+            write_json({k: v for k, v in result.items() if k != "curve"}, log_path)
+            clear_checkpoint(ckpt)
+            total_tokens += result["tokens"]
+            rec.flops = (rec.flops or 0) + result["flops_per_token"] * result["tokens"]
+        rec.items, rec.items_unit = total_tokens, "training tokens"
+        rec.flops_formula = "flops_per_token(model) x training tokens, summed over seeds (evaluation excluded)"
+
+
+run(main, snakemake)
