@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
 from conftest import REPO, snakemake
 
 pytestmark = pytest.mark.workflow

@@ -113,7 +113,7 @@ def _check_semantics(config: dict) -> None:
         raise DQError(f"config key 'lm.model.n_head': n_embd={m['n_embd']} is not divisible by n_head={m['n_head']}")
     metric_names = [e["name"] for e in config["metrics"]]
     for i, entry in enumerate(config["metrics"]):
-        validate_metric_entry(entry, f"metrics[{i}]")
+        validate_metric_entry(entry, i)
     if len(set(metric_names)) != len(metric_names):
         raise DQError(f"config key 'metrics': a metric is listed twice in {metric_names}; use variants instead")
     if config["select"]["full_data"] and "random" not in metric_names:

@@ -22,7 +22,7 @@ def main(smk):
         emb = encoder.encode(docs["text"].tolist(), batch_size=cfg["batch_size"])
         dt = time.perf_counter() - t0
         check_embeddings(emb, len(docs), smk.output.emb)
-        n_tokens = int(encoder.stats.get("tokens", 0))
+        n_tokens = int(encoder.stats.get("n_tokens", 0))
         rec.items, rec.items_unit = len(docs), "documents"
         rec.flops, rec.flops_formula = encoder_flops(n_tokens, encoder.n_params)
         rec.extra = {"tokens": n_tokens, "docs_per_s": len(docs) / max(dt, 1e-9), "model": cfg["model"]}

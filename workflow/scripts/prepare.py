@@ -11,7 +11,7 @@ log = logging.getLogger("dqreview.prepare")
 
 def main(smk):
     from dqreview.corpus.prepare import prepare_corpus
-    from dqreview.embed import load_token_counter
+    from dqreview.embed import Encoder
     from dqreview.io import read_parquet, write_json, write_parquet, write_text
     from dqreview.report.tables import to_latex
 
@@ -20,8 +20,9 @@ def main(smk):
     for path in smk.input.docs:
         df = read_parquet(path, columns=["source", "document", "text"])
         raw[str(df["source"].iloc[0]) if len(df) else path.split("/")[-1][: -len(".parquet")]] = df
-    count_tokens, max_tokens = load_token_counter(cfg["embed"]["model"], cfg["embed"]["max_tokens"])
-    prepared = prepare_corpus(raw, cfg, count_tokens=count_tokens, max_tokens=max_tokens)
+    # chunks must fit the encoder: its tokenizer is part of the chunking rule
+    encoder = Encoder(cfg["embed"]["model"], max_tokens=cfg["embed"]["max_tokens"])
+    prepared = prepare_corpus(raw, cfg, count_tokens=encoder.count_tokens, max_tokens=encoder.max_tokens)
 
     for shard, path in zip(prepared.pool_shards, smk.output.shards, strict=True):
         write_parquet(shard, path)

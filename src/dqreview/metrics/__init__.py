@@ -1,0 +1,118 @@
+"""Data-quality metrics: the metric protocol and the registry of metric modules.
+
+The metric protocol
+-------------------
+A metric is a module (imported lazily from :data:`REGISTRY`) that defines:
+
+``PER_DOCUMENT : bool``
+    True when a document's score depends only on the document (and on global state computed once by
+    ``fit``), so the workflow may score each pool shard independently.
+``KEEP : tuple[str, ...]``
+    The keep directions the metric allows, a subset of ``("high", "low")``. ``"high"`` keeps what the
+    method itself prefers; ``"low"`` is the reversed ablation, only where it means something.
+``NEEDS : tuple[str, ...]``
+    Inputs that scoring needs besides the documents, from ``{"embeddings"}``.
+``fit(pool_embeddings, params) -> dict[str, np.ndarray]`` (optional)
+    Global state computed once over the whole pool (e.g. k-means centroids). The workflow saves it as
+    ``.npz`` without pickle, so every value must be a plain numeric or string array.
+``score(docs, embeddings, state, params) -> pd.DataFrame``
+    ``docs`` is a pool shard (data contract columns, at least ``id``); ``embeddings`` is ``None`` or a
+    float32 array whose row i belongs to ``docs.iloc[i]``; ``state`` is ``fit``'s output or ``None``;
+    ``params`` the variant's parameters. Returns one row per document, in ``docs`` order, with ``id``,
+    ``score`` (float; HIGH = what the method itself prefers) and metric-specific columns.
+
+Selection (:mod:`dqreview.select`) turns scores into budgeted selections; ties are broken by
+hash(id, seed), never by row order.
+
+Adding a metric = one module implementing this protocol + one entry in :data:`REGISTRY` + one entry in
+the config's ``metrics`` list.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from types import ModuleType
+from typing import Any
+
+from dqreview.errors import DQError
+
+#: Metric name → module path, imported on first use so that unused metrics cost nothing.
+REGISTRY: dict[str, str] = {
+    "random": "dqreview.metrics.random",
+    "ssl_proto": "dqreview.metrics.prototypes",
+}
+
+KEEP_DIRECTIONS = ("high", "low")
+KNOWN_NEEDS = ("embeddings",)
+SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def known_metrics() -> list[str]:
+    """Names of the registered metrics, sorted."""
+    return sorted(REGISTRY)
+
+
+def get_metric(name: str) -> ModuleType:
+    """Import and return the module implementing metric ``name``."""
+    if name not in REGISTRY:
+        raise DQError(f"unknown metric {name!r}; known metrics: {', '.join(known_metrics())}")
+    return importlib.import_module(REGISTRY[name])
+
+
+def validate_metric_entry(entry: dict[str, Any], index: int = 0) -> ModuleType:
+    """Check one entry of the config's ``metrics`` list against its module.
+
+    Parameters
+    ----------
+    entry : dict
+        ``{"name": str, "keep": [..], "variants": [{"slug": str, "params": {..}}, ..]}``.
+    index : int
+        Position of the entry in ``metrics``, used in error messages (``metrics[i].keep``).
+
+    Returns
+    -------
+    module
+        The metric's module.
+    """
+    where = f"metrics[{index}]"
+    if not isinstance(entry, dict):
+        raise DQError(f"{where}: expected a mapping with name, keep and variants; got {entry!r}")
+    name = entry.get("name")
+    if not isinstance(name, str):
+        raise DQError(f"{where}.name: missing or not a string; known metrics: {', '.join(known_metrics())}")
+    try:
+        module = get_metric(name)
+    except DQError as exc:
+        raise DQError(f"{where}.name: {exc}") from None
+    keep = entry.get("keep", ["high"])
+    if isinstance(keep, str) or not isinstance(keep, list | tuple) or not keep:
+        raise DQError(f"{where}.keep: expected a non-empty list such as [high]; got {keep!r}")
+    bad = [k for k in keep if k not in module.KEEP]
+    if bad:
+        raise DQError(f"{where}.keep: {bad} not allowed for metric {name!r}; it allows {list(module.KEEP)}")
+    if len(set(keep)) != len(keep):
+        raise DQError(f"{where}.keep: repeated direction in {list(keep)}")
+    variants = entry.get("variants")
+    if not isinstance(variants, list) or not variants:
+        raise DQError(f"{where}.variants: expected a non-empty list of {{slug: ..., params: {{...}}}}")
+    seen: dict[str, int] = {}
+    for j, variant in enumerate(variants):
+        vwhere = f"{where}.variants[{j}]"
+        if not isinstance(variant, dict):
+            raise DQError(f"{vwhere}: expected a mapping with slug and params; got {variant!r}")
+        slug = variant.get("slug")
+        if not isinstance(slug, str) or not SLUG_RE.match(slug):
+            raise DQError(
+                f"{vwhere}.slug: {slug!r} is not a valid slug; use letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit (it becomes a directory name)"
+            )
+        if slug in seen:
+            raise DQError(
+                f"{vwhere}.slug: {slug!r} repeats {where}.variants[{seen[slug]}].slug; slugs must be unique"
+            )
+        seen[slug] = j
+        params = variant.get("params", {})
+        if not isinstance(params, dict):
+            raise DQError(f"{vwhere}.params: expected a mapping; got {params!r}")
+    return module

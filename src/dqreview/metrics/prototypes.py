@@ -1,0 +1,272 @@
+"""SSL prototypes (Sorscher et al. 2022): distance to the nearest spherical k-means centroid.
+
+Embed with a self-supervised encoder, L2-normalise, run spherical k-means on the pool, and score each
+document by its cosine distance to the nearest centroid: HIGH = hard / atypical (keep=high keeps the
+hard examples, keep=low the easy, prototypical ones).
+
+The building blocks (:func:`spherical_kmeans`, :func:`nearest_centroid`, :func:`distance_to_nearest`)
+take any embedding matrix, so other spaces (e.g. Task2Vec) and other prototype sources (e.g. target
+prototypes) can reuse them; ``distance`` is a parameter of which only ``"cosine"`` exists so far.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from dqreview.errors import DQError
+
+PER_DOCUMENT = True
+KEEP = ("high", "low")
+NEEDS = ("embeddings",)
+
+#: Distances between a document and a prototype that :func:`distance_to_nearest` implements.
+DISTANCES = ("cosine",)
+
+#: Rows per block in the chunked similarity computations (bounds memory at chunk × k float64).
+CHUNK_ROWS = 8192
+
+_K_KEY = "metrics[ssl_proto].variants[].params.k"
+
+
+def _check_distance(distance: str) -> None:
+    if distance not in DISTANCES:
+        raise DQError(f"unknown distance {distance!r}; known distances: {', '.join(DISTANCES)}")
+
+
+def _l2_normalise(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit norm (float32); zero rows stay zero. No copy when rows are already unit."""
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1)
+    if np.all(np.abs(norms - 1.0) < 1e-6):
+        return X
+    return (X / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
+
+
+def nearest_centroid(
+    X: np.ndarray, C: np.ndarray, chunk_size: int = CHUNK_ROWS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Most similar centroid of each row, by cosine similarity (dot product of unit rows).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Unit-norm rows.
+    C : ndarray of shape (k, d)
+        Unit-norm centroids.
+    chunk_size : int
+        Rows of ``X`` per block; memory is bounded by ``chunk_size × k`` float64. The result does
+        not depend on it.
+
+    Returns
+    -------
+    similarity : ndarray of shape (n,), float64
+        Largest cosine similarity of each row.
+    index : ndarray of shape (n,), int64
+        Index of that centroid (the first one on exact ties).
+    """
+    X = np.asarray(X)
+    C64 = np.asarray(C, dtype=np.float64)
+    n = X.shape[0]
+    similarity = np.empty(n, dtype=np.float64)
+    index = np.empty(n, dtype=np.int64)
+    for lo in range(0, n, max(1, int(chunk_size))):
+        hi = min(n, lo + chunk_size)
+        sims = X[lo:hi].astype(np.float64) @ C64.T
+        best = np.argmax(sims, axis=1)
+        index[lo:hi] = best
+        similarity[lo:hi] = sims[np.arange(hi - lo), best]
+    return similarity, index
+
+
+def distance_to_nearest(
+    X: np.ndarray, prototypes: np.ndarray, distance: str = "cosine", chunk_size: int = CHUNK_ROWS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distance of each row to its nearest prototype.
+
+    Returns
+    -------
+    distance : ndarray (n,), float64
+        ``1 - similarity`` for ``"cosine"``.
+    index : ndarray (n,), int64
+        Index of the nearest prototype.
+    similarity : ndarray (n,), float64
+        Cosine similarity to that prototype.
+    """
+    _check_distance(distance)
+    similarity, index = nearest_centroid(X, prototypes, chunk_size)
+    return 1.0 - similarity, index, similarity
+
+
+def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator, chunk_size: int) -> np.ndarray:
+    """k-means++ seeding on the sphere: next centre drawn with probability ∝ 1 − max cosine.
+
+    For unit vectors ‖x − c‖² = 2(1 − cos), so this is ordinary k-means++ (D² weighting).
+    """
+    n = X.shape[0]
+    centres = np.empty((k, X.shape[1]), dtype=np.float64)
+    first = int(rng.integers(n))
+    centres[0] = X[first]
+    best_sim = nearest_centroid(X, centres[:1], chunk_size)[0]
+    for j in range(1, k):
+        weight = np.clip(1.0 - best_sim, 0.0, None)
+        total = weight.sum()
+        if total <= 0:  # every point already coincides with a centre: any point will do
+            pick = int(rng.integers(n))
+        else:
+            pick = int(np.searchsorted(np.cumsum(weight), rng.random() * total, side="right"))
+            pick = min(pick, n - 1)
+        centres[j] = X[pick]
+        best_sim = np.maximum(best_sim, nearest_centroid(X, centres[j : j + 1], chunk_size)[0])
+    return centres
+
+
+def _update_centroids(
+    X: np.ndarray, labels: np.ndarray, similarity: np.ndarray, k: int, chunk_size: int
+) -> tuple[np.ndarray, bool]:
+    """Normalised member means; empty (or cancelling) clusters reseeded to the farthest points."""
+    n, d = X.shape
+    sums = np.zeros((k, d), dtype=np.float64)
+    for lo in range(0, n, chunk_size):
+        hi = min(n, lo + chunk_size)
+        onehot = sp.csr_matrix((np.ones(hi - lo), (labels[lo:hi], np.arange(hi - lo))), shape=(k, hi - lo))
+        sums += onehot @ X[lo:hi].astype(np.float64)
+    norms = np.linalg.norm(sums, axis=1)
+    dead = np.flatnonzero(norms <= 1e-12)
+    centroids = sums / np.where(norms > 1e-12, norms, 1.0)[:, None]
+    if dead.size:
+        # the points worst served by their centroid become the new centres, farthest first
+        farthest = np.argsort(similarity, kind="stable")[: dead.size]
+        centroids[dead] = X[farthest]
+    return centroids, bool(dead.size)
+
+
+def spherical_kmeans(
+    X: np.ndarray,
+    k: int,
+    seed: int,
+    n_iter: int = 50,
+    n_init: int = 3,
+    chunk_size: int = CHUNK_ROWS,
+    key: str = _K_KEY,
+) -> np.ndarray:
+    """Spherical k-means: assign by largest cosine similarity, centroid = normalised member mean.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Embeddings (normalised here if they are not unit rows already).
+    k : int
+        Number of clusters, 1 ≤ k ≤ n.
+    seed : int
+        Seeds ``np.random.default_rng`` for the k-means++ initialisations; the result is a
+        deterministic function of ``(X, k, seed, n_iter, n_init)``.
+    n_iter : int
+        Maximum Lloyd iterations per initialisation; stops earlier once assignments stop changing.
+    n_init : int
+        Initialisations; the one with the largest total cosine similarity to the assigned centroids wins.
+    chunk_size : int
+        Rows per block in the similarity computations.
+    key : str
+        Config key of ``k``, named in the error message.
+
+    Returns
+    -------
+    centroids : ndarray of shape (k, d), float32, unit rows
+    """
+    X = _l2_normalise(X)
+    if X.ndim != 2:
+        raise DQError(f"spherical k-means needs a 2-D embedding matrix; got shape {X.shape}")
+    n = X.shape[0]
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise DQError(f"{key}: the number of clusters must be a positive integer; got {k!r}")
+    if k > n:
+        raise DQError(f"{key}={k} exceeds the number of documents n={n}; lower k to at most {n}")
+    rng = np.random.default_rng(seed)
+    best_centroids, best_objective = None, -np.inf
+    for _ in range(max(1, int(n_init))):
+        centroids = _kmeans_pp(X, k, rng, chunk_size)
+        labels = None
+        reseeded = False
+        for _ in range(max(1, int(n_iter))):
+            similarity, new_labels = nearest_centroid(X, centroids, chunk_size)
+            if labels is not None and not reseeded and np.array_equal(new_labels, labels):
+                break
+            labels = new_labels
+            centroids, reseeded = _update_centroids(X, labels, similarity, k, chunk_size)
+        else:
+            similarity, labels = nearest_centroid(X, centroids, chunk_size)
+        objective = float(similarity.sum())
+        if objective > best_objective:
+            best_centroids, best_objective = centroids, objective
+    return best_centroids.astype(np.float32)
+
+
+def _int_param(params: dict, name: str, default: int | None) -> int:
+    value = params.get(name, default)
+    if value is None:
+        raise DQError(f"metrics[ssl_proto].variants[].params.{name} is required (e.g. {name}: 20)")
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise DQError(f"metrics[ssl_proto].variants[].params.{name} must be an integer; got {value!r}")
+    return int(value)
+
+
+def fit(pool_embeddings: np.ndarray, params: dict) -> dict[str, np.ndarray]:
+    """Spherical k-means centroids of the pool.
+
+    Parameters
+    ----------
+    pool_embeddings : ndarray of shape (n_pool, d)
+    params : dict
+        ``k`` (required), ``seed`` (default 0), ``n_iter`` (default 50), ``n_init`` (default 3).
+
+    Returns
+    -------
+    dict
+        ``{"centroids": ndarray (k, d) float32}``.
+    """
+    centroids = spherical_kmeans(
+        pool_embeddings,
+        k=_int_param(params, "k", None),
+        seed=_int_param(params, "seed", 0),
+        n_iter=_int_param(params, "n_iter", 50),
+        n_init=_int_param(params, "n_init", 3),
+    )
+    return {"centroids": centroids}
+
+
+def score(
+    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
+) -> pd.DataFrame:
+    """Distance to the nearest pool centroid (HIGH = hard / atypical).
+
+    Returns
+    -------
+    DataFrame
+        ``id``, ``score`` (1 − max cosine similarity), ``cluster`` (int64, nearest centroid),
+        ``similarity`` (max cosine similarity), in ``docs`` order.
+    """
+    params = params or {}
+    if embeddings is None:
+        raise DQError("ssl_proto needs the shard's embeddings (NEEDS = ('embeddings',)); none were given")
+    if state is None or "centroids" not in state:
+        raise DQError("ssl_proto needs the fitted centroids (state['centroids']); run its fit step first")
+    embeddings = np.asarray(embeddings)
+    centroids = np.asarray(state["centroids"])
+    if embeddings.ndim != 2 or embeddings.shape[0] != len(docs):
+        raise DQError(
+            f"ssl_proto: {embeddings.shape} embeddings for {len(docs)} documents; the embeddings file does "
+            "not belong to this shard, rebuild it"
+        )
+    if centroids.ndim != 2 or centroids.shape[1] != embeddings.shape[1]:
+        raise DQError(
+            f"ssl_proto: centroids of shape {centroids.shape} do not match embeddings of dimension "
+            f"{embeddings.shape[1]}; the centroids were fitted in another space, rebuild them"
+        )
+    distance, cluster, similarity = distance_to_nearest(
+        embeddings, centroids, params.get("distance", "cosine"), int(params.get("chunk_size", CHUNK_ROWS))
+    )
+    return pd.DataFrame(
+        {"id": docs["id"].to_numpy(), "score": distance, "cluster": cluster, "similarity": similarity}
+    )

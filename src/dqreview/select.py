@@ -1,0 +1,181 @@
+"""Budgeted selection: turn a score table into the documents kept under a byte budget.
+
+Budget = fraction of the pool's UTF-8 bytes. Documents are taken in score order (descending for
+keep=high, ascending for keep=low; ties broken by ``unit_uniform(id, seed)``) until the cumulative
+bytes reach the target, so at most one document goes over. The order never depends on the row
+order of the inputs or on the number of shards.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from dqreview.errors import DQError
+from dqreview.hashing import unit_uniform
+
+KEEP_DIRECTIONS = ("high", "low")
+
+
+def _check_fraction(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise DQError(f"{name} must be a number in (0, 1]; got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not (0.0 < value <= 1.0):  # also rejects NaN
+        raise DQError(f"{name} must be in (0, 1]; got {value}")
+    return value
+
+
+def _examples(values, n: int = 3) -> str:
+    return ", ".join(repr(v) for v in list(values)[:n])
+
+
+def _check_inputs(pool: pd.DataFrame, scores: pd.DataFrame) -> None:
+    for frame, what, cols in ((pool, "pool", ("id", "n_bytes")), (scores, "scores", ("id", "score"))):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise DQError(f"{what}: missing column(s) {missing}; found {list(frame.columns)}")
+        dup = frame["id"][frame["id"].duplicated()]
+        if len(dup):
+            raise DQError(
+                f"{what}: {len(dup)} duplicate id(s), e.g. {_examples(dup.unique())}; ids must be unique "
+                "(rebuild the file: a shard was probably merged twice)"
+            )
+    n_bytes = pool["n_bytes"]
+    if n_bytes.isna().any() or not pd.api.types.is_integer_dtype(n_bytes) or (n_bytes < 0).any():
+        raise DQError(
+            "pool: n_bytes must be non-negative integers (UTF-8 byte counts) without missing values"
+        )
+    pool_ids, score_ids = pd.Index(pool["id"]), pd.Index(scores["id"])
+    missing = pool_ids.difference(score_ids)
+    extra = score_ids.difference(pool_ids)
+    if len(missing) or len(extra):
+        raise DQError(
+            f"scores do not cover the pool exactly: {len(missing)} pool id(s) without a score"
+            + (f" (e.g. {_examples(missing)})" if len(missing) else "")
+            + f", {len(extra)} scored id(s) not in the pool"
+            + (f" (e.g. {_examples(extra)})" if len(extra) else "")
+            + "; the scores are stale or from another pool, rerun the scoring rule"
+        )
+    nan = scores["score"].isna().to_numpy()
+    if nan.any():
+        raise DQError(
+            f"scores: {int(nan.sum())} NaN score(s), e.g. id {scores['id'].to_numpy()[nan][0]!r}; "
+            "a metric must give every document a number (rank removed documents last instead)"
+        )
+
+
+def selection_order(ids: np.ndarray, scores: np.ndarray, keep: str, seed: int) -> np.ndarray:
+    """Positions of the documents in selection order.
+
+    Parameters
+    ----------
+    ids : ndarray of str, shape (n,)
+    scores : ndarray of float, shape (n,)
+    keep : {"high", "low"}
+    seed : int
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        Indices into ``ids``: best first by score (descending for keep=high, ascending for keep=low),
+        ties broken by ``unit_uniform(id, seed)`` ascending, then by id.
+    """
+    if keep not in KEEP_DIRECTIONS:
+        raise DQError(f"keep must be one of {KEEP_DIRECTIONS}; got {keep!r}")
+    ids = np.asarray(ids).astype(str)
+    primary = (
+        -np.asarray(scores, dtype=np.float64) if keep == "high" else np.asarray(scores, dtype=np.float64)
+    )
+    tie = unit_uniform(ids, seed)
+    # the last resort (equal hashes) is the id itself, so the order is a function of the id set alone
+    id_rank = np.empty(len(ids), dtype=np.int64)
+    id_rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+    return np.lexsort((id_rank, tie, primary))
+
+
+def select_budget(
+    pool: pd.DataFrame,
+    scores: pd.DataFrame,
+    budget: float,
+    keep: str,
+    seed: int,
+    max_fraction: float | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Select documents in score order until a fraction of the pool's bytes is reached.
+
+    Parameters
+    ----------
+    pool : DataFrame
+        ``id``, ``n_bytes`` (UTF-8 bytes) of every pool document.
+    scores : DataFrame
+        ``id``, ``score`` for exactly the pool's ids (HIGH = what the method prefers).
+    budget : float
+        Fraction of the pool's bytes, in (0, 1]. 1.0 selects every document (the full-data baseline).
+    keep : {"high", "low"}
+        Take the highest scores first, or the lowest.
+    seed : int
+        Tie-break seed (``unit_uniform(id, seed)``).
+    max_fraction : float, optional
+        Most a method can supply (e.g. the dedup survivors' byte fraction); a larger budget is capped
+        to it and reported with ``capped: True``.
+
+    Returns
+    -------
+    selection : DataFrame
+        ``id``, ``order`` (0-based rank), ``n_bytes`` of the selected documents, in selection order.
+    info : dict
+        ``requested``, ``target`` (effective fraction after capping), ``achieved`` (bytes fraction),
+        ``n_docs``, ``n_bytes``, ``total_bytes``, ``target_bytes``, ``keep``, ``seed``, ``capped``.
+    """
+    budget = _check_fraction(budget, "budget")
+    if keep not in KEEP_DIRECTIONS:
+        raise DQError(f"keep must be one of {KEEP_DIRECTIONS}; got {keep!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise DQError(f"seed must be an integer; got {seed!r}")
+    _check_inputs(pool, scores)
+    effective = budget
+    capped = False
+    if max_fraction is not None:
+        max_fraction = _check_fraction(max_fraction, "max_fraction")
+        if budget > max_fraction:
+            effective, capped = max_fraction, True
+
+    merged = pool[["id", "n_bytes"]].merge(scores[["id", "score"]], on="id", how="left", validate="1:1")
+    order = selection_order(merged["id"].to_numpy(), merged["score"].to_numpy(), keep, int(seed))
+    n_bytes = merged["n_bytes"].to_numpy(dtype=np.int64)[order]
+    total = int(n_bytes.sum())
+    if total == 0:
+        raise DQError("pool: total size is 0 bytes; the pool is empty, check the prepare step")
+    target_bytes = effective * total
+    if effective >= 1.0:
+        n_take = len(order)
+    else:
+        cumulative = np.cumsum(n_bytes)
+        # the first document whose inclusion reaches the target is the last one taken
+        n_take = int(np.searchsorted(cumulative, target_bytes, side="left")) + 1
+        n_take = min(n_take, len(order))
+    taken = order[:n_take]
+    selection = pd.DataFrame(
+        {
+            "id": merged["id"].to_numpy()[taken],
+            "order": np.arange(n_take, dtype=np.int64),
+            "n_bytes": n_bytes[:n_take],
+        }
+    )
+    selected_bytes = int(selection["n_bytes"].sum())
+    info = {
+        "requested": budget,
+        "target": effective,
+        "achieved": selected_bytes / total,
+        "n_docs": int(n_take),
+        "n_bytes": selected_bytes,
+        "total_bytes": total,
+        "target_bytes": float(target_bytes),
+        "keep": keep,
+        "seed": int(seed),
+        "capped": capped,
+    }
+    return selection, info

@@ -1,0 +1,112 @@
+"""Budgeted selection: byte accounting, ordering, tie-breaking, validation, capping."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dqreview.errors import DQError
+from dqreview.hashing import unit_uniform
+from dqreview.metrics import get_metric
+from dqreview.select import select_budget
+
+
+def _pool(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = [f"doc{i:04d}" for i in range(n)]
+    return pd.DataFrame({"id": ids, "n_bytes": rng.integers(1, 1000, size=n)})
+
+
+def _scores(pool, seed=1, levels=None):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, levels, len(pool)).astype(float) if levels else rng.normal(size=len(pool))
+    return pd.DataFrame({"id": pool["id"], "score": values})
+
+
+@pytest.mark.parametrize("budget", [0.01, 0.1, 0.3, 0.77])
+def test_budget_accounting_at_most_one_doc_over(budget):
+    pool = _pool()
+    sel, info = select_budget(pool, _scores(pool), budget, "high", 0)
+    total = pool["n_bytes"].sum()
+    target = budget * total
+    assert sel["n_bytes"].sum() >= target
+    assert sel["n_bytes"].sum() - sel["n_bytes"].iloc[-1] < target
+    assert list(sel["order"]) == list(range(len(sel)))
+    assert info["n_docs"] == len(sel) and info["total_bytes"] == total
+    assert info["achieved"] == pytest.approx(sel["n_bytes"].sum() / total)
+    assert info["requested"] == budget and info["capped"] is False
+
+
+def test_keep_high_takes_highest_scores_and_low_reverses():
+    pool = _pool()
+    scores = _scores(pool)
+    high, _ = select_budget(pool, scores, 0.2, "high", 0)
+    low, _ = select_budget(pool, scores, 0.2, "low", 0)
+    s = scores.set_index("id")["score"]
+    assert s[high["id"]].is_monotonic_decreasing and s[low["id"]].is_monotonic_increasing
+    ranked = scores.sort_values("score")["id"]
+    assert list(low["id"]) == list(ranked[: len(low)])
+    assert list(high["id"]) == list(ranked[::-1][: len(high)])
+
+
+def test_full_budget_selects_everything():
+    pool = _pool()
+    sel, info = select_budget(pool, _scores(pool), 1.0, "high", 3)
+    assert set(sel["id"]) == set(pool["id"]) and info["achieved"] == 1.0
+
+
+@pytest.mark.parametrize("budget", [0, 1.5, "0.1", -0.1, float("nan"), None, True])
+def test_bad_budget(budget):
+    pool = _pool(10)
+    with pytest.raises(DQError, match="budget must be"):
+        select_budget(pool, _scores(pool), budget, "high", 0)
+
+
+def test_ties_broken_by_hash_and_independent_of_row_order():
+    pool = _pool()
+    scores = _scores(pool, levels=3)  # many ties
+    sel, _ = select_budget(pool, scores, 0.5, "high", 5)
+    shuffled_pool = pool.sample(frac=1, random_state=1)
+    shuffled_scores = scores.sample(frac=1, random_state=2)
+    sel2, _ = select_budget(shuffled_pool, shuffled_scores, 0.5, "high", 5)
+    assert list(sel["id"]) == list(sel2["id"])
+    merged = sel.merge(scores, on="id")
+    merged["u"] = unit_uniform(merged["id"], 5)
+    for _, group in merged.groupby("score"):
+        assert group["u"].is_monotonic_increasing
+    other_seed, _ = select_budget(pool, scores, 0.5, "high", 6)
+    assert list(other_seed["id"]) != list(sel["id"])
+
+
+def test_random_metric_order_is_unit_uniform_order():
+    pool = _pool()
+    scores = get_metric("random").score(pool[["id"]], None, None, {})
+    sel, _ = select_budget(pool, scores, 1.0, "high", 2)
+    expected = pool["id"].to_numpy()[np.argsort(unit_uniform(pool["id"], 2))]
+    assert list(sel["id"]) == list(expected)
+
+
+def test_id_mismatch_and_duplicates_and_nan():
+    pool = _pool(20)
+    scores = _scores(pool)
+    with pytest.raises(DQError, match=r"2 pool id\(s\) without a score.*0 scored id"):
+        select_budget(pool, scores.iloc[2:], 0.5, "high", 0)
+    extra = pd.concat([scores, pd.DataFrame({"id": ["zzz"], "score": [1.0]})])
+    with pytest.raises(DQError, match=r"1 scored id\(s\) not in the pool \(e.g. 'zzz'\)"):
+        select_budget(pool, extra, 0.5, "high", 0)
+    with pytest.raises(DQError, match=r"scores: 1 duplicate id"):
+        select_budget(pool, pd.concat([scores, scores.iloc[:1]]), 0.5, "high", 0)
+    nan = scores.copy()
+    nan.loc[3, "score"] = np.nan
+    with pytest.raises(DQError, match=r"1 NaN score\(s\), e.g. id 'doc0003'"):
+        select_budget(pool, nan, 0.5, "high", 0)
+    with pytest.raises(DQError, match="keep must be one of"):
+        select_budget(pool, scores, 0.5, "middle", 0)
+
+
+def test_max_fraction_caps_and_reports():
+    pool = _pool()
+    sel, info = select_budget(pool, _scores(pool), 0.8, "high", 0, max_fraction=0.3)
+    assert info["capped"] is True and info["requested"] == 0.8 and info["target"] == 0.3
+    assert sel["n_bytes"].sum() - sel["n_bytes"].iloc[-1] < 0.3 * pool["n_bytes"].sum()
+    _, info = select_budget(pool, _scores(pool), 0.2, "high", 0, max_fraction=0.3)
+    assert info["capped"] is False
