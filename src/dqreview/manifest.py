@@ -41,8 +41,11 @@ def build_manifest(config: dict, repo: str | Path, source_stats: list[dict]) -> 
         "packages": package_versions(),
         "config_sha256": config_hash(config),
         "seeds": list(config["seeds"]),
-        "sources": [
-            {k: s.get(k) for k in ("source", "kind", "package", "version", "archive", "sha256", "documents")}
-            for s in source_stats
-        ],
+        "sources": [_source_record(spec, stats) for spec, stats in zip(config["sources"], source_stats, strict=True)],
     }
+
+
+def _source_record(spec: dict, stats: dict) -> dict:
+    """What was read from a source: its pinned identity (sha256 verified at download) and counts."""
+    keys = ("name", "kind", "package", "version", "archive", "sha256", "path", "config", "split", "paths", "license")
+    return {**{k: spec[k] for k in keys if k in spec}, "documents": stats.get("documents")}

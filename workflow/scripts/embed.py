@@ -1,11 +1,8 @@
 """Embed one Parquet file of documents with the configured sentence encoder."""
 
-import logging
 import time
 
 from dqreview.runner import gpus_of, run
-
-log = logging.getLogger("dqreview.embed")
 
 
 def main(smk):
@@ -26,10 +23,6 @@ def main(smk):
         rec.items, rec.items_unit = len(docs), "documents"
         rec.flops, rec.flops_formula = encoder_flops(n_tokens, encoder.n_params)
         rec.extra = {"tokens": n_tokens, "docs_per_s": len(docs) / max(dt, 1e-9), "model": cfg["model"]}
-    log.info(
-        "embedded %d documents (%d tokens) in %.1f s: %.1f docs/s, %.0f tokens/s on %s",
-        len(docs), n_tokens, dt, len(docs) / max(dt, 1e-9), n_tokens / max(dt, 1e-9), device,
-    )
     write_npy(emb, smk.output.emb)
 
 
