@@ -13,15 +13,21 @@ configfile: "config.yaml"
 
 
 # The library, importable here and in every job's script even when it is not pip-installed
-# (e.g. inside --sdm conda environments).
+# (e.g. inside --sdm conda environments). Lint note: PYTHONPATH is extended, not required, so
+# the linter's "assert it with envvars" advice does not apply.
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [SRC, os.environ.get("PYTHONPATH")])
+)
 from dqreview.config import validate_config, load_schema, selection_grid
 from dqreview.errors import DQError
 
 try:
-    validate_config(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
+    validate_config(
+        config,
+        load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"),
+    )
 except DQError as exc:
     sys.exit(f"Configuration error: {exc}")
 
@@ -41,6 +47,8 @@ rule all:
         figure="results/figs/bpb_vs_budget.pdf",
         table="results/tables/bpb_vs_budget.csv",
         data_table="results/tables/data.csv",
-        target_embeddings=expand("results/embed/target/{split}.npy", split=["ref", "test"]),
+        target_embeddings=expand(
+            "results/embed/target/{split}.npy", split=["ref", "test"]
+        ),
         costs="results/tables/cost.csv",
         manifest="results/manifest.json",

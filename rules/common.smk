@@ -1,5 +1,5 @@
 # Path helpers and wildcard constraints shared by every rule.
-from dqreview.config import budget_slug
+from dqreview.metrics import get_metric
 
 SEEDS = config["seeds"]
 SHARDS = list(range(config["prepare"]["shards"]))
@@ -37,7 +37,9 @@ def eval_sets():
 
 
 def selection_of(wildcards):
-    return f"{wildcards.metric}/{wildcards.variant}/{wildcards.keep}/b{wildcards.budget}"
+    return (
+        f"{wildcards.metric}/{wildcards.variant}/{wildcards.keep}/b{wildcards.budget}"
+    )
 
 
 def source_spec(wildcards):
@@ -48,3 +50,57 @@ def checkpoint_dir(wildcards):
     # Resumable training state lives outside declared outputs: Snakemake deletes a job's
     # outputs before rerunning it, and the state must survive that.
     return f"results/.ckpt/train/{selection_of(wildcards)}"
+
+
+def metric_needs(metric):
+    return set(get_metric(metric).NEEDS)
+
+
+def metric_fits(metric):
+    return hasattr(get_metric(metric), "fit")
+
+
+def score_inputs(wildcards):
+    inputs = {"docs": f"results/data/pool/shard-{wildcards.shard}.parquet"}
+    if "embeddings" in metric_needs(wildcards.metric):
+        inputs["emb"] = f"results/embed/pool/shard-{wildcards.shard}.npy"
+    if metric_fits(wildcards.metric):
+        inputs["state"] = (
+            f"results/prototypes/{wildcards.metric}/{wildcards.variant}.npz"
+        )
+    return inputs
+
+
+def all_evals():
+    return [
+        f"results/eval/{sel.path}/s{seed}.json" for sel in SELECTIONS for seed in SEEDS
+    ]
+
+
+def all_selection_infos():
+    return [
+        f"results/select/{sel.path}/s{seed}.json"
+        for sel in SELECTIONS
+        for seed in SEEDS
+    ]
+
+
+def all_costs():
+    costs = expand("results/cost/embed/pool/shard-{shard}.json", shard=SHARDS)
+    costs += [f"results/cost/train/{sel.path}.json" for sel in SELECTIONS]
+    costs += [
+        f"results/cost/select/{sel.path}/s{seed}.json"
+        for sel in SELECTIONS
+        for seed in SEEDS
+    ]
+    for entry in config["metrics"]:
+        for v in entry["variants"]:
+            costs += expand(
+                "results/cost/score/{metric}/{variant}/shard-{shard}.json",
+                metric=entry["name"],
+                variant=v["slug"],
+                shard=SHARDS,
+            )
+            if metric_fits(entry["name"]):
+                costs.append(f"results/cost/fit/{entry['name']}/{v['slug']}.json")
+    return costs

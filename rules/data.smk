@@ -5,20 +5,20 @@ rule download:
     output:
         docs="results/download/{source}.parquet",
         stats="results/download/{source}.json",
-    params:
-        spec=source_spec,
-        cache=config["cache"],
     log:
         "results/logs/download/{source}.log",
     benchmark:
         "results/benchmarks/download/{source}.tsv"
+    localrule: True
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
-    localrule: True
-    conda:
-        "../envs/data.yaml"
+    params:
+        spec=source_spec,
+        cache=config["cache"],
     script:
         f"../{SCRIPTS}/download.py"
 
@@ -39,11 +39,11 @@ rule prepare:
         "results/logs/prepare.log",
     benchmark:
         "results/benchmarks/prepare.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/data.yaml"
     script:
         f"../{SCRIPTS}/prepare.py"

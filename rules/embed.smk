@@ -11,12 +11,12 @@ rule embed:
         "results/logs/embed/{part}.log",
     benchmark:
         "results/benchmarks/embed/{part}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: THREADS
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../envs/torch.yaml"
     script:
         f"../{SCRIPTS}/embed.py"

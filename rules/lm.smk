@@ -11,12 +11,12 @@ rule tokenizer:
         "results/logs/tokenizer.log",
     benchmark:
         "results/benchmarks/tokenizer.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: THREADS
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../envs/torch.yaml"
     script:
         f"../{SCRIPTS}/tokenizer.py"
 
@@ -40,18 +40,18 @@ rule train:
             seed=SEEDS,
         ),
         cost="results/cost/train/{metric}/{variant}/{keep}/b{budget}.json",
-    params:
-        ckpt=checkpoint_dir,
     log:
         "results/logs/train/{metric}/{variant}/{keep}/b{budget}.log",
     benchmark:
         "results/benchmarks/train/{metric}/{variant}/{keep}/b{budget}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: THREADS
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=120,
-    conda:
-        "../envs/torch.yaml"
+    params:
+        ckpt=checkpoint_dir,
     script:
         f"../{SCRIPTS}/train.py"

@@ -1,35 +1,6 @@
 # Tables, figures and provenance.
 
 
-def all_evals():
-    return [
-        f"results/eval/{sel.path}/s{seed}.json" for sel in SELECTIONS for seed in SEEDS
-    ]
-
-
-def all_selection_infos():
-    return [
-        f"results/select/{sel.path}/s{seed}.json" for sel in SELECTIONS for seed in SEEDS
-    ]
-
-
-def all_costs():
-    costs = expand("results/cost/embed/pool/shard-{shard}.json", shard=SHARDS)
-    costs += [f"results/cost/train/{sel.path}.json" for sel in SELECTIONS]
-    costs += [f"results/cost/select/{sel.path}/s{seed}.json" for sel in SELECTIONS for seed in SEEDS]
-    for entry in config["metrics"]:
-        for v in entry["variants"]:
-            costs += expand(
-                "results/cost/score/{metric}/{variant}/shard-{shard}.json",
-                metric=entry["name"],
-                variant=v["slug"],
-                shard=SHARDS,
-            )
-            if metric_fits(entry["name"]):
-                costs.append(f"results/cost/fit/{entry['name']}/{v['slug']}.json")
-    return costs
-
-
 rule bpb_vs_budget:
     input:
         evals=all_evals(),
@@ -43,13 +14,13 @@ rule bpb_vs_budget:
         "results/logs/report/bpb_vs_budget.log",
     benchmark:
         "results/benchmarks/report/bpb_vs_budget.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    localrule: True
-    conda:
-        "../envs/report.yaml"
     script:
         f"../{SCRIPTS}/bpb_vs_budget.py"
 
@@ -64,13 +35,13 @@ rule cost_table:
         "results/logs/report/cost_table.log",
     benchmark:
         "results/benchmarks/report/cost_table.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    localrule: True
-    conda:
-        "../envs/report.yaml"
     script:
         f"../{SCRIPTS}/cost_table.py"
 
@@ -84,12 +55,12 @@ rule manifest:
         "results/logs/manifest.log",
     benchmark:
         "results/benchmarks/manifest.tsv"
+    localrule: True
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    localrule: True
-    conda:
-        "../envs/data.yaml"
     script:
         f"../{SCRIPTS}/manifest.py"

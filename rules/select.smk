@@ -13,11 +13,11 @@ rule select:
         "results/logs/select/{metric}/{variant}/{keep}/b{budget}/s{seed}.log",
     benchmark:
         "results/benchmarks/select/{metric}/{variant}/{keep}/b{budget}/s{seed}.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/data.yaml"
     script:
         f"../{SCRIPTS}/select.py"

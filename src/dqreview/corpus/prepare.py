@@ -521,6 +521,11 @@ def prepare_corpus(
         "planted": planted_counts,
         "pool_chunks": len(pool_df),
         "pool_chunks_before_planting": len(pool_df) - len(planted),
+        # exact duplicates already present in the sources (not planted): kept, like real web data,
+        # and counted so dedup methods can be judged against them too
+        "duplicate_texts_unplanted": int(
+            pool_df.loc[pool_df["planted"] == "", "text_hash"].duplicated().sum()
+        ),
         "target_ref_chunks": len(ref_df),
         "target_test_chunks": len(test_df),
         "heldout_chunks": {name: len(df) for name, df in heldout_df.items()},
