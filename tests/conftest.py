@@ -33,7 +33,12 @@ def tiny_run(tmp_path_factory, archive_cache) -> Path:
     """configs/tiny.yaml built end to end once per session; returns the working directory."""
     workdir = tmp_path_factory.mktemp("tiny")
     proc = snakemake(
-        workdir, "--cores", "2", "--config", f"cache={archive_cache}", "all",
+        workdir,
+        "--cores",
+        "2",
+        "--config",
+        f"cache={archive_cache}",
+        "all",
         configfiles=[REPO / "configs/tiny.yaml"],
     )
     if proc.returncode != 0:

@@ -34,8 +34,15 @@ def _cfg(max_doc_bytes=1_000_000):
     return {
         "target": {"source": "tgt", "share": 0.5, "ref_share": 0.5, "max_chunks": {"ref": 50, "test": 50}},
         "domains": [{"name": "misc", "sources": ["misc"], "max_chunks": 100000}],
-        "prepare": {"chunk_words": 128, "max_chunk_words": 192, "max_doc_bytes": max_doc_bytes,
-                    "heldout_chunks": 2, "overlap_ngram": 13, "shards": 2, "seed": 0},
+        "prepare": {
+            "chunk_words": 128,
+            "max_chunk_words": 192,
+            "max_doc_bytes": max_doc_bytes,
+            "heldout_chunks": 2,
+            "overlap_ngram": 13,
+            "shards": 2,
+            "seed": 0,
+        },
     }
 
 
@@ -47,11 +54,15 @@ def target(tmp_path):
 
 
 def test_invalid_utf8_is_repaired_and_counted(tmp_path, target):
-    spec = _local(tmp_path, "misc", {"bad.txt": b"caf\xe9 " + _words(30).encode(), "ok.txt": _words(30, 99).encode()})
+    spec = _local(
+        tmp_path, "misc", {"bad.txt": b"caf\xe9 " + _words(30).encode(), "ok.txt": _words(30, 99).encode()}
+    )
     docs, stats = fetch_source(spec, tmp_path / "cache")
     assert stats["repaired_utf8"] == 1 and "bad.txt" in stats["first_repaired"]
     prepared = prepare_corpus({"tgt": target, "misc": docs}, _cfg())
-    texts = pd.concat(prepared.pool_shards)["text"].tolist() + [t for h in prepared.heldout.values() for t in h.text]
+    texts = pd.concat(prepared.pool_shards)["text"].tolist() + [
+        t for h in prepared.heldout.values() for t in h.text
+    ]
     assert any("caf\ufffd" in t for t in texts)
 
 
@@ -62,7 +73,11 @@ def test_invalid_utf8_strict_names_file_and_offset(tmp_path):
 
 
 def test_empty_file_is_dropped_and_counted(tmp_path, target):
-    files = {"empty.txt": b"", "blank.txt": b"  \n\n\t ", **{f"d{i}.txt": _words(60, 1000 * i).encode() for i in range(6)}}
+    files = {
+        "empty.txt": b"",
+        "blank.txt": b"  \n\n\t ",
+        **{f"d{i}.txt": _words(60, 1000 * i).encode() for i in range(6)},
+    }
     docs, _ = fetch_source(_local(tmp_path, "misc", files), tmp_path / "cache")
     prepared = prepare_corpus({"tgt": target, "misc": docs}, _cfg())
     assert prepared.stats["sources"]["misc"]["empty_dropped"] == 2
@@ -80,7 +95,10 @@ def test_50mb_single_document_is_cut_and_counted(tmp_path, target):
     pool = pd.concat(prepared.pool_shards)
     assert pool["n_words"].max() <= 192
     # the cut keeps max_doc_bytes of the document, never more
-    assert pool["n_bytes"].sum() + sum(h["n_bytes"].sum() for h in prepared.heldout.values()) <= 2_000_000 + 6 * 1000
+    assert (
+        pool["n_bytes"].sum() + sum(h["n_bytes"].sum() for h in prepared.heldout.values())
+        <= 2_000_000 + 6 * 1000
+    )
 
 
 def test_duplicate_texts_keep_one_hash_and_are_counted(tmp_path, target):
@@ -170,7 +188,9 @@ def test_local_sources_through_the_workflow(tmp_path):
     data.mkdir()
     with open(data / "target.jsonl", "w") as fh:
         for i in range(40):
-            fh.write(json.dumps({"id": f"t{i}", "text": f"Article {i}. " + _words(60, 100000 + 70 * i)}) + "\n")
+            fh.write(
+                json.dumps({"id": f"t{i}", "text": f"Article {i}. " + _words(60, 100000 + 70 * i)}) + "\n"
+            )
     pool = data / "pool"
     pool.mkdir()
     for i in range(12):
@@ -179,7 +199,13 @@ def test_local_sources_through_the_workflow(tmp_path):
     (pool / "empty.txt").write_bytes(b"")
     cfg = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
     cfg["sources"] = [
-        {"name": "tgt", "kind": "local", "paths": [str(data / "target.jsonl")], "format": "jsonl", "id_field": "id"},
+        {
+            "name": "tgt",
+            "kind": "local",
+            "paths": [str(data / "target.jsonl")],
+            "format": "jsonl",
+            "id_field": "id",
+        },
         {"name": "misc", "kind": "local", "paths": [str(pool / "*.txt")], "format": "text"},
     ]
     cfg["target"] = {"source": "tgt", "share": 0.5, "ref_share": 0.5, "max_chunks": {"ref": 20, "test": 20}}

@@ -19,8 +19,18 @@ def test_dry_run_all(tmp_path, configs):
     proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / c for c in configs])
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    for rule in ("download", "prepare", "embed", "fit_metric", "score_shard", "select", "tokenizer", "train",
-                 "bpb_vs_budget", "manifest"):
+    for rule in (
+        "download",
+        "prepare",
+        "embed",
+        "fit_metric",
+        "score_shard",
+        "select",
+        "tokenizer",
+        "train",
+        "bpb_vs_budget",
+        "manifest",
+    ):
         assert f"{rule} " in out, f"rule {rule} missing from the dry run"
 
 
@@ -47,8 +57,10 @@ def test_config_unknown_key_is_named(tmp_path):
 
 
 def test_config_unknown_metric_lists_known(tmp_path):
-    out = _bad_config(tmp_path, lambda c: c["metrics"].append({"name": "magic", "keep": ["high"],
-                                                               "variants": [{"slug": "x"}]}))
+    out = _bad_config(
+        tmp_path,
+        lambda c: c["metrics"].append({"name": "magic", "keep": ["high"], "variants": [{"slug": "x"}]}),
+    )
     assert "magic" in out and "ssl_proto" in out and "random" in out
 
 
@@ -119,7 +131,8 @@ def test_tiny_run_manifest_and_costs(tiny_run):
 
 def test_tiny_run_is_up_to_date(tiny_run, archive_cache):
     """A second invocation finds nothing to do (no spurious reruns)."""
-    proc = snakemake(tiny_run, "-n", "--config", f"cache={archive_cache}", "all",
-                     configfiles=[REPO / "configs/tiny.yaml"])
+    proc = snakemake(
+        tiny_run, "-n", "--config", f"cache={archive_cache}", "all", configfiles=[REPO / "configs/tiny.yaml"]
+    )
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr

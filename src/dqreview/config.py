@@ -110,14 +110,20 @@ def _check_semantics(config: dict) -> None:
         raise DQError("config key 'prepare.max_chunk_words' must be >= 'prepare.chunk_words'")
     m = config["lm"]["model"]
     if m["n_embd"] % m["n_head"]:
-        raise DQError(f"config key 'lm.model.n_head': n_embd={m['n_embd']} is not divisible by n_head={m['n_head']}")
+        raise DQError(
+            f"config key 'lm.model.n_head': n_embd={m['n_embd']} is not divisible by n_head={m['n_head']}"
+        )
     metric_names = [e["name"] for e in config["metrics"]]
     for i, entry in enumerate(config["metrics"]):
         validate_metric_entry(entry, i)
     if len(set(metric_names)) != len(metric_names):
-        raise DQError(f"config key 'metrics': a metric is listed twice in {metric_names}; use variants instead")
+        raise DQError(
+            f"config key 'metrics': a metric is listed twice in {metric_names}; use variants instead"
+        )
     if config["select"]["full_data"] and "random" not in metric_names:
-        raise DQError("config key 'select.full_data': the full-data baseline needs the 'random' metric configured")
+        raise DQError(
+            "config key 'select.full_data': the full-data baseline needs the 'random' metric configured"
+        )
 
 
 def config_hash(config: dict) -> str:

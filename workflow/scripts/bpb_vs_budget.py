@@ -11,7 +11,9 @@ def main(smk):
     from dqreview.report.tables import to_latex
 
     runs = collect_runs(smk.input.evals, smk.input.infos)
-    runs["method"] = [method_label(m, v, k) for m, v, k in zip(runs.metric, runs.variant, runs.keep, strict=True)]
+    runs["method"] = [
+        method_label(m, v, k) for m, v, k in zip(runs.metric, runs.variant, runs.keep, strict=True)
+    ]
     with atomic_path(smk.output.runs) as tmp:
         runs.to_csv(tmp, index=False)
     summary = summarise(runs, ["method", "budget"], "bpb/target")

@@ -11,8 +11,13 @@ def main(smk):
     costs = load_costs(smk.input.costs)
     by_stage = (
         costs.groupby("stage")
-        .agg(jobs=("job", "count"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum"), flops=("flops", "sum"),
-             items=("items", "sum"))
+        .agg(
+            jobs=("job", "count"),
+            wall_s=("wall_s", "sum"),
+            cpu_s=("cpu_s", "sum"),
+            flops=("flops", "sum"),
+            items=("items", "sum"),
+        )
         .reset_index()
     )
     with atomic_path(smk.output.table) as tmp:

@@ -25,8 +25,13 @@ def main(smk):
     with atomic_path(smk.output.state) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **state)
-    log.info("fitted %s/%s on %d pool embeddings: %s", metric, variant, len(emb),
-             {k: getattr(v, "shape", v) for k, v in state.items()})
+    log.info(
+        "fitted %s/%s on %d pool embeddings: %s",
+        metric,
+        variant,
+        len(emb),
+        {k: getattr(v, "shape", v) for k, v in state.items()},
+    )
 
 
 run(main, snakemake)

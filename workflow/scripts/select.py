@@ -22,7 +22,13 @@ def main(smk):
     info.update(metric=wc.metric, variant=wc.variant)
     write_parquet(selection, smk.output.ids)
     write_json(info, smk.output.info)
-    log.info("%s: %d documents, %.4f of pool bytes (requested %s)", job, len(selection), info["achieved"], wc.budget)
+    log.info(
+        "%s: %d documents, %.4f of pool bytes (requested %s)",
+        job,
+        len(selection),
+        info["achieved"],
+        wc.budget,
+    )
 
 
 run(main, snakemake)

@@ -30,7 +30,8 @@ def main(smk):
     device = device_for(gpus_of(smk))
     tok = load_tokenizer(smk.input.tokenizer)
     pool = pd.concat(
-        [read_parquet(p, columns=["id", "text", "domain", "n_bytes"]) for p in smk.input.shards], ignore_index=True
+        [read_parquet(p, columns=["id", "text", "domain", "n_bytes"]) for p in smk.input.shards],
+        ignore_index=True,
     ).set_index("id")
     domain_names = sorted(pool["domain"].unique())
     domain_code = {d: i for i, d in enumerate(domain_names)}
@@ -46,7 +47,11 @@ def main(smk):
 
     def evaluate(model):
         results = evaluate_sets(
-            model, eval_sets, block_size=model_cfg.block_size, batch_size=eval_cfg.get("batch_size", 32), device=device
+            model,
+            eval_sets,
+            block_size=model_cfg.block_size,
+            batch_size=eval_cfg.get("batch_size", 32),
+            device=device,
         )
         return {f"bpb/{name}": r["bpb"] for name, r in results.items()}
 
@@ -63,20 +68,36 @@ def main(smk):
             ckpt = Path(smk.params.ckpt) / f"s{seed}"
             t0 = time.perf_counter()
             result = train_run(
-                tokens, domains, model_cfg, cfg["train"], seed=int(seed), evaluate=evaluate, ckpt_dir=ckpt,
+                tokens,
+                domains,
+                model_cfg,
+                cfg["train"],
+                seed=int(seed),
+                evaluate=evaluate,
+                ckpt_dir=ckpt,
                 device=device,
             )
             log.info(
                 "%s seed %d: %d documents, %.2f epochs, %.0f tokens/s, final target bpb %.4f (%.1f s)",
-                selection, seed, len(ids), result["epochs"], result["tokens_per_s"],
-                result["curve"][-1]["bpb/target"], time.perf_counter() - t0,
+                selection,
+                seed,
+                len(ids),
+                result["epochs"],
+                result["tokens_per_s"],
+                result["curve"][-1]["bpb/target"],
+                time.perf_counter() - t0,
             )
             final = result["curve"][-1]
             write_json(
                 {
-                    "selection": selection, "seed": int(seed), "n_docs": len(ids),
-                    "n_bytes": int(docs["n_bytes"].sum()), "epochs": result["epochs"],
-                    "tokens": result["tokens"], "final": final, "curve": result["curve"],
+                    "selection": selection,
+                    "seed": int(seed),
+                    "n_docs": len(ids),
+                    "n_bytes": int(docs["n_bytes"].sum()),
+                    "epochs": result["epochs"],
+                    "tokens": result["tokens"],
+                    "final": final,
+                    "curve": result["curve"],
                     "domains": {d: int((docs["domain"] == d).sum()) for d in domain_names},
                 },
                 eval_path,
@@ -86,7 +107,9 @@ def main(smk):
             total_tokens += result["tokens"]
             rec.flops = (rec.flops or 0) + result["flops_per_token"] * result["tokens"]
         rec.items, rec.items_unit = total_tokens, "training tokens"
-        rec.flops_formula = "flops_per_token(model) x training tokens, summed over seeds (evaluation excluded)"
+        rec.flops_formula = (
+            "flops_per_token(model) x training tokens, summed over seeds (evaluation excluded)"
+        )
 
 
 run(main, snakemake)

@@ -21,9 +21,10 @@ def bpb_vs_budget(summary: pd.DataFrame, path, full: pd.DataFrame | None = None)
     for method, group in summary.groupby("method", sort=True):
         group = group.sort_values("budget")
         ci = group["ci95"].fillna(0.0)
-        line, = ax.plot(group["budget"] * 100, group["mean"], marker="o", label=method)
-        ax.fill_between(group["budget"] * 100, group["mean"] - ci, group["mean"] + ci, alpha=0.2,
-                        color=line.get_color())
+        (line,) = ax.plot(group["budget"] * 100, group["mean"], marker="o", label=method)
+        ax.fill_between(
+            group["budget"] * 100, group["mean"] - ci, group["mean"] + ci, alpha=0.2, color=line.get_color()
+        )
     if full is not None and len(full):
         m, h = float(full["mean"].iloc[0]), float(pd.Series(full["ci95"]).fillna(0.0).iloc[0])
         ax.axhline(m, color="black", linestyle="--", linewidth=1, label="full data")

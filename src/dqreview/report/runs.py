@@ -14,8 +14,14 @@ def collect_runs(eval_paths, info_paths) -> pd.DataFrame:
         ev, info = read_json(eval_path), read_json(info_path)
         metric, variant, keep, budget = ev["selection"].split("/")
         row = {
-            "metric": metric, "variant": variant, "keep": keep, "budget": float(budget[1:]),
-            "seed": ev["seed"], "achieved": info["achieved"], "n_docs": ev["n_docs"], "epochs": ev["epochs"],
+            "metric": metric,
+            "variant": variant,
+            "keep": keep,
+            "budget": float(budget[1:]),
+            "seed": ev["seed"],
+            "achieved": info["achieved"],
+            "n_docs": ev["n_docs"],
+            "epochs": ev["epochs"],
             "tokens": ev["tokens"],
         }
         row.update({k: v for k, v in ev["final"].items() if k.startswith("bpb/")})

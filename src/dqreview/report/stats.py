@@ -25,6 +25,12 @@ def summarise(df: pd.DataFrame, by: list[str], value: str, level: float = 0.95) 
     rows = []
     for key, group in df.groupby(by, sort=True):
         mean, half, n = mean_ci(group[value], level)
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
-                     "mean": mean, "ci95": half, "n_seeds": n})
+        rows.append(
+            {
+                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                "mean": mean,
+                "ci95": half,
+                "n_seeds": n,
+            }
+        )
     return pd.DataFrame(rows)

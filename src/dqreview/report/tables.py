@@ -6,8 +6,16 @@ import pandas as pd
 
 
 def _escape(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+        ("$", r"\$"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+    ):
         text = text.replace(a, b)
     return text
 
@@ -21,12 +29,20 @@ def _cell(value, digits: int) -> str:
 def to_latex(df: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
     """A booktabs table (no pandas Styler / jinja2 needed)."""
     align = "".join("r" if pd.api.types.is_numeric_dtype(df[c]) else "l" for c in df.columns)
-    lines = [r"\begin{tabular}{" + align + "}", r"\toprule", " & ".join(_escape(str(c)) for c in df.columns) + r" \\",
-             r"\midrule"]
+    lines = [
+        r"\begin{tabular}{" + align + "}",
+        r"\toprule",
+        " & ".join(_escape(str(c)) for c in df.columns) + r" \\",
+        r"\midrule",
+    ]
     for row in df.itertuples(index=False):
         lines.append(" & ".join(_cell(v, digits) for v in row) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     body = "\n".join(lines)
     if caption:
-        body = "\\begin{table}[t]\n\\centering\n\\small\n" + body + f"\n\\caption{{{_escape(caption)}}}\n\\end{{table}}"
+        body = (
+            "\\begin{table}[t]\n\\centering\n\\small\n"
+            + body
+            + f"\n\\caption{{{_escape(caption)}}}\n\\end{{table}}"
+        )
     return body + "\n"
