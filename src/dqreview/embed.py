@@ -195,7 +195,10 @@ class Encoder:
         order = np.argsort(-lengths, kind="stable")
         out = np.empty((n, self.dim), dtype=np.float32)
         keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in features]
-        with torch.inference_mode(), tqdm(total=n, desc="embed", unit="doc", disable=not progress) as bar:
+        with (
+            torch.inference_mode(),
+            tqdm(total=n, desc="embed", unit="doc", disable=not progress, mininterval=5) as bar,
+        ):
             for lo in range(0, n, batch_size):
                 idx = order[lo : lo + batch_size]
                 batch = self.tokenizer.pad(

@@ -293,7 +293,14 @@ def train_run(
             s["cuda_rng"] = torch.cuda.get_rng_state_all()
         _save_state(state_path, s)
 
-    bar = tqdm(total=total_steps, initial=trainer.step_num, disable=not progress, desc="train", unit="step")
+    bar = tqdm(
+        total=total_steps,
+        initial=trainer.step_num,
+        disable=not progress,
+        desc="train",
+        unit="step",
+        mininterval=5,
+    )
     try:
         while trainer.step_num < total_steps:
             t0 = time.perf_counter()
@@ -305,7 +312,11 @@ def train_run(
             train_loss.append(round(res.loss, 6))
             step = trainer.step_num
             bar.update(1)
-            bar.set_postfix(loss=f"{res.loss:.3f}", tok_s=f"{trained_tokens / max(train_seconds, 1e-9):.0f}")
+            bar.set_postfix(
+                loss=f"{res.loss:.3f}",
+                tok_s=f"{trained_tokens / max(train_seconds, 1e-9):.0f}",
+                refresh=False,
+            )
             if step in at_eval:
                 point = {"step": step, "tokens": step * tokens_per_step, "epochs": stream.epochs_completed}
                 curve.append(_plain({**point, **evaluate(model)}))
