@@ -4,7 +4,7 @@ no silent truncation; model path resolution; embedding checks."""
 import numpy as np
 import pytest
 
-from dqreview.embed import Encoder, check_embeddings, device_for, resolve_model_path
+from dqreview.embed import Encoder, check_embeddings, resolve_model_path
 from dqreview.errors import DQError
 
 SENTENCES = [
@@ -38,10 +38,6 @@ def test_resolve_model_path(tmp_path):
         resolve_model_path(str(tmp_path / "nope"))
     with pytest.raises(DQError, match="embed.model"):
         resolve_model_path("./no/such/model")
-
-
-def test_device_for_cpu_without_gpus():
-    assert device_for(0) == "cpu"
 
 
 def test_encode_unit_norm_and_shape(encoder):

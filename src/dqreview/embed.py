@@ -61,13 +61,6 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-def device_for(gpus: int) -> str:
-    """``"cuda"`` when the job was given at least one GPU and CUDA is available, else ``"cpu"``."""
-    import torch
-
-    return "cuda" if gpus and int(gpus) >= 1 and torch.cuda.is_available() else "cpu"
-
-
 def _model_max_tokens(model_path: str, tokenizer, model) -> int:
     """The longest input the model was trained for, in tokens (with special tokens)."""
     sbert = Path(model_path) / "sentence_bert_config.json"
@@ -94,7 +87,7 @@ class Encoder:
         ``embed.max_tokens`` from the config; the effective limit is the smaller of this and the
         model's own maximum.
     device : str
-        ``"cpu"`` or ``"cuda"`` (see :func:`device_for`).
+        ``"cpu"``, ``"cuda"`` or ``"cuda:<i>"`` (see :func:`dqreview.devices.claim_device`).
 
     Attributes
     ----------

@@ -41,14 +41,23 @@ def set_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-def gpus_of(smk: Any) -> int:
-    return int(getattr(smk.resources, "gpu", 0) or 0)
+def job_device(smk: Any) -> str:
+    """The torch device of this job: a GPU only when the job was given one (``resources.gpu``)."""
+    from dqreview.devices import claim_device
+
+    return claim_device(int(getattr(smk.resources, "gpu", 0) or 0))
 
 
 def run(main: Callable[[Any], None], smk: Any) -> None:
     """Run ``main(snakemake)``; exit 1 with a one-paragraph message on DQError."""
     setup_logging(smk.log[0] if len(smk.log) else None)
     set_threads(int(smk.config["threads"]))
+    # where the job ran: proves GPU placement under Slurm and locally (see dqreview.devices)
+    log.info(
+        "job environment: CUDA_VISIBLE_DEVICES=%s SLURM_JOB_ID=%s",
+        os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
+        os.environ.get("SLURM_JOB_ID", "unset"),
+    )
     try:
         main(smk)
     except DQError as exc:

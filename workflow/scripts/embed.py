@@ -2,17 +2,17 @@
 
 import time
 
-from dqreview.runner import gpus_of, run
+from dqreview.runner import job_device, run
 
 
 def main(smk):
     from dqreview.cost import encoder_flops, measure
-    from dqreview.embed import Encoder, check_embeddings, device_for
+    from dqreview.embed import Encoder, check_embeddings
     from dqreview.io import read_parquet, write_npy
 
     cfg = smk.config["embed"]
     docs = read_parquet(smk.input.docs, columns=["id", "text"])
-    device = device_for(gpus_of(smk))
+    device = job_device(smk)
     with measure("embed", smk.wildcards.part, smk.output.cost, device) as rec:
         encoder = Encoder(cfg["model"], device=device, max_tokens=cfg["max_tokens"])
         t0 = time.perf_counter()

@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dqreview.runner import gpus_of, run
+from dqreview.runner import job_device, run
 
 log = logging.getLogger("dqreview.train")
 
 
 def main(smk):
     from dqreview.cost import measure
-    from dqreview.embed import device_for
     from dqreview.io import read_parquet, write_json
     from dqreview.lm.evaluate import evaluate_sets
     from dqreview.lm.model import GPTConfig
@@ -27,7 +26,7 @@ def main(smk):
 
     cfg = smk.config["lm"]
     wc = smk.wildcards
-    device = device_for(gpus_of(smk))
+    device = job_device(smk)
     tok = load_tokenizer(smk.input.tokenizer)
     pool = pd.concat(
         [read_parquet(p, columns=["id", "text", "domain", "n_bytes"]) for p in smk.input.shards],

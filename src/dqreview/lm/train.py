@@ -40,8 +40,8 @@ LossWeights = Callable[[torch.Tensor, np.ndarray], torch.Tensor]
 
 
 def resolve_device(device: str) -> str:
-    """``"cuda"`` when asked for and available, else ``"cpu"``."""
-    return "cuda" if device.startswith("cuda") and torch.cuda.is_available() else "cpu"
+    """The requested CUDA device (``"cuda"`` or ``"cuda:<i>"``) when available, else ``"cpu"``."""
+    return device if device.startswith("cuda") and torch.cuda.is_available() else "cpu"
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -269,7 +269,7 @@ def train_run(
         optimizer.load_state_dict(state["optimizer"])
         stream.load_state_dict(state["stream"])
         torch.set_rng_state(state["torch_rng"])
-        if device == "cuda" and "cuda_rng" in state:
+        if device.startswith("cuda") and "cuda_rng" in state:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         trainer.step_num = int(state["step"])
         curve, train_loss = state["curve"], state["train_loss"]
@@ -289,7 +289,7 @@ def train_run(
             "train_seconds": train_seconds,
             "trained_tokens": trained_tokens,
         }
-        if device == "cuda":
+        if device.startswith("cuda"):
             s["cuda_rng"] = torch.cuda.get_rng_state_all()
         _save_state(state_path, s)
 
@@ -305,8 +305,8 @@ def train_run(
         while trainer.step_num < total_steps:
             t0 = time.perf_counter()
             res = trainer.step()
-            if device == "cuda":
-                torch.cuda.synchronize()  # so the timing covers the step's kernels
+            if device.startswith("cuda"):
+                torch.cuda.synchronize(device)  # so the timing covers the step's kernels
             train_seconds += time.perf_counter() - t0
             trained_tokens += res.tokens
             train_loss.append(round(res.loss, 6))
