@@ -36,6 +36,10 @@ def eval_sets():
     )
 
 
+def task_files():
+    return [t["path"] for t in config["lm"]["eval"]["tasks"]]
+
+
 def selection_of(wildcards):
     return (
         f"{wildcards.metric}/{wildcards.variant}/{wildcards.keep}/b{wildcards.budget}"

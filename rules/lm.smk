@@ -30,6 +30,7 @@ rule train:
         shards=pool_shards(),
         tokenizer="results/lm/tokenizer.json",
         eval_sets=eval_sets(),
+        tasks=task_files(),
     output:
         evals=expand(
             "results/eval/{{metric}}/{{variant}}/{{keep}}/b{{budget}}/s{seed}.json",

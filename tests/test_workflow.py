@@ -14,7 +14,9 @@ from conftest import REPO, snakemake
 pytestmark = pytest.mark.workflow
 
 
-@pytest.mark.parametrize("configs", [[], ["configs/tiny.yaml"]], ids=["default", "tiny"])
+@pytest.mark.parametrize(
+    "configs", [[], ["configs/tiny.yaml"], ["configs/paper.yaml"]], ids=["default", "tiny", "paper"]
+)
 def test_dry_run_all(tmp_path, configs):
     proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / c for c in configs])
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -32,6 +34,15 @@ def test_dry_run_all(tmp_path, configs):
         "manifest",
     ):
         assert f"{rule} " in out, f"rule {rule} missing from the dry run"
+
+
+def test_paper_config_uses_its_own_lists(tmp_path):
+    """configs/paper.yaml replaces the default's sources and domains instead of merging with them."""
+    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / "configs/paper.yaml"])
+    out = proc.stdout + proc.stderr
+    assert "results/data/heldout/web.parquet" in out and "results/download/c4.parquet" in out
+    assert "results/data/heldout/dialogue.parquet" not in out and "results/download/chitchat" not in out
+    assert "results/eval/random/uniform/high/b0.05/s4.json" in out
 
 
 def _bad_config(tmp_path, mutate) -> str:

@@ -6,6 +6,7 @@ reported once, up front, as ``config key 'lm.train.tokens': expected integer, go
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ def _fill_defaults(schema: dict, instance: Any, root: dict) -> None:
     if isinstance(instance, dict):
         for key, sub in schema.get("properties", {}).items():
             if key not in instance and "default" in sub:
-                instance[key] = sub["default"]
+                instance[key] = copy.deepcopy(sub["default"])
             if key in instance:
                 _fill_defaults(sub, instance[key], root)
     elif isinstance(instance, list) and isinstance(schema.get("items"), dict):

@@ -18,12 +18,20 @@ def bpb_vs_budget(summary: pd.DataFrame, path, full: pd.DataFrame | None = None)
     full-data baseline, drawn as a horizontal band.
     """
     fig, ax = plt.subplots(figsize=(6.0, 4.0), constrained_layout=True)
-    for method, group in summary.groupby("method", sort=True):
-        group = group.sort_values("budget")
-        ci = group["ci95"].fillna(0.0)
-        (line,) = ax.plot(group["budget"] * 100, group["mean"], marker="o", label=method)
-        ax.fill_between(
-            group["budget"] * 100, group["mean"] - ci, group["mean"] + ci, alpha=0.2, color=line.get_color()
+    methods = sorted(summary["method"].unique())
+    budgets = sorted(summary["budget"].unique())
+    # dodge the methods sideways a little so overlapping error bars stay readable
+    step = (min(b - a for a, b in zip(budgets, budgets[1:], strict=False)) if len(budgets) > 1 else 0.1) * 100
+    offsets = {m: (i - (len(methods) - 1) / 2) * step * 0.02 for i, m in enumerate(methods)}
+    for method in methods:
+        group = summary[summary["method"] == method].sort_values("budget")
+        ax.errorbar(
+            group["budget"] * 100 + offsets[method],
+            group["mean"],
+            yerr=group["ci95"].fillna(0.0),
+            marker="o",
+            capsize=3,
+            label=method,
         )
     if full is not None and len(full):
         m, h = float(full["mean"].iloc[0]), float(pd.Series(full["ci95"]).fillna(0.0).iloc[0])
