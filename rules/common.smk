@@ -37,7 +37,14 @@ def eval_sets():
 
 
 def task_files():
-    return [t["path"] for t in config["lm"]["eval"]["tasks"]]
+    # relative to the working directory, else to the repository (configs/tasks/ ships with it)
+    paths = []
+    for task in config["lm"]["eval"]["tasks"]:
+        path = Path(task["path"])
+        if not path.is_absolute() and not path.exists():
+            path = Path(workflow.basedir) / path
+        paths.append(str(path))
+    return paths
 
 
 def selection_of(wildcards):

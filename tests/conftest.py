@@ -34,10 +34,10 @@ def tiny_run(tmp_path_factory, archive_cache) -> Path:
     workdir = tmp_path_factory.mktemp("tiny")
     proc = snakemake(
         workdir,
+        "--config",
+        f"cache={archive_cache}",  # --config takes every following word: keep a one-value option after it
         "--cores",
         "2",
-        "--config",
-        f"cache={archive_cache}",
         "all",
         configfiles=[REPO / "configs/tiny.yaml"],
     )

@@ -155,15 +155,14 @@ def _override_profile(directory: Path) -> Path:
 
 
 def _slurm_args(override: Path, archive_cache: Path) -> list[str]:
+    # --config and --configfile take every following word: keep targets after a one-value option
     return [
+        "--config",
+        f"cache={archive_cache}",
         "--profile",
         str(REPO / "profiles/slurm"),
         "--profile",
         str(override),
-        "--workflow-profile",
-        "none",
-        "--config",
-        f"cache={archive_cache}",
     ]
 
 
@@ -194,8 +193,8 @@ def slurm_run(slurm_cluster, override_profile, tmp_path_factory, archive_cache):
     started = time.monotonic()
     proc = snakemake(
         workdir,
-        *TARGETS,  # before --config, which takes every following word
         *_slurm_args(override_profile, archive_cache),
+        *TARGETS,
         configfiles=[REPO / "configs/tiny.yaml"],
         timeout=900,
     )
@@ -209,11 +208,11 @@ def local_run(slurm_cluster, tmp_path_factory, archive_cache) -> Path:
     workdir = tmp_path_factory.mktemp("local-run")
     proc = snakemake(
         workdir,
-        *TARGETS,
-        "--cores",
-        "2",
         "--config",
         f"cache={archive_cache}",
+        "--cores",
+        "2",
+        *TARGETS,
         configfiles=[REPO / "configs/tiny.yaml"],
     )
     if proc.returncode != 0:
@@ -245,7 +244,7 @@ def test_profile_dry_run_without_slurm_binaries(tmp_path):
     workdir = tmp_path / "work"
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--configfile", str(REPO / "config.yaml"), str(REPO / "configs/tiny.yaml")]
-    cmd += ["--profile", str(REPO / "profiles/slurm"), "--workflow-profile", "none", "-n", "all"]
+    cmd += ["--profile", str(REPO / "profiles/slurm"), "-n", "all"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
@@ -345,8 +344,8 @@ def test_scancel_then_rerun_recovers(slurm_run, override_profile, archive_cache,
 
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--configfile", str(REPO / "config.yaml"), str(REPO / "configs/tiny.yaml")]
-    cmd += [EVALS[0], "--retries", "0"]  # no automatic resubmission: the cancel must fail the run
     cmd += _slurm_args(override_profile, archive_cache)
+    cmd += ["--retries", "0", EVALS[0]]  # no automatic resubmission: the cancel must fail the run
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     log_path = tmp_path / "first.log"
     with open(log_path, "w") as log_file:
@@ -357,17 +356,20 @@ def test_scancel_then_rerun_recovers(slurm_run, override_profile, archive_cache,
             while cancelled is None and time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.5)
                 for _, slurm_id in SUBMITTED.findall(log_path.read_text()):
+                    # state and --comment (the plugin sets it to rule_<rule>_<wildcards>)
                     state = subprocess.run(
-                        ["squeue", "-h", "-j", slurm_id, "-o", "%T"], capture_output=True, text=True
+                        ["squeue", "-h", "-j", slurm_id, "-o", "%T|%k"], capture_output=True, text=True
                     ).stdout.strip()
-                    if state == "RUNNING":
+                    if state.startswith("RUNNING|rule_train"):
                         subprocess.run(["scancel", slurm_id], check=True)
                         cancelled = slurm_id
                         break
             assert cancelled, f"never saw the training job RUNNING:\n{log_path.read_text()[-3000:]}"
+            interrupted = False
             try:
                 rc = proc.wait(timeout=180)
             except subprocess.TimeoutExpired:
+                interrupted = True
                 proc.send_signal(signal.SIGINT)  # Snakemake cancels its Slurm jobs on SIGINT
                 rc = proc.wait(timeout=60)
         finally:
@@ -376,6 +378,8 @@ def test_scancel_then_rerun_recovers(slurm_run, override_profile, archive_cache,
                 proc.wait()
     first = log_path.read_text()
     assert rc != 0, f"the run survived the cancelled job:\n{first[-3000:]}"
+    if not interrupted:  # Snakemake noticed the cancellation through squeue
+        assert f"SLURM-job '{cancelled}' failed" in first and "CANCELLED" in first, first[-3000:]
     assert not (workdir / EVALS[0]).exists()
     state = subprocess.run(
         ["squeue", "-h", "--states=all", "-j", cancelled, "-o", "%T"], capture_output=True, text=True

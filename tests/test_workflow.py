@@ -105,6 +105,7 @@ def test_tiny_run_eval_files(tiny_run):
         tokens = [p["tokens"] for p in ev["curve"]]
         assert tokens == sorted(tokens) and tokens[-1] == ev["tokens"]
         assert {"bpb/target", "bpb/heldout/wiki", "bpb/heldout/code"} <= set(ev["final"])
+        assert 0.0 <= ev["final"]["task/tiny_cloze/acc"] <= 1.0
         assert all(np.isfinite(v) and v > 0 for k, v in ev["final"].items() if k.startswith("bpb/"))
     # every run trained on the same number of tokens; smaller selections ran more epochs
     runs = pd.read_csv(tiny_run / "results/tables/runs.csv")
@@ -143,7 +144,7 @@ def test_tiny_run_manifest_and_costs(tiny_run):
 def test_tiny_run_is_up_to_date(tiny_run, archive_cache):
     """A second invocation finds nothing to do (no spurious reruns)."""
     proc = snakemake(
-        tiny_run, "-n", "--config", f"cache={archive_cache}", "all", configfiles=[REPO / "configs/tiny.yaml"]
+        tiny_run, "--config", f"cache={archive_cache}", "-n", "all", configfiles=[REPO / "configs/tiny.yaml"]
     )
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr

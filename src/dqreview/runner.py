@@ -45,7 +45,10 @@ def job_device(smk: Any) -> str:
     """The torch device of this job: a GPU only when the job was given one (``resources.gpu``)."""
     from dqreview.devices import claim_device
 
-    return claim_device(int(getattr(smk.resources, "gpu", 0) or 0))
+    gpus = int(getattr(smk.resources, "gpu", 0) or 0)
+    if not gpus and "gpu" in str(getattr(smk.resources, "gres", "") or ""):
+        gpus = 1  # clusters that reject --gpus request GPUs through a profile's `gres: gpu:1`
+    return claim_device(gpus)
 
 
 def run(main: Callable[[Any], None], smk: Any) -> None:

@@ -21,6 +21,7 @@ def main(smk):
     from dqreview.io import read_parquet, write_json
     from dqreview.lm.evaluate import evaluate_sets
     from dqreview.lm.model import GPTConfig
+    from dqreview.lm.tasks import load_task, score_task
     from dqreview.lm.tokenizer import encode_batch, load_tokenizer
     from dqreview.lm.train import clear_checkpoint, train_run
 
@@ -42,17 +43,23 @@ def main(smk):
         eval_sets[name] = (encode_batch(tok, df["text"].tolist()), int(df["n_bytes"].sum()))
 
     model_cfg = GPTConfig.from_dict({**cfg["model"], "vocab_size": tok.get_vocab_size()})
-    eval_cfg = cfg.get("eval", {})
+    tasks = {
+        t["name"]: load_task(path) for t, path in zip(cfg["eval"]["tasks"], smk.input.tasks, strict=True)
+    }
 
     def evaluate(model):
         results = evaluate_sets(
             model,
             eval_sets,
             block_size=model_cfg.block_size,
-            batch_size=eval_cfg.get("batch_size", 32),
+            batch_size=cfg["eval"]["batch_size"],
             device=device,
         )
-        return {f"bpb/{name}": r["bpb"] for name, r in results.items()}
+        scores = {f"bpb/{name}": r["bpb"] for name, r in results.items()}
+        for name, items in tasks.items():
+            res = score_task(model, tok, items, device=device)
+            scores.update({f"task/{name}/acc": res["acc"], f"task/{name}/acc_norm": res["acc_norm"]})
+        return scores
 
     selection = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}"
     total_tokens = 0
