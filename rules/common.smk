@@ -71,6 +71,18 @@ def metric_fits(metric):
     return hasattr(get_metric(metric), "fit")
 
 
+def fit_inputs(wildcards):
+    needs = get_metric(wildcards.metric).FIT_NEEDS
+    inputs = {}
+    if "pool_embeddings" in needs:
+        inputs["pool_embeddings"] = pool_embeddings()
+    if "target_embeddings" in needs:
+        inputs["target_embeddings"] = "results/embed/target/ref.npy"
+    if "pool_ids" in needs:
+        inputs["pool_ids"] = "results/data/pool/index.parquet"
+    return inputs
+
+
 def score_inputs(wildcards):
     inputs = {"docs": f"results/data/pool/shard-{wildcards.shard}.parquet"}
     if "embeddings" in metric_needs(wildcards.metric):

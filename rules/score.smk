@@ -4,7 +4,7 @@
 
 rule fit_metric:
     input:
-        emb=pool_embeddings(),
+        unpack(fit_inputs),
     output:
         state="results/prototypes/{metric}/{variant}.npz",
         cost="results/cost/fit/{metric}/{variant}.json",

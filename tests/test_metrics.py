@@ -112,7 +112,7 @@ def test_spherical_kmeans_duplicates_do_not_break_it():
 def test_ssl_proto_scores_equal_brute_force_and_chunking():
     rng = np.random.default_rng(1)
     pool = _clustered(seed=1)
-    state = prototypes.fit(pool, {"k": 6, "seed": 0})
+    state = prototypes.fit({"pool_embeddings": pool}, {"k": 6, "seed": 0})
     X = _unit(rng, 97, pool.shape[1])
     docs = pd.DataFrame({"id": [f"d{i}" for i in range(len(X))]})
     out = prototypes.score(docs, X, state, {})
@@ -129,11 +129,11 @@ def test_ssl_proto_scores_equal_brute_force_and_chunking():
 
 def test_ssl_proto_errors():
     X = _clustered()
-    state = prototypes.fit(X, {"k": 3})
+    state = prototypes.fit({"pool_embeddings": X}, {"k": 3})
     docs = pd.DataFrame({"id": [str(i) for i in range(len(X))]})
     with pytest.raises(DQError, match="unknown distance 'l2'; known distances: cosine"):
         prototypes.score(docs, X, state, {"distance": "l2"})
     with pytest.raises(DQError, match="embeddings for 5 documents"):
         prototypes.score(docs.head(5), X, state, {})
     with pytest.raises(DQError, match="params.k is required"):
-        prototypes.fit(X, {})
+        prototypes.fit({"pool_embeddings": X}, {})

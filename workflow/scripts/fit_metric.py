@@ -12,26 +12,37 @@ log = logging.getLogger("dqreview.fit")
 def main(smk):
     from dqreview.config import variant_params
     from dqreview.cost import measure
-    from dqreview.io import atomic_path, read_npy
+    from dqreview.io import atomic_path
     from dqreview.metrics import get_metric
 
     metric, variant = smk.wildcards.metric, smk.wildcards.variant
     module = get_metric(metric)
     params = variant_params(smk.config, metric, variant)
     with measure("fit", f"{metric}/{variant}", smk.output.cost, "cpu") as rec:
-        emb = np.concatenate([read_npy(p) for p in smk.input.emb])
-        state = module.fit(emb, params)
-        rec.items, rec.items_unit = len(emb), "documents"
+        inputs = {name: _load(name, smk.input[name]) for name in module.FIT_NEEDS}
+        state = module.fit(inputs, params)
+        rec.items, rec.items_unit = sum(len(v) for v in inputs.values()), "embeddings"
     with atomic_path(smk.output.state) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **state)
     log.info(
-        "fitted %s/%s on %d pool embeddings: %s",
+        "fitted %s/%s on %s: %s",
         metric,
         variant,
-        len(emb),
+        {k: v.shape for k, v in inputs.items()},
         {k: getattr(v, "shape", v) for k, v in state.items()},
     )
+
+
+def _load(name, paths):
+    """One fit input; pool arrays are concatenated in shard order, the order of the pool index."""
+    from dqreview.io import read_npy, read_parquet
+
+    if name == "pool_embeddings":
+        return np.concatenate([read_npy(p) for p in paths])
+    if name == "pool_ids":
+        return read_parquet(paths, columns=["id"])["id"].to_numpy().astype(str)
+    return read_npy(paths)
 
 
 run(main, snakemake)

@@ -12,9 +12,12 @@ A metric is a module (imported lazily from :data:`REGISTRY`) that defines:
     method itself prefers; ``"low"`` is the reversed ablation, only where it means something.
 ``NEEDS : tuple[str, ...]``
     Inputs that scoring needs besides the documents, from ``{"embeddings"}``.
-``fit(pool_embeddings, params) -> dict[str, np.ndarray]`` (optional)
-    Global state computed once over the whole pool (e.g. k-means centroids). The workflow saves it as
-    ``.npz`` without pickle, so every value must be a plain numeric or string array.
+``FIT_NEEDS : tuple[str, ...]`` and ``fit(inputs, params) -> dict[str, np.ndarray]`` (optional)
+    Global state computed once (e.g. k-means centroids of the pool, target prototypes). ``inputs``
+    maps each name in ``FIT_NEEDS`` (from :data:`KNOWN_FIT_NEEDS`: ``pool_embeddings``, all pool
+    shards' embeddings concatenated in shard order; ``pool_ids``, the matching document ids (str);
+    ``target_embeddings``, target ref's embeddings) to its array. The workflow saves the state as ``.npz`` without pickle, so every value must be a plain
+    numeric or string array.
 ``score(docs, embeddings, state, params) -> pd.DataFrame``
     ``docs`` is a pool shard (data contract columns, at least ``id``); ``embeddings`` is ``None`` or a
     float32 array whose row i belongs to ``docs.iloc[i]``; ``state`` is ``fit``'s output or ``None``;
@@ -45,6 +48,7 @@ REGISTRY: dict[str, str] = {
 
 KEEP_DIRECTIONS = ("high", "low")
 KNOWN_NEEDS = ("embeddings",)
+KNOWN_FIT_NEEDS = ("pool_embeddings", "pool_ids", "target_embeddings")
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
