@@ -20,6 +20,7 @@ from dqreview.errors import DQError
 PER_DOCUMENT = True
 KEEP = ("high", "low")
 NEEDS = ("embeddings",)
+FIT_NEEDS = ("pool_embeddings",)
 
 #: Distances between a document and a prototype that :func:`distance_to_nearest` implements.
 DISTANCES = ("cosine",)
@@ -212,12 +213,13 @@ def _int_param(params: dict, name: str, default: int | None) -> int:
     return int(value)
 
 
-def fit(pool_embeddings: np.ndarray, params: dict) -> dict[str, np.ndarray]:
+def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
     """Spherical k-means centroids of the pool.
 
     Parameters
     ----------
-    pool_embeddings : ndarray of shape (n_pool, d)
+    inputs : dict
+        ``{"pool_embeddings": ndarray (n_pool, d)}`` (see ``FIT_NEEDS``).
     params : dict
         ``k`` (required), ``seed`` (default 0), ``n_iter`` (default 50), ``n_init`` (default 3).
 
@@ -227,7 +229,7 @@ def fit(pool_embeddings: np.ndarray, params: dict) -> dict[str, np.ndarray]:
         ``{"centroids": ndarray (k, d) float32}``.
     """
     centroids = spherical_kmeans(
-        pool_embeddings,
+        inputs["pool_embeddings"],
         k=_int_param(params, "k", None),
         seed=_int_param(params, "seed", 0),
         n_iter=_int_param(params, "n_iter", 50),
