@@ -51,4 +51,7 @@ rule all:
             "results/embed/target/{split}.npy", split=["ref", "test"]
         ),
         costs="results/tables/cost.csv",
+        vendi="results/tables/vendi.csv",
+        dedup="results/tables/dedup_quality.csv",
+        theory="results/figs/theory.pdf",
         manifest="results/manifest.json",

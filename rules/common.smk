@@ -108,6 +108,24 @@ def all_selection_infos():
     ]
 
 
+def all_selection_ids():
+    return [
+        f"results/select/{sel.path}/s{seed}.parquet"
+        for sel in SELECTIONS
+        for seed in SEEDS
+    ]
+
+
+def dedup_scores():
+    # metrics that remove documents (a `removed` score column) are judged on the planted duplicates
+    return [
+        f"results/scores/{entry['name']}/{v['slug']}.parquet"
+        for entry in config["metrics"]
+        if getattr(get_metric(entry["name"]), "REMOVES", False)
+        for v in entry["variants"]
+    ]
+
+
 def all_costs():
     costs = expand("results/cost/embed/pool/shard-{shard}.json", shard=SHARDS)
     costs += [f"results/cost/train/{sel.path}.json" for sel in SELECTIONS]

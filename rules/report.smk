@@ -64,3 +64,69 @@ rule manifest:
         runtime=5,
     script:
         f"../{SCRIPTS}/manifest.py"
+
+
+rule vendi_table:
+    input:
+        index="results/data/pool/index.parquet",
+        pool=pool_embeddings(),
+        ref="results/embed/target/ref.npy",
+        test="results/embed/target/test.npy",
+        selections=all_selection_ids(),
+    output:
+        table="results/tables/vendi.csv",
+        table_tex="results/tables/vendi.tex",
+    log:
+        "results/logs/report/vendi_table.log",
+    benchmark:
+        "results/benchmarks/report/vendi_table.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        f"../{SCRIPTS}/vendi_table.py"
+
+
+rule dedup_quality:
+    input:
+        index="results/data/pool/index.parquet",
+        scores=dedup_scores(),
+    output:
+        table="results/tables/dedup_quality.csv",
+        table_tex="results/tables/dedup_quality.tex",
+        by_domain="results/tables/dedup_by_domain.csv",
+    log:
+        "results/logs/report/dedup_quality.log",
+    benchmark:
+        "results/benchmarks/report/dedup_quality.tsv"
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        f"../{SCRIPTS}/dedup_quality.py"
+
+
+rule theory:
+    output:
+        figure="results/figs/theory.pdf",
+        table="results/tables/theory.csv",
+        table_tex="results/tables/theory.tex",
+    log:
+        "results/logs/report/theory.log",
+    benchmark:
+        "results/benchmarks/report/theory.tsv"
+    conda:
+        "../envs/report.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        f"../{SCRIPTS}/theory.py"

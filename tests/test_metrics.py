@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 
 from dqreview.errors import DQError
-from dqreview.metrics import REGISTRY, get_metric, known_metrics, prototypes, validate_metric_entry
+from dqreview.metrics import (
+    KNOWN_FIT_NEEDS,
+    REGISTRY,
+    get_metric,
+    known_metrics,
+    prototypes,
+    validate_metric_entry,
+)
 from dqreview.metrics.prototypes import nearest_centroid, spherical_kmeans
 
 
@@ -31,11 +38,15 @@ def test_registry_modules_follow_protocol():
         assert set(module.KEEP) <= {"high", "low"} and module.KEEP
         assert set(module.NEEDS) <= {"embeddings"}
         assert callable(module.score)
-    assert set(REGISTRY) == {"random", "ssl_proto"}
+        if hasattr(module, "fit"):
+            assert set(module.FIT_NEEDS) <= set(KNOWN_FIT_NEEDS)
+    assert set(REGISTRY) == {"random", "ssl_proto", "proto_align", "semdedup", "d4"}
 
 
 def test_unknown_metric_lists_known_ones():
-    with pytest.raises(DQError, match=r"unknown metric 'nope'; known metrics: random, ssl_proto"):
+    with pytest.raises(
+        DQError, match=r"unknown metric 'nope'; known metrics: d4, proto_align, random, semdedup, ssl_proto"
+    ):
         get_metric("nope")
 
 
@@ -131,8 +142,8 @@ def test_ssl_proto_errors():
     X = _clustered()
     state = prototypes.fit({"pool_embeddings": X}, {"k": 3})
     docs = pd.DataFrame({"id": [str(i) for i in range(len(X))]})
-    with pytest.raises(DQError, match="unknown distance 'l2'; known distances: cosine"):
-        prototypes.score(docs, X, state, {"distance": "l2"})
+    with pytest.raises(DQError, match="unknown distance 'l3'; known distances: cosine, l1, l2"):
+        prototypes.score(docs, X, state, {"distance": "l3"})
     with pytest.raises(DQError, match="embeddings for 5 documents"):
         prototypes.score(docs.head(5), X, state, {})
     with pytest.raises(DQError, match="params.k is required"):

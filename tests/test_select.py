@@ -110,3 +110,20 @@ def test_max_fraction_caps_and_reports():
     assert sel["n_bytes"].sum() - sel["n_bytes"].iloc[-1] < 0.3 * pool["n_bytes"].sum()
     _, info = select_budget(pool, _scores(pool), 0.2, "high", 0, max_fraction=0.3)
     assert info["capped"] is False
+
+
+def test_removed_documents_rank_last_in_both_directions():
+    ids = [f"d{i}" for i in range(6)]
+    pool = pd.DataFrame({"id": ids, "n_bytes": [10] * 6})
+    scores = pd.DataFrame(
+        {
+            "id": ids,
+            "score": [0.9, 0.8, -1.5, 0.1, 0.2, -1.2],
+            "removed": [False, False, True, False, False, True],
+        }
+    )
+    high, _ = select_budget(pool, scores, 1.0, "high", 0)
+    low, _ = select_budget(pool, scores, 1.0, "low", 0)
+    assert list(high["id"]) == ["d0", "d1", "d4", "d3", "d5", "d2"]
+    assert list(low["id"][:4]) == ["d3", "d4", "d1", "d0"]
+    assert set(low["id"][4:]) == {"d2", "d5"}

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake
+from dqreview.config import selection_grid, validate_config
 
 pytestmark = pytest.mark.workflow
 
@@ -98,7 +99,11 @@ def test_tiny_run_figure_and_tables(tiny_run):
 
 def test_tiny_run_eval_files(tiny_run):
     evals = sorted((tiny_run / "results/eval").rglob("s*.json"))
-    assert len(evals) == 4 * 2  # (random, ssl_proto high, ssl_proto low, full data) x 2 seeds
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg.update(yaml.safe_load((REPO / "configs/tiny.yaml").read_text()))
+    grid = selection_grid(validate_config(cfg))
+    assert len(grid) >= 7  # random, ssl_proto high/low, proto_align, semdedup, d4, full data
+    assert len(evals) == len(grid) * 2
     for path in evals:
         ev = json.loads(path.read_text())
         assert len(ev["curve"]) == 2
@@ -127,6 +132,19 @@ def test_tiny_run_selections_meet_budget(tiny_run):
         assert nbytes.sum() >= info["requested"] * total
         assert nbytes.sum() - nbytes.iloc[-1] < info["requested"] * total or info["requested"] == 1.0
         assert info["achieved"] == pytest.approx(nbytes.sum() / total)
+
+
+def test_tiny_run_vendi_dedup_theory(tiny_run):
+    vendi = pd.read_csv(tiny_run / "results/tables/vendi.csv").set_index("set")
+    assert {"pool", "target/ref", "wiki", "code"} <= set(vendi.index)
+    assert (vendi["vendi_q1"] >= 1).all() and (vendi["vendi_q1"] <= vendi["n"]).all()
+    # the full-data selection is the pool
+    full = [s for s in vendi.index if "/b1.00/" in s]
+    assert full and vendi.loc[full[0], "vendi_q1"] == pytest.approx(vendi.loc["pool", "vendi_q1"], rel=1e-9)
+    dedup = pd.read_csv(tiny_run / "results/tables/dedup_quality.csv").set_index("metric")
+    assert dedup.loc["semdedup", "recall"] >= 0.9  # planted pairs, at the config's fixed eps
+    theory = tiny_run / "results/figs/theory.pdf"
+    assert theory.read_bytes()[:5] == b"%PDF-"
 
 
 def test_tiny_run_manifest_and_costs(tiny_run):

@@ -67,7 +67,9 @@ def _check_inputs(pool: pd.DataFrame, scores: pd.DataFrame) -> None:
         )
 
 
-def selection_order(ids: np.ndarray, scores: np.ndarray, keep: str, seed: int) -> np.ndarray:
+def selection_order(
+    ids: np.ndarray, scores: np.ndarray, keep: str, seed: int, last: np.ndarray | None = None
+) -> np.ndarray:
     """Positions of the documents in selection order.
 
     Parameters
@@ -76,6 +78,9 @@ def selection_order(ids: np.ndarray, scores: np.ndarray, keep: str, seed: int) -
     scores : ndarray of float, shape (n,)
     keep : {"high", "low"}
     seed : int
+    last : ndarray of bool, shape (n,), optional
+        Documents that rank after every other whatever the direction (those a dedup method
+        removed), so keep=low reverses the order among the survivors only.
 
     Returns
     -------
@@ -93,7 +98,8 @@ def selection_order(ids: np.ndarray, scores: np.ndarray, keep: str, seed: int) -
     # the last resort (equal hashes) is the id itself, so the order is a function of the id set alone
     id_rank = np.empty(len(ids), dtype=np.int64)
     id_rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
-    return np.lexsort((id_rank, tie, primary))
+    removed = np.zeros(len(ids), dtype=bool) if last is None else np.asarray(last, dtype=bool)
+    return np.lexsort((id_rank, tie, primary, removed))
 
 
 def select_budget(
@@ -111,7 +117,8 @@ def select_budget(
     pool : DataFrame
         ``id``, ``n_bytes`` (UTF-8 bytes) of every pool document.
     scores : DataFrame
-        ``id``, ``score`` for exactly the pool's ids (HIGH = what the method prefers).
+        ``id``, ``score`` for exactly the pool's ids (HIGH = what the method prefers), and
+        optionally ``removed`` (bool): documents a dedup method removed rank last in either direction.
     budget : float
         Fraction of the pool's bytes, in (0, 1]. 1.0 selects every document (the full-data baseline).
     keep : {"high", "low"}
@@ -143,8 +150,10 @@ def select_budget(
         if budget > max_fraction:
             effective, capped = max_fraction, True
 
-    merged = pool[["id", "n_bytes"]].merge(scores[["id", "score"]], on="id", how="left", validate="1:1")
-    order = selection_order(merged["id"].to_numpy(), merged["score"].to_numpy(), keep, int(seed))
+    columns = ["id", "score"] + (["removed"] if "removed" in scores.columns else [])
+    merged = pool[["id", "n_bytes"]].merge(scores[columns], on="id", how="left", validate="1:1")
+    last = merged["removed"].to_numpy(dtype=bool) if "removed" in merged.columns else None
+    order = selection_order(merged["id"].to_numpy(), merged["score"].to_numpy(), keep, int(seed), last)
     n_bytes = merged["n_bytes"].to_numpy(dtype=np.int64)[order]
     total = int(n_bytes.sum())
     if total == 0:

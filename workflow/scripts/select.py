@@ -14,7 +14,7 @@ def main(smk):
 
     wc = smk.wildcards
     pool = read_parquet(smk.input.index, columns=["id", "n_bytes"])
-    scores = read_parquet(smk.input.scores, columns=["id", "score"])
+    scores = read_parquet(smk.input.scores, columns=["id", "score"])  # plus `removed` for dedup metrics
     job = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}/s{wc.seed}"
     with measure("select", job, smk.output.cost, "cpu") as rec:
         selection, info = select_budget(pool, scores, float(wc.budget), wc.keep, int(wc.seed))

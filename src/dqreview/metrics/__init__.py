@@ -44,6 +44,9 @@ from dqreview.errors import DQError
 REGISTRY: dict[str, str] = {
     "random": "dqreview.metrics.random",
     "ssl_proto": "dqreview.metrics.prototypes",
+    "proto_align": "dqreview.metrics.proto_align",
+    "semdedup": "dqreview.metrics.semdedup",
+    "d4": "dqreview.metrics.d4",
 }
 
 KEEP_DIRECTIONS = ("high", "low")

@@ -6,7 +6,9 @@ hard examples, keep=low the easy, prototypical ones).
 
 The building blocks (:func:`spherical_kmeans`, :func:`nearest_centroid`, :func:`distance_to_nearest`)
 take any embedding matrix, so other spaces (e.g. Task2Vec) and other prototype sources (e.g. target
-prototypes) can reuse them; ``distance`` is a parameter of which only ``"cosine"`` exists so far.
+prototypes) can reuse them. ``distance`` (a ``score`` parameter, default ``"cosine"``) is one of
+``"cosine"`` (1 − cos), ``"l1"`` or ``"l2"`` (norm of the difference to the nearest centroid, nearest by
+that same distance); the score is that distance (HIGH = far = hard).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ NEEDS = ("embeddings",)
 FIT_NEEDS = ("pool_embeddings",)
 
 #: Distances between a document and a prototype that :func:`distance_to_nearest` implements.
-DISTANCES = ("cosine",)
+DISTANCES = ("cosine", "l1", "l2")
 
 #: Rows per block in the chunked similarity computations (bounds memory at chunk × k float64).
 CHUNK_ROWS = 8192
@@ -84,32 +86,73 @@ def nearest_centroid(
 def distance_to_nearest(
     X: np.ndarray, prototypes: np.ndarray, distance: str = "cosine", chunk_size: int = CHUNK_ROWS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distance of each row to its nearest prototype.
+    """Distance of each row to its nearest prototype, nearest by that same distance.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Rows (unit rows for ``"cosine"``; ``"l1"``/``"l2"`` use the rows as given).
+    prototypes : ndarray of shape (k, d)
+        Prototypes (unit rows for ``"cosine"``).
+    distance : {"cosine", "l1", "l2"}
+        ``1 − x·c``; ``Σ|x − c|``; ``‖x − c‖₂``.
+    chunk_size : int
+        Rows per block; the result does not depend on it.
 
     Returns
     -------
     distance : ndarray (n,), float64
-        ``1 - similarity`` for ``"cosine"``.
+        Distance to the nearest prototype.
     index : ndarray (n,), int64
-        Index of the nearest prototype.
+        Index of the nearest prototype (the first one on exact ties).
     similarity : ndarray (n,), float64
-        Cosine similarity to that prototype.
+        Dot product with that prototype (the cosine similarity for unit rows).
     """
     _check_distance(distance)
-    similarity, index = nearest_centroid(X, prototypes, chunk_size)
-    return 1.0 - similarity, index, similarity
+    if distance == "cosine":
+        similarity, index = nearest_centroid(X, prototypes, chunk_size)
+        return 1.0 - similarity, index, similarity
+    X = np.asarray(X)
+    C64 = np.asarray(prototypes, dtype=np.float64)
+    n, k = X.shape[0], C64.shape[0]
+    dist = np.empty(n, dtype=np.float64)
+    index = np.empty(n, dtype=np.int64)
+    similarity = np.empty(n, dtype=np.float64)
+    step = max(1, int(chunk_size))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        block = X[lo:hi].astype(np.float64)
+        D = np.empty((hi - lo, k), dtype=np.float64)
+        for j in range(k):  # memory: one (chunk, d) difference at a time
+            diff = block - C64[j]
+            D[:, j] = (
+                np.abs(diff).sum(axis=1) if distance == "l1" else np.sqrt(np.einsum("ij,ij->i", diff, diff))
+            )
+        best = np.argmin(D, axis=1)
+        rows = np.arange(hi - lo)
+        dist[lo:hi] = D[rows, best]
+        index[lo:hi] = best
+        similarity[lo:hi] = np.einsum("ij,ij->i", block, C64[best])
+    return dist, index, similarity
 
 
-def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator, chunk_size: int) -> np.ndarray:
+def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """k-means++ seeding on the sphere: next centre drawn with probability ∝ 1 − max cosine.
 
     For unit vectors ‖x − c‖² = 2(1 − cos), so this is ordinary k-means++ (D² weighting).
+    The k sequential passes are matrix–vector products in the data's own precision (float32 for
+    embeddings): seeding only needs sampling weights, and a float64 copy per pass would dominate
+    the cost of the whole k-means.
     """
     n = X.shape[0]
     centres = np.empty((k, X.shape[1]), dtype=np.float64)
+
+    def similarity_to(centre: np.ndarray) -> np.ndarray:
+        return (X @ centre.astype(X.dtype, copy=False)).astype(np.float64)
+
     first = int(rng.integers(n))
     centres[0] = X[first]
-    best_sim = nearest_centroid(X, centres[:1], chunk_size)[0]
+    best_sim = similarity_to(centres[0])
     for j in range(1, k):
         weight = np.clip(1.0 - best_sim, 0.0, None)
         total = weight.sum()
@@ -119,7 +162,7 @@ def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator, chunk_size: int)
             pick = int(np.searchsorted(np.cumsum(weight), rng.random() * total, side="right"))
             pick = min(pick, n - 1)
         centres[j] = X[pick]
-        best_sim = np.maximum(best_sim, nearest_centroid(X, centres[j : j + 1], chunk_size)[0])
+        best_sim = np.maximum(best_sim, similarity_to(centres[j]))
     return centres
 
 
@@ -187,7 +230,7 @@ def spherical_kmeans(
     rng = np.random.default_rng(seed)
     best_centroids, best_objective = None, -np.inf
     for _ in range(max(1, int(n_init))):
-        centroids = _kmeans_pp(X, k, rng, chunk_size)
+        centroids = _kmeans_pp(X, k, rng)
         labels = None
         reseeded = False
         for _ in range(max(1, int(n_iter))):
@@ -243,11 +286,14 @@ def score(
 ) -> pd.DataFrame:
     """Distance to the nearest pool centroid (HIGH = hard / atypical).
 
+    ``params["distance"]`` ∈ {"cosine" (default), "l1", "l2"}: the score is the distance to the nearest
+    centroid (nearest by that same distance).
+
     Returns
     -------
     DataFrame
-        ``id``, ``score`` (1 − max cosine similarity), ``cluster`` (int64, nearest centroid),
-        ``similarity`` (max cosine similarity), in ``docs`` order.
+        ``id``, ``score`` (the distance: 1 − max cosine similarity for cosine), ``cluster`` (int64,
+        nearest centroid), ``similarity`` (cosine similarity to that centroid), in ``docs`` order.
     """
     params = params or {}
     if embeddings is None:
@@ -266,8 +312,14 @@ def score(
             f"ssl_proto: centroids of shape {centroids.shape} do not match embeddings of dimension "
             f"{embeddings.shape[1]}; the centroids were fitted in another space, rebuild them"
         )
+    which = params.get("distance", "cosine")
+    if which not in DISTANCES:
+        raise DQError(
+            f"metrics[ssl_proto].variants[].params.distance: unknown distance {which!r}; "
+            f"known distances: {', '.join(DISTANCES)}"
+        )
     distance, cluster, similarity = distance_to_nearest(
-        embeddings, centroids, params.get("distance", "cosine"), int(params.get("chunk_size", CHUNK_ROWS))
+        embeddings, centroids, which, int(params.get("chunk_size", CHUNK_ROWS))
     )
     return pd.DataFrame(
         {"id": docs["id"].to_numpy(), "score": distance, "cluster": cluster, "similarity": similarity}
