@@ -137,6 +137,10 @@ def vendi_primal(K, q: float = 1, weights=None) -> float:
     return vendi_from_eigenvalues(np.linalg.eigvalsh(M), q)
 
 
+#: float32 rows this close to unit norm are used as they are (float32 round-off is ~6e-8 per element).
+UNIT_TOL_F32 = 1e-6
+
+
 def _normalise_rows(X: np.ndarray, dtype, offset: int = 0) -> np.ndarray:
     X = np.asarray(X, dtype=dtype)
     if X.ndim != 2:
@@ -148,6 +152,8 @@ def _normalise_rows(X: np.ndarray, dtype, offset: int = 0) -> np.ndarray:
             f"Vendi embeddings: row {int(bad[0]) + offset} is all zeros or not finite "
             f"({bad.size} such rows); the cosine kernel needs non-zero finite rows"
         )
+    if np.dtype(dtype) == np.float32 and np.all(np.abs(norms - 1.0) <= UNIT_TOL_F32):
+        return X  # already unit rows (our embeddings are): skip a copy of the shard
     return X / norms[:, None].astype(dtype, copy=False)
 
 
