@@ -1,7 +1,7 @@
 """Vendi score speed and peak memory: our streamed dual (GramAccumulator) vs the `vendi-score` package.
 
 Each measurement runs in its own subprocess, so peak memory (ru_maxrss of that child, which includes the
-Python/numpy baseline reported as "base") never mixes between runs. Data: n random Gaussian rows,
+Python/numpy baseline reported as "base") never mixes between runs. Data: n random unit rows (normalised Gaussians, like embeddings),
 d = 384, generated shard by shard inside the child (seeded; float32 for the package, like embeddings
 on disk). Ours streams shards of --shard rows through GramAccumulator(dtype=float32 | float64); the
 package's `score_dual` needs the whole float32 matrix (and its normalised copy) in memory; its
@@ -24,8 +24,9 @@ warnings.simplefilter("ignore")
 kind, n, d, shard, threads, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6])
 def rss():  # MiB, peak of this process so far
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-def chunk(i, m):
-    return np.random.default_rng(i).standard_normal((m, d), dtype=np.float32)
+def chunk(i, m):  # unit rows, like the embeddings the workflow writes
+    X = np.random.default_rng(i).standard_normal((m, d), dtype=np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
 from dqreview.metrics.vendi import GramAccumulator
 from vendi_score import vendi
 base = rss()
