@@ -33,6 +33,7 @@ from dqreview.metrics.prototypes import (
     CHUNK_ROWS,
     DISTANCES,
     _l2_normalise,
+    check_scoring_inputs,
     distance_to_nearest,
     spherical_kmeans,
 )
@@ -189,23 +190,6 @@ def score(
         ``docs`` order.
     """
     p = check_params(params)
-    if embeddings is None:
-        raise DQError("proto_align needs the shard's embeddings (NEEDS = ('embeddings',)); none were given")
-    if state is None or "prototypes" not in state:
-        raise DQError(
-            "proto_align needs the fitted target prototypes (state['prototypes']); run its fit step"
-        )
-    embeddings = np.asarray(embeddings)
-    protos = np.asarray(state["prototypes"])
-    if embeddings.ndim != 2 or embeddings.shape[0] != len(docs):
-        raise DQError(
-            f"proto_align: {embeddings.shape} embeddings for {len(docs)} documents; the embeddings file "
-            "does not belong to this shard, rebuild it"
-        )
-    if protos.ndim != 2 or protos.shape[1] != embeddings.shape[1]:
-        raise DQError(
-            f"proto_align: prototypes of shape {protos.shape} do not match embeddings of dimension "
-            f"{embeddings.shape[1]}; the target ref was embedded in another space, rebuild its embeddings"
-        )
+    embeddings, protos = check_scoring_inputs("proto_align", docs, embeddings, state, "prototypes")
     s, index, dist = alignment_scores(embeddings, protos, p["distance"], p["chunk_size"])
     return pd.DataFrame({"id": docs["id"].to_numpy(), "score": s, "prototype": index, "distance": dist})

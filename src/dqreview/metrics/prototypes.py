@@ -256,6 +256,32 @@ def _int_param(params: dict, name: str, default: int | None) -> int:
     return int(value)
 
 
+def check_scoring_inputs(
+    metric: str, docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The shard's embeddings and the fitted prototypes ``state[key]``, checked against each other.
+
+    Shared by every metric that scores a shard by its distance to fitted prototypes.
+    """
+    if embeddings is None:
+        raise DQError(f"{metric} needs the shard's embeddings (NEEDS = ('embeddings',)); none were given")
+    if state is None or key not in state:
+        raise DQError(f"{metric} needs the fitted {key} (state[{key!r}]); run its fit step first")
+    embeddings = np.asarray(embeddings)
+    prototypes = np.asarray(state[key])
+    if embeddings.ndim != 2 or embeddings.shape[0] != len(docs):
+        raise DQError(
+            f"{metric}: {embeddings.shape} embeddings for {len(docs)} documents; the embeddings file does "
+            "not belong to this shard, rebuild it"
+        )
+    if prototypes.ndim != 2 or prototypes.shape[1] != embeddings.shape[1]:
+        raise DQError(
+            f"{metric}: {key} of shape {prototypes.shape} do not match embeddings of dimension "
+            f"{embeddings.shape[1]}; they were fitted in another space, rebuild them"
+        )
+    return embeddings, prototypes
+
+
 def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
     """Spherical k-means centroids of the pool.
 
@@ -296,22 +322,7 @@ def score(
         nearest centroid), ``similarity`` (cosine similarity to that centroid), in ``docs`` order.
     """
     params = params or {}
-    if embeddings is None:
-        raise DQError("ssl_proto needs the shard's embeddings (NEEDS = ('embeddings',)); none were given")
-    if state is None or "centroids" not in state:
-        raise DQError("ssl_proto needs the fitted centroids (state['centroids']); run its fit step first")
-    embeddings = np.asarray(embeddings)
-    centroids = np.asarray(state["centroids"])
-    if embeddings.ndim != 2 or embeddings.shape[0] != len(docs):
-        raise DQError(
-            f"ssl_proto: {embeddings.shape} embeddings for {len(docs)} documents; the embeddings file does "
-            "not belong to this shard, rebuild it"
-        )
-    if centroids.ndim != 2 or centroids.shape[1] != embeddings.shape[1]:
-        raise DQError(
-            f"ssl_proto: centroids of shape {centroids.shape} do not match embeddings of dimension "
-            f"{embeddings.shape[1]}; the centroids were fitted in another space, rebuild them"
-        )
+    embeddings, centroids = check_scoring_inputs("ssl_proto", docs, embeddings, state, "centroids")
     which = params.get("distance", "cosine")
     if which not in DISTANCES:
         raise DQError(
