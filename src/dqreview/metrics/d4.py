@@ -23,7 +23,7 @@ import pandas as pd
 
 from dqreview.errors import DQError
 from dqreview.metrics.prototypes import _l2_normalise, distance_to_nearest, spherical_kmeans
-from dqreview.metrics.semdedup import _int, finish_state, lookup, semdedup_core
+from dqreview.metrics.semdedup import _int, finish_state, scores_from_state, semdedup_core
 from dqreview.metrics.semdedup import check_params as _semdedup_params
 
 PER_DOCUMENT = True  # scores come from the state fitted once over the whole pool
@@ -106,13 +106,4 @@ def score(
         ``id``, ``score``, ``removed`` (by SemDeDup), ``cluster`` (survivor cluster, −1 if removed),
         ``duplicate_of``, in ``docs`` order.
     """
-    rows = lookup(docs, state, "d4")
-    return pd.DataFrame(
-        {
-            "id": docs["id"].to_numpy(),
-            "score": np.asarray(state["score"], dtype=np.float64)[rows],
-            "removed": np.asarray(state["removed"]).astype(bool)[rows],
-            "cluster": np.asarray(state["cluster"], dtype=np.int64)[rows],
-            "duplicate_of": np.asarray(state["duplicate_of"]).astype(str)[rows],
-        }
-    )
+    return scores_from_state(docs, state, "d4")

@@ -395,7 +395,12 @@ def score(
     DataFrame
         ``id``, ``score``, ``duplicate_of``, ``removed``, ``cluster``, in ``docs`` order.
     """
-    rows = lookup(docs, state)
+    return scores_from_state(docs, state, "semdedup")
+
+
+def scores_from_state(docs: pd.DataFrame, state: dict, name: str) -> pd.DataFrame:
+    """The per-document columns of a pool-wide dedup state, for the rows of ``docs`` (looked up by id)."""
+    rows = lookup(docs, state, name)
     return pd.DataFrame(
         {
             "id": docs["id"].to_numpy(),
