@@ -80,6 +80,10 @@ def fit_inputs(wildcards):
         inputs["target_embeddings"] = "results/embed/target/ref.npy"
     if "pool_ids" in needs:
         inputs["pool_ids"] = "results/data/pool/index.parquet"
+    if "pool_texts" in needs:
+        inputs["pool_texts"] = pool_shards()
+    if "target_texts" in needs:
+        inputs["target_texts"] = "results/data/target/ref.parquet"
     return inputs
 
 

@@ -21,7 +21,7 @@ def main(smk):
     with measure("fit", f"{metric}/{variant}", smk.output.cost, "cpu") as rec:
         inputs = {name: _load(name, smk.input[name]) for name in module.FIT_NEEDS}
         state = module.fit(inputs, params)
-        rec.items, rec.items_unit = sum(len(v) for v in inputs.values()), "embeddings"
+        rec.items, rec.items_unit = sum(len(v) for v in inputs.values()), "input rows"
     with atomic_path(smk.output.state) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **state)
@@ -29,7 +29,7 @@ def main(smk):
         "fitted %s/%s on %s: %s",
         metric,
         variant,
-        {k: v.shape for k, v in inputs.items()},
+        {k: len(v) for k, v in inputs.items()},
         {k: getattr(v, "shape", v) for k, v in state.items()},
     )
 
@@ -42,6 +42,12 @@ def _load(name, paths):
         return np.concatenate([read_npy(p) for p in paths])
     if name == "pool_ids":
         return read_parquet(paths, columns=["id"])["id"].to_numpy().astype(str)
+    if name == "pool_texts":
+        return np.concatenate(
+            [read_parquet(p, columns=["text"])["text"].to_numpy(dtype=object) for p in paths]
+        )
+    if name == "target_texts":
+        return read_parquet(paths, columns=["text"])["text"].to_numpy(dtype=object)
     return read_npy(paths)
 
 

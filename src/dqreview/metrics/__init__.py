@@ -16,7 +16,8 @@ A metric is a module (imported lazily from :data:`REGISTRY`) that defines:
     Global state computed once (e.g. k-means centroids of the pool, target prototypes). ``inputs``
     maps each name in ``FIT_NEEDS`` (from :data:`KNOWN_FIT_NEEDS`: ``pool_embeddings``, all pool
     shards' embeddings concatenated in shard order; ``pool_ids``, the matching document ids (str);
-    ``target_embeddings``, target ref's embeddings) to its array. The workflow saves the state as ``.npz`` without pickle, so every value must be a plain
+    ``pool_texts``, the matching texts; ``target_embeddings`` and ``target_texts``, target ref's) to
+    its array. The workflow saves the state as ``.npz`` without pickle, so every value must be a plain
     numeric or string array.
 ``score(docs, embeddings, state, params) -> pd.DataFrame``
     ``docs`` is a pool shard (data contract columns, at least ``id``); ``embeddings`` is ``None`` or a
@@ -51,7 +52,7 @@ REGISTRY: dict[str, str] = {
 
 KEEP_DIRECTIONS = ("high", "low")
 KNOWN_NEEDS = ("embeddings",)
-KNOWN_FIT_NEEDS = ("pool_embeddings", "pool_ids", "target_embeddings")
+KNOWN_FIT_NEEDS = ("pool_embeddings", "pool_ids", "pool_texts", "target_embeddings", "target_texts")
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
