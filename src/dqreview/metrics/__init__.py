@@ -25,8 +25,10 @@ A metric is a module (imported lazily from :data:`REGISTRY`) that defines:
     ``params`` the variant's parameters. Returns one row per document, in ``docs`` order, with ``id``,
     ``score`` (float; HIGH = what the method itself prefers) and metric-specific columns.
 
-Selection (:mod:`dqreview.select`) turns scores into budgeted selections; ties are broken by
-hash(id, seed), never by row order.
+Optional ``selection_score(scores, seed, params) -> ndarray`` turns the stored scores into the
+per-seed ordering key (e.g. DSIR adds Gumbel noise keyed by hash(id, seed) to sample without
+replacement ∝ importance weight). Selection (:mod:`dqreview.select`) turns scores into budgeted
+selections; ties are broken by hash(id, seed), never by row order.
 
 Adding a metric = one module implementing this protocol + one entry in :data:`REGISTRY` + one entry in
 the config's ``metrics`` list.
