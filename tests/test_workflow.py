@@ -102,7 +102,7 @@ def test_tiny_run_eval_files(tiny_run):
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg.update(yaml.safe_load((REPO / "configs/tiny.yaml").read_text()))
     grid = selection_grid(validate_config(cfg))
-    assert len(grid) >= 7  # random, ssl_proto high/low, proto_align, semdedup, d4, full data
+    assert len(grid) >= 9  # random, ssl_proto high/low, proto_align, semdedup, d4, minhash x2, full data
     assert len(evals) == len(grid) * 2
     for path in evals:
         ev = json.loads(path.read_text())
@@ -141,8 +141,11 @@ def test_tiny_run_vendi_dedup_theory(tiny_run):
     # the full-data selection is the pool
     full = [s for s in vendi.index if "/b1.00/" in s]
     assert full and vendi.loc[full[0], "vendi_q1"] == pytest.approx(vendi.loc["pool", "vendi_q1"], rel=1e-9)
-    dedup = pd.read_csv(tiny_run / "results/tables/dedup_quality.csv").set_index("metric")
-    assert dedup.loc["semdedup", "recall"] >= 0.9  # planted pairs, at the config's fixed eps
+    dedup = pd.read_csv(tiny_run / "results/tables/dedup_quality.csv").set_index(["metric", "variant"])
+    assert dedup.loc[("semdedup", "k4-eps0.05"), "recall"] >= 0.9  # planted pairs, at the config's fixed eps
+    exact = dedup.loc[("minhash", "exact")]
+    assert exact["recall_exact"] == 1.0 and exact["precision"] == 1.0  # exact copies, nothing else
+    assert dedup.loc[("minhash", "p128-t0.8"), "recall_exact"] == 1.0
     theory = tiny_run / "results/figs/theory.pdf"
     assert theory.read_bytes()[:5] == b"%PDF-"
 

@@ -50,6 +50,7 @@ REGISTRY: dict[str, str] = {
     "proto_align": "dqreview.metrics.proto_align",
     "semdedup": "dqreview.metrics.semdedup",
     "d4": "dqreview.metrics.d4",
+    "minhash": "dqreview.metrics.minhash",  # also exact dedup: variant param mode=exact
 }
 
 KEEP_DIRECTIONS = ("high", "low")
