@@ -53,5 +53,6 @@ rule all:
         costs="results/tables/cost.csv",
         vendi="results/tables/vendi.csv",
         dedup="results/tables/dedup_quality.csv",
+        kl="results/tables/kl_reduction.csv",
         theory="results/figs/theory.pdf",
         manifest="results/manifest.json",

@@ -130,3 +130,24 @@ rule theory:
         runtime=30,
     script:
         f"../{SCRIPTS}/theory.py"
+
+
+rule kl_table:
+    input:
+        shards=pool_shards(),
+        ref="results/data/target/ref.parquet",
+        selections=all_selection_ids(),
+    output:
+        table="results/tables/kl_reduction.csv",
+    log:
+        "results/logs/report/kl_table.log",
+    benchmark:
+        "results/benchmarks/report/kl_table.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        f"../{SCRIPTS}/kl_table.py"

@@ -40,13 +40,13 @@ def test_registry_modules_follow_protocol():
         assert callable(module.score)
         if hasattr(module, "fit"):
             assert set(module.FIT_NEEDS) <= set(KNOWN_FIT_NEEDS)
-    assert set(REGISTRY) == {"random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash"}
+    assert set(REGISTRY) == {"random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir"}
 
 
 def test_unknown_metric_lists_known_ones():
     with pytest.raises(
         DQError,
-        match=r"unknown metric 'nope'; known metrics: d4, minhash, proto_align, random, semdedup, ssl_proto",
+        match=r"unknown metric 'nope'; known metrics: d4, dsir, minhash, proto_align, random, semdedup, ssl_proto",
     ):
         get_metric("nope")
 

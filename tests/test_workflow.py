@@ -102,7 +102,7 @@ def test_tiny_run_eval_files(tiny_run):
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg.update(yaml.safe_load((REPO / "configs/tiny.yaml").read_text()))
     grid = selection_grid(validate_config(cfg))
-    assert len(grid) >= 9  # random, ssl_proto high/low, proto_align, semdedup, d4, minhash x2, full data
+    assert len(grid) >= 10  # random, ssl_proto high/low, proto_align, semdedup, d4, minhash x2, dsir, full data
     assert len(evals) == len(grid) * 2
     for path in evals:
         ev = json.loads(path.read_text())
@@ -146,6 +146,12 @@ def test_tiny_run_vendi_dedup_theory(tiny_run):
     exact = dedup.loc[("minhash", "exact")]
     assert exact["recall_exact"] == 1.0 and exact["precision"] == 1.0  # exact copies, nothing else
     assert dedup.loc[("minhash", "p128-t0.8"), "recall_exact"] == 1.0
+    kl = pd.read_csv(tiny_run / "results/tables/kl_reduction.csv").set_index("selection")
+    full = [s for s in kl.index if "/b1.00/" in s]
+    assert kl.loc[full, "kl_reduction"].abs().max() < 1e-9  # the full pool is the pool
+    dsir_sel = [s for s in kl.index if s.startswith("dsir/")]
+    random_sel = [s for s in kl.index if s.startswith("random/") and "/b1.00/" not in s]
+    assert kl.loc[dsir_sel, "kl_reduction"].mean() > kl.loc[random_sel, "kl_reduction"].mean()
     theory = tiny_run / "results/figs/theory.pdf"
     assert theory.read_bytes()[:5] == b"%PDF-"
 

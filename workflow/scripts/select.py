@@ -22,7 +22,7 @@ def main(smk):
     with measure("select", job, smk.output.cost, "cpu") as rec:
         if hasattr(module, "selection_score"):  # e.g. DSIR's Gumbel noise keyed by hash(id, seed)
             params = variant_params(smk.config, wc.metric, wc.variant)
-            scores = scores.assign(score=module.selection_score(scores, int(wc.seed), params))
+            scores = scores.assign(score=module.selection_score(scores, int(wc.seed), params, wc.keep))
         selection, info = select_budget(pool, scores, float(wc.budget), wc.keep, int(wc.seed))
         rec.items, rec.items_unit = len(pool), "documents"
     info.update(metric=wc.metric, variant=wc.variant)

@@ -25,7 +25,7 @@ A metric is a module (imported lazily from :data:`REGISTRY`) that defines:
     ``params`` the variant's parameters. Returns one row per document, in ``docs`` order, with ``id``,
     ``score`` (float; HIGH = what the method itself prefers) and metric-specific columns.
 
-Optional ``selection_score(scores, seed, params) -> ndarray`` turns the stored scores into the
+Optional ``selection_score(scores, seed, params, keep) -> ndarray`` turns the stored scores into the
 per-seed ordering key (e.g. DSIR adds Gumbel noise keyed by hash(id, seed) to sample without
 replacement ∝ importance weight). Selection (:mod:`dqreview.select`) turns scores into budgeted
 selections; ties are broken by hash(id, seed), never by row order.
@@ -51,6 +51,7 @@ REGISTRY: dict[str, str] = {
     "semdedup": "dqreview.metrics.semdedup",
     "d4": "dqreview.metrics.d4",
     "minhash": "dqreview.metrics.minhash",  # also exact dedup: variant param mode=exact
+    "dsir": "dqreview.metrics.dsir",
 }
 
 KEEP_DIRECTIONS = ("high", "low")
