@@ -7,10 +7,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """n random unit rows of dimension d (float32), like the workflow's embeddings."""
+    X = rng.normal(size=(n, d))
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+
+
+def clustered_rows(seed: int = 0, n_per: int = 40, k: int = 4, d: int = 16, noise: float = 0.1) -> np.ndarray:
+    """k well-separated blobs of n_per unit rows each, in blob order."""
+    rng = np.random.default_rng(seed)
+    centres = unit_rows(rng, k, d)
+    X = np.repeat(centres, n_per, axis=0) + noise * rng.normal(size=(n_per * k, d))
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
 
 
 def snakemake(workdir: Path, *args: str, configfiles=(), timeout: int = 900) -> subprocess.CompletedProcess:

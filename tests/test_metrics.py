@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import clustered_rows, unit_rows
 from dqreview.errors import DQError
 from dqreview.metrics import (
     KNOWN_FIT_NEEDS,
@@ -17,15 +18,11 @@ from dqreview.metrics.prototypes import nearest_centroid, spherical_kmeans
 
 
 def _unit(rng, n, d):
-    X = rng.normal(size=(n, d))
-    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    return unit_rows(rng, n, d)
 
 
 def _clustered(seed=0, n_per=40, k=4, d=16):
-    rng = np.random.default_rng(seed)
-    centres = _unit(rng, k, d)
-    X = np.repeat(centres, n_per, axis=0) + 0.1 * rng.normal(size=(n_per * k, d))
-    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    return clustered_rows(seed, n_per, k, d, noise=0.1)
 
 
 # --- registry -----------------------------------------------------------------------------------

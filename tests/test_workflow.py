@@ -102,7 +102,9 @@ def test_tiny_run_eval_files(tiny_run):
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg.update(yaml.safe_load((REPO / "configs/tiny.yaml").read_text()))
     grid = selection_grid(validate_config(cfg))
-    assert len(grid) >= 10  # random, ssl_proto high/low, proto_align, semdedup, d4, minhash x2, dsir, full data
+    assert (
+        len(grid) >= 10
+    )  # random, ssl_proto high/low, proto_align, semdedup, d4, minhash x2, dsir, full data
     assert len(evals) == len(grid) * 2
     for path in evals:
         ev = json.loads(path.read_text())

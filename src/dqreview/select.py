@@ -15,8 +15,7 @@ import pandas as pd
 
 from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
-
-KEEP_DIRECTIONS = ("high", "low")
+from dqreview.metrics import KEEP_DIRECTIONS
 
 
 def _check_fraction(value: object, name: str) -> float:
@@ -138,8 +137,6 @@ def select_budget(
         ``n_docs``, ``n_bytes``, ``total_bytes``, ``target_bytes``, ``keep``, ``seed``, ``capped``.
     """
     budget = _check_fraction(budget, "budget")
-    if keep not in KEEP_DIRECTIONS:
-        raise DQError(f"keep must be one of {KEEP_DIRECTIONS}; got {keep!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise DQError(f"seed must be an integer; got {seed!r}")
     _check_inputs(pool, scores)

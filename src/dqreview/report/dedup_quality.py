@@ -21,6 +21,10 @@ def planted_pairs(index: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _mean(flags: np.ndarray) -> float:
+    return float(flags.mean()) if len(flags) else float("nan")
+
+
 def dedup_quality(index: pd.DataFrame, removed_ids) -> tuple[dict, pd.DataFrame]:
     """Recall per planted kind, precision, and removal rate per domain.
 
@@ -48,14 +52,11 @@ def dedup_quality(index: pd.DataFrame, removed_ids) -> tuple[dict, pd.DataFrame]
     hashed = index[index["text_hash"].duplicated(keep=False)]
     members |= set(hashed["id"])
     correct = len(removed & members)
+    kinds = pairs["kind"].to_numpy()
     summary = {
-        "recall": float(found.mean()) if len(found) else float("nan"),
-        "recall_exact": float(found[pairs["kind"].to_numpy() == "exact"].mean())
-        if (pairs["kind"] == "exact").any()
-        else float("nan"),
-        "recall_near": float(found[pairs["kind"].to_numpy() == "near"].mean())
-        if (pairs["kind"] == "near").any()
-        else float("nan"),
+        "recall": _mean(found),
+        "recall_exact": _mean(found[kinds == "exact"]),
+        "recall_near": _mean(found[kinds == "near"]),
         "precision": correct / len(removed) if removed else float("nan"),
         "removed": len(removed),
         "removal_rate": len(removed) / len(index),
