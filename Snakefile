@@ -44,8 +44,8 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        figure="results/figs/bpb_vs_budget.pdf",
-        table="results/tables/bpb_vs_budget.csv",
+        figure="results/figs/comparison.pdf",
+        table="results/tables/comparison.csv",
         data_table="results/tables/data.csv",
         target_embeddings=expand(
             "results/embed/target/{split}.npy", split=["ref", "test"]
@@ -56,3 +56,4 @@ rule all:
         kl="results/tables/kl_reduction.csv",
         theory="results/figs/theory.pdf",
         manifest="results/manifest.json",
+        compute="results/tables/compute.csv",

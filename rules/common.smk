@@ -20,6 +20,7 @@ wildcard_constraints:
     budget=r"\d\.\d\d",
     seed=r"\d+",
     part=r"pool/shard-\d+|target/ref|target/test",
+    mult=r"\d+(\.\d+)?",
 
 
 def pool_shards():
@@ -132,6 +133,7 @@ def dedup_scores():
 
 def all_costs():
     costs = expand("results/cost/embed/pool/shard-{shard}.json", shard=SHARDS)
+    costs.append("results/cost/embed/target/ref.json")
     costs += [f"results/cost/train/{sel.path}.json" for sel in SELECTIONS]
     costs += [
         f"results/cost/select/{sel.path}/s{seed}.json"
@@ -149,3 +151,47 @@ def all_costs():
             if metric_fits(entry["name"]):
                 costs.append(f"results/cost/fit/{entry['name']}/{v['slug']}.json")
     return costs
+
+
+# --- the review: baselines' learning curves, compute accounting, figures -------------------
+REVIEW = config["review"]
+# random at every budget and the full-data baseline are also trained for other token counts, each
+# run with its own learning-rate schedule: the baselines' compute curves
+CURVE_SELECTIONS = [sel for sel in SELECTIONS if sel.metric == "random"]
+CURVE_MULTIPLIERS = [
+    f"{float(m):g}" for m in REVIEW["curve_multipliers"] if float(m) != 1.0
+]
+
+
+def curve_overrides(wildcards):
+    return {
+        "tokens": int(round(config["lm"]["train"]["tokens"] * float(wildcards.mult)))
+    }
+
+
+def all_curves():
+    return [
+        f"results/curves/x{mult}/{sel.path}/s{seed}.json"
+        for mult in CURVE_MULTIPLIERS
+        for sel in CURVE_SELECTIONS
+        for seed in SEEDS
+    ]
+
+
+def all_train_logs():
+    return [
+        f"results/train/{sel.path}/s{seed}.json" for sel in SELECTIONS for seed in SEEDS
+    ]
+
+
+def metric_uses():
+    # which shared stages (charged in full and amortised) each metric variant depends on
+    from dqreview.report.compute import shared_stages
+
+    uses = {}
+    for entry in config["metrics"]:
+        metric_module = get_metric(entry["name"])
+        needs = [*metric_module.NEEDS, *getattr(metric_module, "FIT_NEEDS", ())]
+        for v in entry["variants"]:
+            uses[f"{entry['name']}/{v['slug']}"] = shared_stages(needs)
+    return uses

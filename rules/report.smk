@@ -1,19 +1,19 @@
 # Tables, figures and provenance.
 
 
-rule bpb_vs_budget:
+rule comparison:
     input:
         evals=all_evals(),
         infos=all_selection_infos(),
     output:
-        figure="results/figs/bpb_vs_budget.pdf",
-        table="results/tables/bpb_vs_budget.csv",
-        table_tex="results/tables/bpb_vs_budget.tex",
+        figure="results/figs/comparison.pdf",
+        table="results/tables/comparison.csv",
+        table_tex="results/tables/comparison.tex",
         runs="results/tables/runs.csv",
     log:
-        "results/logs/report/bpb_vs_budget.log",
+        "results/logs/report/comparison.log",
     benchmark:
-        "results/benchmarks/report/bpb_vs_budget.tsv"
+        "results/benchmarks/report/comparison.tsv"
     localrule: True
     conda:
         "../envs/report.yaml"
@@ -22,7 +22,7 @@ rule bpb_vs_budget:
         mem_mb=2000,
         runtime=10,
     script:
-        f"../{SCRIPTS}/bpb_vs_budget.py"
+        f"../{SCRIPTS}/comparison.py"
 
 
 rule cost_table:
@@ -151,3 +151,33 @@ rule kl_table:
         runtime=20,
     script:
         f"../{SCRIPTS}/kl_table.py"
+
+
+rule compute_table:
+    input:
+        evals=all_evals(),
+        infos=all_selection_infos(),
+        curves=all_curves(),
+        train_logs=all_train_logs(),
+        costs=all_costs(),
+    output:
+        table="results/tables/compute.csv",
+        table_tex="results/tables/compute.tex",
+        figure="results/figs/cost.pdf",
+        curves_figure="results/figs/learning_curves.pdf",
+        curves_table="results/tables/compute_curves.csv",
+    log:
+        "results/logs/report/compute_table.log",
+    benchmark:
+        "results/benchmarks/report/compute_table.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        uses=metric_uses(),
+    script:
+        f"../{SCRIPTS}/compute_table.py"

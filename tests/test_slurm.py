@@ -38,7 +38,7 @@ SELECTS = [f"results/select/{SELECTION}/s{s}.parquet" for s in SEEDS]
 EMBED = "results/embed/target/ref.npy"
 # train builds all seeds of a selection at once, so one eval file pulls in the whole selection
 TARGETS = [EVALS[0], EMBED, "results/manifest.json"]
-LOCAL_RULES = {"download", "manifest", "bpb_vs_budget", "cost_table"}
+LOCAL_RULES = {"download", "manifest", "comparison", "cost_table"}
 GPU_RULES = {"embed", "train"}
 SLURM_BINARIES = ("sbatch", "sinfo", "squeue", "scancel")
 SLURM_COMMANDS = {

@@ -31,7 +31,7 @@ def test_dry_run_all(tmp_path, configs):
         "select",
         "tokenizer",
         "train",
-        "bpb_vs_budget",
+        "comparison",
         "manifest",
     ):
         assert f"{rule} " in out, f"rule {rule} missing from the dry run"
@@ -85,14 +85,14 @@ def test_config_budget_out_of_range(tmp_path):
 
 
 def test_tiny_run_figure_and_tables(tiny_run):
-    fig = tiny_run / "results/figs/bpb_vs_budget.pdf"
+    fig = tiny_run / "results/figs/comparison.pdf"
     assert fig.exists() and fig.read_bytes()[:5] == b"%PDF-"
-    table = pd.read_csv(tiny_run / "results/tables/bpb_vs_budget.csv")
+    table = pd.read_csv(tiny_run / "results/tables/comparison.csv")
     assert set(table.columns) >= {"method", "budget", "target_bpb", "ci95", "n_seeds"}
     assert (table["n_seeds"] == 2).all()
     # a byte-level model that learned something: far below 8 bits per byte, above 0
     assert table["target_bpb"].between(0.5, 8.0).all(), table
-    assert (tiny_run / "results/tables/bpb_vs_budget.tex").read_text().count(r"\midrule") == 1
+    assert (tiny_run / "results/tables/comparison.tex").read_text().count(r"\midrule") == 1
     data = pd.read_csv(tiny_run / "results/tables/data.csv")
     assert len(data) > 0
 

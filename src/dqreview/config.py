@@ -125,6 +125,21 @@ def _check_semantics(config: dict) -> None:
         raise DQError(
             "config key 'select.full_data': the full-data baseline needs the 'random' metric configured"
         )
+    _check_ablations(config)
+
+
+def _check_ablations(config: dict) -> None:
+    """Every series of every ablation figure must be a point of the metrics grid (runs are shared)."""
+    grid = {(e["name"], v["slug"], k) for e in config["metrics"] for v in e["variants"] for k in e["keep"]}
+    for name, fig in config.get("review", {}).get("ablations", {}).items():
+        for j, s in enumerate(fig["series"]):
+            key = (s["metric"], s["variant"], s.get("keep", "high"))
+            if key not in grid:
+                raise DQError(
+                    f"config key 'review.ablations.{name}.series[{j}]': {'/'.join(key)} (metric/variant/keep) "
+                    "is not in the experiment grid; add the variant and keep direction to that metric's "
+                    "entry in 'metrics'"
+                )
 
 
 def config_hash(config: dict) -> str:

@@ -62,8 +62,10 @@ def main(smk):
         return scores
 
     selection = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}"
+    # a baseline's learning-curve run (rule train_curve) trains longer, with more checkpoints
+    train_cfg = {**cfg["train"], **smk.params.train_overrides}
     total_tokens = 0
-    with measure("train", selection, smk.output.cost, device) as rec:
+    with measure(smk.params.stage, selection, smk.output.cost, device) as rec:
         for ids_path, eval_path, log_path, seed in zip(
             smk.input.ids, smk.output.evals, smk.output.logs, smk.config["seeds"], strict=True
         ):
@@ -77,7 +79,7 @@ def main(smk):
                 tokens,
                 domains,
                 model_cfg,
-                cfg["train"],
+                train_cfg,
                 seed=int(seed),
                 evaluate=evaluate,
                 ckpt_dir=ckpt,

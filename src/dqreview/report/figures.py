@@ -11,38 +11,114 @@ import pandas as pd  # noqa: E402
 from dqreview.io import atomic_path  # noqa: E402
 
 
-def bpb_vs_budget(summary: pd.DataFrame, path, full: pd.DataFrame | None = None) -> None:
-    """Target bits per byte against the byte budget, one line per method, mean ± 95% CI over seeds.
+def comparison(summary: pd.DataFrame, diffs: pd.DataFrame, mde: float, path) -> None:
+    """Every method at every budget: (a) target bits per byte, mean ± 95% CI over seeds, with the full-data
+    baseline as a band; (b) the paired difference from random seed by seed, mean ± 95% CI, with the
+    minimal detectable effect shaded.
 
-    ``summary`` has columns method, budget, mean, ci95, n_seeds; ``full`` (optional) the same for the
-    full-data baseline, drawn as a horizontal band.
+    ``summary``: method, budget, target_bpb, ci95, n_seeds (budget 1.0 = full data);
+    ``diffs``: method, budget, diff, ci95, n_pairs.
     """
-    fig, ax = plt.subplots(figsize=(6.0, 4.0), constrained_layout=True)
-    methods = sorted(summary["method"].unique())
-    budgets = sorted(summary["budget"].unique())
-    # dodge the methods sideways a little so overlapping error bars stay readable
+    parts = summary[summary["budget"] < 1.0]
+    full = summary[summary["budget"] >= 1.0]
+    methods = sorted(parts["method"].unique())
+    budgets = sorted(parts["budget"].unique())
+    fig, (ax, bx) = plt.subplots(
+        1, 2, figsize=(12.0, max(4.0, 0.28 * len(methods) * len(budgets) + 1.5)), constrained_layout=True
+    )
     step = (min(b - a for a, b in zip(budgets, budgets[1:], strict=False)) if len(budgets) > 1 else 0.1) * 100
-    offsets = {m: (i - (len(methods) - 1) / 2) * step * 0.02 for i, m in enumerate(methods)}
-    for method in methods:
-        group = summary[summary["method"] == method].sort_values("budget")
-        ax.errorbar(
-            group["budget"] * 100 + offsets[method],
-            group["mean"],
-            yerr=group["ci95"].fillna(0.0),
-            marker="o",
-            capsize=3,
-            label=method,
-        )
-    if full is not None and len(full):
-        m, h = float(full["mean"].iloc[0]), float(pd.Series(full["ci95"]).fillna(0.0).iloc[0])
+    for i, method in enumerate(methods):
+        g = parts[parts["method"] == method].sort_values("budget")
+        dx = (i - (len(methods) - 1) / 2) * step * 0.02  # dodge so error bars stay readable
+        ax.errorbar(g["budget"] * 100 + dx, g["target_bpb"], yerr=g["ci95"].fillna(0.0), marker="o", capsize=3,
+                    label=method)  # fmt: skip
+    if len(full):
+        m, h = float(full["target_bpb"].iloc[0]), float(pd.Series(full["ci95"]).fillna(0.0).iloc[0])
         ax.axhline(m, color="black", linestyle="--", linewidth=1, label="full data")
         ax.axhspan(m - h, m + h, color="black", alpha=0.08)
-    n = int(summary["n_seeds"].min()) if len(summary) else 0
+    n = int(parts["n_seeds"].min()) if len(parts) else 0
     ax.set_xlabel("budget (% of pool UTF-8 bytes)")
     ax.set_ylabel("target test bits per byte (lower is better)")
-    ax.set_title(f"Proxy LM on target text, mean ± 95% CI over {n} seeds")
+    ax.set_title(f"(a) mean ± 95% CI over {n} seeds")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=6)
+    d = diffs.sort_values(["budget", "method"], ascending=[True, False]).reset_index(drop=True)
+    labels = [f"{m}  @{b:.0%}" for m, b in zip(d["method"], d["budget"], strict=True)]
+    colors = ["tab:green" if hi < 0 else "tab:red" if lo > 0 else "tab:gray"
+              for lo, hi in zip(d["diff"] - d["ci95"].fillna(0), d["diff"] + d["ci95"].fillna(0), strict=True)]  # fmt: skip
+    for y, (x, h, c) in enumerate(zip(d["diff"], d["ci95"].fillna(0.0), colors, strict=True)):
+        bx.errorbar(x, y, xerr=h, fmt="o", color=c, capsize=3)
+    bx.axvline(0, color="black", linewidth=1)
+    if mde == mde:  # not NaN
+        bx.axvspan(-mde, mde, color="gray", alpha=0.12, label=f"minimal detectable effect ±{mde:.3f}")
+        bx.legend(fontsize=7, loc="lower right")
+    bx.set_yticks(range(len(d)), labels, fontsize=7)
+    bx.set_xlabel("bits per byte minus random's, same seed (< 0: better than random)")
+    bx.set_title("(b) paired difference from random, mean ± 95% CI")
+    bx.grid(alpha=0.3, axis="x")
+    _save(fig, path)
+
+
+def _save(fig, path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
+
+
+def cost_verdicts(verdicts: pd.DataFrame, target_model: str, path) -> None:
+    """Selection cost against the training time it saves, at proxy scale and projected to ``target_model``.
+
+    Points above the diagonal pay for themselves; methods that save nothing sit on the floor of the plot.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2), constrained_layout=True, sharex=True)
+    panels = [("train_s_saved", "proxy LM (measured)"), ("target_saved_s", f"{target_model} (projected)")]
+    for ax, (col, title) in zip(axes, panels, strict=True):
+        floor = 1e-2
+        for budget, group in verdicts.groupby("budget"):
+            x = group["selection_s"].clip(lower=floor)
+            y = group[col].clip(lower=floor)
+            ax.scatter(x, y, label=f"budget {budget:.0%}", alpha=0.8)
+            for xi, yi, m, v, k in zip(x, y, group.metric, group.variant, group.keep, strict=True):
+                ax.annotate(
+                    f"{m}/{v}/{k}", (xi, yi), fontsize=6, alpha=0.8, xytext=(2, 2), textcoords="offset points"
+                )
+        lo = floor
+        hi = max(float(verdicts[["selection_s", col]].max().max()), 1.0) * 2
+        ax.plot([lo, hi], [lo, hi], color="black", linestyle="--", linewidth=1, label="break-even")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("selection cost (s, method's own jobs + shared stages in full)")
+        ax.set_ylabel("training time saved vs random (s; floor = no saving)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.suptitle("Is selecting cheaper than the training it saves? (above the line: yes)")
+    _save(fig, path)
+
+
+def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: str = "bpb/target") -> None:
+    """Bits per byte against training tokens for every run (seed means), one panel per budget, with
+    random's compute curve (its runs at several token counts, each with its own schedule) in black.
+
+    ``curves``: method, budget, seed, tokens, ``value``; ``baseline``: budget, seed, tokens, ``value``.
+    """
+    budgets = sorted(curves["budget"].unique())
+    fig, axes = plt.subplots(
+        1, len(budgets), figsize=(4.6 * len(budgets), 4.0), constrained_layout=True, squeeze=False
+    )
+    for ax, budget in zip(axes[0], budgets, strict=True):
+        for method, group in curves[curves["budget"] == budget].groupby("method"):
+            mean = group.groupby("tokens")[value].mean()
+            ax.plot(mean.index, mean.to_numpy(), marker=".", linewidth=1, alpha=0.8, label=method)
+        base = baseline[baseline["budget"] == budget].groupby("tokens")[value].mean()
+        ax.plot(base.index, base.to_numpy(), color="black", marker="s", linewidth=2,
+                label="random: final bpb of runs of each length")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_xlabel("training tokens")
+        ax.set_ylabel("target test bits per byte")
+        ax.set_title(f"budget {budget:.0%} of pool bytes")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][-1].legend(fontsize=6, loc="upper right")
+    n = int(curves.groupby(["method", "budget"])["seed"].nunique().min())
+    fig.suptitle(f"Learning curves (mean over {n} seeds); black: random trained for each length", fontsize=9)
+    _save(fig, path)

@@ -31,3 +31,28 @@ def collect_runs(eval_paths, info_paths) -> pd.DataFrame:
 
 def method_label(metric: str, variant: str, keep: str) -> str:
     return f"{metric} ({variant}, keep={keep})" if metric != "random" else "random"
+
+
+def collect_curves(eval_paths) -> pd.DataFrame:
+    """One row per checkpoint of every run: metric, variant, keep, budget, seed, tokens and its metrics."""
+    rows = []
+    for path in eval_paths:
+        ev = read_json(path)
+        metric, variant, keep, budget = ev["selection"].split("/")
+        for point in ev["curve"]:
+            rows.append(
+                {
+                    "metric": metric,
+                    "variant": variant,
+                    "keep": keep,
+                    "budget": float(budget[1:]),
+                    "seed": ev["seed"],
+                    "run_tokens": ev["tokens"],
+                    **{
+                        k: v
+                        for k, v in point.items()
+                        if k in ("step", "tokens", "epochs") or k.startswith("bpb/")
+                    },
+                }
+            )
+    return pd.DataFrame(rows)

@@ -34,3 +34,42 @@ def summarise(df: pd.DataFrame, by: list[str], value: str, level: float = 0.95) 
             }
         )
     return pd.DataFrame(rows)
+
+
+def paired_differences(
+    runs: pd.DataFrame, baseline: pd.DataFrame, keys: list[str], value: str, level: float = 0.95
+) -> pd.DataFrame:
+    """Method minus baseline, paired seed by seed, summarised per group.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        One row per (group keys..., ``budget``, ``seed``) with ``value``.
+    baseline : DataFrame
+        The baseline's runs: ``budget``, ``seed`` and ``value`` (e.g. random at each budget).
+    keys : list of str
+        Columns identifying a method (``budget`` is added).
+
+    Returns
+    -------
+    DataFrame
+        ``keys + ["budget"]``, ``diff`` (mean of the per-seed differences), ``ci95`` (Student-t
+        half-width), ``n_pairs``. Seeds missing on either side are left out of the pairing.
+    """
+    base = baseline[["budget", "seed", value]].rename(columns={value: "_base"})
+    paired = runs.merge(base, on=["budget", "seed"], how="inner")
+    paired["_diff"] = paired[value] - paired["_base"]
+    out = summarise(paired, [*keys, "budget"], "_diff", level)
+    return out.rename(columns={"mean": "diff", "n_seeds": "n_pairs"})
+
+
+def minimal_detectable_effect(sd_diff: float, n_pairs: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest true paired mean difference a two-sided paired t-test detects with the given power.
+
+    ``(t_{1-alpha/2, n-1} + t_{power, n-1}) * sd_diff / sqrt(n)`` — the usual normal-approximation
+    formula with Student-t quantiles for the small number of seeds.
+    """
+    if n_pairs < 2:
+        return float("nan")
+    df = n_pairs - 1
+    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * sd_diff / np.sqrt(n_pairs))

@@ -1,0 +1,334 @@
+"""Compute accounting: is selecting data cheaper than the training it saves?
+
+The review's rule is that a selection method must cost less than the training compute it saves. For a
+method trained on ``D`` tokens that reaches target bits per byte ``b``, the *effective compute
+multiplier* is the number of tokens the random baseline needs to reach ``b`` divided by ``D``. The
+random baseline's tokens-to-reach come from its learning curve, trained to several times ``D`` so that
+the curve covers every method's result. Training compute saved is then ``(multiplier - 1) * D``
+tokens' worth of training; it is set against the method's own selection cost (its fit, scoring and
+selection jobs in full, plus its share of stages it uses with other methods, such as the embedding
+pass).
+
+At a larger target model trained on the same selected tokens, the selection cost stays what it is while
+training cost grows with the model's FLOPs per token; :func:`project_saving` makes that projection,
+assuming the multiplier measured with the proxy carries over (an assumption, stated in the paper).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from dqreview.errors import DQError
+
+#: Where a method's result lies relative to the baseline's learning curve.
+WITHIN, BETTER_THAN_CURVE, WORSE_THAN_CURVE = "within", "better_than_curve", "worse_than_curve"
+
+
+def tokens_to_reach(curve_tokens, curve_bpb, target_bpb: float) -> tuple[float, str]:
+    """Tokens the baseline needs to reach ``target_bpb``, read off its learning curve.
+
+    The curve is made monotone (running minimum: more training never makes the best checkpoint so far
+    worse) and interpolated linearly in log(tokens), where learning curves are close to straight.
+
+    Parameters
+    ----------
+    curve_tokens : array of float, shape (m,)
+        Training tokens at each checkpoint, increasing.
+    curve_bpb : array of float, shape (m,)
+        Bits per byte at each checkpoint.
+    target_bpb : float
+        The value to reach.
+
+    Returns
+    -------
+    tokens : float
+        Interpolated tokens; at a curve end when the target is outside the curve.
+    where : str
+        :data:`WITHIN`; :data:`BETTER_THAN_CURVE` when the target is below the curve's best value (the
+        baseline never gets there: ``tokens`` is the curve's last point, a lower bound);
+        :data:`WORSE_THAN_CURVE` when it is above the first checkpoint (``tokens`` is the first point,
+        an upper bound).
+    """
+    t = np.asarray(curve_tokens, dtype=np.float64)
+    b = np.asarray(curve_bpb, dtype=np.float64)
+    if t.ndim != 1 or t.shape != b.shape or len(t) == 0:
+        raise DQError(
+            f"learning curve: tokens {t.shape} and bits per byte {b.shape} must be equal 1-d arrays"
+        )
+    if np.any(np.diff(t) <= 0) or np.any(t <= 0):
+        raise DQError("learning curve: checkpoint tokens must be positive and increasing")
+    if not (np.all(np.isfinite(b)) and math.isfinite(target_bpb)):
+        raise DQError("learning curve: bits per byte must be finite")
+    best = np.minimum.accumulate(b)
+    if target_bpb < best[-1]:
+        return float(t[-1]), BETTER_THAN_CURVE
+    if target_bpb > best[0]:
+        return float(t[0]), WORSE_THAN_CURVE
+    j = int(np.argmax(best <= target_bpb))  # first checkpoint at or below the target
+    if j == 0 or best[j] == target_bpb:
+        return float(t[j]), WITHIN
+    lo, hi = best[j - 1], best[j]  # lo > target >= hi
+    frac = (lo - target_bpb) / (lo - hi)
+    return float(np.exp(np.log(t[j - 1]) + frac * (np.log(t[j]) - np.log(t[j - 1])))), WITHIN
+
+
+def mean_curve(curves: list[pd.DataFrame], value: str = "bpb/target") -> pd.DataFrame:
+    """Seed-mean learning curve: ``tokens`` and the mean of ``value`` at checkpoints all seeds share."""
+    if not curves:
+        raise DQError("no learning curves to average")
+    frames = [c.set_index("tokens")[value] for c in curves]
+    joined = pd.concat(frames, axis=1, join="inner")
+    if joined.empty:
+        raise DQError("learning curves share no checkpoint (different training configs?)")
+    return pd.DataFrame(
+        {"tokens": joined.index.to_numpy(dtype=np.float64), value: joined.mean(axis=1).to_numpy()}
+    )
+
+
+def compute_multiplier(method_bpb: float, method_tokens: float, baseline_curve: pd.DataFrame) -> dict:
+    """Effective compute multiplier of one result against a baseline learning curve.
+
+    Returns
+    -------
+    dict
+        ``baseline_tokens`` (tokens the baseline needs), ``multiplier`` (= baseline_tokens /
+        method_tokens), ``where`` (see :func:`tokens_to_reach`; outside the curve the multiplier is a
+        bound), ``tokens_saved`` (= baseline_tokens − method_tokens; negative when the method is worse).
+    """
+    if method_tokens <= 0:
+        raise DQError(f"method tokens must be positive; got {method_tokens}")
+    need, where = tokens_to_reach(baseline_curve["tokens"], baseline_curve["bpb/target"], method_bpb)
+    return {
+        "baseline_tokens": need,
+        "multiplier": need / method_tokens,
+        "where": where,
+        "tokens_saved": need - method_tokens,
+    }
+
+
+def amortised_cost(shared_cost: float, n_users: int) -> float:
+    """A shared stage's cost charged to one of the ``n_users`` methods that use it."""
+    if n_users < 1:
+        raise DQError(f"a shared stage needs at least one user; got {n_users}")
+    return shared_cost / n_users
+
+
+def project_saving(
+    tokens_saved: float,
+    selection_seconds: float,
+    proxy_flops_per_token: float,
+    target_flops_per_token: float,
+    proxy_seconds_per_token: float,
+) -> dict:
+    """Project the proxy-scale trade-off to a larger model trained on the same tokens.
+
+    Training time scales with FLOPs per token (same hardware throughput assumed); the selection cost does
+    not change, since it works on the same pool.
+
+    Returns
+    -------
+    dict
+        ``saved_s`` (training seconds saved at the target scale), ``net_s`` (= saved_s − selection_seconds),
+        ``pays_off`` (net_s > 0).
+    """
+    if proxy_flops_per_token <= 0 or target_flops_per_token <= 0:
+        raise DQError("FLOPs per token must be positive")
+    scale = target_flops_per_token / proxy_flops_per_token
+    saved = tokens_saved * proxy_seconds_per_token * scale
+    return {"saved_s": saved, "net_s": saved - selection_seconds, "pays_off": bool(saved > selection_seconds)}
+
+
+#: Named larger target models for the projection, as ``lm.model`` mappings of our GPT (GPT-2 small:
+#: 12 layers, width 768, context 1024, vocabulary 50,257, biases, tied embeddings).
+TARGET_MODELS = {
+    "gpt2-124m": {
+        "n_layer": 12, "n_head": 12, "n_embd": 768, "block_size": 1024, "vocab_size": 50257,
+        "tie_embeddings": True, "bias": True,
+    },
+}  # fmt: skip
+
+
+def target_flops_per_token(name: str) -> float:
+    """Training FLOPs per token of a named target model, by the proxy's own formula (built on the meta
+    device, so no memory is allocated)."""
+    import torch
+
+    from dqreview.lm.model import GPT, GPTConfig
+
+    if name not in TARGET_MODELS:
+        raise DQError(f"review.target_model: unknown model {name!r}; known: {sorted(TARGET_MODELS)}")
+    with torch.device("meta"):
+        return GPT(GPTConfig(**TARGET_MODELS[name])).flops_per_token()
+
+
+#: Inputs a metric may need (its ``NEEDS`` and ``FIT_NEEDS``) that come from a stage shared with other
+#: methods, by the cost-record stage that produces them.
+SHARED_STAGE_OF_NEED = {"embeddings": "embed", "pool_embeddings": "embed", "target_embeddings": "embed"}
+#: Jobs of a shared stage that serve evaluation only, never selection (so are charged to no method).
+EVALUATION_ONLY_JOBS = {"embed": ("target/test",)}
+
+
+def shared_stages(needs) -> list[str]:
+    """The shared stages a metric depends on, from its ``NEEDS`` + ``FIT_NEEDS`` names."""
+    return sorted({SHARED_STAGE_OF_NEED[n] for n in needs if n in SHARED_STAGE_OF_NEED})
+
+
+def selection_costs(
+    costs: pd.DataFrame, methods: pd.DataFrame, uses: dict[tuple[str, str], list[str]]
+) -> pd.DataFrame:
+    """Selection cost of every (metric, variant, keep, budget), in seconds and FLOPs.
+
+    Parameters
+    ----------
+    costs : DataFrame
+        Cost records (:func:`dqreview.cost.load_costs`): ``stage``, ``job``, ``wall_s``, ``flops``.
+    methods : DataFrame
+        ``metric``, ``variant``, ``keep``, ``budget`` rows to cost.
+    uses : dict
+        ``(metric, variant)`` → shared stages it depends on (:func:`shared_stages`).
+
+    Returns
+    -------
+    DataFrame
+        ``methods`` plus ``own_s`` (the method's own jobs: fit, per-shard work, scoring and the extra
+        training some methods need, plus one seed's selection), ``shared_s`` (its shared stages in full),
+        ``shared_amortised_s`` (each shared stage divided by the number of metric variants using it),
+        ``selection_s`` (= own + shared in full: what running this method alone costs),
+        ``selection_amortised_s`` and ``selection_flops`` (where every job estimated FLOPs, else NaN).
+    """
+    costs = costs.copy()
+    costs["flops"] = pd.to_numeric(costs["flops"], errors="coerce")
+    users: dict[str, int] = {}
+    for stages in uses.values():
+        for s in stages:
+            users[s] = users.get(s, 0) + 1
+    shared_rows = {}
+    for stage in users:
+        rows = costs[(costs["stage"] == stage) & ~costs["job"].isin(EVALUATION_ONLY_JOBS.get(stage, ()))]
+        shared_rows[stage] = (float(rows["wall_s"].sum()), float(rows["flops"].sum(min_count=len(rows))))
+    not_own = {"train", "train_curve", "select", *users}
+    out = []
+    for row in methods.itertuples(index=False):
+        prefix = f"{row.metric}/{row.variant}"
+        own = costs[
+            ~costs["stage"].isin(not_own)
+            & ((costs["job"] == prefix) | costs["job"].str.startswith(prefix + "/"))
+        ]
+        sel = costs[
+            (costs["stage"] == "select")
+            & costs["job"].str.startswith(f"{prefix}/{row.keep}/b{row.budget:.2f}/")
+        ]
+        own_s = float(own["wall_s"].sum()) + (float(sel["wall_s"].mean()) if len(sel) else 0.0)
+        own_flops = float(own["flops"].sum(min_count=len(own))) if len(own) else 0.0
+        stages = uses.get((row.metric, row.variant), [])
+        shared_s = sum(shared_rows[s][0] for s in stages)
+        shared_amortised = sum(amortised_cost(shared_rows[s][0], users[s]) for s in stages)
+        shared_flops = sum(shared_rows[s][1] for s in stages)
+        out.append(
+            {
+                **row._asdict(),
+                "own_s": own_s,
+                "shared_s": shared_s,
+                "shared_amortised_s": shared_amortised,
+                "selection_s": own_s + shared_s,
+                "selection_amortised_s": own_s + shared_amortised,
+                "selection_flops": own_flops + shared_flops,  # NaN where a job gave no estimate
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def compute_verdicts(
+    runs: pd.DataFrame,
+    curves: dict[tuple[float, int], pd.DataFrame],
+    costs: pd.DataFrame,
+    seconds_per_token: float,
+    proxy_flops_per_token: float,
+    target_flops_per_token: float,
+    value: str = "bpb/target",
+) -> pd.DataFrame:
+    """The review's verdict per method and budget: does selecting cost less than the training it saves?
+
+    Parameters
+    ----------
+    runs : DataFrame
+        One row per (metric, variant, keep, budget, seed): ``value`` and ``tokens`` (training tokens).
+        Random and the full-data baseline are left out of the verdicts.
+    curves : dict
+        ``(budget, seed)`` → the random baseline's long learning curve at that budget (``tokens``,
+        ``value``), trained with that seed.
+    costs : DataFrame
+        :func:`selection_costs` output for the same methods.
+    seconds_per_token : float
+        Measured proxy training seconds per token.
+    proxy_flops_per_token, target_flops_per_token : float
+        Training FLOPs per token of the proxy and of the projected target model.
+
+    Returns
+    -------
+    DataFrame
+        Per method and budget: mean bits per byte, the effective compute multiplier (mean and 95% CI over
+        seeds, each seed against the same seed's random curve), how many seeds fell outside the curve,
+        training tokens / seconds / FLOPs saved, selection seconds (full and amortised), net seconds, the
+        verdict, and the same projected to the target model.
+    """
+    from dqreview.report.stats import mean_ci
+
+    rows = []
+    methods = runs[runs["metric"] != "random"]
+    for key, group in methods.groupby(["metric", "variant", "keep", "budget"], sort=True):
+        mults, saved, outside = [], [], 0
+        for _, r in group.iterrows():
+            curve = curves.get((float(r["budget"]), int(r["seed"])))
+            if curve is None:
+                raise DQError(f"no random learning curve for budget {r['budget']} seed {r['seed']}")
+            res = compute_multiplier(float(r[value]), float(r["tokens"]), curve)
+            mults.append(res["multiplier"])
+            saved.append(res["tokens_saved"])
+            outside += res["where"] != WITHIN
+        if not mults:
+            continue
+        mult, mult_ci, n = mean_ci(mults)
+        tokens_saved = float(np.mean(saved))
+        cost = costs[
+            (costs.metric == key[0])
+            & (costs.variant == key[1])
+            & (costs.keep == key[2])
+            & (costs.budget == key[3])
+        ]
+        sel_s = float(cost["selection_s"].iloc[0]) if len(cost) else float("nan")
+        sel_am = float(cost["selection_amortised_s"].iloc[0]) if len(cost) else float("nan")
+        saved_s = tokens_saved * seconds_per_token
+        proj = project_saving(
+            tokens_saved, sel_s, proxy_flops_per_token, target_flops_per_token, seconds_per_token
+        )
+        rows.append(
+            {
+                "metric": key[0], "variant": key[1], "keep": key[2], "budget": key[3],
+                "bpb": float(group[value].mean()),
+                "multiplier": mult, "multiplier_ci95": mult_ci, "n_seeds": n, "seeds_outside_curve": outside,
+                "tokens_saved": tokens_saved,
+                "train_flops_saved": tokens_saved * proxy_flops_per_token,
+                "train_s_saved": saved_s,
+                "selection_s": sel_s, "selection_amortised_s": sel_am,
+                "selection_flops": float(cost["selection_flops"].iloc[0]) if len(cost) else float("nan"),
+                "net_s": saved_s - sel_s,
+                "verdict": _verdict(mult, mult_ci, saved_s - sel_s),
+                "target_saved_s": proj["saved_s"], "target_net_s": proj["net_s"],
+                "target_verdict": _verdict(mult, mult_ci, proj["net_s"]),
+            }
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _verdict(multiplier: float, ci95: float, net_s: float) -> str:
+    """One phrase per method: is it better than random at all (multiplier > 1, its 95% CI clear of 1), and
+    does the training it saves outweigh what selecting cost?"""
+    if not multiplier > 1:
+        return "no saving (not better than random)"
+    if not multiplier - ci95 > 1:  # NaN (one seed) is not significant either
+        return "saving not significant"
+    return "pays off" if net_s > 0 else "costs more than it saves"

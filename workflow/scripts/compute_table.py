@@ -1,0 +1,68 @@
+"""Compute accounting: effective compute multiplier, training saved and selection cost, per method."""
+
+from dqreview.runner import run
+
+
+def main(smk):
+    import numpy as np
+    import pandas as pd
+
+    from dqreview.cost import load_costs
+    from dqreview.io import atomic_path, read_json, write_text
+    from dqreview.report.compute import compute_verdicts, selection_costs, target_flops_per_token
+    from dqreview.report.figures import cost_verdicts, learning_curves
+    from dqreview.report.runs import collect_curves, collect_runs, method_label
+    from dqreview.report.tables import to_latex
+
+    runs = collect_runs(smk.input.evals, smk.input.infos)
+    # random's compute curve per budget and seed: the final points of its runs at every token count
+    ladder = collect_curves(smk.input.curves)
+    ladder = ladder[
+        ladder["tokens"] == ladder.groupby(["budget", "seed", "run_tokens"])["tokens"].transform("max")
+    ]
+    base = runs[runs.metric == "random"][["budget", "seed", "tokens", "bpb/target"]]
+    points = pd.concat([ladder[["budget", "seed", "tokens", "bpb/target"]], base], ignore_index=True)
+    curves = {
+        (budget, seed): g.sort_values("tokens")[["tokens", "bpb/target"]].reset_index(drop=True)
+        for (budget, seed), g in points.groupby(["budget", "seed"])
+    }
+    logs = [read_json(p) for p in smk.input.train_logs]
+    seconds_per_token = 1.0 / float(np.mean([log["tokens_per_s"] for log in logs]))
+    proxy_flops = float(logs[0]["flops_per_token"])
+    target = smk.config["review"]["target_model"]
+    uses = {tuple(k.split("/")): v for k, v in smk.params.uses.items()}
+    methods = runs[runs.metric != "random"][["metric", "variant", "keep", "budget"]].drop_duplicates()
+    costs = selection_costs(load_costs(smk.input.costs), methods, uses)
+    verdicts = compute_verdicts(
+        runs, curves, costs, seconds_per_token, proxy_flops, target_flops_per_token(target)
+    )
+    verdicts.insert(
+        0,
+        "method",
+        [method_label(*k) for k in zip(verdicts.metric, verdicts.variant, verdicts.keep, strict=True)],
+    )
+    with atomic_path(smk.output.table) as tmp:
+        verdicts.to_csv(tmp, index=False)
+    cols = [
+        "method",
+        "budget",
+        "multiplier",
+        "multiplier_ci95",
+        "selection_s",
+        "train_s_saved",
+        "verdict",
+        "target_verdict",
+    ]
+    write_text(to_latex(verdicts[cols], digits=2), smk.output.table_tex)
+    cost_verdicts(verdicts, target, smk.output.figure)
+
+    with atomic_path(smk.output.curves_table) as tmp:
+        points.sort_values(["budget", "seed", "tokens"]).to_csv(tmp, index=False)
+    per_run = collect_curves(smk.input.evals)
+    per_run["method"] = [
+        method_label(*k) for k in zip(per_run.metric, per_run.variant, per_run.keep, strict=True)
+    ]
+    learning_curves(per_run[per_run.budget < 1.0], points[points.budget < 1.0], smk.output.curves_figure)
+
+
+run(main, snakemake)
