@@ -57,3 +57,4 @@ rule all:
         theory="results/figs/theory.pdf",
         manifest="results/manifest.json",
         compute="results/tables/compute.csv",
+        ablations=expand("results/figs/{ablation}.pdf", ablation=ABLATIONS),

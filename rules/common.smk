@@ -21,6 +21,7 @@ wildcard_constraints:
     seed=r"\d+",
     part=r"pool/shard-\d+|target/ref|target/test",
     mult=r"\d+(\.\d+)?",
+    ablation="|".join(config.get("review", {}).get("ablations", {})) or "(?!)",
 
 
 def pool_shards():
@@ -195,3 +196,33 @@ def metric_uses():
         for v in entry["variants"]:
             uses[f"{entry['name']}/{v['slug']}"] = shared_stages(needs)
     return uses
+
+
+ABLATIONS = REVIEW["ablations"]
+
+
+def ablation_selections(name):
+    # the figure's series at every budget, plus random (paired reference) and full data
+    spec = ABLATIONS[name]
+    keys = {(s["metric"], s["variant"], s.get("keep", "high")) for s in spec["series"]}
+    random = next(e for e in config["metrics"] if e["name"] == "random")
+    keys.add(("random", random["variants"][0]["slug"], "high"))
+    return [sel for sel in SELECTIONS if (sel.metric, sel.variant, sel.keep) in keys]
+
+
+def ablation_runs(wildcards):
+    sels = ablation_selections(wildcards.ablation)
+    return {
+        "evals": [
+            f"results/eval/{s.path}/s{seed}.json" for s in sels for seed in SEEDS
+        ],
+        "infos": [
+            f"results/select/{s.path}/s{seed}.json" for s in sels for seed in SEEDS
+        ],
+    }
+
+
+def variant_param(metric, variant, key, default):
+    from dqreview.config import variant_params
+
+    return variant_params(config, metric, variant).get(key, default)

@@ -181,3 +181,33 @@ rule compute_table:
         uses=metric_uses(),
     script:
         f"../{SCRIPTS}/compute_table.py"
+
+
+rule ablation:
+    input:
+        unpack(ablation_runs),
+    output:
+        figure="results/figs/{ablation}.pdf",
+        table="results/tables/{ablation}.csv",
+        table_tex="results/tables/{ablation}.tex",
+    log:
+        "results/logs/report/{ablation}.log",
+    benchmark:
+        "results/benchmarks/report/{ablation}.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        spec=lambda wc: ABLATIONS[wc.ablation],
+        pool_fractions=lambda wc: {
+            f"{s['metric']}/{s['variant']}": variant_param(
+                s["metric"], s["variant"], "pool_fraction", 1.0
+            )
+            for s in ABLATIONS[wc.ablation]["series"]
+        },
+    script:
+        f"../{SCRIPTS}/ablation.py"

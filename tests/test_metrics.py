@@ -146,3 +146,24 @@ def test_ssl_proto_errors():
         prototypes.score(docs.head(5), X, state, {})
     with pytest.raises(DQError, match="params.k is required"):
         prototypes.fit({"pool_embeddings": X}, {})
+
+
+def test_ssl_proto_pool_fraction_nested_sub_pools():
+    from dqreview.metrics import prototypes
+
+    X = clustered_rows(seed=3, n_per=50)
+    ids = np.array([f"d{i}" for i in range(len(X))])
+    docs = pd.DataFrame({"id": ids})
+    half = prototypes.in_sub_pool(ids, {"pool_fraction": 0.5})
+    quarter = prototypes.in_sub_pool(ids, {"pool_fraction": 0.25})
+    assert (quarter <= half).all() and 0.15 < quarter.mean() < 0.35 and 0.4 < half.mean() < 0.6  # nested
+    params = {"k": 4, "seed": 0, "pool_fraction": 0.5}
+    state = prototypes.fit({"pool_embeddings": X, "pool_ids": ids}, params)
+    # the prototypes are those of the sub-pool alone
+    expected = spherical_kmeans(X[half], k=4, seed=0, n_iter=50, n_init=3)
+    np.testing.assert_array_equal(state["centroids"], expected)
+    out = prototypes.score(docs, X, state, params)
+    np.testing.assert_array_equal(out["removed"].to_numpy(), ~half)
+    assert "removed" not in prototypes.score(docs, X, state, {"k": 4}).columns  # the whole pool: none
+    with pytest.raises(DQError, match="pool_fraction"):
+        prototypes.in_sub_pool(ids, {"pool_fraction": 0})

@@ -127,3 +127,14 @@ def test_removed_documents_rank_last_in_both_directions():
     assert list(high["id"]) == ["d0", "d1", "d4", "d3", "d5", "d2"]
     assert list(low["id"][:4]) == ["d3", "d4", "d1", "d0"]
     assert set(low["id"][4:]) == {"d2", "d5"}
+
+
+def test_supply_fraction_caps_at_what_a_method_did_not_remove():
+    from dqreview.select import supply_fraction
+
+    pool = pd.DataFrame({"id": ["a", "b", "c", "d"], "n_bytes": [10, 20, 30, 40]})
+    scores = pd.DataFrame({"id": ["d", "c", "b", "a"], "score": 0.0, "removed": [True, False, True, False]})
+    assert supply_fraction(pool, scores) == pytest.approx(0.4)
+    assert supply_fraction(pool, scores.drop(columns="removed")) is None
+    sel, info = select_budget(pool, scores, 0.9, "high", 0, max_fraction=supply_fraction(pool, scores))
+    assert info["capped"] is True and set(sel["id"]) == {"a", "c"}  # removed documents never fill the gap

@@ -115,8 +115,16 @@ def _check_semantics(config: dict) -> None:
             f"config key 'lm.model.n_head': n_embd={m['n_embd']} is not divisible by n_head={m['n_head']}"
         )
     metric_names = [e["name"] for e in config["metrics"]]
+    budgets = {budget_slug(b) for b in config["select"]["budgets"]}
     for i, entry in enumerate(config["metrics"]):
         validate_metric_entry(entry, i)
+        for j, variant in enumerate(entry["variants"]):
+            extra = sorted({budget_slug(b) for b in variant.get("budgets", [])} - budgets)
+            if extra:
+                raise DQError(
+                    f"config key 'metrics[{i}].variants[{j}].budgets': {extra} not in 'select.budgets' "
+                    f"{sorted(budgets)}; a variant's budgets are a subset (random runs at the same budgets)"
+                )
     if len(set(metric_names)) != len(metric_names):
         raise DQError(
             f"config key 'metrics': a metric is listed twice in {metric_names}; use variants instead"
@@ -128,10 +136,19 @@ def _check_semantics(config: dict) -> None:
     _check_ablations(config)
 
 
+#: results/figs/ names that other rules make (an ablation may not take them).
+RESERVED_FIGURES = {"comparison", "cost", "learning_curves", "composition", "metrics", "theory", "diversity"}
+
+
 def _check_ablations(config: dict) -> None:
     """Every series of every ablation figure must be a point of the metrics grid (runs are shared)."""
-    grid = {(e["name"], v["slug"], k) for e in config["metrics"] for v in e["variants"] for k in e["keep"]}
+    grid = {(s.metric, s.variant, s.keep) for s in selection_grid(config)}
     for name, fig in config.get("review", {}).get("ablations", {}).items():
+        if name in RESERVED_FIGURES:
+            raise DQError(
+                f"config key 'review.ablations.{name}': {name!r} is the name of a fixed figure "
+                f"(results/figs/{name}.pdf); reserved: {sorted(RESERVED_FIGURES)}"
+            )
         for j, s in enumerate(fig["series"]):
             key = (s["metric"], s["variant"], s.get("keep", "high"))
             if key not in grid:
@@ -174,8 +191,8 @@ def selection_grid(config: dict) -> list[Selection]:
     grid = []
     for entry in config["metrics"]:
         for variant in entry["variants"]:
-            for keep in entry["keep"]:
-                for b in config["select"]["budgets"]:
+            for keep in variant.get("keep", entry["keep"]):
+                for b in variant.get("budgets", config["select"]["budgets"]):
                     grid.append(Selection(entry["name"], variant["slug"], keep, budget_slug(b)))
     if config["select"]["full_data"]:
         random = next(e for e in config["metrics"] if e["name"] == "random")

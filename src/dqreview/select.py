@@ -185,3 +185,20 @@ def select_budget(
         "capped": capped,
     }
     return selection, info
+
+
+def supply_fraction(pool: pd.DataFrame, scores: pd.DataFrame) -> float | None:
+    """Fraction of the pool's bytes a method can supply: those it did not mark ``removed`` (None: all).
+
+    A budget above it is capped (``select_budget``'s ``max_fraction``) rather than filled with documents
+    the method removed.
+    """
+    if "removed" not in scores.columns:
+        return None
+    kept = pool[["id", "n_bytes"]].merge(scores[["id", "removed"]], on="id", how="left", validate="1:1")
+    total = kept["n_bytes"].sum()
+    return (
+        float(kept.loc[~kept["removed"].fillna(False).astype(bool), "n_bytes"].sum() / total)
+        if total
+        else None
+    )

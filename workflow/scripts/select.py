@@ -12,18 +12,22 @@ def main(smk):
     from dqreview.cost import measure
     from dqreview.io import read_parquet, write_json, write_parquet
     from dqreview.metrics import get_metric
-    from dqreview.select import select_budget
+    from dqreview.select import select_budget, supply_fraction
 
     wc = smk.wildcards
     pool = read_parquet(smk.input.index, columns=["id", "n_bytes"])
-    scores = read_parquet(smk.input.scores, columns=["id", "score"])  # plus `removed` for dedup metrics
+    scores = read_parquet(smk.input.scores)  # id, score, plus `removed` for dedup and sub-pool variants
     job = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}/s{wc.seed}"
     module = get_metric(wc.metric)
     with measure("select", job, smk.output.cost, "cpu") as rec:
         if hasattr(module, "selection_score"):  # e.g. DSIR's Gumbel noise keyed by hash(id, seed)
             params = variant_params(smk.config, wc.metric, wc.variant)
             scores = scores.assign(score=module.selection_score(scores, int(wc.seed), params, wc.keep))
-        selection, info = select_budget(pool, scores, float(wc.budget), wc.keep, int(wc.seed))
+        # a method supplies at most what it did not remove: a larger budget is capped and reported
+        selection, info = select_budget(
+            pool, scores[[c for c in ("id", "score", "removed") if c in scores.columns]],
+            float(wc.budget), wc.keep, int(wc.seed), max_fraction=supply_fraction(pool, scores),
+        )  # fmt: skip
         rec.items, rec.items_unit = len(pool), "documents"
     info.update(metric=wc.metric, variant=wc.variant)
     write_parquet(selection, smk.output.ids)

@@ -127,4 +127,10 @@ def validate_metric_entry(entry: dict[str, Any], index: int = 0) -> ModuleType:
         params = variant.get("params", {})
         if not isinstance(params, dict):
             raise DQError(f"{vwhere}.params: expected a mapping; got {params!r}")
+        vkeep = variant.get("keep", [])
+        bad = [k for k in vkeep if k not in module.KEEP]
+        if bad:
+            raise DQError(
+                f"{vwhere}.keep: {bad} not allowed for metric {name!r}; it allows {list(module.KEEP)}"
+            )
     return module

@@ -9,6 +9,12 @@ take any embedding matrix, so other spaces (e.g. Task2Vec) and other prototype s
 prototypes) can reuse them. ``distance`` (a ``score`` parameter, default ``"cosine"``) is one of
 ``"cosine"`` (1 − cos), ``"l1"`` or ``"l2"`` (norm of the difference to the nearest centroid, nearest by
 that same distance); the score is that distance (HIGH = far = hard).
+
+Pool-size ablation (Sorscher et al.'s "scarce data → keep easy, abundant → keep hard"): with
+``pool_fraction`` f < 1 the method sees only a nested prefix of the shuffled pool — the documents with
+``unit_uniform(id, pool_seed) < f``, so a smaller pool is always a subset of a larger one — fits its
+prototypes on that sub-pool alone, and marks every other document ``removed`` (never selected; a budget
+above the sub-pool's bytes is capped).
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from dqreview.errors import DQError
 PER_DOCUMENT = True
 KEEP = ("high", "low")
 NEEDS = ("embeddings",)
-FIT_NEEDS = ("pool_embeddings",)
+FIT_NEEDS = ("pool_embeddings", "pool_ids")
+REMOVES = False  # only a pool-size variant removes documents (those outside its sub-pool)
 
 #: Distances between a document and a prototype that :func:`distance_to_nearest` implements.
 DISTANCES = ("cosine", "l1", "l2")
@@ -297,8 +304,12 @@ def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
     dict
         ``{"centroids": ndarray (k, d) float32}``.
     """
+    X = inputs["pool_embeddings"]
+    if "pool_ids" in inputs and len(inputs["pool_ids"]) != len(X):
+        raise DQError(f"pool ids ({len(inputs['pool_ids'])}) and pool embeddings ({len(X)}) differ in length")
+    in_pool = in_sub_pool(inputs["pool_ids"], params) if "pool_ids" in inputs else np.ones(len(X), bool)
     centroids = spherical_kmeans(
-        inputs["pool_embeddings"],
+        X[in_pool],
         k=_int_param(params, "k", None),
         seed=_int_param(params, "seed", 0),
         n_iter=_int_param(params, "n_iter", 50),
@@ -332,6 +343,28 @@ def score(
     distance, cluster, similarity = distance_to_nearest(
         embeddings, centroids, which, int(params.get("chunk_size", CHUNK_ROWS))
     )
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {"id": docs["id"].to_numpy(), "score": distance, "cluster": cluster, "similarity": similarity}
     )
+    if _pool_fraction(params) < 1.0:
+        out["removed"] = ~in_sub_pool(out["id"].to_numpy(), params)
+    return out
+
+
+def _pool_fraction(params: dict) -> float:
+    f = params.get("pool_fraction", 1.0)
+    if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f <= 1:
+        raise DQError(
+            f"metrics[ssl_proto].variants[].params.pool_fraction: expected a number in (0, 1]; got {f!r}"
+        )
+    return float(f)
+
+
+def in_sub_pool(ids: np.ndarray, params: dict) -> np.ndarray:
+    """Membership of the nested sub-pool of ``params["pool_fraction"]`` (default 1: the whole pool)."""
+    from dqreview.hashing import unit_uniform
+
+    f = _pool_fraction(params)
+    if f >= 1.0:
+        return np.ones(len(ids), dtype=bool)
+    return unit_uniform(np.asarray(ids).astype(str), _int_param(params, "pool_seed", 0)) < f

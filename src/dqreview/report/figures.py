@@ -122,3 +122,43 @@ def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: s
     n = int(curves.groupby(["method", "budget"])["seed"].nunique().min())
     fig.suptitle(f"Learning curves (mean over {n} seeds); black: random trained for each length", fontsize=9)
     _save(fig, path)
+
+
+def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: dict, path) -> None:
+    """An ablation: (a) bits per byte of each series against the kept fraction, random and full data for
+    reference, epochs over the selection written at each point; (b) each series' paired difference from
+    random (mean ± 95% CI over seeds).
+
+    ``table``: series, budget, kept_fraction, epochs, target_bpb, ci95, diff_vs_random, diff_ci95, n_seeds;
+    ``random``: budget, mean, ci95; ``full``: the full-data runs' bits per byte.
+    """
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.2), constrained_layout=True)
+    labels = list(dict.fromkeys(s["label"] for s in spec["series"]))
+    for label in labels:
+        g = table[table["series"] == label].sort_values("kept_fraction")
+        line = ax.errorbar(g["kept_fraction"] * 100, g["target_bpb"], yerr=g["ci95"].fillna(0), marker="o", capsize=3,
+                           label=label)  # fmt: skip
+        for x, y, e in zip(g["kept_fraction"] * 100, g["target_bpb"], g["epochs"], strict=True):
+            ax.annotate(f"{e:.1f} ep", (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points",
+                        color=line[0].get_color())  # fmt: skip
+        bx.errorbar(g["budget"] * 100, g["diff_vs_random"], yerr=g["diff_ci95"].fillna(0), marker="o", capsize=3,
+                    label=label)  # fmt: skip
+    r = random.sort_values("budget")
+    ax.errorbar(r["budget"] * 100, r["mean"], yerr=r["ci95"].fillna(0), color="gray", linestyle=":", marker="x",
+                capsize=2, label="random")  # fmt: skip
+    if len(full):
+        ax.axhline(float(full.mean()), color="black", linestyle="--", linewidth=1, label="full data")
+    n = int(table["n_seeds"].min()) if len(table) else 0
+    ax.set_xlabel("kept fraction (% of the bytes the method chooses from)")
+    ax.set_ylabel("target test bits per byte (lower is better)")
+    ax.set_title(f"(a) mean ± 95% CI over {n} seeds; epochs over the selection")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    bx.axhline(0, color="black", linewidth=1)
+    bx.set_xlabel("budget (% of pool UTF-8 bytes)")
+    bx.set_ylabel("bits per byte minus random's, same seed")
+    bx.set_title("(b) paired difference from random (< 0: better)")
+    bx.grid(alpha=0.3)
+    bx.legend(fontsize=7)
+    fig.suptitle(spec["title"] + (f"\n{spec['question']}" if spec.get("question") else ""), fontsize=10)
+    _save(fig, path)
