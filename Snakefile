@@ -57,4 +57,6 @@ rule all:
         theory="results/figs/theory.pdf",
         manifest="results/manifest.json",
         compute="results/tables/compute.csv",
+        composition="results/figs/composition.pdf",
+        metrics="results/figs/metrics.pdf",
         ablations=expand("results/figs/{ablation}.pdf", ablation=ABLATIONS),

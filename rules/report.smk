@@ -211,3 +211,51 @@ rule ablation:
         },
     script:
         f"../{SCRIPTS}/ablation.py"
+
+
+rule composition:
+    input:
+        index="results/data/pool/index.parquet",
+        selections=all_selection_ids(),
+    output:
+        figure="results/figs/composition.pdf",
+        table="results/tables/composition.csv",
+        table_tex="results/tables/composition.tex",
+    log:
+        "results/logs/report/composition.log",
+    benchmark:
+        "results/benchmarks/report/composition.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        f"../{SCRIPTS}/composition.py"
+
+
+rule metrics_vs_bpb:
+    input:
+        runs="results/tables/runs.csv",
+        vendi="results/tables/vendi.csv",
+        kl="results/tables/kl_reduction.csv",
+    output:
+        figure="results/figs/metrics.pdf",
+        table="results/tables/metrics.csv",
+        table_tex="results/tables/metrics.tex",
+        points="results/tables/metrics_points.csv",
+    log:
+        "results/logs/report/metrics_vs_bpb.log",
+    benchmark:
+        "results/benchmarks/report/metrics_vs_bpb.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        f"../{SCRIPTS}/metrics_vs_bpb.py"

@@ -153,3 +153,18 @@ def test_minimal_detectable_effect():
         (stats.t.ppf(0.975, 2) + stats.t.ppf(0.8, 2)) * 0.1 / 3**0.5
     )
     assert math.isnan(minimal_detectable_effect(0.1, 1))
+
+
+def test_pearson_with_ci():
+    from dqreview.report.stats import pearson_with_ci
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    y = 2 * x + rng.normal(size=200)
+    out = pearson_with_ci(x, y)
+    assert out["r"] == pytest.approx(stats.pearsonr(x, y)[0])
+    assert out["r2"] == pytest.approx(out["r"] ** 2)
+    assert out["r_lo"] < out["r"] < out["r_hi"] and out["r_hi"] - out["r_lo"] < 0.15
+    assert pearson_with_ci(x, y) == out  # seeded
+    assert math.isnan(pearson_with_ci([1, 2], [3, 4])["r"])  # too few pairs
+    assert math.isnan(pearson_with_ci([1, 1, 1], [3, 4, 5])["r"])  # constant

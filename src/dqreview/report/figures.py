@@ -162,3 +162,79 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: d
     bx.legend(fontsize=7)
     fig.suptitle(spec["title"] + (f"\n{spec['question']}" if spec.get("question") else ""), fontsize=10)
     _save(fig, path)
+
+
+def composition(
+    table: pd.DataFrame, per_seed: pd.DataFrame, overlap: pd.DataFrame, budget: float, path
+) -> None:
+    """What each selection at ``budget`` contains: (a) domain shares of its bytes, (b) the fraction of
+    planted exact copies, near-duplicates and noise documents it kept, (c) document lengths, (d) pairwise
+    overlap (Jaccard) between methods' selections for the first seed."""
+    import numpy as np
+
+    table = table.sort_values("method").reset_index(drop=True)
+    fig, axes = plt.subplots(2, 2, figsize=(13.0, 4.0 + 0.45 * len(table)), constrained_layout=True)
+    (ax, bx), (cx, dx) = axes
+    shares = [c for c in table.columns if c.startswith("share/")]
+    left = np.zeros(len(table))
+    for col in shares:
+        ax.barh(table["method"], table[col], left=left, label=col.split("/", 1)[1])
+        left += table[col].to_numpy()
+    ax.set_xlabel("share of the selection's bytes")
+    ax.set_title(f"(a) domains, budget {budget:.0%} (seed mean)")
+    ax.legend(fontsize=7, ncols=3, loc="lower right")
+    kept = [c for c in table.columns if c.startswith("kept/")]
+    y = np.arange(len(table))
+    for i, col in enumerate(kept):
+        bx.barh(y + (i - 1) * 0.27, table[col], height=0.27, label=col.split("/", 1)[1])
+    bx.axvline(budget, color="black", linestyle="--", linewidth=1, label="expected at random")
+    bx.set_yticks(y, table["method"], fontsize=7)
+    bx.set_xlabel("fraction of the planted documents kept")
+    bx.set_title("(b) planted duplicates and noise kept")
+    bx.legend(fontsize=7)
+    sub = per_seed[per_seed["budget"] == budget]
+    cx.barh(
+        table["method"],
+        table["mean_words"],
+        xerr=sub.groupby("method")["mean_words"].std().reindex(table["method"]).fillna(0),
+    )
+    cx.set_xlabel("mean words per selected document (± sd over seeds)")
+    cx.set_title("(c) document length")
+    im = dx.imshow(overlap.to_numpy(), vmin=0, vmax=1, cmap="viridis")
+    dx.set_xticks(range(len(overlap)), overlap.columns, rotation=90, fontsize=6)
+    dx.set_yticks(range(len(overlap)), overlap.index, fontsize=6)
+    fig.colorbar(im, ax=dx, label="Jaccard overlap of selected ids")
+    dx.set_title("(d) overlap between methods (first seed)")
+    for a in (ax, cx):
+        a.tick_params(axis="y", labelsize=7)
+    _save(fig, path)
+
+
+def metrics_vs_bpb(data: pd.DataFrame, table: pd.DataFrame, path) -> None:
+    """One panel per data metric: its value for every selection (and seed) against the target bits per byte
+    of the proxy trained on it, with Pearson r, r² and bootstrap 95% CIs, and the paper's claim beside it."""
+    import numpy as np
+
+    n = len(table)
+    fig, axes = plt.subplots(
+        1, max(n, 1), figsize=(4.3 * max(n, 1), 4.2), constrained_layout=True, squeeze=False
+    )
+    for ax, row in zip(axes[0], table.itertuples(index=False), strict=False):
+        x, y = data[row.metric].to_numpy(float), data["bpb/target"].to_numpy(float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        ax.scatter(x[ok], y[ok], s=12, alpha=0.7)
+        if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
+            slope, icept = np.polyfit(x[ok], y[ok], 1)
+            xs = np.linspace(x[ok].min(), x[ok].max(), 2)
+            ax.plot(xs, slope * xs + icept, color="black", linewidth=1)
+        ax.set_xlabel(row.metric)
+        ax.set_ylabel("target test bits per byte")
+        ax.set_title(
+            f"r = {row.r:.2f} [{row.r_lo:.2f}, {row.r_hi:.2f}], r² = {row.r2:.2f} (n = {row.n})\npaper: {row.claim}",
+            fontsize=7,
+        )
+        ax.grid(alpha=0.3)
+    fig.suptitle(
+        "Data metrics of each selection vs the proxy LM's bits per byte (bootstrap 95% CIs)", fontsize=10
+    )
+    _save(fig, path)

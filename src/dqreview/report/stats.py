@@ -73,3 +73,45 @@ def minimal_detectable_effect(sd_diff: float, n_pairs: int, alpha: float = 0.05,
         return float("nan")
     df = n_pairs - 1
     return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * sd_diff / np.sqrt(n_pairs))
+
+
+def pearson_with_ci(x, y, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """Pearson r, r² and percentile-bootstrap confidence intervals (resampling the (x, y) pairs).
+
+    Returns
+    -------
+    dict
+        ``r``, ``r_lo``, ``r_hi``, ``r2``, ``r2_lo``, ``r2_hi``, ``n``. NaN when fewer than 3 finite pairs or
+        a constant variable.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = len(x)
+    nan = {
+        "r": np.nan,
+        "r_lo": np.nan,
+        "r_hi": np.nan,
+        "r2": np.nan,
+        "r2_lo": np.nan,
+        "r2_hi": np.nan,
+        "n": n,
+    }
+    if n < 3 or x.std() == 0 or y.std() == 0:
+        return nan
+    r = float(np.corrcoef(x, y)[0, 1])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_boot, n))
+    xb, yb = x[idx], y[idx]
+    xc, yc = xb - xb.mean(axis=1, keepdims=True), yb - yb.mean(axis=1, keepdims=True)
+    denom = np.sqrt((xc**2).sum(axis=1) * (yc**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rb = (xc * yc).sum(axis=1) / denom
+    rb = rb[np.isfinite(rb)]  # a resample with a constant variable has no r
+    lo, hi = np.quantile(rb, [(1 - level) / 2, (1 + level) / 2])
+    r2b = rb**2
+    return {
+        "r": r, "r_lo": float(lo), "r_hi": float(hi),
+        "r2": r * r, "r2_lo": float(np.quantile(r2b, (1 - level) / 2)), "r2_hi": float(np.quantile(r2b, (1 + level) / 2)),
+        "n": n,
+    }  # fmt: skip

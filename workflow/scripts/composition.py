@@ -1,0 +1,51 @@
+"""composition.pdf and its table: what every selection contains."""
+
+from dqreview.runner import run
+
+
+def main(smk):
+    import pandas as pd
+
+    from dqreview.io import atomic_path, read_parquet, write_text
+    from dqreview.report.composition import composition_row, jaccard_matrix
+    from dqreview.report.figures import composition
+    from dqreview.report.runs import method_label
+    from dqreview.report.tables import to_latex
+
+    pool = read_parquet(smk.input.index, columns=["id", "domain", "n_bytes", "n_words", "planted"])
+    rows, seed0 = [], {}
+    for path in smk.input.selections:
+        metric, variant, keep, budget, seed = path.removesuffix(".parquet").split("/")[-5:]
+        ids = read_parquet(path, columns=["id"])["id"]
+        method = method_label(metric, variant, keep)
+        rows.append(
+            {
+                "method": method,
+                "budget": float(budget[1:]),
+                "seed": int(seed[1:]),
+                **composition_row(pool, ids),
+            }
+        )
+        if seed == f"s{smk.config['seeds'][0]}":
+            seed0[(method, float(budget[1:]))] = set(ids)
+    per_seed = pd.DataFrame(rows)
+    table = per_seed.drop(columns="seed").groupby(["method", "budget"], as_index=False).mean()
+    smallest = min(b for _, b in seed0 if b < 1.0)
+    overlap = jaccard_matrix({m: s for (m, b), s in sorted(seed0.items()) if b == smallest})
+    table = table.merge(
+        overlap["random"].rename("jaccard_with_random").rename_axis("method").reset_index().assign(budget=smallest),
+        on=["method", "budget"], how="left",
+    )  # fmt: skip
+    with atomic_path(smk.output.table) as tmp:
+        table.to_csv(tmp, index=False)
+    cols = [
+        "method",
+        "budget",
+        *[c for c in table.columns if c.startswith(("share/", "kept/"))],
+        "mean_words",
+    ]
+    write_text(to_latex(table[table.budget == smallest][cols], digits=2), smk.output.table_tex)
+    composition(table[table.budget == smallest], per_seed, overlap, smallest, smk.output.figure)
+
+
+run(main, snakemake)
