@@ -8,7 +8,7 @@ CORES ?= 2
 SNAKEMAKE_ARGS ?=
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run tiny test lint format clean-results install
+.PHONY: run tiny test lint format clean-results install tex
 
 install: $(STAMP)
 
@@ -20,7 +20,22 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-run: $(STAMP)
+# TeX for the paper (config `paper: auto` builds results/paper/main.pdf when latexmk is found). Installed
+# where it may be: apt-get as root or with passwordless sudo; otherwise one line says what is missing.
+TEX_PACKAGES := latexmk texlive-latex-base texlive-latex-recommended
+APT := DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(TEX_PACKAGES)
+tex:
+	@if command -v latexmk >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		$(APT) || (apt-get update && $(APT)); \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo $(APT) || (sudo apt-get update && sudo $(APT)); \
+	else \
+		echo "note: latexmk not found and TeX cannot be installed here (needs root or sudo and apt-get);" \
+		     "the paper is left out. To build it: apt-get install $(TEX_PACKAGES)"; \
+	fi
+
+run: $(STAMP) tex
 	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) all
 
 tiny: $(STAMP)

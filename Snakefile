@@ -2,6 +2,7 @@
 #   snakemake --cores 2 all                      (embedded default, config.yaml)
 #   snakemake --configfile configs/tiny.yaml ... (tests / CI)
 import os
+import shutil
 import sys
 
 from snakemake.utils import min_version
@@ -32,6 +33,25 @@ except DQError as exc:
     sys.exit(f"Configuration error: {exc}")
 
 
+# paper: auto builds results/paper/main.pdf when latexmk is installed and otherwise leaves it out of
+# `all` with one message; on requires it; off never builds it.
+PAPER = {True: "on", False: "off"}.get(config["paper"], config["paper"])
+if PAPER == "auto":
+    PAPER = "on" if shutil.which("latexmk") else "off"
+    if PAPER == "off":
+        print(
+            "paper: auto - latexmk not found, so results/paper/main.pdf is left out of `all`. Install TeX "
+            "(Debian/Ubuntu: apt-get install latexmk texlive-latex-base texlive-latex-recommended; "
+            "`make run` does it where it may) or set `paper: on` to make this an error.",
+            file=sys.stderr,
+        )
+elif PAPER == "on" and not shutil.which("latexmk"):
+    sys.exit(
+        "Configuration error: paper: on, but latexmk is not installed. Install TeX (Debian/Ubuntu: "
+        "apt-get install latexmk texlive-latex-base texlive-latex-recommended) or set paper: auto/off."
+    )
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/embed.smk"
@@ -59,4 +79,5 @@ rule all:
         compute="results/tables/compute.csv",
         composition="results/figs/composition.pdf",
         metrics="results/figs/metrics.pdf",
+        paper=["results/paper/main.pdf"] if PAPER == "on" else [],
         ablations=expand("results/figs/{ablation}.pdf", ablation=ABLATIONS),

@@ -226,3 +226,19 @@ def variant_param(metric, variant, key, default):
     from dqreview.config import variant_params
 
     return variant_params(config, metric, variant).get(key, default)
+
+
+def paper_figures():
+    names = [
+        "comparison",
+        "composition",
+        "cost",
+        "learning_curves",
+        "metrics",
+        "theory",
+    ]
+    return [f"results/figs/{n}.pdf" for n in [*names, *ABLATIONS]]
+
+
+def paper_tables():
+    return [f"results/tables/{n}.tex" for n in ["data", "comparison", "compute"]]

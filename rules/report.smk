@@ -259,3 +259,56 @@ rule metrics_vs_bpb:
         runtime=10,
     script:
         f"../{SCRIPTS}/metrics_vs_bpb.py"
+
+
+rule paper_macros:
+    input:
+        data="results/tables/data.csv",
+        comparison="results/tables/comparison.csv",
+        compute="results/tables/compute.csv",
+        dedup="results/tables/dedup_quality.csv",
+        metrics="results/tables/metrics.csv",
+        ablations=expand("results/tables/{ablation}.csv", ablation=ABLATIONS),
+        manifest="results/manifest.json",
+    output:
+        macros="results/paper/macros.tex",
+        sources="results/paper/sources.tex",
+    log:
+        "results/logs/report/paper_macros.log",
+    benchmark:
+        "results/benchmarks/report/paper_macros.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        ablations=list(ABLATIONS),
+    script:
+        f"../{SCRIPTS}/paper_macros.py"
+
+
+rule paper:
+    input:
+        tex=str(Path(workflow.basedir) / "paper/main.tex"),
+        macros="results/paper/macros.tex",
+        sources="results/paper/sources.tex",
+        figures=paper_figures(),
+        tables=paper_tables(),
+    output:
+        pdf="results/paper/main.pdf",
+    log:
+        "results/logs/report/paper.log",
+    benchmark:
+        "results/benchmarks/report/paper.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        f"../{SCRIPTS}/paper.py"

@@ -47,10 +47,13 @@ def archive_cache(pytestconfig) -> Path:
 def tiny_run(tmp_path_factory, archive_cache) -> Path:
     """configs/tiny.yaml built end to end once per session; returns the working directory."""
     workdir = tmp_path_factory.mktemp("tiny")
+    # CI builds the paper for sure (paper: on fails the run without latexmk); elsewhere paper: auto
+    paper = ["paper=on"] if os.environ.get("CI") == "true" else []
     proc = snakemake(
         workdir,
         "--config",
         f"cache={archive_cache}",  # --config takes every following word: keep a one-value option after it
+        *paper,
         "--cores",
         "2",
         "all",

@@ -38,7 +38,10 @@ SELECTS = [f"results/select/{SELECTION}/s{s}.parquet" for s in SEEDS]
 EMBED = "results/embed/target/ref.npy"
 # train builds all seeds of a selection at once, so one eval file pulls in the whole selection
 TARGETS = [EVALS[0], EMBED, "results/manifest.json"]
-LOCAL_RULES = {"download", "manifest", "comparison", "cost_table"}
+LOCAL_RULES = {
+    "download", "manifest", "comparison", "cost_table", "compute_table", "ablation", "composition", "metrics_vs_bpb",
+    "paper_macros", "paper",
+}  # fmt: skip
 GPU_RULES = {"embed", "train"}
 SLURM_BINARIES = ("sbatch", "sinfo", "squeue", "scancel")
 SLURM_COMMANDS = {

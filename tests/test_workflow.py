@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, snakemake
+from conftest import REPO, SNAKEMAKE, snakemake
 from dqreview.config import selection_grid, validate_config
 
 pytestmark = pytest.mark.workflow
@@ -33,6 +37,11 @@ def test_dry_run_all(tmp_path, configs):
         "train",
         "comparison",
         "manifest",
+        "train_curve",
+        "compute_table",
+        "ablation",
+        "composition",
+        "metrics_vs_bpb",
     ):
         assert f"{rule} " in out, f"rule {rule} missing from the dry run"
 
@@ -74,6 +83,53 @@ def test_config_unknown_metric_lists_known(tmp_path):
         lambda c: c["metrics"].append({"name": "magic", "keep": ["high"], "variants": [{"slug": "x"}]}),
     )
     assert "magic" in out and "ssl_proto" in out and "random" in out
+
+
+def test_config_ablation_series_must_be_in_the_grid(tmp_path):
+    out = _bad_config(
+        tmp_path,
+        lambda c: c.setdefault("review", {}).__setitem__(
+            "ablations",
+            {
+                "ablation9": {
+                    "title": "t",
+                    "series": [{"label": "x", "metric": "ssl_proto", "variant": "nope"}],
+                }
+            },
+        ),
+    )
+    assert "review.ablations.ablation9.series[0]" in out and "ssl_proto/nope/high" in out
+
+
+def test_config_ablation_may_not_take_a_fixed_figure_name(tmp_path):
+    series = [{"label": "x", "metric": "random", "variant": "uniform"}]
+    out = _bad_config(
+        tmp_path,
+        lambda c: c.setdefault("review", {}).__setitem__(
+            "ablations", {"comparison": {"title": "t", "series": series}}
+        ),
+    )
+    assert "review.ablations.comparison" in out and "reserved" in out
+
+
+def test_config_variant_budgets_must_be_a_subset(tmp_path):
+    out = _bad_config(tmp_path, lambda c: c["metrics"][1]["variants"][0].__setitem__("budgets", [0.5]))
+    assert "metrics[1].variants[0].budgets" in out and "select.budgets" in out
+
+
+def test_paper_on_without_latexmk_is_a_clear_error(tmp_path):
+    # a PATH with the venv and a few basic tools, but no latexmk
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("bash", "sh", "which", "env", "git", "uname", "cat"):
+        if shutil.which(name):
+            (tools / name).symlink_to(shutil.which(name))
+    env_path = f"{tools}{os.pathsep}{Path(SNAKEMAKE).parent}"
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--configfile",
+           str(REPO / "config.yaml"), str(REPO / "configs/tiny.yaml"), "--config", "paper=on", "-n"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PATH": env_path})
+    assert proc.returncode != 0
+    assert "paper: on, but latexmk is not installed" in proc.stderr + proc.stdout
 
 
 def test_config_budget_out_of_range(tmp_path):
@@ -144,7 +200,7 @@ def test_tiny_run_vendi_dedup_theory(tiny_run):
     full = [s for s in vendi.index if "/b1.00/" in s]
     assert full and vendi.loc[full[0], "vendi_q1"] == pytest.approx(vendi.loc["pool", "vendi_q1"], rel=1e-9)
     dedup = pd.read_csv(tiny_run / "results/tables/dedup_quality.csv").set_index(["metric", "variant"])
-    assert dedup.loc[("semdedup", "k4-eps0.05"), "recall"] >= 0.9  # planted pairs, at the config's fixed eps
+    assert dedup.loc[("semdedup", "eps0.05"), "recall"] >= 0.9  # planted pairs, at the config's fixed eps
     exact = dedup.loc[("minhash", "exact")]
     assert exact["recall_exact"] == 1.0 and exact["precision"] == 1.0  # exact copies, nothing else
     assert dedup.loc[("minhash", "p128-t0.8"), "recall_exact"] == 1.0
@@ -177,3 +233,59 @@ def test_tiny_run_is_up_to_date(tiny_run, archive_cache):
     )
     assert proc.returncode == 0
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_tiny_run_review_figures_and_tables(tiny_run):
+    figs = tiny_run / "results/figs"
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    for name in [
+        "comparison",
+        "composition",
+        "cost",
+        "learning_curves",
+        "metrics",
+        *cfg["review"]["ablations"],
+    ]:
+        assert (figs / f"{name}.pdf").read_bytes()[:5] == b"%PDF-", name
+    cmp_ = pd.read_csv(tiny_run / "results/tables/comparison.csv")
+    methods = cmp_[(cmp_.budget < 1.0) & ~cmp_.method.str.startswith("random")]
+    assert methods["diff_vs_random"].notna().all() and (methods["n_pairs"] == 2).all()
+    compute = pd.read_csv(tiny_run / "results/tables/compute.csv")
+    assert set(compute["method"]) == set(methods["method"])  # a verdict for every method, none for random
+    assert (compute["multiplier"] > 0).all() and compute["selection_s"].gt(0).all()
+    assert (
+        compute["verdict"]
+        .isin(
+            [
+                "pays off",
+                "costs more than it saves",
+                "saving not significant",
+                "no saving (not better than random)",
+            ]
+        )
+        .all()
+    )
+    # random's compute curve: runs of 0.5x, 1x and 2x the training tokens, each with its own final point
+    curves = pd.read_csv(tiny_run / "results/tables/compute_curves.csv")
+    tokens = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())["lm"]["train"]["tokens"]
+    assert sorted(curves.tokens.unique()) == [tokens // 2, tokens, 2 * tokens]
+    ab4 = pd.read_csv(tiny_run / "results/tables/ablation4.csv")
+    half = ab4[ab4.series.str.startswith("half")]
+    # the half-pool variants choose from half the pool: their kept fraction is about twice the budget
+    assert np.allclose(half["kept_fraction"], 2 * half["budget"], atol=0.05)
+    comp = pd.read_csv(tiny_run / "results/tables/composition.csv")
+    shares = comp[[c for c in comp.columns if c.startswith("share/")]].sum(axis=1)
+    assert np.allclose(shares, 1.0)
+    corr = pd.read_csv(tiny_run / "results/tables/metrics.csv")
+    assert {"vendi_q1", "kl_reduction"} <= set(corr["metric"]) and corr["r"].between(-1, 1).all()
+
+
+def test_tiny_run_paper(tiny_run):
+    pdf = tiny_run / "results/paper/main.pdf"
+    # paper: auto builds it exactly when latexmk is installed (CI: paper: on)
+    assert pdf.exists() == (shutil.which("latexmk") is not None)
+    if pdf.exists():
+        assert pdf.read_bytes()[:5] == b"%PDF-"
+        macros = (tiny_run / "results/paper/macros.tex").read_text()
+        assert r"\dqset{main/dsir/diff}" in macros and r"\dqset{seeds}{2}" in macros
+        assert "CC BY-SA" in (tiny_run / "results/paper/sources.tex").read_text()

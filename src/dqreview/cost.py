@@ -29,7 +29,7 @@ class CostRecord:
     stage : str
         DAG stage (``embed``, ``score``, ``select``, ``train``, ...).
     job : str
-        Job name, unique within the run (e.g. ``score/ssl_proto/pool-k20/shard-0``).
+        Job name, unique within the run (e.g. ``score/ssl_proto/pool/shard-0``).
     flops : float or None
         Estimated floating-point operations; ``None`` when not estimated.
     flops_formula : str

@@ -38,7 +38,7 @@ def vendi_table(
     index : DataFrame
         The pool index: ``id``, ``domain``, ``shard`` (rows of a shard in shard order).
     selections : mapping name → ids
-        Each selection (e.g. ``"ssl_proto/pool-k20/high/b0.10/s0"``) as its selected ids.
+        Each selection (e.g. ``"ssl_proto/pool/high/b0.10/s0"``) as its selected ids.
     targets : mapping name → (n, d) array
         Extra sets given directly as embeddings (target ref and test).
     """

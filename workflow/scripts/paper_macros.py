@@ -1,0 +1,130 @@
+"""results/paper/macros.tex: every number the paper's text quotes, from the generated tables."""
+
+from dqreview.runner import run
+
+
+def main(smk):
+    import pandas as pd
+
+    from dqreview.io import read_json, write_text
+    from dqreview.report.macros import escape, fmt, macro_file
+    from dqreview.report.runs import method_label
+
+    cfg = smk.config
+    v: dict[str, str] = {}
+    small = min(cfg["select"]["budgets"])
+    v["seeds"] = str(len(cfg["seeds"]))
+    v["budget/small"] = fmt(small, 0, percent=True)
+    v["budgets"] = ", ".join(fmt(b, 0, percent=True) for b in cfg["select"]["budgets"])
+    v["tokens"] = f"{cfg['lm']['train']['tokens']:,}".replace(",", "{,}")
+    model = cfg["lm"]["model"]
+    v["proxy/shape"] = f"{model['n_layer']} layers, width {model['n_embd']}, context {model['block_size']}"
+
+    data = pd.read_csv(smk.input.data)
+    pool = data[data["split"] == "pool"]
+    v["pool/domains"] = str(int((pool["domain"] != "noise").sum()))
+    v["pool/docs"] = f"{int(pool['documents'].sum()):,}".replace(",", "{,}")
+    v["pool/mb"] = fmt(pool["bytes"].sum() / 1e6, 2)
+
+    # each metric's main selection: its first variant and keep direction, at the smallest budget
+    main = {
+        e["name"]: (e["variants"][0]["slug"], e["variants"][0].get("keep", e["keep"])[0])
+        for e in cfg["metrics"]
+    }
+    cmp_ = pd.read_csv(smk.input.comparison)
+    for metric, (variant, keep) in main.items():
+        row = cmp_[(cmp_["method"] == method_label(metric, variant, keep)) & (cmp_["budget"] == small)]
+        if len(row):
+            r = row.iloc[0]
+            v[f"main/{metric}/label"] = escape(f"{variant}, keep={keep}")
+            v[f"main/{metric}/bpb"] = fmt(r["target_bpb"])
+            v[f"main/{metric}/diff"] = fmt(r.get("diff_vs_random"), 3, signed=True)
+            v[f"main/{metric}/diffci"] = fmt(r.get("diff_ci95"), 3)
+    full = cmp_[cmp_["budget"] >= 1.0]
+    v["full/bpb"] = fmt(full["target_bpb"].iloc[0]) if len(full) else "---"
+    v["mde"] = fmt(cmp_["mde"].dropna().iloc[0] if cmp_["mde"].notna().any() else float("nan"), 3)
+    better = cmp_[(cmp_["budget"] < 1.0) & (cmp_["diff_vs_random"] + cmp_["diff_ci95"] < 0)]
+    v["cmp/n_better"] = str(len(better))
+    v["cmp/n_compared"] = str(int(cmp_["diff_vs_random"].notna().sum()))
+
+    compute = pd.read_csv(smk.input.compute)
+    for metric, (variant, keep) in main.items():
+        row = compute[
+            (compute.metric == metric)
+            & (compute.variant == variant)
+            & (compute.keep == keep)
+            & (compute.budget == small)
+        ]
+        if len(row):
+            r = row.iloc[0]
+            v[f"main/{metric}/mult"] = fmt(r["multiplier"], 2)
+            v[f"main/{metric}/multci"] = fmt(r["multiplier_ci95"], 2)
+            v[f"main/{metric}/selection_s"] = fmt(r["selection_s"], 1)
+            v[f"main/{metric}/verdict"] = escape(r["verdict"])
+            v[f"main/{metric}/target_verdict"] = escape(r["target_verdict"])
+    v["cost/n_methods"] = str(len(compute))
+    v["cost/n_pays_off"] = str(int((compute["verdict"] == "pays off").sum()))
+    v["cost/n_pays_off_target"] = str(int((compute["target_verdict"] == "pays off").sum()))
+    v["cost/target_model"] = escape(cfg["review"]["target_model"])
+
+    dedup = pd.read_csv(smk.input.dedup)
+    for r in dedup.itertuples(index=False):
+        for col in ("recall", "precision", "removal_rate"):
+            v[f"dedup/{r.metric}/{r.variant}/{col.replace('_', '')}"] = fmt(getattr(r, col), 3)
+    for metric, (variant, _) in main.items():
+        for col in ("recall", "precision", "removalrate"):
+            if f"dedup/{metric}/{variant}/{col}" in v:
+                v[f"dedup/{metric}/{col}"] = v[f"dedup/{metric}/{variant}/{col}"]
+
+    corr = pd.read_csv(smk.input.metrics)
+    for r in corr.itertuples(index=False):
+        for col in ("r", "r_lo", "r_hi", "r2"):
+            v[f"corr/{r.metric}/{col.replace('_', '')}"] = fmt(getattr(r, col), 2, signed=col != "r2")
+        v[f"corr/{r.metric}/n"] = str(r.n)
+
+    for name, path in zip(smk.params.ablations, smk.input.ablations, strict=True):
+        t = pd.read_csv(path)
+        t = t[t["budget"] == t["budget"].min()].sort_values("target_bpb")
+        v[f"abl/{name}/best"] = escape(t["series"].iloc[0])
+        v[f"abl/{name}/bestbpb"] = fmt(t["target_bpb"].iloc[0])
+
+    manifest = read_json(smk.input.manifest)
+    v["git"] = escape(str(manifest.get("git_commit", ""))[:10])
+    v["configsha"] = escape(str(manifest.get("config_sha256", ""))[:12])
+    write_text(macro_file(v), smk.output.macros)
+    write_text(sources_table(manifest), smk.output.sources)
+
+
+def sources_table(manifest: dict) -> str:
+    """The appendix: every source with its licence, archive and sha256, and the run's provenance."""
+    from dqreview.report.macros import escape
+
+    lines = [
+        "Every corpus is downloaded by the workflow and verified against a pinned sha256. Wikipedia text is",
+        "licensed CC BY-SA; attribution goes to the Wikipedia contributors of the articles used.",
+        "",
+        r"\begin{center}\scriptsize",
+        r"\begin{tabular}{llll}",
+        r"\toprule",
+        r"source & origin & licence & sha256 (first 16) \\",
+        r"\midrule",
+    ]
+    for src in manifest.get("sources", []):
+        if src.get("kind") == "pypi":
+            origin = f"PyPI {src.get('package')}=={src.get('version')} ({src.get('archive')})"
+        else:
+            origin = f"{src.get('kind')}: {src.get('path', src.get('paths', ''))}"
+        lines.append(
+            " & ".join(escape(x) for x in (src.get("name", ""), origin, src.get("license", "not stated"),
+                                            str(src.get("sha256", "---"))[:16])) + r" \\"
+        )  # fmt: skip
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{center}", ""]
+    lines.append(
+        f"Run provenance: git commit \\texttt{{{escape(str(manifest.get('git_commit', ''))[:12])}}}, config sha256 "
+        f"\\texttt{{{escape(str(manifest.get('config_sha256', ''))[:16])}}}, Python {escape(str(manifest.get('python', '')))}; "
+        "package versions are listed in results/manifest.json."
+    )
+    return "\n".join(lines) + "\n"
+
+
+run(main, snakemake)
