@@ -13,6 +13,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 # The library, importable here and in every job's script even when it is not pip-installed
 # (e.g. inside --sdm conda environments). Lint note: PYTHONPATH is extended, not required, so
 # the linter's "assert it with envvars" advice does not apply.

@@ -33,7 +33,7 @@ rule prepare:
         test="results/data/target/test.parquet",
         heldout=expand("results/data/heldout/{domain}.parquet", domain=DOMAINS),
         stats="results/data/prepare.json",
-        table="results/tables/data.csv",
+        table=report("results/tables/data.csv", category="3 Composition"),
         table_tex="results/tables/data.tex",
     log:
         "results/logs/prepare.log",

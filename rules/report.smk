@@ -6,8 +6,8 @@ rule comparison:
         evals=all_evals(),
         infos=all_selection_infos(),
     output:
-        figure="results/figs/comparison.pdf",
-        table="results/tables/comparison.csv",
+        figure=report("results/figs/comparison.pdf", category="1 Main comparison"),
+        table=report("results/tables/comparison.csv", category="1 Main comparison"),
         table_tex="results/tables/comparison.tex",
         runs="results/tables/runs.csv",
     log:
@@ -29,7 +29,7 @@ rule cost_table:
     input:
         costs=all_costs(),
     output:
-        table="results/tables/cost.csv",
+        table=report("results/tables/cost.csv", category="5 Cost"),
         table_tex="results/tables/cost.tex",
     log:
         "results/logs/report/cost_table.log",
@@ -74,7 +74,7 @@ rule vendi_table:
         test="results/embed/target/test.npy",
         selections=all_selection_ids(),
     output:
-        table="results/tables/vendi.csv",
+        table=report("results/tables/vendi.csv", category="4 Data metrics"),
         table_tex="results/tables/vendi.tex",
     log:
         "results/logs/report/vendi_table.log",
@@ -95,7 +95,7 @@ rule dedup_quality:
         index="results/data/pool/index.parquet",
         scores=dedup_scores(),
     output:
-        table="results/tables/dedup_quality.csv",
+        table=report("results/tables/dedup_quality.csv", category="4 Data metrics"),
         table_tex="results/tables/dedup_quality.tex",
         by_domain="results/tables/dedup_by_domain.csv",
     log:
@@ -115,7 +115,7 @@ rule dedup_quality:
 
 rule theory:
     output:
-        figure="results/figs/theory.pdf",
+        figure=report("results/figs/theory.pdf", category="6 Theory"),
         table="results/tables/theory.csv",
         table_tex="results/tables/theory.tex",
     log:
@@ -138,7 +138,7 @@ rule kl_table:
         ref="results/data/target/ref.parquet",
         selections=all_selection_ids(),
     output:
-        table="results/tables/kl_reduction.csv",
+        table=report("results/tables/kl_reduction.csv", category="4 Data metrics"),
     log:
         "results/logs/report/kl_table.log",
     benchmark:
@@ -161,10 +161,10 @@ rule compute_table:
         train_logs=all_train_logs(),
         costs=all_costs(),
     output:
-        table="results/tables/compute.csv",
+        table=report("results/tables/compute.csv", category="5 Cost"),
         table_tex="results/tables/compute.tex",
-        figure="results/figs/cost.pdf",
-        curves_figure="results/figs/learning_curves.pdf",
+        figure=report("results/figs/cost.pdf", category="5 Cost"),
+        curves_figure=report("results/figs/learning_curves.pdf", category="5 Cost"),
         curves_table="results/tables/compute_curves.csv",
     log:
         "results/logs/report/compute_table.log",
@@ -187,8 +187,8 @@ rule ablation:
     input:
         unpack(ablation_runs),
     output:
-        figure="results/figs/{ablation}.pdf",
-        table="results/tables/{ablation}.csv",
+        figure=report("results/figs/{ablation}.pdf", category="2 Ablations"),
+        table=report("results/tables/{ablation}.csv", category="2 Ablations"),
         table_tex="results/tables/{ablation}.tex",
     log:
         "results/logs/report/{ablation}.log",
@@ -218,8 +218,8 @@ rule composition:
         index="results/data/pool/index.parquet",
         selections=all_selection_ids(),
     output:
-        figure="results/figs/composition.pdf",
-        table="results/tables/composition.csv",
+        figure=report("results/figs/composition.pdf", category="3 Composition"),
+        table=report("results/tables/composition.csv", category="3 Composition"),
         table_tex="results/tables/composition.tex",
     log:
         "results/logs/report/composition.log",
@@ -242,8 +242,8 @@ rule metrics_vs_bpb:
         vendi="results/tables/vendi.csv",
         kl="results/tables/kl_reduction.csv",
     output:
-        figure="results/figs/metrics.pdf",
-        table="results/tables/metrics.csv",
+        figure=report("results/figs/metrics.pdf", category="4 Data metrics"),
+        table=report("results/tables/metrics.csv", category="4 Data metrics"),
         table_tex="results/tables/metrics.tex",
         points="results/tables/metrics_points.csv",
     log:
@@ -298,7 +298,7 @@ rule paper:
         figures=paper_figures(),
         tables=paper_tables(),
     output:
-        pdf="results/paper/main.pdf",
+        pdf=report("results/paper/main.pdf", category="0 Paper"),
     log:
         "results/logs/report/paper.log",
     benchmark:

@@ -289,3 +289,20 @@ def test_tiny_run_paper(tiny_run):
         macros = (tiny_run / "results/paper/macros.tex").read_text()
         assert r"\dqset{main/dsir/diff}" in macros and r"\dqset{seeds}{2}" in macros
         assert "CC BY-SA" in (tiny_run / "results/paper/sources.tex").read_text()
+
+
+def test_tiny_run_report_gathers_figures_and_tables(tiny_run, archive_cache, tmp_path):
+    report = tmp_path / "report.html"
+    proc = snakemake(tiny_run, "--config", f"cache={archive_cache}", "--report", str(report),
+                     configfiles=[REPO / "configs/tiny.yaml"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = report.read_text(errors="replace")
+    for name in (
+        "comparison.pdf",
+        "cost.pdf",
+        "ablation4.pdf",
+        "composition.pdf",
+        "metrics.pdf",
+        "compute.csv",
+    ):
+        assert name in html, name
