@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import glob
+import hashlib
 import json
 import sysconfig
 
@@ -56,6 +57,74 @@ def test_hash_values_match_reference():
     assert dsir.hash_bucket("alice went") == 114
 
 
+def _random_unicode(rng: np.random.Generator, n_chars: int) -> str:
+    """Text mixing ASCII, Latin/Greek/Cyrillic/CJK, combining marks, Unicode spaces and any code point."""
+    pools = [
+        np.arange(32, 127),
+        np.arange(0xC0, 0x250),
+        np.arange(0x370, 0x530),
+        np.arange(0x4E00, 0x4E80),
+        np.array([0x300, 0x301, 0x308, 0x660, 0x663, 0x2160, 0xB2, 0xBD, 0x5F, 0x130, 0x3A3, 0x1E9E]),
+        np.array(
+            [0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0xA0, 0x1680, 0x2000, 0x2028, 0x3000]
+        ),
+    ]
+    out = []
+    for _ in range(n_chars):
+        k = rng.integers(len(pools) + 1)
+        if k == len(pools):
+            cp = int(rng.integers(0x110000))
+            if 0xD800 <= cp <= 0xDFFF:
+                continue
+        else:
+            cp = int(rng.choice(pools[k]))
+        out.append(chr(cp))
+        if rng.random() < 0.15:
+            out.append(" ")
+    return "".join(out)
+
+
+@pytest.fixture(scope="module")
+def unicode_texts():
+    rng = np.random.default_rng(5)
+    texts = [_random_unicode(rng, int(rng.integers(0, 400))) for _ in range(300)]
+    texts += [
+        "İstanbul ΣΑΣ ΟΔΟΣ",
+        "a\u0301b ٣٤ x²½ ⅱ_y",
+        "x" * 700 + " " + "é" * 300 + "!" * 90,
+        "",
+        "  \t ",
+        ".",
+    ]
+    return texts
+
+
+def test_sha256_kernel_matches_hashlib():
+    K = dsir._kernels()
+    rng = np.random.default_rng(0)
+    strings = ["", "alice", "alice went"] + [_random_unicode(rng, int(n)) for n in rng.integers(0, 90, 400)]
+    strings += ["a" * n for n in (54, 55, 56, 57, 63, 64, 65, 118, 119, 120, 128, 1000)]
+    data = [s.encode("utf-8") for s in strings]
+    ends = np.cumsum([len(b) for b in data], dtype=np.int64)
+    starts = ends - np.array([len(b) for b in data], dtype=np.int64)
+    buf = np.frombuffer(b"".join(data), dtype=np.uint8)
+    for B in (10000, 97, 1, 2**31 - 1):
+        got = K.sha256_mod_many(buf, starts, ends, B)
+        assert got.tolist() == [int(hashlib.sha256(b).hexdigest(), 16) % B for b in data]
+
+
+def test_compiled_tokenizer_equals_re(unicode_texts):
+    """fast (numba scanner) and compat (stdlib re) give the same tokens, counted in 2**31 − 1 buckets."""
+    for ngrams in (1, 2):
+        Xf, nf = dsir.featurize(unicode_texts, 2**31 - 1, ngrams, "fast", return_n_tokens=True)
+        Xc, nc = dsir.featurize(unicode_texts, 2**31 - 1, ngrams, "compat", return_n_tokens=True)
+        np.testing.assert_array_equal(nf, [len(dsir.tokenize(t)) for t in unicode_texts])
+        np.testing.assert_array_equal(nf, nc)
+        assert (Xf != Xc).nnz == 0
+    Xp, npy = dsir._featurize_python(unicode_texts, 10000, 2)
+    assert (dsir.featurize(unicode_texts) != Xp).nnz == 0
+
+
 def test_compat_counts_equal_package():
     from data_selection.hashed_ngram_dsir import get_ngram_counts
 
@@ -73,6 +142,29 @@ def test_compat_counts_equal_package():
     X1 = dsir.featurize(lines, ngrams=1, num_buckets=97, featurizer="fast")
     for i, line in enumerate(lines):
         np.testing.assert_array_equal(X1[i].toarray().ravel(), get_ngram_counts(line, n=1, num_buckets=97))
+    X3 = dsir.featurize(lines, ngrams=3, num_buckets=97, featurizer="fast")  # pure-Python path
+    for i, line in enumerate(lines):
+        np.testing.assert_array_equal(X3[i].toarray().ravel(), get_ngram_counts(line, n=3, num_buckets=97))
+
+
+def test_cache_growth_and_eviction_keep_buckets(monkeypatch, unicode_texts, corpus):
+    """Tiny initial tables (every array grows many times) and tiny limits (the caches are emptied
+    mid-run) give the same counts as the uncached pure-Python featuriser."""
+    texts = unicode_texts + corpus[0][:100]
+    want, _ = dsir._featurize_python(texts, 10000, 2)
+    for attr, value in (
+        ("INIT_WORDS", 2),
+        ("INIT_ARENA", 4),
+        ("INIT_BIGRAM_SLOTS", 2),
+        ("MAX_BIGRAM_SLOTS", 256),
+        ("MAX_WORDS", 300),
+    ):
+        monkeypatch.setattr(dsir._NgramCache, attr, value)
+    monkeypatch.setattr(dsir, "_CACHES", {})
+    for feat in ("fast", "compat"):
+        got = sum(dsir.bucket_counts(texts[i::7], featurizer=feat, chunk_docs=16) for i in range(7))
+        np.testing.assert_array_equal(got, np.asarray(want.sum(axis=0)).ravel())
+        assert (dsir.featurize(texts, featurizer=feat) != want).nnz == 0
 
 
 def test_compat_weights_equal_package(corpus, tmp_path):
@@ -98,7 +190,10 @@ def test_compat_weights_equal_package(corpus, tmp_path):
         np.testing.assert_allclose(state["pool_dist"], ref.raw_probs, rtol=0, atol=1e-15)
         got = dsir.score(_df(texts), None, state, {"featurizer": feat})
         assert list(got.columns) == ["id", "score", "n_tokens"]
-        np.testing.assert_allclose(got["score"].to_numpy(), want, rtol=1e-12, atol=1e-9)
+        if feat == "compat":  # the package's own dot product on the same counts: bit for bit
+            np.testing.assert_array_equal(got["score"].to_numpy(), want)
+        else:  # summed in token order instead
+            np.testing.assert_allclose(got["score"].to_numpy(), want, rtol=1e-12, atol=1e-9)
         meta = np.load(tmp_path / "cache" / "perexample_metadata" / "0.npy")
         np.testing.assert_array_equal(got["n_tokens"].to_numpy(), meta)
 
@@ -128,6 +223,35 @@ def test_fit_shard_invariance(corpus):
             dsir.fit_distribution(whole),
             atol=1e-12,
         )
+
+
+def test_scores_shard_invariant_and_deterministic(corpus, unicode_texts):
+    """Same ids and values for 1 and 4 shards; the same bits with cold and warm n-gram caches."""
+    texts, target = corpus
+    texts = texts + unicode_texts
+    docs = _df(texts)
+    for feat in ("fast", "compat"):
+        params = {"featurizer": feat, "laplace": 0.5}
+        dsir._CACHES.clear()
+        state = dsir.fit({"target_texts": target, "pool_texts": texts}, params)
+        warm = dsir.fit({"target_texts": target, "pool_texts": texts}, params)
+        for k in state:
+            np.testing.assert_array_equal(state[k], warm[k])
+        whole = dsir.score(docs, None, state, params)
+        bounds = np.linspace(0, len(docs), 5).astype(int)
+        shards = pd.concat(
+            [
+                dsir.score(docs.iloc[a:b], None, state, params)
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            ],
+            ignore_index=True,
+        )
+        assert shards["id"].tolist() == whole["id"].tolist()
+        np.testing.assert_allclose(shards["score"], whole["score"], rtol=1e-9, atol=0)
+        np.testing.assert_array_equal(shards["n_tokens"], whole["n_tokens"])
+        dsir._CACHES.clear()
+        again = dsir.score(docs, None, state, params)  # cold caches
+        np.testing.assert_array_equal(again["score"].to_numpy(), whole["score"].to_numpy())
 
 
 def test_laplace_and_fit_distribution():
