@@ -19,9 +19,10 @@ Two signature families:
     ``update(shingle.encode("utf-8"))`` for every shingle: H(s) = first 4 bytes of sha1(s) as
     little-endian uint32; h_i(s) = ((a_i·H + b_i) mod (2^61−1)) & (2^32−1) where a_i·H + b_i is
     computed in uint64 and wraps around 2^64 (as datasketch does); (a_i, b_i) drawn interleaved from
-    ``np.random.RandomState(seed)``, a ∈ [1, p), b ∈ [0, p). Values are uint64 (< 2^32). Words and
-    shingles are interned (exact, by bytes and by word-id tuples) so that SHA-1 (a numba port) runs
-    once per distinct shingle of the shard.
+    ``np.random.RandomState(seed)``, a ∈ [1, p), b ∈ [0, p). Values are uint64 (< 2^32). SHA-1 is a
+    numba port run on every shingle occurrence: interning shingles first to hash each distinct one
+    once cost more (a random-access hash table, ~15 µs/doc) than the SHA-1 it saves on a pool with a
+    few % duplicates (measured; benchmarks/README.md).
 ``fast``
     A word's 64-bit hash is FNV-1a over its UTF-8 bytes followed by the murmur3 ``fmix64`` finaliser; a
     shingle's 64-bit hash is a polynomial combination of its word hashes (wrapping uint64, plus the
@@ -274,14 +275,22 @@ def _word_hashes(buf, start, stop):
 
 
 @njit(cache=True)
-def _shingle_hashes(whash, doc_w, ngram):
-    """64-bit hash of every shingle of every text (S,), and ``doc_s`` (n+1,) shingle offsets."""
+def _shingle_offsets(doc_w, ngram):
+    """``doc_s`` (n+1,): text d owns shingles doc_s[d]:doc_s[d+1] (one when shorter than ngram)."""
     n = doc_w.size - 1
     doc_s = np.empty(n + 1, np.int64)
     doc_s[0] = 0
     for d in range(n):
         L = doc_w[d + 1] - doc_w[d]
         doc_s[d + 1] = doc_s[d] + (L - ngram + 1 if L >= ngram else 1)
+    return doc_s
+
+
+@njit(cache=True)
+def _shingle_hashes(whash, doc_w, ngram):
+    """64-bit hash of every shingle of every text (S,), and ``doc_s`` (n+1,) shingle offsets."""
+    n = doc_w.size - 1
+    doc_s = _shingle_offsets(doc_w, ngram)
     out = np.empty(doc_s[n], np.uint64)
     for d in range(n):
         L = doc_w[d + 1] - doc_w[d]
@@ -437,30 +446,31 @@ def _sha1_head32(msg, length, w):
 
 
 @njit(cache=True)
-def _sha1_shingles(buf, start, stop, tok, first_word, first_pos, width):
-    """datasketch's ``sha1_hash32`` of each distinct shingle's UTF-8 text (words joined by one space)."""
-    U = first_pos.size
-    out = np.empty(U, np.uint64)
+def _sha1_shingles(buf, start, stop, doc_w, doc_s, ngram):
+    """datasketch's ``sha1_hash32`` of every shingle's UTF-8 text (its words joined by one space)."""
+    out = np.empty(doc_s[-1], np.uint64)
     msg = np.empty(128, np.uint8)
     w = np.empty(80, np.uint64)
-    for u in range(U):
-        length = 0
-        for j in range(width[u]):
-            f = first_word[tok[first_pos[u] + j]]
-            length += stop[f] - start[f] + (1 if j else 0)
-        need = ((length + 8) // 64 + 1) * 64
-        if need > msg.size:
-            msg = np.empty(need, np.uint8)
-        p = 0
-        for j in range(width[u]):
-            if j:
-                msg[p] = 32
-                p += 1
-            f = first_word[tok[first_pos[u] + j]]
-            for i in range(start[f], stop[f]):
-                msg[p] = buf[i]
-                p += 1
-        out[u] = _sha1_head32(msg, length, w)
+    for d in range(doc_s.size - 1):
+        L = doc_w[d + 1] - doc_w[d]
+        k = ngram if L >= ngram else L
+        for s in range(doc_s[d], doc_s[d + 1]):
+            first = doc_w[d] + (s - doc_s[d])
+            length = k - 1 if k else 0
+            for j in range(first, first + k):
+                length += stop[j] - start[j]
+            need = ((length + 8) // 64 + 1) * 64
+            if need > msg.size:
+                msg = np.empty(need, np.uint8)
+            p = 0
+            for j in range(first, first + k):
+                if j > first:
+                    msg[p] = 32
+                    p += 1
+                for i in range(start[j], stop[j]):
+                    msg[p] = buf[i]
+                    p += 1
+            out[s] = _sha1_head32(msg, length, w)
     return out
 
 
@@ -483,14 +493,14 @@ def _minhash_multiply_shift(sh, doc_s, a, b):
 
 
 @njit(cache=True)
-def _minhash_legacy(H, uid, doc_s, a, b):
+def _minhash_legacy(H, doc_s, a, b):
     n, P = doc_s.size - 1, a.size
     out = np.empty((n, P), np.uint64)
     mins = np.empty(P, np.uint64)
     for d in range(n):
         mins[:] = _M32
         for s in range(doc_s[d], doc_s[d + 1]):
-            h = H[uid[s]]
+            h = H[s]
             for p in range(P):
                 x = a[p] * h + b[p]  # wraps around 2^64, as in datasketch
                 r = (x & MERSENNE) + (x >> _S61)  # ≡ x mod 2^61 − 1, and < 2·(2^61 − 1)
@@ -549,12 +559,9 @@ def signatures_legacy(texts, num_perm: int = 128, seed: int = 1, ngram: int = 5)
     """(n, num_perm) uint64 MinHash signatures bit-identical to datasketch legacy ``hashvalues``."""
     a, b = legacy_permutations(num_perm, seed)
     words = _Words(texts)
-    whash = _word_hashes(words.buf, words.start, words.stop)
-    tok, first = _intern_words(words.buf, words.start, words.stop, whash)
-    sh, doc_s = _shingle_hashes(whash, words.doc_w, ngram)
-    uid, first_pos, width = _intern_shingles(sh, doc_s, tok, words.doc_w, ngram)
-    H = _sha1_shingles(words.buf, words.start, words.stop, tok, first, first_pos, width)
-    return _minhash_legacy(H, uid, doc_s, a, b)
+    doc_s = _shingle_offsets(words.doc_w, ngram)
+    H = _sha1_shingles(words.buf, words.start, words.stop, words.doc_w, doc_s, ngram)
+    return _minhash_legacy(H, doc_s, a, b)
 
 
 def signatures_fast(texts, num_perm: int = 128, seed: int = 1, ngram: int = 5) -> np.ndarray:
