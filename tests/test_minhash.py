@@ -55,6 +55,11 @@ TRICKY = [
     "tab\there  and\n\n\nnew  lines x y z",
     "w" * 70 + " b c d e f g",
     ("long" * 30 + " ") * 8,
+    "x" * 55,  # SHA-1 padding boundaries: 55 bytes fit one block (the 16-lane path), 56 need two
+    "x" * 56,
+    "y" * 119,
+    "y" * 120,
+    "é" * 27 + "a",  # 55 bytes of UTF-8
 ]
 
 

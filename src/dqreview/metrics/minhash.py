@@ -78,7 +78,6 @@ FIT_NEEDS = ("shard_features",)
 
 MODES = ("fast", "legacy", "exact")
 MERSENNE = np.uint64((1 << 61) - 1)
-MAX_HASH32 = np.uint64((1 << 32) - 1)
 #: Candidate groups (identical band) larger than this emit a star (first member – others), not all pairs.
 MAX_GROUP_PAIRS = 64
 
@@ -445,32 +444,133 @@ def _sha1_head32(msg, length, w):
     return ((h0 & _U(0xFF)) << _S24) | ((h0 & _U(0xFF00)) << _S8) | ((h0 >> _S8) & _U(0xFF00)) | (h0 >> _S24)
 
 
+#: Shingles hashed side by side by the multi-buffer SHA-1 (one AVX-512 register of 32-bit lanes).
+SHA1_LANES = 16
+
+
+@njit(cache=True)
+def _sha1_lanes(blocks, out, lanes):
+    """sha1-32 of ``lanes`` one-block messages at once; ``blocks`` (64, SHA1_LANES) uint8, already padded,
+    column q = message q. Every step is a loop over lanes, which LLVM vectorises; the five working
+    variables live in rows of ``st`` whose roles rotate by one row per round (no copies)."""
+    W = np.empty((80, SHA1_LANES), np.uint32)
+    for t in range(16):
+        for q in range(SHA1_LANES):
+            W[t, q] = (
+                (np.uint32(blocks[4 * t, q]) << np.uint32(24))
+                | (np.uint32(blocks[4 * t + 1, q]) << np.uint32(16))
+                | (np.uint32(blocks[4 * t + 2, q]) << np.uint32(8))
+                | np.uint32(blocks[4 * t + 3, q])
+            )
+    for t in range(16, 80):
+        for q in range(SHA1_LANES):
+            x = W[t - 3, q] ^ W[t - 8, q] ^ W[t - 14, q] ^ W[t - 16, q]
+            W[t, q] = (x << np.uint32(1)) | (x >> np.uint32(31))
+    init = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
+    st = np.empty((5, SHA1_LANES), np.uint32)
+    for r in range(5):
+        st[r, :] = np.uint32(init[r])
+    for t in range(80):
+        ia, ib, ic, id_, ie = (-t) % 5, (1 - t) % 5, (2 - t) % 5, (3 - t) % 5, (4 - t) % 5
+        if t < 20:
+            for q in range(SHA1_LANES):
+                a, b, c, d = st[ia, q], st[ib, q], st[ic, q], st[id_, q]
+                f = (b & c) | (~b & d)
+                rot = (a << np.uint32(5)) | (a >> np.uint32(27))
+                st[ie, q] = np.uint32(rot + f + st[ie, q] + np.uint32(0x5A827999) + W[t, q])
+                st[ib, q] = (b << np.uint32(30)) | (b >> np.uint32(2))
+        elif t < 40:
+            for q in range(SHA1_LANES):
+                a, b, c, d = st[ia, q], st[ib, q], st[ic, q], st[id_, q]
+                rot = (a << np.uint32(5)) | (a >> np.uint32(27))
+                st[ie, q] = np.uint32(rot + (b ^ c ^ d) + st[ie, q] + np.uint32(0x6ED9EBA1) + W[t, q])
+                st[ib, q] = (b << np.uint32(30)) | (b >> np.uint32(2))
+        elif t < 60:
+            for q in range(SHA1_LANES):
+                a, b, c, d = st[ia, q], st[ib, q], st[ic, q], st[id_, q]
+                f = (b & c) | (b & d) | (c & d)
+                rot = (a << np.uint32(5)) | (a >> np.uint32(27))
+                st[ie, q] = np.uint32(rot + f + st[ie, q] + np.uint32(0x8F1BBCDC) + W[t, q])
+                st[ib, q] = (b << np.uint32(30)) | (b >> np.uint32(2))
+        else:
+            for q in range(SHA1_LANES):
+                a, b, c, d = st[ia, q], st[ib, q], st[ic, q], st[id_, q]
+                rot = (a << np.uint32(5)) | (a >> np.uint32(27))
+                st[ie, q] = np.uint32(rot + (b ^ c ^ d) + st[ie, q] + np.uint32(0xCA62C1D6) + W[t, q])
+                st[ib, q] = (b << np.uint32(30)) | (b >> np.uint32(2))
+    for q in range(lanes):  # after 80 rounds (a multiple of 5) row 0 is a again
+        h0 = _U(np.uint32(st[0, q] + np.uint32(init[0])))
+        out[q] = (
+            ((h0 & _U(0xFF)) << _S24) | ((h0 & _U(0xFF00)) << _S8) | ((h0 >> _S8) & _U(0xFF00)) | (h0 >> _S24)
+        )
+
+
 @njit(cache=True)
 def _sha1_shingles(buf, start, stop, doc_w, doc_s, ngram):
-    """datasketch's ``sha1_hash32`` of every shingle's UTF-8 text (its words joined by one space)."""
-    out = np.empty(doc_s[-1], np.uint64)
-    msg = np.empty(128, np.uint8)
-    w = np.empty(80, np.uint64)
+    """datasketch's ``sha1_hash32`` of every shingle's UTF-8 text (its words joined by one space).
+
+    Shingles of at most 55 bytes (one SHA-1 block) go SHA1_LANES at a time through :func:`_sha1_lanes`;
+    longer ones through the scalar :func:`_sha1_head32`.
+    """
+    S = doc_s[-1]
+    out = np.empty(S, np.uint64)
+    first = np.empty(S, np.int64)
+    width = np.empty(S, np.int64)
     for d in range(doc_s.size - 1):
         L = doc_w[d + 1] - doc_w[d]
         k = ngram if L >= ngram else L
         for s in range(doc_s[d], doc_s[d + 1]):
-            first = doc_w[d] + (s - doc_s[d])
-            length = k - 1 if k else 0
-            for j in range(first, first + k):
-                length += stop[j] - start[j]
-            need = ((length + 8) // 64 + 1) * 64
-            if need > msg.size:
-                msg = np.empty(need, np.uint8)
+            first[s] = doc_w[d] + (s - doc_s[d])
+            width[s] = k
+    msg = np.empty(128, np.uint8)
+    w = np.empty(80, np.uint64)
+    blocks = np.zeros((64, SHA1_LANES), np.uint8)
+    lane_of = np.empty(SHA1_LANES, np.int64)
+    lane_out = np.empty(SHA1_LANES, np.uint64)
+    lanes = 0
+    for s in range(S + 1):
+        if s == S or lanes == SHA1_LANES:  # a full (or the last) set of lanes
+            if lanes:
+                _sha1_lanes(blocks, lane_out, lanes)
+                for q in range(lanes):
+                    out[lane_of[q]] = lane_out[q]
+                lanes = 0
+            if s == S:
+                break
+        f, k = first[s], width[s]
+        length = k - 1 if k else 0
+        for j in range(f, f + k):
+            length += stop[j] - start[j]
+        if length <= 55:
+            col = lanes
             p = 0
-            for j in range(first, first + k):
-                if j > first:
-                    msg[p] = 32
+            for j in range(f, f + k):
+                if j > f:
+                    blocks[p, col] = 32
                     p += 1
                 for i in range(start[j], stop[j]):
-                    msg[p] = buf[i]
+                    blocks[p, col] = buf[i]
                     p += 1
-            out[s] = _sha1_head32(msg, length, w)
+            blocks[p, col] = 0x80
+            for i in range(p + 1, 62):
+                blocks[i, col] = 0
+            blocks[62, col] = np.uint8((length * 8) >> 8)  # bit length, big-endian (< 2^16 here)
+            blocks[63, col] = np.uint8((length * 8) & 0xFF)
+            lane_of[col] = s
+            lanes += 1
+            continue
+        need = ((length + 8) // 64 + 1) * 64
+        if need > msg.size:
+            msg = np.empty(need, np.uint8)
+        p = 0
+        for j in range(f, f + k):
+            if j > f:
+                msg[p] = 32
+                p += 1
+            for i in range(start[j], stop[j]):
+                msg[p] = buf[i]
+                p += 1
+        out[s] = _sha1_head32(msg, length, w)
     return out
 
 
