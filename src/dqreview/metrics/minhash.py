@@ -958,8 +958,10 @@ def representatives(labels: np.ndarray, ids: np.ndarray, seed: int) -> np.ndarra
 
 def check_params(params: dict | None, key: str = _KEY) -> dict:
     """num_perm (128), threshold (0.8), lsh_threshold (= threshold; the (b, r) design point — set it
-    lower than threshold together with verify to catch pairs near T, datasketch #105), ngram (5), mode ("fast" | "legacy" | "exact"), verify (False),
-    seed (1), bands/rows (optional; both or neither, default :func:`optimal_bands`)."""
+    lower than threshold together with verify to catch pairs near T, datasketch #105), ngram (5),
+    mode ("fast" | "legacy" | "exact"), verify (False: keep a candidate pair only if its shingle-set
+    Jaccard is ≥ threshold), seed (1), bands/rows (optional; both or neither, default
+    :func:`optimal_bands`)."""
     p = dict(params or {})
     unknown = set(p) - {
         "num_perm",
