@@ -96,23 +96,22 @@ if args.e2e:
         big[i + 1] = " ".join(w)
     frame = pd.DataFrame({"id": [f"d{i:06d}" for i in range(args.e2e)], "text": big})
     shards = np.array_split(np.arange(args.e2e), 4)
-    for mode in ("fast", "legacy"):
-        params = {"mode": mode, "threshold": 0.8}
+    settings = (
+        ("fast, T=0.8", {"mode": "fast", "threshold": 0.8}),
+        ("legacy, T=0.8", {"mode": "legacy", "threshold": 0.8}),
+        ("fast, LSH at 0.6 + verify at 0.8 (config.yaml)", {"lsh_threshold": 0.6, "verify": True}),
+    )
+    for label, params in settings:
         t0 = time.perf_counter()
         features = [M.shard_features(frame.iloc[s], params) for s in shards]
         t1 = time.perf_counter()
-        p = M.check_params(params)
-        b, r = M.optimal_bands(p["threshold"], p["num_perm"])
-        sigs = np.concatenate([f["signatures"] for f in features])
-        pairs = M.lsh_candidates(sigs, b, r)
+        state = M.fit({"shard_features": features}, params)
         t2 = time.perf_counter()
-        labels = M.union_find_clusters(args.e2e, pairs)
-        t3 = time.perf_counter()
         print(
-            f"end-to-end {args.e2e} docs ({mode}, T=0.8, b={b}, r={r}, 4 shards, 1 process): signatures "
-            f"{t1 - t0:.2f}s, LSH {t2 - t1:.2f}s, union-find {t3 - t2:.2f}s, total {t3 - t0:.2f}s; "
-            f"{len(pairs)} candidate pairs, {args.e2e - len(np.unique(labels))} removed "
-            f"(planted {len(range(0, args.e2e - 1, 20))})"
+            f"end-to-end {args.e2e} docs ({label}; b={state['bands']}, r={state['rows']}; 4 shards, 1 process): "
+            f"signatures {t1 - t0:.2f}s + fit (LSH, {'verify, ' if params.get('verify') else ''}union-find, "
+            f"representatives) {t2 - t1:.2f}s = {t2 - t0:.2f}s; {int(state['n_pairs'])} candidate pairs, "
+            f"{int(state['removed'].sum())} removed (planted {len(range(0, args.e2e - 1, 20))})"
         )
     t0 = time.perf_counter()
     truth, _ = M.jaccard_pairs(big, 0.8)

@@ -756,11 +756,15 @@ def _distinct_sorted(values, off):
     new_off = np.zeros(n + 1, np.int64)
     k = 0
     for d in range(n):
-        seg = np.sort(values[off[d] : off[d + 1]])
+        seg = out[k : k + off[d + 1] - off[d]]  # sorted in place in the output, then compacted
+        seg[:] = values[off[d] : off[d + 1]]
+        seg.sort()
+        m = 0
         for i in range(seg.size):
-            if i == 0 or seg[i] != seg[i - 1]:
-                out[k] = seg[i]
-                k += 1
+            if m == 0 or seg[i] != seg[m - 1]:
+                seg[m] = seg[i]
+                m += 1
+        k += m
         new_off[d + 1] = k
     return out[:k].copy(), new_off
 
