@@ -62,14 +62,9 @@ REGISTRY: dict[str, str] = {
 
 KEEP_DIRECTIONS = ("high", "low")
 KNOWN_NEEDS = ("embeddings",)
-KNOWN_FIT_NEEDS = (
-    "pool_embeddings",
-    "pool_ids",
-    "pool_texts",
-    "target_embeddings",
-    "target_texts",
-    "shard_features",  # the list of the metric's own shard_features() outputs, in shard order
-)
+KNOWN_FIT_NEEDS = ("pool_embeddings", "pool_ids", "pool_texts", "target_embeddings", "target_texts")
+# shard_features: the list of the metric's own shard_features() outputs, in shard order
+KNOWN_FIT_NEEDS += ("shard_features",)
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
