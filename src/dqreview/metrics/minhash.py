@@ -20,9 +20,10 @@ Two signature families:
     little-endian uint32; h_i(s) = ((a_i·H + b_i) mod (2^61−1)) & (2^32−1) where a_i·H + b_i is
     computed in uint64 and wraps around 2^64 (as datasketch does); (a_i, b_i) drawn interleaved from
     ``np.random.RandomState(seed)``, a ∈ [1, p), b ∈ [0, p). Values are uint64 (< 2^32). SHA-1 is a
-    numba port run on every shingle occurrence: interning shingles first to hash each distinct one
-    once cost more (a random-access hash table, ~15 µs/doc) than the SHA-1 it saves on a pool with a
-    few % duplicates (measured; benchmarks/README.md).
+    numba port (FIPS 180-4) run on every shingle occurrence, one-block shingles (≤ 55 bytes)
+    SHA1_LANES at a time: interning shingles first to hash each distinct one once cost more (a
+    random-access hash table, ~15 µs/doc) than the SHA-1 it saves on a pool with a few % duplicates
+    (measured; benchmarks/README.md).
 ``fast``
     A word's 64-bit hash is FNV-1a over its UTF-8 bytes followed by the murmur3 ``fmix64`` finaliser; a
     shingle's 64-bit hash is a polynomial combination of its word hashes (wrapping uint64, plus the
