@@ -72,6 +72,14 @@ def test_nothing_removed():
     assert summary["recall"] == 0.0 and summary["removed"] == 0 and np.isnan(summary["precision"])
 
 
+def test_no_planted_duplicates():
+    index = _index().assign(planted="")
+    summary, _ = dedup_quality(index, ["c", "g"], similar_pairs(list(TEXTS), list(TEXTS.values()), 0.6))
+    assert summary["planted_pairs"] == 0 and summary["truth_pairs"] == 2
+    assert summary["recall"] == 1.0 and summary["recall_similar"] == 1.0 and summary["precision"] == 1.0
+    assert np.isnan(summary["recall_near"])
+
+
 def test_minhash_recall_on_planted_near_duplicates_at_the_config_edit_rate():
     """The config's MinHash variant finds ≥ 95% of near-duplicates planted the way prepare plants
     them, at the config's edit rate (at most that many word edits per 100 words)."""

@@ -22,6 +22,8 @@ DEFAULT_NGRAM = 5
 def planted_pairs(index: pd.DataFrame) -> pd.DataFrame:
     """``id``, ``original``, ``kind`` (exact / near) of every planted duplicate."""
     planted = index[index["planted"].str.match(r"^(exact|near):")]
+    if planted.empty:
+        return pd.DataFrame({"id": [], "original": [], "kind": []}, dtype=str)
     parts = planted["planted"].str.split(":", expand=True)
     return pd.DataFrame(
         {"id": planted["id"].to_numpy(), "original": parts[1].to_numpy(), "kind": parts[0].to_numpy()}
@@ -36,6 +38,12 @@ def similar_pairs(ids, texts, threshold: float, ngram: int = DEFAULT_NGRAM) -> p
     ids = np.asarray(ids).astype(str)
     pairs, J = jaccard_pairs(texts, threshold, ngram)
     return pd.DataFrame({"id": ids[pairs[:, 1]], "original": ids[pairs[:, 0]], "jaccard": J})
+
+
+def _unordered(pairs: pd.DataFrame) -> pd.MultiIndex:
+    """(smaller id, larger id) of each pair, so that (a, b) and (b, a) compare equal."""
+    a, b = pairs["id"].to_numpy().astype(str), pairs["original"].to_numpy().astype(str)
+    return pd.MultiIndex.from_arrays([np.where(a < b, a, b), np.where(a < b, b, a)])
 
 
 def _mean(flags: np.ndarray) -> float:
@@ -74,13 +82,9 @@ def dedup_quality(
     if similar is not None and len(similar):
         sim = similar[["id", "original"]].astype(str).assign(kind="similar")
         n_similar = len(sim)
-        key = {frozenset(p) for p in zip(planted["id"], planted["original"], strict=True)}
-        new = [frozenset(p) not in key for p in zip(sim["id"], sim["original"], strict=True)]
+        new = ~_unordered(sim).isin(_unordered(planted))  # a planted pair counts once, as planted
         truth = pd.concat([planted, sim[new]], ignore_index=True)
-    found = np.array(
-        [a in removed or b in removed for a, b in zip(truth["id"], truth["original"], strict=True)],
-        dtype=bool,
-    )
+    found = (truth["id"].isin(removed) | truth["original"].isin(removed)).to_numpy(dtype=bool)
     members = set(truth["id"]) | set(truth["original"])
     correct = len(removed & members)
     kinds = truth["kind"].to_numpy()
