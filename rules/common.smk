@@ -86,7 +86,18 @@ def fit_inputs(wildcards):
         inputs["pool_texts"] = pool_shards()
     if "target_texts" in needs:
         inputs["target_texts"] = "results/data/target/ref.parquet"
+    if "shard_features" in needs:
+        inputs["shard_features"] = shard_features(wildcards.metric, wildcards.variant)
     return inputs
+
+
+def shard_features(metric, variant):
+    return expand(
+        "results/features/{metric}/{variant}/shard-{shard}.npz",
+        metric=metric,
+        variant=variant,
+        shard=SHARDS,
+    )
 
 
 def score_inputs(wildcards):
@@ -151,6 +162,13 @@ def all_costs():
             )
             if metric_fits(entry["name"]):
                 costs.append(f"results/cost/fit/{entry['name']}/{v['slug']}.json")
+            if "shard_features" in getattr(get_metric(entry["name"]), "FIT_NEEDS", ()):
+                costs += expand(
+                    "results/cost/features/{metric}/{variant}/shard-{shard}.json",
+                    metric=entry["name"],
+                    variant=v["slug"],
+                    shard=SHARDS,
+                )
     return costs
 
 

@@ -93,6 +93,7 @@ rule vendi_table:
 rule dedup_quality:
     input:
         index="results/data/pool/index.parquet",
+        shards=pool_shards(),
         scores=dedup_scores(),
     output:
         table=report("results/tables/dedup_quality.csv", category="4 Data metrics"),

@@ -1,5 +1,26 @@
 # Metric scores: a metric's global state is fitted once (e.g. k-means prototypes), then every
-# pool shard is scored independently and the shards are merged.
+# pool shard is scored independently and the shards are merged. A metric with shard_features
+# (e.g. MinHash signatures) does its per-document work per shard before the global fit.
+
+
+rule shard_features:
+    input:
+        docs="results/data/pool/shard-{shard}.parquet",
+    output:
+        features="results/features/{metric}/{variant}/shard-{shard}.npz",
+        cost="results/cost/features/{metric}/{variant}/shard-{shard}.json",
+    log:
+        "results/logs/features/{metric}/{variant}/shard-{shard}.log",
+    benchmark:
+        "results/benchmarks/features/{metric}/{variant}/shard-{shard}.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        f"../{SCRIPTS}/shard_features.py"
 
 
 rule fit_metric:

@@ -3,6 +3,7 @@ clustering, representative policy and shard invariance."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -32,22 +33,88 @@ def test_shingles():
     assert M.shingles("a  b\n\nc d E", 5) == ["a b c d e"]
 
 
-def test_legacy_signatures_equal_datasketch():
+# texts the compiled scanner must split exactly like normalise(text).lower().split(): control and
+# format characters (removed by normalise, joining words), non-NFC text, Unicode whitespace, lone
+# surrogates, Greek final sigma, and shingles of 1, 2 and 3 SHA-1 blocks (≥ 56 and ≥ 120 bytes)
+TRICKY = [
+    "",
+    "one",
+    "a b c d",
+    "x " * 7,
+    "Ünïcödé STRASSE straße 日本語 naïve",
+    "a\x00b c d e f g",
+    "a\x0bb c d e f g",
+    "x\r\ny z w v u",
+    "\x85a b c d e f",
+    "e\u0301 f g h i j",
+    "A\u00a0B C D E F",
+    "x\u200by z a b c d",
+    "\u2028 p q r s t u \u3000 v",
+    "\ud800 a b c d e",
+    "ΟΔΟΣ ΟΔΟΣ. ΣΑΣ a b c",
+    "tab\there  and\n\n\nnew  lines x y z",
+    "w" * 70 + " b c d e f g",
+    ("long" * 30 + " ") * 8,
+    "x" * 55,  # SHA-1 padding boundaries: 55 bytes fit one block (the 16-lane path), 56 need two
+    "x" * 56,
+    "y" * 119,
+    "y" * 120,
+    "é" * 27 + "a",  # 55 bytes of UTF-8
+]
+
+
+def _datasketch_legacy(text, num_perm, seed):
     from datasketch import MinHash  # must FAIL, not skip, when the reference is missing
 
+    ref = MinHash(num_perm=num_perm, seed=seed, scheme="legacy")
+    for sh in M.shingles(text):
+        ref.update(sh.encode("utf-8", "surrogatepass"))
+    return ref.hashvalues
+
+
+def test_legacy_signatures_equal_datasketch():
+    from datasketch import MinHash
+
     rng = random.Random(1)
-    texts = [_doc(rng, 0, 60) for _ in range(150)] + ["", "one", "a b c d", "x " * 7]
+    texts = [_doc(rng, 0, 60) for _ in range(150)] + TRICKY
+    texts += texts[:20]  # repeated shingles across documents: SHA-1 once per distinct shingle
     for num_perm, seed in ((128, 1), (64, 7)):
         sigs = M.signatures_legacy(texts, num_perm, seed)
+        assert sigs.dtype == np.uint64 and sigs.shape == (len(texts), num_perm)
         for t, s in zip(texts, sigs, strict=True):
-            ref = MinHash(num_perm=num_perm, seed=seed, scheme="legacy")
-            for sh in M.shingles(t):
-                ref.update(sh.encode("utf-8"))
-            np.testing.assert_array_equal(ref.hashvalues, s)
+            np.testing.assert_array_equal(_datasketch_legacy(t, num_perm, seed), s, err_msg=repr(t))
     a, b = M.legacy_permutations(16, 3)
     ref = MinHash(num_perm=16, seed=3, scheme="legacy")
     np.testing.assert_array_equal(ref.permutations[0], a)
     np.testing.assert_array_equal(ref.permutations[1], b)
+
+
+def test_compiled_shingles_equal_the_definition():
+    rng = random.Random(6)
+    texts = TRICKY + [_doc(rng, 0, 30) for _ in range(50)]
+    ids, off = M.shingle_ids(texts)
+    hashes, off64 = M.shingle_hashes(texts)
+    np.testing.assert_array_equal(off, off64)
+    ref = [M.shingles(t) for t in texts]
+    assert list(np.diff(off)) == [len(r) for r in ref]  # one entry per shingle, repeats kept
+    # equal shingle text ⇔ equal exact id (across documents) ⇔ equal 64-bit hash
+    text_of = {}
+    for sh, i, h in zip((s for r in ref for s in r), ids, hashes, strict=True):
+        assert text_of.setdefault(("id", int(i)), sh) == sh and text_of.setdefault(("h", int(h)), sh) == sh
+    assert len({k for k in text_of if k[0] == "id"}) == len({s for r in ref for s in r})
+
+
+def test_fast_signatures_are_the_multiply_shift_minimum():
+    texts = ["a b c d e f g", "x y", ""]
+    a, b = M.fast_permutations(8, 3)
+    h, off = M.shingle_hashes(texts, 5)
+    sigs = M.signatures_fast(texts, 8, 3)
+    for d in range(3):
+        x = h[off[d] : off[d + 1], None]
+        with np.errstate(over="ignore"):
+            expected = ((a[None, :] * x + b[None, :]) >> np.uint64(32)).min(axis=0)
+        np.testing.assert_array_equal(sigs[d], expected.astype(np.uint32))
+    assert sigs.dtype == np.uint32 and list(np.diff(off)) == [3, 1, 1]
 
 
 @pytest.mark.parametrize("t,p,expected", [(0.8, 128, (9, 13)), (0.8, 256, (17, 15)), (0.7, 240, (24, 10))])
@@ -106,15 +173,14 @@ def test_recall_near_duplicates(mode):
         [M.jaccard(set(M.shingles(a)), set(M.shingles(b))) for a, b in zip(originals, copies, strict=True)]
     )
     assert J.min() >= 0.8
-    pool = {"pool_texts": np.array(texts), "pool_ids": ids}
-    state = M.fit(pool, {"mode": mode, "threshold": 0.8})
+    state = M.fit_texts(texts, ids, {"mode": mode, "threshold": 0.8})
     lab = state["cluster"]
     recall = float(np.mean(lab[:n] == lab[n:]))
     b, r = M.optimal_bands(0.8, 128)
     pred = float(np.mean(1 - (1 - J**r) ** b))
     assert abs(recall - pred) <= 3 * np.sqrt(pred * (1 - pred) / n) + 0.01, (recall, pred)
     assert state["removed"].sum() == 2 * n - len(np.unique(lab))
-    st2 = M.fit(pool, {"mode": mode, "threshold": 0.8, "lsh_threshold": 0.6, "verify": True})
+    st2 = M.fit_texts(texts, ids, {"mode": mode, "threshold": 0.8, "lsh_threshold": 0.6, "verify": True})
     lab2 = st2["cluster"]
     assert np.mean(lab2[:n] == lab2[n:]) >= 0.95
     # unrelated random documents are never merged: exactly the n planted pairs remain
@@ -124,7 +190,7 @@ def test_recall_near_duplicates(mode):
 def test_exact_dedup_groups_equal_text():
     texts = ["Hello  world", "hello world", "Hello world", "other", "other ", "third"]
     ids = np.array([f"x{i}" for i in range(len(texts))])
-    st = M.fit({"pool_texts": np.array(texts), "pool_ids": ids}, {"mode": "exact"})
+    st = M.fit_texts(texts, ids, {"mode": "exact"})
     c = st["cluster"]
     # normalisation strips trailing spaces but keeps case and inner spaces
     assert c[2] != c[1] and c[4] == c[3] and len(np.unique(c)) == 5
@@ -137,9 +203,9 @@ def test_representative_policy_deterministic_and_order_free():
     base = [_doc(rng) for _ in range(40)]
     texts = base + base[:20] + base[:10]
     ids = np.array([f"id{i:03d}" for i in range(len(texts))])
-    st = M.fit({"pool_texts": np.array(texts), "pool_ids": ids}, {"mode": "exact", "seed": 5})
+    st = M.fit_texts(texts, ids, {"mode": "exact", "seed": 5})
     perm = np.random.default_rng(0).permutation(len(texts))
-    st2 = M.fit({"pool_texts": np.array(texts)[perm], "pool_ids": ids[perm]}, {"mode": "exact", "seed": 5})
+    st2 = M.fit_texts(np.array(texts)[perm], ids[perm], {"mode": "exact", "seed": 5})
     docs = pd.DataFrame({"id": ids})
     a, b = M.score(docs, None, st), M.score(docs, None, st2)
     pd.testing.assert_frame_equal(a, b)
@@ -156,27 +222,89 @@ def test_representative_policy_deterministic_and_order_free():
     assert a.removed.sum() == 30
 
 
-@pytest.mark.parametrize("mode", ["fast", "legacy"])
-def test_shard_invariance(mode):
+@pytest.mark.parametrize("mode", ["fast", "legacy", "exact"])
+@pytest.mark.parametrize("verify", [False, True])
+def test_shard_invariance(mode, verify):
     rng = random.Random(5)
     base = [_doc(rng, 20, 80) for _ in range(60)]
-    texts = base + [_edit(rng, d, 2) for d in base[:30]]
+    texts = base + [_edit(rng, d, 2) for d in base[:30]] + base[:5]
     ids = np.array([f"s{i:03d}" for i in range(len(texts))])
-    whole = M.signatures(texts, 128, 1, 5, mode)
-    parts = np.concatenate([M.signatures(c, 128, 1, 5, mode) for c in np.array_split(np.array(texts), 4)])
-    np.testing.assert_array_equal(whole, parts)
-    st = M.fit({"pool_texts": np.array(texts), "pool_ids": ids}, {"mode": mode})
-    docs = pd.DataFrame({"id": ids})
-    one = M.score(docs, None, st)
+    params = {"mode": mode, "verify": verify, "lsh_threshold": 0.6}
+    docs = pd.DataFrame({"id": ids, "text": texts})
+    one = M.shard_features(docs, params)
+    four = [M.shard_features(docs.iloc[c], params) for c in np.array_split(np.arange(len(docs)), 4)]
+    # per-shard features are per-document: the four shards concatenate to the single one
+    expected = {"ids", "text_hash"} if mode == "exact" else {"ids", "signatures"}
+    if verify and mode != "exact":
+        expected |= {"shingle_sets", "shingle_offsets"}
+    assert set(one) == set(four[0]) == expected
+    for key in ("ids", "signatures", "text_hash"):
+        if key in one:
+            np.testing.assert_array_equal(one[key], np.concatenate([f[key] for f in four]))
+    st1 = M.fit({"shard_features": [one]}, params)
+    st4 = M.fit({"shard_features": four}, params)
+    assert st1.keys() == st4.keys()
+    for key in st1:
+        np.testing.assert_array_equal(st1[key], st4[key], err_msg=key)
+    assert st1["removed"].sum() >= 5  # at least the exact copies
+    score1 = M.score(docs, None, st1)
     chunks = [docs.iloc[c] for c in np.array_split(np.arange(len(docs)), 4)]
-    four = pd.concat([M.score(d, None, st) for d in chunks], ignore_index=True)
-    pd.testing.assert_frame_equal(one, four)
-    assert set(one.columns) >= {"id", "score", "removed", "duplicate_of", "cluster"}
-    assert one.removed.dtype == bool and M.REMOVES
+    score4 = pd.concat([M.score(d, None, st4) for d in chunks], ignore_index=True)
+    pd.testing.assert_frame_equal(score1, score4)
+    assert set(score1.columns) >= {"id", "score", "removed", "duplicate_of", "cluster"}
+    assert score1.removed.dtype == bool and M.REMOVES
+
+
+def test_verification_uses_shingle_sets():
+    texts = ["a b c d e f g h", "a b c d e f g x", "q r s t u v w"]  # J = 3/5 for the first pair
+    docs = pd.DataFrame({"id": ["1", "2", "3"], "text": texts})
+    f = M.shard_features(docs, {"verify": True})
+    assert list(np.diff(f["shingle_offsets"])) == [4, 4, 3]
+    assert M.pair_jaccard(f["shingle_sets"], f["shingle_offsets"], np.array([[0, 1]]))[0] == pytest.approx(
+        3 / 5
+    )
+    kept = M.verify_pairs(f["shingle_sets"], f["shingle_offsets"], np.array([[0, 1], [0, 2]]), 0.6)
+    assert kept.tolist() == [[0, 1]]
+    assert M.verify_pairs(f["shingle_sets"], f["shingle_offsets"], np.array([[0, 1]]), 0.61).tolist() == []
+
+
+def test_fit_rejects_stale_or_missing_features():
+    from dqreview.errors import DQError
+
+    docs = pd.DataFrame({"id": ["1", "2"], "text": ["a b", "c d"]})
+    f = M.shard_features(docs, {"num_perm": 64})
+    with pytest.raises(DQError, match="num_perm 128; rebuild"):
+        M.fit({"shard_features": [f]}, {})
+    with pytest.raises(DQError, match=r"lack \['shingle_sets', 'shingle_offsets'\]"):
+        M.fit({"shard_features": [f]}, {"num_perm": 64, "verify": True})
+    with pytest.raises(DQError, match="got none"):
+        M.fit({"shard_features": []}, {})
+    with pytest.raises(DQError, match="not unique"):
+        M.fit({"shard_features": [f, f]}, {"num_perm": 64})
+
+
+def test_jaccard_pairs_equal_brute_force():
+    rng = random.Random(8)
+    vocab = [f"v{i}" for i in range(200)]
+    docs = [" ".join(rng.choices(vocab, k=rng.randint(1, 40))) for _ in range(150)]
+    docs += docs[:10] + docs[:3]  # identical sets (groups of 2 and 3)
+    docs += [" ".join(d.split()[:-1] + ["zz"]) for d in docs[20:60]]  # one word changed: J from 0 to ~0.9
+    docs += ["", ""]  # the empty text is one shingle ""
+    shingle_sets = [set(M.shingles(d)) for d in docs]
+    for threshold in (0.5, 0.8):
+        brute = [
+            (i, j, M.jaccard(shingle_sets[i], shingle_sets[j]))
+            for i, j in itertools.combinations(range(len(docs)), 2)
+            if M.jaccard(shingle_sets[i], shingle_sets[j]) >= threshold
+        ]
+        pairs, J = M.jaccard_pairs(docs, threshold)
+        assert [tuple(p) for p in pairs.tolist()] == [(i, j) for i, j, _ in brute]
+        np.testing.assert_allclose(J, [x for *_, x in brute], rtol=1e-12)
+        assert len(brute) > 20 and any(x < 1 for *_, x in brute)
 
 
 def test_state_saves_without_pickle(tmp_path):
-    st = M.fit({"pool_texts": np.array(["a b", "a b", "c"]), "pool_ids": np.array(["1", "2", "3"])}, {})
+    st = M.fit_texts(["a b", "a b", "c"], ["1", "2", "3"], {})
     np.savez(tmp_path / "s.npz", **st)
     back = dict(np.load(tmp_path / "s.npz", allow_pickle=False))
     pd.testing.assert_frame_equal(

@@ -1,4 +1,4 @@
-"""Recall/precision of every deduplicating metric variant on the planted and natural duplicates."""
+"""Recall/precision of every deduplicating metric variant against planted ∪ Jaccard ≥ T pairs."""
 
 from pathlib import Path
 
@@ -8,17 +8,28 @@ from dqreview.runner import run
 
 
 def main(smk):
+    from dqreview.config import variant_params
     from dqreview.io import atomic_path, read_parquet, write_text
-    from dqreview.report.dedup_quality import dedup_quality
+    from dqreview.metrics import minhash
+    from dqreview.report.dedup_quality import DEFAULT_NGRAM, DEFAULT_THRESHOLD, dedup_quality, similar_pairs
     from dqreview.report.tables import to_latex
 
-    index = read_parquet(smk.input.index, columns=["id", "domain", "planted", "text_hash"])
+    index = read_parquet(smk.input.index, columns=["id", "domain", "planted"])
+    pool = pd.concat([read_parquet(p, columns=["id", "text"]) for p in smk.input.shards], ignore_index=True)
+    similar = {}  # (T, n) → pairs, computed once per distinct setting
     rows, domains = [], []
     for path in smk.input.scores:
         metric, variant = Path(path).parent.name, Path(path).stem
+        threshold, ngram = DEFAULT_THRESHOLD, DEFAULT_NGRAM
+        if metric == "minhash":  # judged at its own threshold, on its own shingles
+            p = minhash.check_params(variant_params(smk.config, metric, variant))
+            threshold, ngram = p["threshold"], p["ngram"]
+        if (threshold, ngram) not in similar:
+            similar[threshold, ngram] = similar_pairs(pool["id"], pool["text"].tolist(), threshold, ngram)
         scores = read_parquet(path, columns=["id", "removed"])
-        summary, by_domain = dedup_quality(index, scores.loc[scores["removed"].astype(bool), "id"])
-        rows.append({"metric": metric, "variant": variant, **summary})
+        removed = scores.loc[scores["removed"].astype(bool), "id"]
+        summary, by_domain = dedup_quality(index, removed, similar[threshold, ngram])
+        rows.append({"metric": metric, "variant": variant, "truth_threshold": threshold, **summary})
         domains.append(by_domain.assign(metric=metric, variant=variant))
     table = pd.DataFrame(rows)
     with atomic_path(smk.output.table) as tmp:

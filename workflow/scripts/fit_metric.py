@@ -21,7 +21,7 @@ def main(smk):
     with measure("fit", f"{metric}/{variant}", smk.output.cost, "cpu") as rec:
         inputs = {name: _load(name, smk.input[name]) for name in module.FIT_NEEDS}
         state = module.fit(inputs, params)
-        rec.items, rec.items_unit = sum(len(v) for v in inputs.values()), "input rows"
+        rec.items, rec.items_unit = sum(_rows(v) for v in inputs.values()), "input rows"
     with atomic_path(smk.output.state) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **state)
@@ -29,15 +29,28 @@ def main(smk):
         "fitted %s/%s on %s: %s",
         metric,
         variant,
-        {k: len(v) for k, v in inputs.items()},
+        {k: _rows(v) for k, v in inputs.items()},
         {k: getattr(v, "shape", v) for k, v in state.items()},
     )
+
+
+def _rows(value):
+    """Rows of one fit input; for per-shard features, the rows of each shard's first array."""
+    if isinstance(value, list):
+        return sum(len(next(iter(shard.values()), ())) for shard in value)
+    return len(value)
 
 
 def _load(name, paths):
     """One fit input; pool arrays are concatenated in shard order, the order of the pool index."""
     from dqreview.io import read_npy, read_parquet
 
+    if name == "shard_features":  # one dict of arrays per shard, in shard order
+        features = []
+        for path in paths:
+            with np.load(path, allow_pickle=False) as npz:
+                features.append({k: npz[k] for k in npz.files})
+        return features
     if name == "pool_embeddings":
         return np.concatenate([read_npy(p) for p in paths])
     if name == "pool_ids":

@@ -19,6 +19,12 @@ A metric is a module (imported lazily from :data:`REGISTRY`) that defines:
     ``pool_texts``, the matching texts; ``target_embeddings`` and ``target_texts``, target ref's) to
     its array. The workflow saves the state as ``.npz`` without pickle, so every value must be a plain
     numeric or string array.
+``shard_features(docs, params) -> dict[str, np.ndarray]`` (optional)
+    Per-document work that ``fit`` needs, done per pool shard (embarrassingly parallel) instead of
+    inside the global ``fit``: ``docs`` is one pool shard (``id``, ``text``, ``domain``, ``n_bytes``), the
+    result plain arrays (saved as ``.npz`` without pickle). A metric that defines it lists
+    ``shard_features`` in ``FIT_NEEDS``; ``fit`` then gets ``inputs["shard_features"]``, the list of the
+    shards' dicts in shard order (e.g. MinHash: signatures per shard; LSH and union-find in ``fit``).
 ``score(docs, embeddings, state, params) -> pd.DataFrame``
     ``docs`` is a pool shard (data contract columns, at least ``id``); ``embeddings`` is ``None`` or a
     float32 array whose row i belongs to ``docs.iloc[i]``; ``state`` is ``fit``'s output or ``None``;
@@ -57,6 +63,8 @@ REGISTRY: dict[str, str] = {
 KEEP_DIRECTIONS = ("high", "low")
 KNOWN_NEEDS = ("embeddings",)
 KNOWN_FIT_NEEDS = ("pool_embeddings", "pool_ids", "pool_texts", "target_embeddings", "target_texts")
+# shard_features: the list of the metric's own shard_features() outputs, in shard order
+KNOWN_FIT_NEEDS += ("shard_features",)
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 

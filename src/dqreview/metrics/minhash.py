@@ -2,7 +2,15 @@
 
 Shingles: word ``ngram``-grams (default 5) of the lower-cased, whitespace-split normalised text
 (:func:`dqreview.corpus.text.normalise`), joined by one space; a text shorter than ``ngram`` words is
-ONE shingle (its words joined by one space; the empty text gives the shingle ``""``).
+ONE shingle (its words joined by one space; the empty text gives the shingle ``""``). :func:`shingles`
+is the plain-Python definition; the compiled path below produces the same words (tested against it).
+
+Compiled path (numba, one pass over a whole shard): every text is lower-cased and UTF-8 encoded into
+one byte buffer, and a scanner splits it into words at ``str.split`` whitespace. ``normalise`` only
+changes whitespace (which the split discards) unless a text has control/format characters (Cc/Cf
+other than newline and tab), lone surrogates or is not NFC: the scanner flags the first kind and
+Python checks the others, and only those texts go through ``normalise``; prepared pool shards are
+already normalised, so in the workflow none does.
 
 Two signature families:
 
@@ -11,34 +19,49 @@ Two signature families:
     ``update(shingle.encode("utf-8"))`` for every shingle: H(s) = first 4 bytes of sha1(s) as
     little-endian uint32; h_i(s) = ((a_i·H + b_i) mod (2^61−1)) & (2^32−1) where a_i·H + b_i is
     computed in uint64 and wraps around 2^64 (as datasketch does); (a_i, b_i) drawn interleaved from
-    ``np.random.RandomState(seed)``, a ∈ [1, p), b ∈ [0, p). Values are uint64 (< 2^32).
+    ``np.random.RandomState(seed)``, a ∈ [1, p), b ∈ [0, p). Values are uint64 (< 2^32). SHA-1 is a
+    numba port (FIPS 180-4) run on every shingle occurrence, one-block shingles (≤ 55 bytes)
+    SHA1_LANES at a time: interning shingles first to hash each distinct one once cost more (a
+    random-access hash table, ~15 µs/doc) than the SHA-1 it saves on a pool with a few % duplicates
+    (measured; benchmarks/README.md).
 ``fast``
-    Each distinct word is hashed once per call (64-bit BLAKE2b, cached in a dict); a shingle's 64-bit
-    hash is a polynomial combination of its word hashes (wrapping uint64) followed by the murmur3
-    ``fmix64`` finaliser, computed with numpy for all shingles of a batch at once. Permutation i is
-    the multiply-shift family h_i(x) = (a_i·x + b_i mod 2^64) >> 32 (Dietzfelbinger et al.), a_i odd,
-    (a_i, b_i) from ``np.random.default_rng(seed)``; values are uint32. Not comparable with legacy
-    values, only statistically (P[h_i(A) = h_i(B)] ≈ J(A, B)).
+    A word's 64-bit hash is FNV-1a over its UTF-8 bytes followed by the murmur3 ``fmix64`` finaliser; a
+    shingle's 64-bit hash is a polynomial combination of its word hashes (wrapping uint64, plus the
+    word count) followed by ``fmix64``. Permutation i is the multiply-shift family h_i(x) =
+    (a_i·x + b_i mod 2^64) >> 32 (Dietzfelbinger et al.), a_i odd, (a_i, b_i) from
+    ``np.random.default_rng(seed)``; values are uint32. Not comparable with legacy values, only
+    statistically (P[h_i(A) = h_i(B)] ≈ J(A, B)).
+
+Per shard / global split (:func:`shard_features` / :func:`fit`): signatures (and, with ``verify``,
+each document's sorted distinct 64-bit shingle hashes) depend only on the document, so the workflow
+computes them per pool shard; ``fit`` merges the shards in shard order and does what needs the whole
+pool: LSH buckets, verification, union-find, representatives.
 
 LSH: ``b`` bands × ``r`` rows chosen by :func:`optimal_bands` (a port of datasketch's
 ``_optimal_param``); documents sharing an identical band are candidates; optional verification keeps a
-candidate pair only if the true Jaccard of the shingle sets is ≥ threshold; connected components of the
-kept pairs are duplicate clusters. ``mode: exact`` instead clusters documents with equal
+candidate pair only if the Jaccard of the two documents' 64-bit shingle-hash sets is ≥ threshold (the
+shingle-set Jaccard unless two distinct shingles of the pair collide in 64 bits); connected components
+of the kept pairs are duplicate clusters. ``mode: exact`` instead clusters documents with equal
 :func:`dqreview.hashing.text_hash` of the normalised text.
 
 Representative policy: in each cluster the member with the smallest ``stable_hash64(id, seed)``
 (ties by id) is kept — score 1.0; every other member gets score 0.0, ``removed`` True and
 ``duplicate_of`` = the representative's id. The choice depends only on the ids and the seed, never on
-row order or sharding. ``fit`` works over the whole pool; ``score`` is a lookup by id.
+row order or sharding. ``score`` is a lookup by id.
+
+Ground truth for the dedup-quality report: :func:`jaccard_pairs` finds every pair of texts whose exact
+shingle-set Jaccard is ≥ T (exact shingle ids; prefix-filter join, complete).
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import sys
+import unicodedata
 
 import numpy as np
 import pandas as pd
+from numba import njit
 from scipy.integrate import quad
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -52,21 +75,30 @@ PER_DOCUMENT = True  # scores come from the state fitted once over the whole poo
 REMOVES = True
 KEEP = ("high",)
 NEEDS: tuple[str, ...] = ()
-FIT_NEEDS = ("pool_texts", "pool_ids")
+FIT_NEEDS = ("shard_features",)
 
 MODES = ("fast", "legacy", "exact")
 MERSENNE = np.uint64((1 << 61) - 1)
-MAX_HASH32 = np.uint64((1 << 32) - 1)
-#: Shingles processed per numpy block (block matrix = BLOCK_SHINGLES × num_perm uint64).
-BLOCK_SHINGLES = 1 << 12
 #: Candidate groups (identical band) larger than this emit a star (first member – others), not all pairs.
 MAX_GROUP_PAIRS = 64
 
 _KEY = "metrics[minhash].variants[].params"
 _U = np.uint64
+# numba: an int64 literal mixed with uint64 promotes to float64, so every constant is a np.uint64
+_M32 = np.uint64(0xFFFFFFFF)
+_S8, _S16, _S24, _S32, _S33, _S61 = (np.uint64(k) for k in (8, 16, 24, 32, 33, 61))
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_C1 = np.uint64(0xFF51AFD7ED558CCD)
+_C2 = np.uint64(0xC4CEB9FE1A85EC53)
+_WORD, _SPACE, _CONTROL = 0, 1, 2
+
+if sys.byteorder != "little":  # pragma: no cover
+    raise ImportError("dqreview.metrics.minhash assumes a little-endian machine")
 
 
-# --- shingles -----------------------------------------------------------------------------------
+# --- shingles (reference definition) ------------------------------------------------------------
 
 
 def _words(text: str, assume_normalised: bool = False) -> list[str]:
@@ -81,7 +113,509 @@ def shingles(text: str, n: int = 5, assume_normalised: bool = False) -> list[str
     return [" ".join(w[i : i + n]) for i in range(len(w) - n + 1)]
 
 
-# --- legacy (datasketch-compatible) ---------------------------------------------------------------
+# --- compiled word scanner ----------------------------------------------------------------------
+
+
+@functools.cache
+def _char_classes() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Class of each ASCII byte (word / space / control), the sorted non-ASCII ``str.split``
+    whitespace code points, and the non-ASCII Cc/Cf code-point ranges (lo, hi), built once."""
+    ascii_cls = np.zeros(128, np.uint8)
+    for c in range(128):
+        ch = chr(c)
+        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n\t":
+            ascii_cls[c] = _CONTROL
+        elif ch.isspace():
+            ascii_cls[c] = _SPACE
+    spaces: list[int] = []
+    lo: list[int] = []
+    hi: list[int] = []
+    for cp in range(128, sys.maxunicode + 1):
+        ch = chr(cp)
+        if unicodedata.category(ch) in ("Cc", "Cf"):  # control wins: normalise removes it
+            if hi and hi[-1] == cp - 1:
+                hi[-1] = cp
+            else:
+                lo.append(cp)
+                hi.append(cp)
+        elif ch.isspace():
+            spaces.append(cp)
+    return ascii_cls, np.array(spaces, np.int64), np.array(lo, np.int64), np.array(hi, np.int64)
+
+
+@njit(cache=True)
+def _nonascii_class(buf, i, spaces, ctrl_lo, ctrl_hi):
+    """(class, byte length) of the multi-byte UTF-8 character starting at buf[i]."""
+    c = np.int64(buf[i])
+    if c < 0xE0:
+        n, cp = 2, c & 0x1F
+    elif c < 0xF0:
+        n, cp = 3, c & 0x0F
+    else:
+        n, cp = 4, c & 0x07
+    for k in range(1, n):
+        cp = (cp << 6) | (np.int64(buf[i + k]) & 0x3F)
+    j = np.searchsorted(ctrl_hi, cp)
+    if j < ctrl_lo.size and ctrl_lo[j] <= cp:
+        return _CONTROL, n
+    j = np.searchsorted(spaces, cp)
+    if j < spaces.size and spaces[j] == cp:
+        return _SPACE, n
+    return _WORD, n
+
+
+@njit(cache=True)
+def _scan_words(buf, off, ascii_cls, spaces, ctrl_lo, ctrl_hi, start, stop):
+    """Words of each text buf[off[d]:off[d+1]]: per-text word counts and control-character flags.
+
+    When ``start``/``stop`` have room (size ≥ the total count) the word byte spans are written too.
+    ASCII bytes are classified inline: a call per byte would cost a reference-count update per array.
+    """
+    n = off.size - 1
+    counts = np.zeros(n, np.int64)
+    flagged = np.zeros(n, np.bool_)
+    write = start.size > 0
+    w = 0
+    for d in range(n):
+        i, end, inword = off[d], off[d + 1], False
+        while i < end:
+            c = buf[i]
+            if c < 128:
+                cls, ln = np.int64(ascii_cls[c]), 1
+            else:
+                cls, ln = _nonascii_class(buf, i, spaces, ctrl_lo, ctrl_hi)
+            if cls == _WORD:
+                if not inword:
+                    inword = True
+                    counts[d] += 1
+                    if write:
+                        start[w] = i
+            else:
+                if cls == _CONTROL:
+                    flagged[d] = True
+                if inword:
+                    inword = False
+                    if write:
+                        stop[w] = i
+                        w += 1
+            i += ln
+        if inword and write:
+            stop[w] = end
+            w += 1
+    return counts, flagged
+
+
+class _Words:
+    """Every word of a batch of texts: UTF-8 ``buf`` (lower-cased), word byte spans ``start``/``stop``
+    (W,), and ``doc_w`` (n+1,) — text d owns words doc_w[d]:doc_w[d+1]."""
+
+    def __init__(self, texts):
+        texts = [str(t) for t in texts]
+        parts = [_lower_utf8(t) for t in texts]
+        cls = _char_classes()
+        buf, off = _join(parts)
+        empty = np.zeros(0, np.int64)
+        counts, flagged = _scan_words(buf, off, *cls, empty, empty)
+        if flagged.any():  # control/format characters: normalise removes them (and may join words)
+            for d in np.flatnonzero(flagged):
+                parts[d] = normalise(texts[d]).lower().encode("utf-8")
+            buf, off = _join(parts)
+            counts, flagged = _scan_words(buf, off, *cls, empty, empty)
+            assert not flagged.any(), "normalise left a control character"
+        self.start = np.empty(int(counts.sum()), np.int64)
+        self.stop = np.empty_like(self.start)
+        _scan_words(buf, off, *cls, self.start, self.stop)
+        self.buf = buf
+        self.doc_w = np.zeros(len(texts) + 1, np.int64)
+        np.cumsum(counts, out=self.doc_w[1:])
+
+    @property
+    def n(self) -> int:
+        return self.doc_w.size - 1
+
+
+def _lower_utf8(t: str) -> bytes:
+    if not t.isascii() and not unicodedata.is_normalized("NFC", t):
+        t = normalise(t)
+    try:
+        return t.lower().encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: normalise replaces them with U+FFFD
+        return normalise(t).lower().encode("utf-8")
+
+
+def _join(parts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    off = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, parts), np.int64, len(parts)), out=off[1:])
+    return np.frombuffer(b"".join(parts), np.uint8), off
+
+
+# --- compiled hashing kernels -------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _fmix64(x):
+    x ^= x >> _S33
+    x *= _C1
+    x ^= x >> _S33
+    x *= _C2
+    x ^= x >> _S33
+    return x
+
+
+@njit(cache=True)
+def _word_hashes(buf, start, stop):
+    """64-bit hash of every word: FNV-1a over its bytes, then fmix64."""
+    out = np.empty(start.size, np.uint64)
+    for w in range(start.size):
+        h = _FNV_OFFSET
+        for i in range(start[w], stop[w]):
+            h = (h ^ _U(buf[i])) * _FNV_PRIME
+        out[w] = _fmix64(h)
+    return out
+
+
+@njit(cache=True)
+def _shingle_offsets(doc_w, ngram):
+    """``doc_s`` (n+1,): text d owns shingles doc_s[d]:doc_s[d+1] (one when shorter than ngram)."""
+    n = doc_w.size - 1
+    doc_s = np.empty(n + 1, np.int64)
+    doc_s[0] = 0
+    for d in range(n):
+        L = doc_w[d + 1] - doc_w[d]
+        doc_s[d + 1] = doc_s[d] + (L - ngram + 1 if L >= ngram else 1)
+    return doc_s
+
+
+@njit(cache=True)
+def _shingle_hashes(whash, doc_w, ngram):
+    """64-bit hash of every shingle of every text (S,), and ``doc_s`` (n+1,) shingle offsets."""
+    n = doc_w.size - 1
+    doc_s = _shingle_offsets(doc_w, ngram)
+    out = np.empty(doc_s[n], np.uint64)
+    for d in range(n):
+        L = doc_w[d + 1] - doc_w[d]
+        k = ngram if L >= ngram else L
+        for s in range(doc_s[d + 1] - doc_s[d]):
+            h = _U(0)
+            base = doc_w[d] + s
+            for j in range(k):
+                h = h * _M1 + whash[base + j]
+            out[doc_s[d] + s] = _fmix64(h + _U(k))  # the word count tags short texts
+    return out, doc_s
+
+
+@njit(cache=True)
+def _grow(table, keys, n):
+    """The open-addressing table of ids 0..n-1 (hash keys[id]) rebuilt at twice the size."""
+    cap = table.size * 2
+    mask = cap - 1
+    new = np.full(cap, -1, np.int64)
+    for v in range(n):
+        slot = np.int64(keys[v] & _U(mask))
+        while new[slot] >= 0:
+            slot = (slot + 1) & mask
+        new[slot] = v
+    return new
+
+
+@njit(cache=True)
+def _intern_words(buf, start, stop, whash):
+    """Exact word ids: ``tok`` (W,) (equal bytes ⇔ equal id) and ``first`` (V,), each id's first word."""
+    W = start.size
+    table = np.full(1024, -1, np.int64)
+    keys = np.empty(W, np.uint64)
+    first = np.empty(W, np.int64)
+    tok = np.empty(W, np.int64)
+    V = 0
+    for w in range(W):
+        if 2 * (V + 1) > table.size:  # keep the table at most half full
+            table = _grow(table, keys, V)
+        mask = table.size - 1
+        h = whash[w]
+        slot = np.int64(h & _U(mask))
+        while True:
+            v = table[slot]
+            if v < 0:
+                table[slot] = V
+                keys[V] = h
+                first[V] = w
+                tok[w] = V
+                V += 1
+                break
+            f = first[v]
+            if keys[v] == h and stop[f] - start[f] == stop[w] - start[w]:
+                same = True
+                for k in range(stop[w] - start[w]):
+                    if buf[start[f] + k] != buf[start[w] + k]:
+                        same = False
+                        break
+                if same:
+                    tok[w] = v
+                    break
+            slot = (slot + 1) & mask
+    return tok, first[:V].copy()
+
+
+@njit(cache=True)
+def _intern_shingles(sh, doc_s, tok, doc_w, ngram):
+    """Exact shingle ids (S,) (equal word-id tuples ⇔ equal id), and each id's first word and width."""
+    n = doc_s.size - 1
+    S = sh.size
+    table = np.full(1024, -1, np.int64)
+    keys = np.empty(S, np.uint64)
+    first_pos = np.empty(S, np.int64)
+    width = np.empty(S, np.int64)
+    uid = np.empty(S, np.int64)
+    U = 0
+    for d in range(n):
+        L = doc_w[d + 1] - doc_w[d]
+        k = ngram if L >= ngram else L
+        for s in range(doc_s[d], doc_s[d + 1]):
+            pos = doc_w[d] + (s - doc_s[d])
+            if 2 * (U + 1) > table.size:
+                table = _grow(table, keys, U)
+            mask = table.size - 1
+            h = sh[s]
+            slot = np.int64(h & _U(mask))
+            while True:
+                u = table[slot]
+                if u < 0:
+                    table[slot] = U
+                    keys[U] = h
+                    first_pos[U] = pos
+                    width[U] = k
+                    uid[s] = U
+                    U += 1
+                    break
+                if keys[u] == h and width[u] == k:
+                    same = True
+                    for j in range(k):
+                        if tok[first_pos[u] + j] != tok[pos + j]:
+                            same = False
+                            break
+                    if same:
+                        uid[s] = u
+                        break
+                slot = (slot + 1) & mask
+    return uid, first_pos[:U].copy(), width[:U].copy()
+
+
+@njit(cache=True)
+def _rotl32(x, n):
+    return ((x << _U(n)) | (x >> _U(32 - n))) & _M32
+
+
+@njit(cache=True)
+def _sha1_head32(msg, length, w):
+    """First 4 bytes of SHA-1(msg[:length]) read as a little-endian uint32 (FIPS 180-4; msg must have
+    room for the padding). 32-bit words live in uint64 and are masked after each addition."""
+    total = ((length + 8) // 64 + 1) * 64
+    msg[length] = 0x80
+    for i in range(length + 1, total - 8):
+        msg[i] = 0
+    bits = _U(length) * _S8
+    for i in range(8):
+        msg[total - 1 - i] = np.uint8((bits >> _U(8 * i)) & _U(0xFF))
+    h0, h1, h2, h3, h4 = _U(0x67452301), _U(0xEFCDAB89), _U(0x98BADCFE), _U(0x10325476), _U(0xC3D2E1F0)
+    for blk in range(0, total, 64):
+        for t in range(16):
+            j = blk + 4 * t
+            w[t] = (_U(msg[j]) << _S24) | (_U(msg[j + 1]) << _S16) | (_U(msg[j + 2]) << _S8) | _U(msg[j + 3])
+        for t in range(16, 80):
+            w[t] = _rotl32(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1)
+        a, b, c, d, e = h0, h1, h2, h3, h4
+        for t in range(0, 20):
+            tmp = (_rotl32(a, 5) + ((b & c) | ((b ^ _M32) & d)) + e + _U(0x5A827999) + w[t]) & _M32
+            e, d, c, b, a = d, c, _rotl32(b, 30), a, tmp
+        for t in range(20, 40):
+            tmp = (_rotl32(a, 5) + (b ^ c ^ d) + e + _U(0x6ED9EBA1) + w[t]) & _M32
+            e, d, c, b, a = d, c, _rotl32(b, 30), a, tmp
+        for t in range(40, 60):
+            tmp = (_rotl32(a, 5) + ((b & c) | (b & d) | (c & d)) + e + _U(0x8F1BBCDC) + w[t]) & _M32
+            e, d, c, b, a = d, c, _rotl32(b, 30), a, tmp
+        for t in range(60, 80):
+            tmp = (_rotl32(a, 5) + (b ^ c ^ d) + e + _U(0xCA62C1D6) + w[t]) & _M32
+            e, d, c, b, a = d, c, _rotl32(b, 30), a, tmp
+        h0 = (h0 + a) & _M32
+        h1 = (h1 + b) & _M32
+        h2 = (h2 + c) & _M32
+        h3 = (h3 + d) & _M32
+        h4 = (h4 + e) & _M32
+    # digest bytes 0..3 are h0 big-endian; read little-endian, that is h0 byte-swapped
+    return ((h0 & _U(0xFF)) << _S24) | ((h0 & _U(0xFF00)) << _S8) | ((h0 >> _S8) & _U(0xFF00)) | (h0 >> _S24)
+
+
+#: Shingles hashed side by side by the multi-buffer SHA-1 (one AVX-512 register of 32-bit lanes).
+SHA1_LANES = 16
+
+
+@njit(cache=True)
+def _sha1_lanes(blocks, out, lanes):
+    """sha1-32 of ``lanes`` one-block messages at once; ``blocks`` (64, SHA1_LANES) uint8, already padded,
+    column q = message q. Every step is a loop over the independent lanes, which LLVM can partly
+    vectorise and the CPU overlap (about 2× the scalar :func:`_sha1_head32` per message, measured); the
+    five working variables live in rows of ``st`` whose roles rotate by one row per round (no copies)."""
+    W = np.empty((80, SHA1_LANES), np.uint32)
+    for t in range(16):
+        for q in range(SHA1_LANES):
+            W[t, q] = (
+                (np.uint32(blocks[4 * t, q]) << np.uint32(24))
+                | (np.uint32(blocks[4 * t + 1, q]) << np.uint32(16))
+                | (np.uint32(blocks[4 * t + 2, q]) << np.uint32(8))
+                | np.uint32(blocks[4 * t + 3, q])
+            )
+    for t in range(16, 80):
+        for q in range(SHA1_LANES):
+            x = W[t - 3, q] ^ W[t - 8, q] ^ W[t - 14, q] ^ W[t - 16, q]
+            W[t, q] = (x << np.uint32(1)) | (x >> np.uint32(31))
+    init = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
+    st = np.empty((5, SHA1_LANES), np.uint32)
+    for r in range(5):
+        st[r, :] = np.uint32(init[r])
+    for t in range(80):
+        ia, ib, ic, id_, ie = (-t) % 5, (1 - t) % 5, (2 - t) % 5, (3 - t) % 5, (4 - t) % 5
+        if t < 20:
+            for q in range(SHA1_LANES):
+                a, b, c, d = st[ia, q], st[ib, q], st[ic, q], st[id_, q]
+                f = (b & c) | (~b & d)
+                rot = (a << np.uint32(5)) | (a >> np.uint32(27))
+                st[ie, q] = np.uint32(rot + f + st[ie, q] + np.uint32(0x5A827999) + W[t, q])
+                st[ib, q] = (b << np.uint32(30)) | (b >> np.uint32(2))
+        elif t < 40:
+            for q in range(SHA1_LANES):
+                a, b, c, d = st[ia, q], st[ib, q], st[ic, q], st[id_, q]
+                rot = (a << np.uint32(5)) | (a >> np.uint32(27))
+                st[ie, q] = np.uint32(rot + (b ^ c ^ d) + st[ie, q] + np.uint32(0x6ED9EBA1) + W[t, q])
+                st[ib, q] = (b << np.uint32(30)) | (b >> np.uint32(2))
+        elif t < 60:
+            for q in range(SHA1_LANES):
+                a, b, c, d = st[ia, q], st[ib, q], st[ic, q], st[id_, q]
+                f = (b & c) | (b & d) | (c & d)
+                rot = (a << np.uint32(5)) | (a >> np.uint32(27))
+                st[ie, q] = np.uint32(rot + f + st[ie, q] + np.uint32(0x8F1BBCDC) + W[t, q])
+                st[ib, q] = (b << np.uint32(30)) | (b >> np.uint32(2))
+        else:
+            for q in range(SHA1_LANES):
+                a, b, c, d = st[ia, q], st[ib, q], st[ic, q], st[id_, q]
+                rot = (a << np.uint32(5)) | (a >> np.uint32(27))
+                st[ie, q] = np.uint32(rot + (b ^ c ^ d) + st[ie, q] + np.uint32(0xCA62C1D6) + W[t, q])
+                st[ib, q] = (b << np.uint32(30)) | (b >> np.uint32(2))
+    for q in range(lanes):  # after 80 rounds (a multiple of 5) row 0 is a again
+        h0 = _U(np.uint32(st[0, q] + np.uint32(init[0])))
+        out[q] = (
+            ((h0 & _U(0xFF)) << _S24) | ((h0 & _U(0xFF00)) << _S8) | ((h0 >> _S8) & _U(0xFF00)) | (h0 >> _S24)
+        )
+
+
+@njit(cache=True)
+def _sha1_shingles(buf, start, stop, doc_w, doc_s, ngram):
+    """datasketch's ``sha1_hash32`` of every shingle's UTF-8 text (its words joined by one space).
+
+    Shingles of at most 55 bytes (one SHA-1 block) go SHA1_LANES at a time through :func:`_sha1_lanes`;
+    longer ones through the scalar :func:`_sha1_head32`.
+    """
+    S = doc_s[-1]
+    out = np.empty(S, np.uint64)
+    first = np.empty(S, np.int64)
+    width = np.empty(S, np.int64)
+    for d in range(doc_s.size - 1):
+        L = doc_w[d + 1] - doc_w[d]
+        k = ngram if L >= ngram else L
+        for s in range(doc_s[d], doc_s[d + 1]):
+            first[s] = doc_w[d] + (s - doc_s[d])
+            width[s] = k
+    msg = np.empty(128, np.uint8)
+    w = np.empty(80, np.uint64)
+    blocks = np.zeros((64, SHA1_LANES), np.uint8)
+    lane_of = np.empty(SHA1_LANES, np.int64)
+    lane_out = np.empty(SHA1_LANES, np.uint64)
+    lanes = 0
+    for s in range(S + 1):
+        if s == S or lanes == SHA1_LANES:  # a full (or the last) set of lanes
+            if lanes:
+                _sha1_lanes(blocks, lane_out, lanes)
+                for q in range(lanes):
+                    out[lane_of[q]] = lane_out[q]
+                lanes = 0
+            if s == S:
+                break
+        f, k = first[s], width[s]
+        length = k - 1 if k else 0
+        for j in range(f, f + k):
+            length += stop[j] - start[j]
+        if length <= 55:
+            col = lanes
+            p = 0
+            for j in range(f, f + k):
+                if j > f:
+                    blocks[p, col] = 32
+                    p += 1
+                for i in range(start[j], stop[j]):
+                    blocks[p, col] = buf[i]
+                    p += 1
+            blocks[p, col] = 0x80
+            for i in range(p + 1, 62):
+                blocks[i, col] = 0
+            blocks[62, col] = np.uint8((length * 8) >> 8)  # bit length, big-endian (< 2^16 here)
+            blocks[63, col] = np.uint8((length * 8) & 0xFF)
+            lane_of[col] = s
+            lanes += 1
+            continue
+        need = ((length + 8) // 64 + 1) * 64
+        if need > msg.size:
+            msg = np.empty(need, np.uint8)
+        p = 0
+        for j in range(f, f + k):
+            if j > f:
+                msg[p] = 32
+                p += 1
+            for i in range(start[j], stop[j]):
+                msg[p] = buf[i]
+                p += 1
+        out[s] = _sha1_head32(msg, length, w)
+    return out
+
+
+@njit(cache=True)
+def _minhash_multiply_shift(sh, doc_s, a, b):
+    n, P = doc_s.size - 1, a.size
+    out = np.empty((n, P), np.uint32)
+    mins = np.empty(P, np.uint64)
+    for d in range(n):
+        mins[:] = _U(0xFFFFFFFFFFFFFFFF)
+        for s in range(doc_s[d], doc_s[d + 1]):
+            x = sh[s]
+            for p in range(P):
+                v = a[p] * x + b[p]  # wraps around 2^64
+                if v < mins[p]:  # min of the high halves = high half of the min
+                    mins[p] = v
+        for p in range(P):
+            out[d, p] = mins[p] >> _S32
+    return out
+
+
+@njit(cache=True)
+def _minhash_legacy(H, doc_s, a, b):
+    n, P = doc_s.size - 1, a.size
+    out = np.empty((n, P), np.uint64)
+    mins = np.empty(P, np.uint64)
+    for d in range(n):
+        mins[:] = _M32
+        for s in range(doc_s[d], doc_s[d + 1]):
+            h = H[s]
+            for p in range(P):
+                x = a[p] * h + b[p]  # wraps around 2^64, as in datasketch
+                r = (x & MERSENNE) + (x >> _S61)  # ≡ x mod 2^61 − 1, and < 2·(2^61 − 1)
+                if r >= MERSENNE:
+                    r -= MERSENNE
+                r &= _M32
+                if r < mins[p]:
+                    mins[p] = r
+        out[d] = mins
+    return out
+
+
+# --- signatures ---------------------------------------------------------------------------------
 
 
 def legacy_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -97,71 +631,6 @@ def legacy_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarra
     return ab[0].copy(), ab[1].copy()
 
 
-def _sha1_32(s: str) -> int:
-    return int.from_bytes(hashlib.sha1(s.encode("utf-8")).digest()[:4], "little")
-
-
-def _block_min(H: np.ndarray, owner: np.ndarray, perm, out: np.ndarray) -> None:
-    """out[d] = min over shingles of doc d of perm(H, buf) — H (S,) uint64, owner (S,) sorted doc index.
-
-    Works in blocks of BLOCK_SHINGLES rows with one reused uint64 buffer (cache-sized, no temporaries).
-    """
-    buf = np.empty((min(H.size, BLOCK_SHINGLES), out.shape[1]), dtype=np.uint64)
-    for lo in range(0, H.size, BLOCK_SHINGLES):
-        hi = min(H.size, lo + BLOCK_SHINGLES)
-        V = perm(H[lo:hi], buf[: hi - lo])
-        own = owner[lo:hi]
-        starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
-        mins = np.minimum.reduceat(V, starts, axis=0)
-        docs = own[starts]
-        out[docs] = np.minimum(out[docs], mins)
-
-
-def signatures_legacy(
-    texts, num_perm: int = 128, seed: int = 1, ngram: int = 5, assume_normalised: bool = False
-) -> np.ndarray:
-    """(n, num_perm) uint64 MinHash signatures bit-identical to datasketch legacy ``hashvalues``."""
-    a, b = legacy_permutations(num_perm, seed)
-    hs: list[int] = []
-    counts: list[int] = []
-    for t in texts:
-        sh = set(shingles(t, ngram, assume_normalised))
-        counts.append(len(sh))
-        hs.extend(_sha1_32(s) for s in sh)
-    n = len(counts)
-    out = np.full((n, num_perm), MAX_HASH32, dtype=np.uint64)
-    if n == 0:
-        return out
-    H = np.asarray(hs, dtype=np.uint64)
-    owner = np.repeat(np.arange(n), counts)
-
-    def perm(h, v):
-        np.multiply(h[:, None], a[None, :], out=v)  # uint64 arithmetic wraps around 2^64, as in datasketch
-        v += b
-        v %= MERSENNE
-        v &= MAX_HASH32
-        return v
-
-    _block_min(H, owner, perm, out)
-    return out
-
-
-# --- fast ---------------------------------------------------------------------------------------
-
-_M1 = _U(0x9E3779B97F4A7C15)
-_C1 = _U(0xFF51AFD7ED558CCD)
-_C2 = _U(0xC4CEB9FE1A85EC53)
-
-
-def _fmix64(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> _U(33))
-        x = x * _C1
-        x = x ^ (x >> _U(33))
-        x = x * _C2
-        return x ^ (x >> _U(33))
-
-
 def fast_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(a odd, b) uint64 for the multiply-shift family (a·x + b mod 2^64) >> 32."""
     rng = np.random.default_rng(seed)
@@ -170,71 +639,45 @@ def fast_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     return a, b
 
 
-def shingle_hashes_fast(texts, ngram: int = 5, assume_normalised: bool = False):
-    """64-bit shingle hashes of every text: (H uint64 (S,), counts (n,)) — duplicates within a doc kept."""
-    cache: dict[str, int] = {}
-    word_h: list[int] = []
-    lens: list[int] = []
-    for t in texts:
-        w = _words(t, assume_normalised)
-        lens.append(len(w))
-        for x in w:
-            h = cache.get(x)
-            if h is None:
-                h = cache[x] = int.from_bytes(
-                    hashlib.blake2b(x.encode("utf-8"), digest_size=8).digest(), "little"
-                )
-            word_h.append(h)
-    W = np.asarray(word_h, dtype=np.uint64)
-    L = np.asarray(lens, dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(L)[:-1]]) if L.size else np.zeros(0, np.int64)
-    counts = np.where(L >= ngram, L - ngram + 1, 1)
-    # first word position of each shingle; short docs: one "shingle" over their L < ngram words
-    owner = np.repeat(np.arange(L.size), counts)
-    offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    pos = starts[owner] + offs
-    width = np.minimum(L[owner], ngram)
-    H = np.zeros(pos.size, dtype=np.uint64)
-    Wp = np.concatenate([W, np.zeros(ngram, np.uint64)])
-    with np.errstate(over="ignore"):
-        for k in range(ngram):
-            use = k < width
-            H = np.where(use, H * _M1 + Wp[np.minimum(pos + k, Wp.size - 1)], H)
-        H = H + width.astype(np.uint64)  # length tag: short texts differ from their own prefixes
-    return _fmix64(H), counts
+def shingle_hashes(texts, ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hash of every shingle of every text (duplicates within a text kept), and the (n+1,)
+    offsets: text d owns hashes[offsets[d]:offsets[d+1]]."""
+    words = _Words(texts)
+    return _shingle_hashes(_word_hashes(words.buf, words.start, words.stop), words.doc_w, ngram)
 
 
-if sys.byteorder != "little":  # pragma: no cover
-    raise ImportError("dqreview.metrics.minhash assumes a little-endian machine")
+def shingle_ids(texts, ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Exact shingle ids (equal shingle text ⇔ equal id, within this call) of every shingle of every
+    text, and the (n+1,) offsets."""
+    words = _Words(texts)
+    whash = _word_hashes(words.buf, words.start, words.stop)
+    tok, _ = _intern_words(words.buf, words.start, words.stop, whash)
+    sh, doc_s = _shingle_hashes(whash, words.doc_w, ngram)
+    uid, _, _ = _intern_shingles(sh, doc_s, tok, words.doc_w, ngram)
+    return uid, doc_s
 
 
-def signatures_fast(
-    texts, num_perm: int = 128, seed: int = 1, ngram: int = 5, assume_normalised: bool = False
-) -> np.ndarray:
+def signatures_legacy(texts, num_perm: int = 128, seed: int = 1, ngram: int = 5) -> np.ndarray:
+    """(n, num_perm) uint64 MinHash signatures bit-identical to datasketch legacy ``hashvalues``."""
+    a, b = legacy_permutations(num_perm, seed)
+    words = _Words(texts)
+    doc_s = _shingle_offsets(words.doc_w, ngram)
+    H = _sha1_shingles(words.buf, words.start, words.stop, words.doc_w, doc_s, ngram)
+    return _minhash_legacy(H, doc_s, a, b)
+
+
+def signatures_fast(texts, num_perm: int = 128, seed: int = 1, ngram: int = 5) -> np.ndarray:
     """(n, num_perm) uint32 MinHash signatures with the multiply-shift family (module docstring)."""
-    texts = list(texts)
     a, b = fast_permutations(num_perm, seed)
-    H, counts = shingle_hashes_fast(texts, ngram, assume_normalised)
-    n = counts.size
-    out = np.full((n, num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
-    if n == 0:
-        return out
-    owner = np.repeat(np.arange(n), counts)
-
-    def perm(h, v):
-        np.multiply(h[:, None], a[None, :], out=v)
-        v += b
-        return v.view(np.uint32)[:, 1::2]  # high 32 bits (little-endian): (a·x + b mod 2^64) >> 32
-
-    _block_min(H, owner, perm, out)
-    return out
+    sh, doc_s = shingle_hashes(texts, ngram)
+    return _minhash_multiply_shift(sh, doc_s, a, b)
 
 
-def signatures(texts, num_perm=128, seed=1, ngram=5, mode="fast", assume_normalised=False) -> np.ndarray:
+def signatures(texts, num_perm=128, seed=1, ngram=5, mode="fast") -> np.ndarray:
     if mode == "legacy":
-        return signatures_legacy(texts, num_perm, seed, ngram, assume_normalised)
+        return signatures_legacy(texts, num_perm, seed, ngram)
     if mode == "fast":
-        return signatures_fast(texts, num_perm, seed, ngram, assume_normalised)
+        return signatures_fast(texts, num_perm, seed, ngram)
     raise DQError(f"{_KEY}.mode: {mode!r} has no MinHash signatures; use fast or legacy")
 
 
@@ -306,18 +749,182 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b) if (a or b) else 1.0
 
 
-def verify_pairs(texts, pairs: np.ndarray, threshold: float, ngram: int = 5, assume_normalised=False):
-    """The pairs whose true shingle-set Jaccard is ≥ threshold."""
-    cache: dict[int, set] = {}
+@njit(cache=True)
+def _distinct_sorted(values, off):
+    """Each segment values[off[d]:off[d+1]] sorted with repeats dropped, and the new offsets."""
+    n = off.size - 1
+    out = np.empty_like(values)
+    new_off = np.zeros(n + 1, np.int64)
+    k = 0
+    for d in range(n):
+        seg = out[k : k + off[d + 1] - off[d]]  # sorted in place in the output, then compacted
+        seg[:] = values[off[d] : off[d + 1]]
+        seg.sort()
+        m = 0
+        for i in range(seg.size):
+            if m == 0 or seg[i] != seg[m - 1]:
+                seg[m] = seg[i]
+                m += 1
+        k += m
+        new_off[d + 1] = k
+    return out[:k].copy(), new_off
 
-    def sh(i):
-        s = cache.get(i)
-        if s is None:
-            s = cache[i] = set(shingles(texts[i], ngram, assume_normalised))
-        return s
 
-    keep = np.array([jaccard(sh(int(i)), sh(int(j))) >= threshold for i, j in pairs], dtype=bool)
-    return pairs[keep] if pairs.size else pairs
+@njit(cache=True)
+def _pair_jaccard(values, off, pairs):
+    """Jaccard of the sorted distinct sets of each pair (merge intersection)."""
+    J = np.empty(pairs.shape[0])
+    for m in range(pairs.shape[0]):
+        i, j = pairs[m, 0], pairs[m, 1]
+        p, pe, q, qe = off[i], off[i + 1], off[j], off[j + 1]
+        inter = 0
+        while p < pe and q < qe:
+            if values[p] == values[q]:
+                inter += 1
+                p += 1
+                q += 1
+            elif values[p] < values[q]:
+                p += 1
+            else:
+                q += 1
+        union = (pe - off[i]) + (qe - off[j]) - inter
+        J[m] = inter / union if union > 0 else 1.0
+    return J
+
+
+def pair_jaccard(sets: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Jaccard (float64) of each pair (i, j) of documents whose sorted distinct shingle sets (hashes
+    or ids) are ``sets[offsets[d]:offsets[d+1]]``."""
+    pairs = np.ascontiguousarray(pairs, dtype=np.int64).reshape(-1, 2)
+    return _pair_jaccard(sets, np.asarray(offsets, np.int64), pairs)
+
+
+def verify_pairs(sets: np.ndarray, offsets: np.ndarray, pairs: np.ndarray, threshold: float) -> np.ndarray:
+    """The pairs whose shingle-set Jaccard is ≥ threshold."""
+    if len(pairs) == 0:
+        return np.zeros((0, 2), np.int64)
+    return pairs[pair_jaccard(sets, offsets, pairs) >= threshold]
+
+
+@njit(cache=True)
+def _set_hashes(values, off):
+    out = np.empty(off.size - 1, np.uint64)
+    for d in range(off.size - 1):
+        h = _U(off[d + 1] - off[d])
+        for i in range(off[d], off[d + 1]):
+            h = _fmix64(h * _M1 + _U(values[i]))
+        out[d] = h
+    return out
+
+
+@njit(cache=True)
+def _prefix_candidates(values, off, rank, docs, threshold):
+    """Candidate pairs of the prefix-filter join (Bayardo et al. 2007, "Scaling up all pairs
+    similarity search"): with the ids of every set ordered by ``rank``, two sets x, y with
+    J(x, y) ≥ t share ≥ ⌈t·max(|x|, |y|)⌉ ids, so their prefixes of length |x| − ⌈t|x|⌉ + 1 (and the
+    same for y) intersect. Emits every pair of ``docs`` sharing a prefix id whose sizes pass the
+    size filter min/max ≥ t. Pairs (i < j), with repeats."""
+    n = docs.size
+    total = 0
+    plen = np.empty(n, np.int64)
+    for k in range(n):
+        size = off[docs[k] + 1] - off[docs[k]]
+        need = np.int64(np.ceil(threshold * size - 1e-9))  # rounding down errs toward longer prefixes
+        plen[k] = size - max(need, 1) + 1
+        total += plen[k]
+    key = np.empty(total, np.int64)
+    owner = np.empty(total, np.int64)
+    e = 0
+    for k in range(n):
+        d = docs[k]
+        r = np.sort(rank[values[off[d] : off[d + 1]]])
+        for i in range(plen[k]):
+            key[e] = r[i]
+            owner[e] = d
+            e += 1
+    order = np.argsort(key, kind="mergesort")
+    out = np.empty((max(total, 16), 2), np.int64)
+    m = 0
+    g = 0
+    while g < total:
+        h = g
+        while h < total and key[order[h]] == key[order[g]]:
+            h += 1
+        for x in range(g, h):
+            a = owner[order[x]]
+            sa = off[a + 1] - off[a]
+            for y in range(x + 1, h):
+                b = owner[order[y]]
+                sb = off[b + 1] - off[b]
+                if min(sa, sb) < threshold * max(sa, sb) - 1e-9:
+                    continue
+                if m == out.shape[0]:
+                    grown = np.empty((2 * m, 2), np.int64)
+                    grown[:m] = out
+                    out = grown
+                out[m, 0] = min(a, b)
+                out[m, 1] = max(a, b)
+                m += 1
+        g = h
+    return out[:m].copy()
+
+
+def _unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
+    if len(pairs) == 0:
+        return np.zeros((0, 2), np.int64)
+    code = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    return np.stack([code // n, code % n], 1)
+
+
+def jaccard_pairs(texts, threshold: float, ngram: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) of texts whose exact shingle-set Jaccard is ≥ ``threshold``, and its Jaccard.
+
+    Complete (no sampling, no LSH): shingles get exact ids (:func:`shingle_ids`); texts with
+    identical shingle sets are grouped first (J = 1 within a group; grouping by a 64-bit hash of the
+    sorted id list, so a hash collision — probability below n²/2^64 — would be the only error); one
+    member per group enters a prefix-filter join (:func:`_prefix_candidates`, ids ordered rarest
+    first), candidates are verified by exact Jaccard, and the kept group pairs are expanded to their
+    members. The cost is the candidate count, near linear for text with few shared rare shingles.
+    """
+    uid, doc_s = shingle_ids(texts, ngram)
+    n = doc_s.size - 1
+    if n < 2:
+        return np.zeros((0, 2), np.int64), np.zeros(0)
+    vals, off = _distinct_sorted(uid, doc_s)
+    _, group = np.unique(_set_hashes(vals, off), return_inverse=True)
+    group = group.ravel()
+    order = np.argsort(group, kind="stable")
+    first = np.r_[True, group[order][1:] != group[order][:-1]]
+    reps = order[first]  # one member per distinct shingle set, in group order
+    members = np.split(order, np.flatnonzero(first)[1:])
+    in_reps = np.zeros(n, bool)
+    in_reps[reps] = True
+    rep_vals = vals[np.repeat(in_reps, np.diff(off))]
+    df = np.bincount(rep_vals, minlength=int(uid.max()) + 1)
+    rank = np.empty(df.size, np.int64)
+    rank[np.lexsort((np.arange(df.size), df))] = np.arange(df.size)
+    cand = _unique_pairs(_prefix_candidates(vals, off, rank, reps.astype(np.int64), float(threshold)), n)
+    J = pair_jaccard(vals, off, cand)
+    keep = J >= threshold
+    cand, J = cand[keep], J[keep]
+    group_of_rep = np.full(n, -1)
+    group_of_rep[reps] = np.arange(reps.size)
+    sizes = np.array([m.size for m in members])
+    single = (sizes[group_of_rep[cand[:, 0]]] == 1) & (sizes[group_of_rep[cand[:, 1]]] == 1)
+    out_p, out_j = [cand[single]], [J[single]]
+    for (a, b), j in zip(cand[~single], J[~single], strict=True):  # expand group pairs to member pairs
+        ma, mb = members[group_of_rep[a]], members[group_of_rep[b]]
+        out_p.append(np.stack(np.meshgrid(ma, mb, indexing="ij"), -1).reshape(-1, 2))
+        out_j.append(np.full(ma.size * mb.size, j))
+    for m in members:  # identical sets
+        if m.size > 1:
+            i, k = np.triu_indices(m.size, 1)
+            out_p.append(np.stack([m[i], m[k]], 1))
+            out_j.append(np.ones(i.size))
+    pairs = np.sort(np.concatenate(out_p).astype(np.int64), axis=1)
+    Js = np.concatenate(out_j)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    return pairs[order], Js[order]
 
 
 def union_find_clusters(n: int, pairs: np.ndarray) -> np.ndarray:
@@ -356,8 +963,10 @@ def representatives(labels: np.ndarray, ids: np.ndarray, seed: int) -> np.ndarra
 
 def check_params(params: dict | None, key: str = _KEY) -> dict:
     """num_perm (128), threshold (0.8), lsh_threshold (= threshold; the (b, r) design point — set it
-    lower than threshold together with verify to catch pairs near T, datasketch #105), ngram (5), mode ("fast" | "legacy" | "exact"), verify (False),
-    seed (1), bands/rows (optional; both or neither, default :func:`optimal_bands`)."""
+    lower than threshold together with verify to catch pairs near T, datasketch #105), ngram (5),
+    mode ("fast" | "legacy" | "exact"), verify (False: keep a candidate pair only if its shingle-set
+    Jaccard is ≥ threshold), seed (1), bands/rows (optional; both or neither, default
+    :func:`optimal_bands`)."""
     p = dict(params or {})
     unknown = set(p) - {
         "num_perm",
@@ -406,32 +1015,111 @@ def check_params(params: dict | None, key: str = _KEY) -> dict:
     return out
 
 
-def dedup_labels(texts, p: dict) -> tuple[np.ndarray, dict]:
-    """Cluster label per text and diagnostics for validated params ``p``."""
-    texts = list(texts)
-    n = len(texts)
+def shard_features(docs: pd.DataFrame, params: dict | None) -> dict[str, np.ndarray]:
+    """Per-document features of one pool shard (no dependence on other shards).
+
+    Returns ``ids`` (str) and, for ``mode: exact``, ``text_hash`` (str, of the normalised text); else
+    ``signatures`` (n, num_perm) and, when ``verify`` is on, ``shingle_sets`` / ``shingle_offsets``:
+    each document's sorted distinct 64-bit shingle hashes, ``shingle_sets[offsets[d]:offsets[d+1]]``.
+    """
+    p = check_params(params)
+    for col in ("id", "text"):
+        if col not in docs.columns:
+            raise DQError(f"minhash: the pool shard has no {col!r} column; rebuild the pool shards")
+    ids = docs["id"].astype(str).to_numpy().astype(str)
+    texts = ["" if t is None else str(t) for t in docs["text"].to_numpy(dtype=object)]
     if p["mode"] == "exact":
-        return exact_clusters([text_hash(normalise(t)) for t in texts]), {"bands": 0, "rows": 0, "n_pairs": 0}
+        return {"ids": ids, "text_hash": np.array([text_hash(normalise(t)) for t in texts], dtype=str)}
+    out = {"ids": ids}
+    if p["mode"] == "legacy":
+        out["signatures"] = signatures_legacy(texts, p["num_perm"], p["seed"], p["ngram"])
+        if p["verify"]:
+            sh, doc_s = shingle_hashes(texts, p["ngram"])
+    else:
+        a, b = fast_permutations(p["num_perm"], p["seed"])
+        sh, doc_s = shingle_hashes(texts, p["ngram"])
+        out["signatures"] = _minhash_multiply_shift(sh, doc_s, a, b)
+    if p["verify"]:
+        out["shingle_sets"], out["shingle_offsets"] = _distinct_sorted(sh, doc_s)
+    return out
+
+
+def _merge_features(features: list[dict], p: dict) -> dict[str, np.ndarray]:
+    """The shards' features concatenated in shard order (set offsets shifted), checked."""
+    if isinstance(features, dict) or not features:
+        raise DQError("minhash: fit needs the list of per-shard features (shard_features); got none")
+    need = ["ids"] + (
+        ["text_hash"]
+        if p["mode"] == "exact"
+        else ["signatures"] + (["shingle_sets", "shingle_offsets"] if p["verify"] else [])
+    )
+    for k, f in enumerate(features):
+        missing = [name for name in need if name not in f]
+        if missing:
+            raise DQError(
+                f"minhash: shard features {k} lack {missing} for mode={p['mode']}, verify={p['verify']}; "
+                "rebuild results/features/minhash/ (the variant's params changed)"
+            )
+        n = len(f["ids"])
+        if p["mode"] != "exact" and f["signatures"].shape != (n, p["num_perm"]):
+            raise DQError(
+                f"minhash: shard features {k}: signatures of shape {f['signatures'].shape} for {n} ids "
+                f"and num_perm {p['num_perm']}; rebuild results/features/minhash/"
+            )
+    merged = {"ids": np.concatenate([np.asarray(f["ids"]).astype(str) for f in features])}
+    if p["mode"] == "exact":
+        merged["text_hash"] = np.concatenate([np.asarray(f["text_hash"]).astype(str) for f in features])
+        return merged
+    merged["signatures"] = np.concatenate([f["signatures"] for f in features])
+    if p["verify"]:
+        merged["shingle_sets"] = np.concatenate([f["shingle_sets"] for f in features])
+        shift = np.cumsum([0] + [len(f["shingle_sets"]) for f in features[:-1]])
+        merged["shingle_offsets"] = np.concatenate(
+            [[0]]
+            + [
+                np.asarray(f["shingle_offsets"][1:], np.int64) + s
+                for f, s in zip(features, shift, strict=True)
+            ]
+        ).astype(np.int64)
+    return merged
+
+
+def dedup_labels(features: dict[str, np.ndarray], p: dict) -> tuple[np.ndarray, dict]:
+    """Cluster label per document and diagnostics, from merged features and validated params ``p``."""
+    if p["mode"] == "exact":
+        return exact_clusters(features["text_hash"]), {"bands": 0, "rows": 0, "n_pairs": 0}
+    sigs = features["signatures"]
     b, r = (p["bands"], p["rows"]) if p["bands"] else optimal_bands(p["lsh_threshold"], p["num_perm"])
-    sigs = signatures(texts, p["num_perm"], p["seed"], p["ngram"], p["mode"])
     pairs = lsh_candidates(sigs, b, r)
     n_cand = len(pairs)
     if p["verify"]:
-        pairs = verify_pairs(texts, pairs, p["threshold"], p["ngram"])
-    return union_find_clusters(n, pairs), {"bands": b, "rows": r, "n_pairs": n_cand, "n_verified": len(pairs)}
+        pairs = verify_pairs(features["shingle_sets"], features["shingle_offsets"], pairs, p["threshold"])
+    return union_find_clusters(len(sigs), pairs), {
+        "bands": b,
+        "rows": r,
+        "n_pairs": n_cand,
+        "n_verified": len(pairs),
+    }
 
 
-def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
-    """Cluster the whole pool; per pool row (keyed by ``ids``) score/removed/duplicate_of/cluster."""
+def fit(inputs: dict, params: dict) -> dict[str, np.ndarray]:
+    """Cluster the whole pool from ``inputs["shard_features"]`` (the list of :func:`shard_features`
+    outputs in shard order); per pool row (keyed by ``ids``) score/removed/duplicate_of/cluster."""
     p = check_params(params)
-    ids = np.asarray(inputs["pool_ids"]).astype(str)
-    texts = list(np.asarray(inputs["pool_texts"]).astype(str))
-    if len(texts) != len(ids):
-        raise DQError(f"minhash: {len(texts)} pool texts for {len(ids)} pool ids; rebuild the pool")
+    features = _merge_features(inputs.get("shard_features"), p)
+    ids = features["ids"]
     if len(np.unique(ids)) != len(ids):
         raise DQError("minhash: the pool ids are not unique; rebuild the pool (ids must identify documents)")
-    labels, info = dedup_labels(texts, p)
+    labels, info = dedup_labels(features, p)
     return state_from_labels(labels, ids, p["seed"], info)
+
+
+def fit_texts(texts, ids, params: dict | None, n_shards: int = 1) -> dict[str, np.ndarray]:
+    """:func:`fit` on texts directly (library use, tests, benchmarks): features of ``n_shards``
+    contiguous shards, then the global merge — exactly what the workflow does."""
+    docs = pd.DataFrame({"id": np.asarray(ids).astype(str), "text": list(texts)})
+    parts = np.array_split(np.arange(len(docs)), max(1, n_shards))
+    return fit({"shard_features": [shard_features(docs.iloc[i], params) for i in parts]}, params)
 
 
 def state_from_labels(labels: np.ndarray, ids: np.ndarray, seed: int, info: dict | None = None) -> dict:
