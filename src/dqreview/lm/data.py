@@ -106,3 +106,90 @@ class TokenStream:
         if epoch < 0 or not 0 <= cursor < self.tokens_per_epoch:
             raise DQError(f"stream state {state} does not fit a selection of {self.tokens_per_epoch} tokens")
         self.epoch, self.cursor = epoch, cursor
+
+
+class DomainMixtureStream:
+    """Batches whose windows are drawn per domain from a mixture (for mixture-learning proxies).
+
+    Each domain has its own :class:`TokenStream` (its documents only, shuffled epochs). A batch of
+    ``B`` windows holds ``min_per_domain`` windows of every domain — so, with ``min_per_domain >= 1``,
+    every batch contains every domain (DoReMi's proxy needs this) — and the remaining
+    ``B − k · min_per_domain`` windows take their domain i.i.d. from ``weights``, drawn with
+    ``default_rng((seed, batch index))``. With ``min_per_domain = 0`` the domains of a batch follow
+    ``weights`` exactly in expectation (a reference model on the natural proportions; a Skill-It
+    round's mixture). The windows of a batch are grouped by domain; no loss here depends on where
+    a window sits in the batch.
+
+    Parameters
+    ----------
+    docs : list of int arrays
+    domain_ids : int array, shape (len(docs),)
+        Domain of each document, in 0..k−1.
+    k : int
+        Number of domains.
+    block_size, batch_size, seed : int
+    weights : array, shape (k,)
+        Sampling mixture over domains (non-negative, sums to 1); a domain with weight > 0 or with
+        ``min_per_domain > 0`` must have documents.
+    min_per_domain : int
+    """
+
+    def __init__(
+        self,
+        docs: list[np.ndarray],
+        domain_ids: np.ndarray,
+        k: int,
+        block_size: int,
+        batch_size: int,
+        seed: int,
+        weights: np.ndarray,
+        min_per_domain: int = 0,
+    ) -> None:
+        from dqreview.hashing import stable_hash64
+
+        domain_ids = np.asarray(domain_ids, dtype=np.int64)
+        if domain_ids.shape != (len(docs),):
+            raise DQError(f"got {len(docs)} documents but domain_ids has shape {domain_ids.shape}")
+        if batch_size < k * min_per_domain:
+            raise DQError(
+                f"a batch of {batch_size} windows cannot hold {min_per_domain} window(s) of each of {k} domains"
+            )
+        self.k, self.block_size, self.batch_size, self.seed = k, block_size, batch_size, seed
+        self.min_per_domain = int(min_per_domain)
+        self.streams: list[TokenStream | None] = []
+        for i in range(k):
+            idx = np.flatnonzero(domain_ids == i)
+            if len(idx) == 0:
+                self.streams.append(None)
+                continue
+            sub_seed = stable_hash64("domain-stream", seed, i) % 2**62
+            self.streams.append(TokenStream([docs[j] for j in idx], domain_ids[idx], block_size, 1, sub_seed))
+        self.set_weights(weights)
+        self.batches = 0  # batches drawn so far (keys the domain draws)
+
+    def set_weights(self, weights: np.ndarray) -> None:
+        """Change the sampling mixture (e.g. at a Skill-It round boundary)."""
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (self.k,) or not np.all(np.isfinite(w)) or (w < 0).any() or abs(w.sum() - 1.0) > 1e-6:
+            raise DQError(f"mixture weights must be {self.k} non-negative numbers summing to 1; got {w}")
+        empty = [i for i, s in enumerate(self.streams) if s is None and (w[i] > 0 or self.min_per_domain > 0)]
+        if empty:
+            raise DQError(f"domain(s) {empty} have no documents but are to be sampled")
+        self.weights = w / w.sum()
+
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``x``, ``y`` and per-token domains, each int64 (B, T), like :meth:`TokenStream.next_batch`."""
+        counts = np.full(self.k, self.min_per_domain, dtype=np.int64)
+        free = self.batch_size - int(counts.sum())
+        if free:
+            rng = np.random.default_rng((self.seed, self.batches))
+            counts += rng.multinomial(free, self.weights)
+        self.batches += 1
+        xs, ys, ds = [], [], []
+        for i, n in enumerate(counts):
+            for _ in range(int(n)):
+                x, y, d = self.streams[i].next_batch()
+                xs.append(x)
+                ys.append(y)
+                ds.append(d)
+        return np.concatenate(xs), np.concatenate(ys), np.concatenate(ds)
