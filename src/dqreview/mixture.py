@@ -265,13 +265,15 @@ def sample_mixture(
 def sample_schedule(
     pool: pd.DataFrame,
     mixtures: Sequence[Mapping[str, float]],
-    round_tokens: Sequence[float],
+    round_sizes: Sequence[float],
     budget: float,
     seed: int,
 ) -> tuple[pd.DataFrame, dict]:
     """Sample a per-round schedule to a byte budget; the selection gets a ``round`` column.
 
-    Round ``r`` takes the share ``f_r = round_tokens[r] / Σ round_tokens`` of the budget, split over
+    ``round_sizes`` are the rounds' relative sizes in bytes (a Skill-It round's tokens times its
+    mixture's bytes per token). Round ``r`` takes the share ``f_r = round_sizes[r] / Σ round_sizes``
+    of the budget, split over
     domains by ``mixtures[r]`` (byte shares). The documents are sampled once, with the
     time-averaged mixture ``Σ_r f_r · mixtures[r]`` (:func:`sample_mixture`, so the budget is exact
     and caps are redistributed), then each domain's sampled documents, in their sampling order,
@@ -284,21 +286,21 @@ def sample_schedule(
     selection : DataFrame
         As :func:`sample_mixture`, plus ``round`` (0-based), ordered by round then ``order``.
     info : dict
-        As :func:`sample_mixture`, plus ``rounds``: per round its token share and its requested and
-        achieved byte mixture.
+        As :func:`sample_mixture`, plus ``rounds``: per round its requested and achieved share of the
+        bytes and its requested and achieved byte mixture.
     """
-    if len(mixtures) == 0 or len(mixtures) != len(round_tokens):
+    if len(mixtures) == 0 or len(mixtures) != len(round_sizes):
         raise DQError(
-            f"schedule: {len(mixtures)} mixture(s) for {len(round_tokens)} round token count(s); "
+            f"schedule: {len(mixtures)} mixture(s) for {len(round_sizes)} round size(s); "
             "expected one mixture per round and at least one round"
         )
-    tokens = np.asarray(round_tokens, dtype=np.float64)
-    if not np.all(np.isfinite(tokens)) or (tokens < 0).any() or tokens.sum() <= 0:
-        raise DQError(f"schedule: round token counts must be >= 0 with a positive sum; got {list(round_tokens)}")
+    sizes = np.asarray(round_sizes, dtype=np.float64)
+    if not np.all(np.isfinite(sizes)) or (sizes < 0).any() or sizes.sum() <= 0:
+        raise DQError(f"schedule: round sizes must be >= 0 with a positive sum; got {list(round_sizes)}")
     if "domain" not in pool.columns:
         raise DQError(f"pool: missing column(s) ['domain']; found {list(pool.columns)}")
     domains = sorted(pool["domain"].astype(str).unique())
-    frac = tokens / tokens.sum()
+    frac = sizes / sizes.sum()
     rounds = [check_mixture(m, domains, f"schedule round {r}") for r, m in enumerate(mixtures)]
     demand = np.array([[rounds[r][d] * frac[r] for d in domains] for r in range(len(rounds))])  # (R, k)
     average = demand.sum(axis=0)
@@ -325,7 +327,7 @@ def sample_schedule(
         per_round.append(
             {
                 "round": r,
-                "token_share": float(frac[r]),
+                "byte_share_requested": float(frac[r]),
                 "byte_share_achieved": float(b / nb_all.sum()) if nb_all.sum() else 0.0,
                 "mixture_requested": {d: float(rounds[r][d]) for d in domains},
                 "mixture_achieved": {
