@@ -8,6 +8,13 @@ one window is the first input of the next), so every token of the stream is a ta
 once. The epoch streams are laid end to end: a window that runs past the end of one epoch
 continues into the next, and a small selection simply repeats for more epochs. The position
 ``(epoch, cursor)`` is the whole state, so training resumes exactly.
+
+Round order (a schedule such as Skill-It's): when each document carries a ``round``, an epoch is
+the rounds in increasing order, and round ``r`` is ``round_tokens[r]`` tokens of shuffled passes
+over its own documents (pass ``p`` of round ``r`` in epoch ``e`` ordered by
+``default_rng((seed, e, r, p))``), cut at the quota. So every document of round r is streamed
+before any of round r + 1, each round is stretched (repeated) to its share of the training tokens
+and shuffled within itself; without quotas a round is one shuffled pass.
 """
 
 from __future__ import annotations
@@ -33,10 +40,21 @@ class TokenStream:
         Window length ``T`` and windows per batch ``B``.
     seed : int
         Shuffling seed; epoch ``e`` is ordered by ``default_rng((seed, e))``.
+    rounds : int array, shape (len(docs),), optional
+        Round of each document: rounds are streamed in increasing order (see the module notes).
+    round_tokens : sequence of int, optional
+        Tokens of each round (sorted round order) per epoch; default one pass over each round.
     """
 
     def __init__(
-        self, docs: list[np.ndarray], domains: np.ndarray, block_size: int, batch_size: int, seed: int
+        self,
+        docs: list[np.ndarray],
+        domains: np.ndarray,
+        block_size: int,
+        batch_size: int,
+        seed: int,
+        rounds: np.ndarray | None = None,
+        round_tokens: list[int] | None = None,
     ) -> None:
         if len(docs) == 0:
             raise DQError("the selection is empty: there are no documents to train on")
@@ -48,19 +66,62 @@ class TokenStream:
         self.block_size = block_size
         self.batch_size = batch_size
         self.seed = seed
-        self.tokens_per_epoch = sum(len(d) for d in self.docs) + len(self.docs)
+        self.selection_tokens = sum(len(d) for d in self.docs) + len(self.docs)
+        self.tokens_per_epoch = self.selection_tokens
+        self.rounds: np.ndarray | None = None
+        if rounds is not None:
+            self._init_rounds(rounds, round_tokens)
+        elif round_tokens is not None:
+            raise DQError("round_tokens given without rounds")
         self.epoch = 0
         self.cursor = 0  # start of the next window within the current epoch's stream
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
+    def _init_rounds(self, rounds: np.ndarray, round_tokens: list[int] | None) -> None:
+        rounds = np.asarray(rounds)
+        if rounds.shape != (len(self.docs),) or not np.issubdtype(rounds.dtype, np.integer):
+            raise DQError(f"rounds must be one integer per document; got shape {rounds.shape}, dtype {rounds.dtype}")
+        self.rounds = rounds.astype(np.int64)
+        self.round_ids = np.unique(self.rounds)
+        self.round_members = [np.flatnonzero(self.rounds == r) for r in self.round_ids]
+        if round_tokens is None:
+            round_tokens = [int(sum(len(self.docs[i]) + 1 for i in m)) for m in self.round_members]
+        if len(round_tokens) != len(self.round_ids) or any(int(q) < 1 for q in round_tokens):
+            raise DQError(
+                f"round_tokens: expected {len(self.round_ids)} positive token counts (one per round "
+                f"{self.round_ids.tolist()}); got {list(round_tokens)}"
+            )
+        self.round_tokens = [int(q) for q in round_tokens]
+        self.tokens_per_epoch = sum(self.round_tokens)
+
+    def _concat(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        eot = np.array([EOT], dtype=np.int64)
+        toks = np.concatenate([part for i in order for part in (self.docs[i], eot)])
+        lengths = np.array([len(self.docs[i]) + 1 for i in order])
+        return toks, np.repeat(self.domains[order], lengths)
+
+    def _round_epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        toks, doms = [], []
+        for r, members, quota in zip(self.round_ids, self.round_members, self.round_tokens, strict=True):
+            have, p = 0, 0
+            while have < quota:  # shuffled passes over the round's documents, cut at the quota
+                order = members[np.random.default_rng((self.seed, epoch, int(r), p)).permutation(len(members))]
+                t, d = self._concat(order)
+                t, d = t[: quota - have], d[: quota - have]
+                toks.append(t)
+                doms.append(d)
+                have += len(t)
+                p += 1
+        return np.concatenate(toks), np.concatenate(doms)
+
     def _epoch_stream(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """Tokens and per-token domains of one epoch (cached: a window touches at most a few)."""
         if epoch not in self._cache:
-            order = np.random.default_rng((self.seed, epoch)).permutation(len(self.docs))
-            eot = np.array([EOT], dtype=np.int64)
-            toks = np.concatenate([part for i in order for part in (self.docs[i], eot)])
-            lengths = np.array([len(self.docs[i]) + 1 for i in order])
-            doms = np.repeat(self.domains[order], lengths)
+            if self.rounds is not None:
+                toks, doms = self._round_epoch(epoch)
+            else:
+                order = np.random.default_rng((self.seed, epoch)).permutation(len(self.docs))
+                toks, doms = self._concat(order)
             # Keep only epochs near the cursor; windows never move backwards.
             self._cache = {e: v for e, v in self._cache.items() if e >= epoch - 1}
             self._cache[epoch] = (toks, doms)
@@ -95,8 +156,10 @@ class TokenStream:
 
     @property
     def epochs_completed(self) -> float:
-        """Passes over the selection so far (tokens consumed / tokens per epoch)."""
-        return self.epoch + self.cursor / self.tokens_per_epoch
+        """Passes over the selection so far (tokens consumed / tokens of the selection)."""
+        if self.rounds is None:
+            return self.epoch + self.cursor / self.tokens_per_epoch
+        return (self.epoch * self.tokens_per_epoch + self.cursor) / self.selection_tokens
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": int(self.epoch), "cursor": int(self.cursor)}
