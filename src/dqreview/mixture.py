@@ -338,3 +338,39 @@ def sample_schedule(
         )
     info["rounds"] = per_round
     return sel, info
+
+
+def bytes_per_token(n_bytes: Sequence[int], n_tokens: Sequence[int], domains: Sequence[str]) -> dict[str, float]:
+    """UTF-8 bytes per token of each domain: ``Σ bytes / Σ tokens`` over its documents."""
+    frame = pd.DataFrame({"b": np.asarray(n_bytes, dtype=np.float64), "t": np.asarray(n_tokens, dtype=np.float64)})
+    frame["d"] = np.asarray(domains).astype(str)
+    sums = frame.groupby("d")[["b", "t"]].sum()
+    if (sums["t"] <= 0).any():
+        raise DQError(f"domain(s) {sums.index[sums['t'] <= 0].tolist()} have no tokens")
+    return {d: float(row.b / row.t) for d, row in sums.iterrows()}
+
+
+class PoolTokens:
+    """The pool, sorted by id (so nothing depends on the shard count), and its token arrays.
+
+    Attributes: ``frame`` (``id``, ``domain``, ``n_bytes``), ``tokens`` (list of int arrays, row
+    order), ``tokenizer``, ``vocab_size``, ``bytes_per_token`` (per domain).
+    """
+
+    def __init__(self, frame: pd.DataFrame, tokens: list[np.ndarray], tokenizer) -> None:
+        self.frame, self.tokens, self.tokenizer = frame, tokens, tokenizer
+        self.vocab_size = tokenizer.get_vocab_size()
+        self.bytes_per_token = bytes_per_token(frame["n_bytes"], [len(t) for t in tokens], frame["domain"])
+
+
+def load_pool_tokens(shards: Sequence[str], tokenizer_path: str) -> PoolTokens:
+    """Read the pool shards and tokenise them (for the mixture methods' proxy runs)."""
+    from dqreview.io import read_parquet
+    from dqreview.lm.tokenizer import encode_batch, load_tokenizer
+
+    tok = load_tokenizer(tokenizer_path)
+    frame = pd.concat(
+        [read_parquet(p, columns=["id", "text", "domain", "n_bytes"]) for p in shards], ignore_index=True
+    ).sort_values("id", ignore_index=True)
+    tokens = encode_batch(tok, frame["text"].tolist())
+    return PoolTokens(frame.drop(columns=["text"]), tokens, tok)
