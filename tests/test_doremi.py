@@ -111,7 +111,14 @@ def test_stratified_batches_hold_every_domain():
 
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8, "vocab_size": 64}
-TRAIN = {"batch_size": 6, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 2, "weight_decay": 0.1, "grad_clip": 1.0}
+TRAIN = {
+    "batch_size": 6,
+    "lr": 3e-3,
+    "min_lr": 3e-4,
+    "warmup_steps": 2,
+    "weight_decay": 0.1,
+    "grad_clip": 1.0,
+}
 
 
 def test_train_doremi_small_run():

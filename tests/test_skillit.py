@@ -69,11 +69,14 @@ def test_window_normalisation_rectangular_graph_and_prior():
     np.testing.assert_allclose(p, [1 / (1 + math.exp(1.8)), math.exp(1.8) / (1 + math.exp(1.8))], rtol=1e-12)
     # a prior multiplies; a zero prior keeps a skill out
     p = skillit_mixture(np.array([0.25, 0.75]), R, LOSSES[:4], 0.5, 3)
-    np.testing.assert_allclose(p, [0.25 / (0.25 + 0.75 * math.exp(1.8)), 1 - 0.25 / (0.25 + 0.75 * math.exp(1.8))])
+    np.testing.assert_allclose(
+        p, [0.25 / (0.25 + 0.75 * math.exp(1.8)), 1 - 0.25 / (0.25 + 0.75 * math.exp(1.8))]
+    )
     assert skillit_mixture(np.array([0.0, 1.0]), R, LOSSES[:4], 0.5, 3).tolist() == [0.0, 1.0]
     # mean over the window = sum / 3
     np.testing.assert_allclose(
-        skillit_mixture(np.ones(2), R, LOSSES[:4], 1.5, 3, reduce="mean"), skillit_mixture(np.ones(2), R, LOSSES[:4], 0.5, 3)
+        skillit_mixture(np.ones(2), R, LOSSES[:4], 1.5, 3, reduce="mean"),
+        skillit_mixture(np.ones(2), R, LOSSES[:4], 0.5, 3),
     )
 
 
@@ -119,7 +122,14 @@ def test_validation_mask_is_per_domain_and_hash_keyed():
 
 
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8, "vocab_size": 64}
-TRAIN = {"batch_size": 4, "lr": 3e-3, "min_lr": 3e-4, "warmup_steps": 2, "weight_decay": 0.1, "grad_clip": 1.0}
+TRAIN = {
+    "batch_size": 4,
+    "lr": 3e-3,
+    "min_lr": 3e-4,
+    "warmup_steps": 2,
+    "weight_decay": 0.1,
+    "grad_clip": 1.0,
+}
 
 
 def test_run_skillit_small():
@@ -138,16 +148,28 @@ def test_run_skillit_small():
     for r in out["rounds"]:
         assert sum(r["mixture"].values()) == pytest.approx(1.0)
     target_only = skillit.run_skillit(
-        docs, dom, ["a", "b", "c"], evals, GPTConfig(**TINY), TRAIN, {**params, "eval_skills": "target"}, seed=0
+        docs,
+        dom,
+        ["a", "b", "c"],
+        evals,
+        GPTConfig(**TINY),
+        TRAIN,
+        {**params, "eval_skills": "target"},
+        seed=0,
     )
     assert target_only["eval_skills"] == ["target"]
 
 
 def test_select_budget_schedule_and_static():
-    pool = pd.DataFrame({"id": [f"{i:04d}" for i in range(200)], "n_bytes": [100] * 200, "domain": ["a", "b"] * 100})
+    pool = pd.DataFrame(
+        {"id": [f"{i:04d}" for i in range(200)], "n_bytes": [100] * 200, "domain": ["a", "b"] * 100}
+    )
     state = {
         "bytes_per_token": {"a": 2.0, "b": 2.0},
-        "rounds": [{"tokens": 10, "mixture": {"a": 0.9, "b": 0.1}}, {"tokens": 10, "mixture": {"a": 0.1, "b": 0.9}}],
+        "rounds": [
+            {"tokens": 10, "mixture": {"a": 0.9, "b": 0.1}},
+            {"tokens": 10, "mixture": {"a": 0.1, "b": 0.9}},
+        ],
         "final_mixture": {"a": 0.1, "b": 0.9},
         "average_mixture": {"a": 0.5, "b": 0.5},
     }

@@ -252,7 +252,8 @@ def sample_mixture(
         "capped": bool(reachable < target_bytes),
         "mixture_requested": {d: float(x) for d, x in zip(domains, w, strict=True)},
         "mixture_effective": {
-            d: float(s / shares.sum()) if shares.sum() > 0 else 0.0 for d, s in zip(domains, shares, strict=True)
+            d: float(s / shares.sum()) if shares.sum() > 0 else 0.0
+            for d, s in zip(domains, shares, strict=True)
         },
         "mixture_achieved": {
             d: float(g / selected) if selected else 0.0 for d, g in zip(domains, got, strict=True)
@@ -340,9 +341,13 @@ def sample_schedule(
     return sel, info
 
 
-def bytes_per_token(n_bytes: Sequence[int], n_tokens: Sequence[int], domains: Sequence[str]) -> dict[str, float]:
+def bytes_per_token(
+    n_bytes: Sequence[int], n_tokens: Sequence[int], domains: Sequence[str]
+) -> dict[str, float]:
     """UTF-8 bytes per token of each domain: ``Σ bytes / Σ tokens`` over its documents."""
-    frame = pd.DataFrame({"b": np.asarray(n_bytes, dtype=np.float64), "t": np.asarray(n_tokens, dtype=np.float64)})
+    frame = pd.DataFrame(
+        {"b": np.asarray(n_bytes, dtype=np.float64), "t": np.asarray(n_tokens, dtype=np.float64)}
+    )
     frame["d"] = np.asarray(domains).astype(str)
     sums = frame.groupby("d")[["b", "t"]].sum()
     if (sums["t"] <= 0).any():

@@ -12,7 +12,9 @@ def main(smk):
     elif smk.rule == "skillit_figure":
         mixture.skillit_schedule_figure([read_json(p) for p in smk.input.schedules], smk.output.figure)
     else:
-        table = mixture.mixture_selection_table([read_json(p) for p in smk.input.infos], list(smk.input.infos))
+        table = mixture.mixture_selection_table(
+            [read_json(p) for p in smk.input.infos], list(smk.input.infos)
+        )
         with atomic_path(smk.output.table) as tmp:
             table.to_csv(tmp, index=False)
 

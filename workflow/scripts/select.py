@@ -20,7 +20,9 @@ def select_mixture(smk):
     params = variant_params(smk.config, wc.metric, wc.variant)
     job = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}/s{wc.seed}"
     with measure("select", job, smk.output.cost, "cpu") as rec:
-        selection, info = get_metric(wc.metric).select_budget(pool, state, float(wc.budget), int(wc.seed), params)
+        selection, info = get_metric(wc.metric).select_budget(
+            pool, state, float(wc.budget), int(wc.seed), params
+        )
         rec.items, rec.items_unit = len(pool), "documents"
     info.update(metric=wc.metric, variant=wc.variant, state=str(smk.input.state))
     write_parquet(selection, smk.output.ids)

@@ -34,16 +34,22 @@ def main(smk):
             # evaluation skills: a hash-picked validation slice of each domain (kept out of the
             # proxy's training data) and the target ref
             val = validation_mask(frame["id"], frame["domain"], params["val_docs"], int(seed))
-            evals = {d: [pool.tokens[i] for i in np.flatnonzero(val & (codes == j))] for j, d in enumerate(names)}
+            evals = {
+                d: [pool.tokens[i] for i in np.flatnonzero(val & (codes == j))] for j, d in enumerate(names)
+            }
             evals["target"] = target
             train_idx = np.flatnonzero(~val)
             out = run_skillit(
                 [pool.tokens[i] for i in train_idx], codes[train_idx], names, evals, model_cfg, cfg["train"],
                 params, int(seed), device, eval_batch_size=cfg["eval"]["batch_size"],
             )  # fmt: skip
-            out.update(method="skillit", variant=wc.variant, seed=int(seed), bytes_per_token=pool.bytes_per_token)
+            out.update(
+                method="skillit", variant=wc.variant, seed=int(seed), bytes_per_token=pool.bytes_per_token
+            )
             write_json(out, path)
-            log.info("seed %s: final mixture %s", seed, {d: round(w, 4) for d, w in out["final_mixture"].items()})
+            log.info(
+                "seed %s: final mixture %s", seed, {d: round(w, 4) for d, w in out["final_mixture"].items()}
+            )
             flops += out["flops"]
             tokens += out["tokens"]["start"] + out["tokens"]["graph"] + out["tokens"]["online"]
         rec.flops, rec.items, rec.items_unit = flops, tokens, "proxy training tokens"

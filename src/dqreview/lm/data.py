@@ -80,7 +80,9 @@ class TokenStream:
     def _init_rounds(self, rounds: np.ndarray, round_tokens: list[int] | None) -> None:
         rounds = np.asarray(rounds)
         if rounds.shape != (len(self.docs),) or not np.issubdtype(rounds.dtype, np.integer):
-            raise DQError(f"rounds must be one integer per document; got shape {rounds.shape}, dtype {rounds.dtype}")
+            raise DQError(
+                f"rounds must be one integer per document; got shape {rounds.shape}, dtype {rounds.dtype}"
+            )
         self.rounds = rounds.astype(np.int64)
         self.round_ids = np.unique(self.rounds)
         self.round_members = [np.flatnonzero(self.rounds == r) for r in self.round_ids]
@@ -105,7 +107,9 @@ class TokenStream:
         for r, members, quota in zip(self.round_ids, self.round_members, self.round_tokens, strict=True):
             have, p = 0, 0
             while have < quota:  # shuffled passes over the round's documents, cut at the quota
-                order = members[np.random.default_rng((self.seed, epoch, int(r), p)).permutation(len(members))]
+                order = members[
+                    np.random.default_rng((self.seed, epoch, int(r), p)).permutation(len(members))
+                ]
                 t, d = self._concat(order)
                 t, d = t[: quota - have], d[: quota - have]
                 toks.append(t)

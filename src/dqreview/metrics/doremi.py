@@ -60,15 +60,25 @@ def check_params(params: dict | None, where: str = "doremi params") -> dict:
     p = {**DEFAULTS, **params}
     for key in ("steps", "rounds", "min_per_domain"):
         v = p[key]
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < (0 if key == "min_per_domain" else 1):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, numbers.Integral)
+            or v < (0 if key == "min_per_domain" else 1)
+        ):
             raise DQError(f"{where}.{key}: expected a positive integer; got {v!r}")
     b = p["batch_size"]
     if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
         raise DQError(f"{where}.batch_size: expected a positive integer or null; got {b!r}")
     for key, lo, hi in (("eta", 0.0, math.inf), ("c", 0.0, 1.0)):
         v = p[key]
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (lo < v <= hi if key == "eta" else lo <= v <= hi):
-            raise DQError(f"{where}.{key}: expected a number in {'(0, inf)' if key == 'eta' else '[0, 1]'}; got {v!r}")
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, numbers.Real)
+            or not (lo < v <= hi if key == "eta" else lo <= v <= hi)
+        ):
+            raise DQError(
+                f"{where}.{key}: expected a number in {'(0, inf)' if key == 'eta' else '[0, 1]'}; got {v!r}"
+            )
     return p
 
 
@@ -284,7 +294,14 @@ def train_doremi(
         opt = make_optimizer(proxy, train_cfg["lr"], train_cfg["weight_decay"])
         stream = _Recorder(
             DomainMixtureStream(
-                docs, domain_ids, k, model_cfg.block_size, batch, seed + 104729 * (r + 1), uniform, p["min_per_domain"]
+                docs,
+                domain_ids,
+                k,
+                model_cfg.block_size,
+                batch,
+                seed + 104729 * (r + 1),
+                uniform,
+                p["min_per_domain"],
             )
         )
         state = {"alpha": uniform.copy(), "lam": np.zeros(k)}
@@ -297,7 +314,9 @@ def train_doremi(
             excess, present = domain_excess_means(
                 per_token.detach().double().cpu().numpy(), ref_loss.double().cpu().numpy(), dom, k
             )
-            state["alpha"], state["lam"] = doremi_update(state["alpha"], state["lam"], excess, present, p["eta"], p["c"])
+            state["alpha"], state["lam"] = doremi_update(
+                state["alpha"], state["lam"], excess, present, p["eta"], p["c"]
+            )
             alphas.append(state["alpha"])
             lams.append(state["lam"])
             # the proxy's objective with the updated weights: Σ_i α_i · mean loss of domain i
@@ -366,7 +385,9 @@ def select_budget(
     from dqreview.mixture import check_mixture, sample_mixture, token_to_byte_mixture
 
     if not isinstance(state, dict) or "weights" not in state or "bytes_per_token" not in state:
-        raise DQError("doremi state: expected a JSON object with 'weights' and 'bytes_per_token'; rerun the doremi rule")
+        raise DQError(
+            "doremi state: expected a JSON object with 'weights' and 'bytes_per_token'; rerun the doremi rule"
+        )
     domains = sorted(pool["domain"].astype(str).unique()) if "domain" in pool.columns else []
     weights = check_mixture(state["weights"], domains, "doremi weights")
     byte_mix = token_to_byte_mixture(weights, state["bytes_per_token"])

@@ -86,7 +86,14 @@ def check_params(params: dict | None, where: str = "skillit params") -> dict:
     if unknown:
         raise DQError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **params}
-    for key, lo in (("rounds", 1), ("update_steps", 1), ("graph_steps", 1), ("start_steps", 0), ("window", 1), ("val_docs", 1)):
+    for key, lo in (
+        ("rounds", 1),
+        ("update_steps", 1),
+        ("graph_steps", 1),
+        ("start_steps", 0),
+        ("window", 1),
+        ("val_docs", 1),
+    ):
         v = p[key]
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
             raise DQError(f"{where}.{key}: expected an integer >= {lo}; got {v!r}")
@@ -239,7 +246,9 @@ def validation_mask(ids: Sequence[str], domains: Sequence[str], n_per_domain: in
 # --- training ---------------------------------------------------------------------------------
 
 
-def _mean_losses(model, eval_sets: dict[str, list[np.ndarray]], block_size: int, batch_size: int, device: str):
+def _mean_losses(
+    model, eval_sets: dict[str, list[np.ndarray]], block_size: int, batch_size: int, device: str
+):
     from dqreview.lm.evaluate import bits_per_byte
 
     out = []
@@ -333,7 +342,13 @@ def run_skillit(
         loss_after.append(evaluate(model))
         del model
     graph = graph_from_losses(loss_start, np.array(loss_after))
-    log.info("skill-it seed %d: graph (rows %s, columns %s)\n%s", seed, train_skills, eval_names, np.round(graph, 3))
+    log.info(
+        "skill-it seed %d: graph (rows %s, columns %s)\n%s",
+        seed,
+        train_skills,
+        eval_names,
+        np.round(graph, 3),
+    )
 
     # 3. the online run, from scratch (as the run it steers)
     torch.manual_seed(seed)
@@ -408,7 +423,9 @@ def select_budget(
 
     p = check_params(params)
     if not isinstance(state, dict) or "rounds" not in state or "bytes_per_token" not in state:
-        raise DQError("skillit state: expected a JSON object with 'rounds' and 'bytes_per_token'; rerun the skillit rule")
+        raise DQError(
+            "skillit state: expected a JSON object with 'rounds' and 'bytes_per_token'; rerun the skillit rule"
+        )
     bpt = state["bytes_per_token"]
     if p["static"] is not None:
         mix = state["final_mixture"] if p["static"] == "final" else state["average_mixture"]

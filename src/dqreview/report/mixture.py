@@ -26,7 +26,7 @@ def doremi_weights_figure(states: Sequence[dict], path) -> None:
     and, beside it, the natural token proportions against the time-averaged weights ᾱ."""
     variants = sorted({s["variant"] for s in states})
     fig, axes = plt.subplots(
-        len(variants), 2, figsize=(10.0, 3.6 * len(variants)), squeeze=False, constrained_layout=True,
+        len(variants), 2, figsize=(11.0, 3.8 * len(variants)), squeeze=False, constrained_layout=True,
         gridspec_kw={"width_ratios": [2.2, 1]},
     )  # fmt: skip
     for row, variant in zip(axes, variants, strict=True):
@@ -38,15 +38,21 @@ def doremi_weights_figure(states: Sequence[dict], path) -> None:
         ax = row[0]
         for i, d in enumerate(names):
             (line,) = ax.plot(steps, alpha[:, :, i].mean(axis=0), label=d)
-            ax.fill_between(steps, alpha[:, :, i].min(axis=0), alpha[:, :, i].max(axis=0), color=line.get_color(), alpha=0.15)
+            ax.fill_between(
+                steps,
+                alpha[:, :, i].min(axis=0),
+                alpha[:, :, i].max(axis=0),
+                color=line.get_color(),
+                alpha=0.15,
+            )
         per_round = len(runs[0]["rounds"][0]["alpha"])
         for r in range(1, len(runs[0]["rounds"])):
             ax.axvline(r * per_round + 0.5, color="grey", linestyle=":", linewidth=1)
         ax.set_xlabel("proxy optimizer step (rounds end to end)")
         ax.set_ylabel("domain weight α_t")
-        ax.set_title(f"DoReMi {variant}: weights during Group DRO (mean, min–max over {len(runs)} seeds)")
+        ax.set_title(f"DoReMi {variant}: α_t during Group DRO\n(mean; band = min–max over {len(runs)} seeds)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, ncol=2)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="domain")
         ax = row[1]
         x = np.arange(len(names))
         natural = np.mean([[s["natural"][d] for d in names] for s in runs], axis=0)
@@ -82,7 +88,7 @@ def skillit_schedule_figure(states: Sequence[dict], path) -> None:
         ax.set_ylabel("share of the round's tokens")
         ax.set_ylim(0, 1)
         ax.set_title(f"Skill-It {variant}: online mixture per round (mean over {len(runs)} seeds)")
-        ax.legend(fontsize=8, ncol=2, loc="upper right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="training skill")
         ax = row[1]
         graph = np.mean([s["graph"] for s in runs], axis=0)
         im = ax.imshow(graph, cmap="viridis", vmin=0, vmax=1, aspect="auto")
@@ -92,7 +98,9 @@ def skillit_schedule_figure(states: Sequence[dict], path) -> None:
         ax.set_ylabel("training skill i")
         ax.set_title("skill graph A_ij (relative loss drop, max 1)")
         for (i, j), v in np.ndenumerate(graph):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black")
+            ax.text(
+                j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black"
+            )
         fig.colorbar(im, ax=ax, shrink=0.8)
     _save(fig, path)
 
