@@ -147,5 +147,8 @@ def test_select_budget_converts_tokens_to_bytes():
     assert info["n_bytes"] == 2000
     assert (sel["domain"] == "a").sum() == 15 and (sel["domain"] == "b").sum() == 5
     assert info["mixture_requested"] == {"a": 0.75, "b": 0.25}
+    stale = {"weights": {"a": 1.0}, "bytes_per_token": {"a": 1.0}}  # learned on a pool without b
+    with pytest.raises(DQError, match=r"no weight for pool domain\(s\) \['b'\]"):
+        doremi.select_budget(pool, stale, 0.5, seed=0)
     with pytest.raises(DQError, match="rerun the doremi rule"):
         doremi.select_budget(pool, {"weights": {"a": 1.0}}, 0.5, seed=0)

@@ -50,8 +50,8 @@ def test_budget_is_exact_with_at_most_one_document_over(budget):
     got = int(sel["n_bytes"].sum())
     assert got == info["n_bytes"] and info["total_bytes"] == total
     assert got >= target or info["capped"]
-    # removing the largest selected document takes the total below the target: at most one over
-    assert got - int(sel["n_bytes"].max()) < target
+    # rows in the order taken: without the last one the total is below the target (at most one over)
+    assert got - int(sel["n_bytes"].iloc[-1]) < target
     assert sel["id"].is_unique and set(sel["id"]) <= set(pool["id"])
     assert sel["order"].tolist() == list(range(len(sel)))
     # within a domain, a prefix of the hash order: sampling without replacement keyed by hash(id, seed)
@@ -133,8 +133,8 @@ def test_schedule_rounds_split_each_domain_in_round_order():
     pool = make_pool({"a": 300, "b": 300})
     mixtures = [{"a": 1.0, "b": 0.0}, {"a": 0.5, "b": 0.5}, {"a": 0.0, "b": 1.0}]
     sel, info = sample_schedule(pool, mixtures, [100, 100, 200], 0.3, seed=0)
-    assert sel["round"].tolist() == sorted(sel["round"].tolist())  # rows grouped by round, in order
     assert sel["order"].tolist() == list(range(len(sel)))
+    assert sel["n_bytes"].sum() - sel["n_bytes"].iloc[-1] < 0.3 * pool["n_bytes"].sum()
     total_sel = sel["n_bytes"].sum()
     assert total_sel >= 0.3 * pool["n_bytes"].sum()
     # round shares of the budget: 1/4, 1/4, 1/2 (to within a document or two)
@@ -161,7 +161,9 @@ def test_tiny_run_builds_trains_and_reports_mixture_methods(tiny_run):
         for seed in (0, 1):
             sel = read_parquet(tiny_run / f"results/select/{metric}/{variant}/high/{budget}/s{seed}.parquet")
             info = read_json(tiny_run / f"results/select/{metric}/{variant}/high/{budget}/s{seed}.json")
-            assert info["achieved"] >= 0.3 and info["n_bytes"] - sel["n_bytes"].max() < info["target_bytes"]
+            assert (
+                info["achieved"] >= 0.3 and info["n_bytes"] - sel["n_bytes"].iloc[-1] < info["target_bytes"]
+            )
             assert sum(info["mixture_achieved"].values()) == pytest.approx(1.0)
             assert ("round" in sel.columns) == (variant == "online")
             ev = read_json(tiny_run / f"results/eval/{metric}/{variant}/high/{budget}/s{seed}.json")

@@ -84,6 +84,16 @@ def check_mixture(weights: Mapping[str, float], domains: Sequence[str], where: s
     return out
 
 
+def check_covers(weights: Mapping[str, float], domains: Sequence[str], where: str) -> None:
+    """DQError unless a learned mixture names every pool domain (else it is stale: another pool)."""
+    missing = sorted(set(domains) - set(weights))
+    if missing:
+        raise DQError(
+            f"{where}: no weight for pool domain(s) {missing}; the mixture was learned on another pool, "
+            "rerun its rule"
+        )
+
+
 def token_to_byte_mixture(weights: Mapping[str, float], bytes_per_token: Mapping[str, float]) -> dict:
     """Byte shares of a token mixture: ``w_i · bpt_i / Σ_j w_j · bpt_j``.
 
@@ -155,8 +165,10 @@ def sample_mixture(
     Returns
     -------
     selection : DataFrame
-        ``id``, ``order`` (rank of ``unit_uniform(id, seed)`` within the selection: a shuffle),
-        ``n_bytes``, ``domain``, ``rank_in_domain`` (position in the domain's sampling order).
+        In the order taken (``order`` = row number): the documents within their domain's share,
+        interleaved by ``unit_uniform(id, seed)``, then the top-up documents in the order added (the
+        last row is the one that reached the budget). Columns ``id``, ``order``, ``n_bytes``,
+        ``domain``, ``rank_in_domain`` (position in the domain's sampling order).
     info : dict
         ``requested``, ``target``, ``achieved``, ``n_docs``, ``n_bytes``, ``total_bytes``,
         ``target_bytes``, ``keep``, ``seed``, ``capped``, ``mixture_requested``,
@@ -212,6 +224,8 @@ def sample_mixture(
     # top up one document at a time from the domain furthest below its share; each addition
     # puts that domain over its share, so this ends after at most one document per domain and
     # only the last document added can take the total over the budget
+    within = taken.copy()  # the prefixes within the shares
+    topped_up: list[int] = []  # domains of the top-up documents, in the order taken
     while got.sum() < reachable:
         shortfall = np.where(taken < [len(c) for c in cums], shares - got, -np.inf)
         i = int(np.argmax(shortfall))  # ties: the first domain in sorted order
@@ -219,23 +233,32 @@ def sample_mixture(
             break
         taken[i] += 1
         got[i] = int(cums[i][taken[i] - 1])
+        topped_up.append(i)
 
-    rows = []
-    for i, d in enumerate(domains):
-        pos = per_domain[i][: taken[i]]
-        rows.append(
-            pd.DataFrame(
-                {
-                    "id": ids[pos],
-                    "n_bytes": nb[pos],
-                    "domain": d,
-                    "rank_in_domain": np.arange(len(pos), dtype=np.int64),
-                    "_u": u[pos],
-                    "_r": id_rank[pos],
-                }
-            )
+    def rows(i: int, start: int, stop: int) -> pd.DataFrame:
+        pos = per_domain[i][start:stop]
+        return pd.DataFrame(
+            {
+                "id": ids[pos],
+                "n_bytes": nb[pos],
+                "domain": domains[i],
+                "rank_in_domain": np.arange(start, stop, dtype=np.int64),
+                "_u": u[pos],
+                "_r": id_rank[pos],
+            }
         )
-    sel = pd.concat(rows, ignore_index=True).sort_values(["_u", "_r"], ignore_index=True)
+
+    # rows in the order taken, as every selection: the documents within the shares (interleaved
+    # by hash), then the top-ups in the order added, so the last row is the one that reached the
+    # budget
+    within_rows = pd.concat([rows(i, 0, within[i]) for i in range(len(domains))], ignore_index=True)
+    within_rows = within_rows.sort_values(["_u", "_r"], ignore_index=True)
+    extra = np.zeros(len(domains), dtype=np.int64)
+    top_rows = []
+    for i in topped_up:
+        top_rows.append(rows(i, within[i] + extra[i], within[i] + extra[i] + 1))
+        extra[i] += 1
+    sel = pd.concat([within_rows, *top_rows], ignore_index=True)
     sel.insert(1, "order", np.arange(len(sel), dtype=np.int64))
     sel = sel.drop(columns=["_u", "_r"])
     selected = int(got.sum())
@@ -279,13 +302,14 @@ def sample_schedule(
     time-averaged mixture ``Σ_r f_r · mixtures[r]`` (:func:`sample_mixture`, so the budget is exact
     and caps are redistributed), then each domain's sampled documents, in their sampling order,
     are dealt to the rounds in proportion to the rounds' demand on that domain (a document goes to
-    the round whose slice of the domain's bytes contains the document's midpoint). Within a round
-    the ``order`` column is a shuffle keyed by ``unit_uniform(id, seed)``.
+    the round whose slice of the domain's bytes contains the document's midpoint). The rows keep
+    :func:`sample_mixture`'s order (the last one reached the budget); training streams the rounds in
+    order and shuffles within each (:class:`dqreview.lm.data.TokenStream`).
 
     Returns
     -------
     selection : DataFrame
-        As :func:`sample_mixture`, plus ``round`` (0-based), ordered by round then ``order``.
+        As :func:`sample_mixture`, plus ``round`` (0-based).
     info : dict
         As :func:`sample_mixture`, plus ``rounds``: per round its requested and achieved share of the
         bytes and its requested and achieved byte mixture.
@@ -318,8 +342,7 @@ def sample_schedule(
         mid = (np.cumsum(nb) - nb / 2) / max(nb.sum(), 1.0)  # midpoint of each document, in [0, 1]
         bounds = np.cumsum(demand[:, i]) / demand[:, i].sum()
         round_of[pos] = np.minimum(np.searchsorted(bounds, mid, side="right"), len(rounds) - 1)
-    sel = sel.assign(round=round_of).sort_values(["round", "order"], ignore_index=True)
-    sel["order"] = np.arange(len(sel), dtype=np.int64)
+    sel = sel.assign(round=round_of)  # rows stay in the order taken; training orders by round
     nb_all = sel["n_bytes"].to_numpy(dtype=np.float64)
     per_round = []
     for r in range(len(rounds)):

@@ -382,13 +382,14 @@ def select_budget(
     ``state`` is the JSON written by the DoReMi rule for this seed; its ``bytes_per_token`` turns
     the token mixture into byte shares (:func:`dqreview.mixture.token_to_byte_mixture`).
     """
-    from dqreview.mixture import check_mixture, sample_mixture, token_to_byte_mixture
+    from dqreview.mixture import check_covers, check_mixture, sample_mixture, token_to_byte_mixture
 
     if not isinstance(state, dict) or "weights" not in state or "bytes_per_token" not in state:
         raise DQError(
             "doremi state: expected a JSON object with 'weights' and 'bytes_per_token'; rerun the doremi rule"
         )
     domains = sorted(pool["domain"].astype(str).unique()) if "domain" in pool.columns else []
+    check_covers(state["weights"], domains, "doremi weights")
     weights = check_mixture(state["weights"], domains, "doremi weights")
     byte_mix = token_to_byte_mixture(weights, state["bytes_per_token"])
     selection, info = sample_mixture(pool, byte_mix, budget, seed)

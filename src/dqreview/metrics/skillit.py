@@ -419,7 +419,7 @@ def select_budget(
     Mixtures are over tokens; each is converted to byte shares with ``state["bytes_per_token"]``,
     and a round's share of the budget is its tokens times its mixture's bytes per token.
     """
-    from dqreview.mixture import sample_mixture, sample_schedule, token_to_byte_mixture
+    from dqreview.mixture import check_covers, sample_mixture, sample_schedule, token_to_byte_mixture
 
     p = check_params(params)
     if not isinstance(state, dict) or "rounds" not in state or "bytes_per_token" not in state:
@@ -427,6 +427,9 @@ def select_budget(
             "skillit state: expected a JSON object with 'rounds' and 'bytes_per_token'; rerun the skillit rule"
         )
     bpt = state["bytes_per_token"]
+    if "domain" in pool.columns:
+        for r in state["rounds"]:
+            check_covers(r["mixture"], pool["domain"].astype(str).unique(), "skillit schedule")
     if p["static"] is not None:
         mix = state["final_mixture"] if p["static"] == "final" else state["average_mixture"]
         sel, info = sample_mixture(pool, token_to_byte_mixture(mix, bpt), budget, seed)
