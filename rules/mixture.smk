@@ -3,6 +3,7 @@
 # byte budget (select_mixture, instead of the score-order `select`), and the selections train
 # and evaluate like every other method's.
 from dqreview.config import variant_params
+from dqreview.metrics.skillit import check_params as check_skillit_params
 from dqreview.metrics.skillit import schedule_variant
 
 MIXTURE_METRICS = [
@@ -22,6 +23,17 @@ def check_mixture_variants():
         for j, v in enumerate(entry["variants"]):
             where = f"config key 'metrics[{i}].variants[{j}].params'"
             params = metric_module.check_params(v.get("params"), where)
+            skills = params.get("skills", "domains")
+            if skills != "domains":
+                ssl = next(
+                    (e for e in config["metrics"] if e["name"] == "ssl_proto"), None
+                )
+                ssl_slugs = [u["slug"] for u in ssl["variants"]] if ssl else []
+                if skills.split("/", 1)[1] not in ssl_slugs:
+                    raise DQError(
+                        f"{where}.skills: {skills!r} names no configured ssl_proto variant; "
+                        f"ssl_proto variants: {ssl_slugs}"
+                    )
             source = params.get("from")
             static = {
                 u["slug"]
@@ -49,6 +61,16 @@ def mixture_state(wildcards):
         else wildcards.variant
     )
     return f"results/mixture/{wildcards.metric}/{variant}/s{wildcards.seed}.json"
+
+
+def skill_inputs(wildcards):
+    # Skill-It over k-means clusters reads the cluster of each document from ssl_proto's scores
+    if getattr(wildcards, "metric", "skillit") != "skillit":
+        return {}
+    params = variant_params(config, "skillit", wildcards.variant)
+    source = schedule_variant(params, wildcards.variant)
+    skills = check_skillit_params(variant_params(config, "skillit", source))["skills"]
+    return {} if skills == "domains" else {"skills": f"results/scores/{skills}.parquet"}
 
 
 def mixture_costs(entry):
@@ -119,6 +141,7 @@ rule doremi:
 
 rule skillit:
     input:
+        unpack(skill_inputs),
         shards=pool_shards(),
         tokenizer="results/lm/tokenizer.json",
         ref="results/data/target/ref.parquet",
@@ -142,6 +165,7 @@ rule skillit:
 
 rule select_mixture:
     input:
+        unpack(skill_inputs),
         state=mixture_state,
         index="results/data/pool/index.parquet",
     output:

@@ -259,3 +259,51 @@ def test_train_run_follows_rounds_once_over_the_whole_run(tmp_path):
     seen.clear()
     train_run(docs, rounds, cfg, train, 0, lambda m: {}, None, progress=False, loss_weights=record)
     assert not (np.diff(np.concatenate([d.ravel() for d in seen])) >= 0).all()
+
+
+# --- skills = k-means clusters ------------------------------------------------------------------
+
+
+def test_skill_labels_from_clusters():
+    clusters = pd.DataFrame({"id": ["x", "y", "z"], "cluster": [10, 2, 0]})
+    assert skillit.skill_labels(["z", "x", "y"], clusters).tolist() == ["c00", "c10", "c02"]
+    with pytest.raises(DQError, match="without a cluster"):
+        skillit.skill_labels(["x", "w"], clusters)
+    assert skillit.check_params({"skills": "ssl_proto/pool-k4"})["skills"] == "ssl_proto/pool-k4"
+    with pytest.raises(DQError, match="skills"):
+        skillit.check_params({"skills": "kmeans"})
+
+
+def test_dry_run_with_cluster_skills(tmp_path):
+    import yaml
+    from conftest import REPO, snakemake
+
+    override = tmp_path / "clusters.yaml"
+    override.write_text(
+        yaml.safe_dump(
+            {
+                "metrics": [
+                    {"name": "random", "keep": ["high"], "variants": [{"slug": "uniform"}]},
+                    {"name": "ssl_proto", "keep": ["high"], "variants": [{"slug": "pool-k4", "params": {"k": 4}}]},
+                    {
+                        "name": "skillit",
+                        "keep": ["high"],
+                        "variants": [
+                            {"slug": "k4", "params": {"skills": "ssl_proto/pool-k4", "rounds": 2}},
+                            {"slug": "k4-static", "params": {"static": "final", "from": "k4"}},
+                        ],
+                    },
+                ]
+            }
+        )
+    )
+    proc = snakemake(tmp_path, "-n", "--quiet", "rules", "all", configfiles=[REPO / "configs/tiny.yaml", override])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "skillit" in out and "select_mixture" in out and "doremi " not in out
+    # the skills must name a configured ssl_proto variant
+    bad = yaml.safe_load(override.read_text())
+    bad["metrics"][2]["variants"][0]["params"]["skills"] = "ssl_proto/pool-k9"
+    override.write_text(yaml.safe_dump(bad))
+    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / "configs/tiny.yaml", override])
+    assert proc.returncode != 0 and "names no configured ssl_proto variant" in proc.stdout + proc.stderr

@@ -390,6 +390,13 @@ class PoolTokens:
         self.vocab_size = tokenizer.get_vocab_size()
         self.bytes_per_token = bytes_per_token(frame["n_bytes"], [len(t) for t in tokens], frame["domain"])
 
+    def relabel(self, labels: Sequence[str]) -> None:
+        """Replace the domains by other slices (e.g. k-means clusters as skills)."""
+        self.frame = self.frame.assign(domain=np.asarray(labels).astype(str))
+        self.bytes_per_token = bytes_per_token(
+            self.frame["n_bytes"], [len(t) for t in self.tokens], self.frame["domain"]
+        )
+
 
 def load_pool_tokens(shards: Sequence[str], tokenizer_path: str) -> PoolTokens:
     """Read the pool shards and tokenise them (for the mixture methods' proxy runs)."""

@@ -16,6 +16,11 @@ def select_mixture(smk):
 
     wc = smk.wildcards
     pool = read_parquet(smk.input.index, columns=["id", "n_bytes", "domain"])
+    if "skills" in smk.input.keys():  # Skill-It over k-means clusters: the clusters are the slices
+        from dqreview.metrics.skillit import skill_labels
+
+        clusters = read_parquet(smk.input.skills, columns=["id", "cluster"])
+        pool = pool.assign(domain=skill_labels(pool["id"], clusters, smk.input.skills))
     state = read_json(smk.input.state)
     params = variant_params(smk.config, wc.metric, wc.variant)
     job = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}/s{wc.seed}"

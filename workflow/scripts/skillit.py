@@ -15,7 +15,7 @@ def main(smk):
     from dqreview.io import read_parquet, write_json
     from dqreview.lm.model import GPTConfig
     from dqreview.lm.tokenizer import encode_batch
-    from dqreview.metrics.skillit import check_params, run_skillit, validation_mask
+    from dqreview.metrics.skillit import check_params, run_skillit, skill_labels, validation_mask
     from dqreview.mixture import load_pool_tokens
 
     wc = smk.wildcards
@@ -23,6 +23,9 @@ def main(smk):
     device = job_device(smk)
     params = check_params(variant_params(smk.config, "skillit", wc.variant))
     pool = load_pool_tokens(smk.input.shards, smk.input.tokenizer)
+    if "skills" in smk.input.keys():  # skills = k-means clusters of an ssl_proto variant
+        clusters = read_parquet(smk.input.skills, columns=["id", "cluster"])
+        pool.relabel(skill_labels(pool.frame["id"], clusters, smk.input.skills))
     frame = pool.frame
     names = sorted(frame["domain"].unique())
     codes = frame["domain"].map({d: i for i, d in enumerate(names)}).to_numpy(np.int64)

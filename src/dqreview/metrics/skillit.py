@@ -1,7 +1,8 @@
 """Skill-It: an online skill mixture steered by a skill graph (Chen et al. 2023), at proxy scale.
 
-Skills are data slices: the *training skills* are the pool's domains; the *evaluation skills* are
-a small validation slice of each pool domain (documents picked by hash, kept out of the proxy's
+Skills are data slices: the *training skills* are the pool's domains, or (``skills:
+ssl_proto/<variant>``) the pool's k-means clusters of that ssl_proto variant (embedding space);
+the *evaluation skills* are a small validation slice of each training skill (documents picked by hash, kept out of the proxy's
 training data) plus the target ref set, so the graph is rectangular (training × evaluation skills)
 and the target is one evaluation skill (``eval_skills: target`` keeps the target column only, like
 the reference code's ``--target_mask``).
@@ -45,6 +46,7 @@ from __future__ import annotations
 import copy
 import logging
 import numbers
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "eval_skills": "all",  # all = domain validation slices + target; target = the target only
     "val_docs": 20,  # validation documents per domain (kept out of the proxy's training data)
     "batch_size": None,  # None = lm.train.batch_size
+    "skills": "domains",  # or "ssl_proto/<variant>": that variant's pool k-means clusters
     "static": None,  # None (online schedule), final or average: the static control
     "from": None,  # another variant's slug whose schedule a static variant reuses
 }
@@ -112,6 +115,14 @@ def check_params(params: dict | None, where: str = "skillit params") -> dict:
     for key, allowed in choices.items():
         if p[key] not in allowed:
             raise DQError(f"{where}.{key}: {p[key]!r} is not one of {list(allowed)}")
+    skills = p["skills"]
+    if not isinstance(skills, str) or not (
+        skills == "domains" or re.fullmatch(r"ssl_proto/[A-Za-z0-9][A-Za-z0-9._-]*", skills)
+    ):
+        raise DQError(
+            f"{where}.skills: {skills!r} is neither 'domains' nor 'ssl_proto/<variant slug>' (the pool's "
+            "k-means clusters of an ssl_proto variant)"
+        )
     if p["from"] is not None and (not isinstance(p["from"], str) or p["static"] is None):
         raise DQError(f"{where}.from: only a static variant reuses another variant's schedule (a slug)")
     return p
@@ -120,6 +131,25 @@ def check_params(params: dict | None, where: str = "skillit params") -> dict:
 def schedule_variant(params: dict | None, slug: str) -> str:
     """The variant whose proxy run provides the schedule (``from``, else the variant itself)."""
     return check_params(params).get("from") or slug
+
+
+def skill_labels(ids: Sequence[str], clusters: pd.DataFrame, where: str = "skill clusters") -> np.ndarray:
+    """Skill name of each document when skills are k-means clusters: ``c<cluster>`` (zero-padded).
+
+    ``clusters`` is an ssl_proto score table (``id``, ``cluster``) covering every id.
+    """
+    if "cluster" not in clusters.columns or "id" not in clusters.columns:
+        raise DQError(f"{where}: expected columns id and cluster; found {list(clusters.columns)}")
+    table = clusters.set_index("id")["cluster"]
+    ids = pd.Index(np.asarray(ids).astype(str))
+    missing = ids.difference(table.index)
+    if len(missing):
+        raise DQError(
+            f"{where}: {len(missing)} pool id(s) without a cluster, e.g. {missing[0]!r}; rerun ssl_proto"
+        )
+    cluster = table.loc[ids].to_numpy(dtype=np.int64)
+    width = len(str(max(int(cluster.max()), 1)))
+    return np.array([f"c{c:0{width}d}" for c in cluster])
 
 
 # --- pure parts -------------------------------------------------------------------------------
