@@ -276,6 +276,7 @@ def test_skill_labels_from_clusters():
 
 def test_dry_run_with_cluster_skills(tmp_path):
     import yaml
+
     from conftest import REPO, snakemake
 
     override = tmp_path / "clusters.yaml"
@@ -284,7 +285,11 @@ def test_dry_run_with_cluster_skills(tmp_path):
             {
                 "metrics": [
                     {"name": "random", "keep": ["high"], "variants": [{"slug": "uniform"}]},
-                    {"name": "ssl_proto", "keep": ["high"], "variants": [{"slug": "pool-k4", "params": {"k": 4}}]},
+                    {
+                        "name": "ssl_proto",
+                        "keep": ["high"],
+                        "variants": [{"slug": "pool-k4", "params": {"k": 4}}],
+                    },
                     {
                         "name": "skillit",
                         "keep": ["high"],
@@ -297,7 +302,9 @@ def test_dry_run_with_cluster_skills(tmp_path):
             }
         )
     )
-    proc = snakemake(tmp_path, "-n", "--quiet", "rules", "all", configfiles=[REPO / "configs/tiny.yaml", override])
+    proc = snakemake(
+        tmp_path, "-n", "--quiet", "rules", "all", configfiles=[REPO / "configs/tiny.yaml", override]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert "skillit" in out and "select_mixture" in out and "doremi " not in out
@@ -307,3 +314,33 @@ def test_dry_run_with_cluster_skills(tmp_path):
     override.write_text(yaml.safe_dump(bad))
     proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / "configs/tiny.yaml", override])
     assert proc.returncode != 0 and "names no configured ssl_proto variant" in proc.stdout + proc.stderr
+
+
+def test_round_ordered_run_resumes_exactly(tmp_path):
+    from dqreview.lm.train import train_run
+
+    docs, rounds = _round_docs()
+    cfg = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=40)
+    train = {**TRAIN, "tokens": 8 * 4 * 10, "checkpoints": 2, "save_every": 3}
+
+    def run(ckpt, evaluate=lambda m: {}, rounds=rounds):
+        return train_run(docs, rounds, cfg, train, 0, evaluate, ckpt, progress=False, rounds=rounds)
+
+    full = run(tmp_path / "full")
+
+    class Killed(Exception):
+        pass
+
+    def dies(model):
+        raise Killed
+
+    with pytest.raises(Killed):  # first evaluation at step 5; state saved at step 3
+        run(tmp_path / "resumed", evaluate=dies)
+    resumed = run(tmp_path / "resumed")
+    assert resumed["train_loss"] == full["train_loss"] and resumed["epochs"] == full["epochs"]
+    # the rounds are part of the run's identity: a checkpoint of another order is not resumed
+    with pytest.raises(Killed):
+        run(tmp_path / "other", evaluate=dies)
+    plain = train_run(docs, rounds, cfg, train, 0, lambda m: {}, tmp_path / "other", progress=False)
+    fresh_plain = train_run(docs, rounds, cfg, train, 0, lambda m: {}, None, progress=False)
+    assert plain["train_loss"] == fresh_plain["train_loss"] != full["train_loss"]
