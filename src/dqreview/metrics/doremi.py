@@ -58,27 +58,18 @@ def check_params(params: dict | None, where: str = "doremi params") -> dict:
     if unknown:
         raise DQError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **params}
-    for key in ("steps", "rounds", "min_per_domain"):
+    for key, lo in (("steps", 1), ("rounds", 1), ("min_per_domain", 0)):
         v = p[key]
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, numbers.Integral)
-            or v < (0 if key == "min_per_domain" else 1)
-        ):
-            raise DQError(f"{where}.{key}: expected a positive integer; got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
+            raise DQError(f"{where}.{key}: expected an integer >= {lo}; got {v!r}")
     b = p["batch_size"]
     if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
         raise DQError(f"{where}.batch_size: expected a positive integer or null; got {b!r}")
-    for key, lo, hi in (("eta", 0.0, math.inf), ("c", 0.0, 1.0)):
-        v = p[key]
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, numbers.Real)
-            or not (lo < v <= hi if key == "eta" else lo <= v <= hi)
-        ):
-            raise DQError(
-                f"{where}.{key}: expected a number in {'(0, inf)' if key == 'eta' else '[0, 1]'}; got {v!r}"
-            )
+    eta, c = p["eta"], p["c"]
+    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 < eta < math.inf:
+        raise DQError(f"{where}.eta: expected a positive finite number; got {eta!r}")
+    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0 <= c <= 1:
+        raise DQError(f"{where}.c: expected a number in [0, 1]; got {c!r}")
     return p
 
 
