@@ -58,7 +58,14 @@ def doremi_weights_figure(states: Sequence[dict], path) -> None:
         natural = np.mean([[s["natural"][d] for d in names] for s in runs], axis=0)
         avg = np.array([[s["weights"][d] for d in names] for s in runs])
         ax.bar(x - 0.2, natural, width=0.4, label="natural (reference)")
-        ax.bar(x + 0.2, avg.mean(axis=0), width=0.4, yerr=avg.std(axis=0), capsize=3, label="DoReMi ᾱ")
+        ax.bar(
+            x + 0.2,
+            avg.mean(axis=0),
+            width=0.4,
+            yerr=avg.std(axis=0),
+            capsize=3,
+            label="DoReMi time-averaged α",
+        )
         ax.set_xticks(x, names, rotation=30, ha="right")
         ax.set_ylabel("share of training tokens")
         ax.set_title("learned vs natural mixture")
