@@ -61,6 +61,7 @@ include: "rules/embed.smk"
 include: "rules/score.smk"
 include: "rules/select.smk"
 include: "rules/lm.smk"
+include: "rules/mixture.smk"
 include: "rules/report.smk"
 
 
@@ -84,3 +85,4 @@ rule all:
         metrics="results/figs/metrics.pdf",
         paper=["results/paper/main.pdf"] if PAPER == "on" else [],
         ablations=expand("results/figs/{ablation}.pdf", ablation=ABLATIONS),
+        mixture=mixture_outputs(),

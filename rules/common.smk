@@ -153,6 +153,10 @@ def all_costs():
         for seed in SEEDS
     ]
     for entry in config["metrics"]:
+        if getattr(get_metric(entry["name"]), "MIXTURE", False):
+            # proxy training instead of scoring (rules/mixture.smk)
+            costs += mixture_costs(entry)
+            continue
         for v in entry["variants"]:
             costs += expand(
                 "results/cost/score/{metric}/{variant}/shard-{shard}.json",

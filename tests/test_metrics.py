@@ -34,16 +34,22 @@ def test_registry_modules_follow_protocol():
         assert isinstance(module.PER_DOCUMENT, bool)
         assert set(module.KEEP) <= {"high", "low"} and module.KEEP
         assert set(module.NEEDS) <= {"embeddings"}
-        assert callable(module.score)
+        if getattr(module, "MIXTURE", False):  # a learned mixture: selection instead of scores
+            assert callable(module.select_budget) and not module.PER_DOCUMENT
+        else:
+            assert callable(module.score)
         if hasattr(module, "fit"):
             assert set(module.FIT_NEEDS) <= set(KNOWN_FIT_NEEDS)
-    assert set(REGISTRY) == {"random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir"}
+    assert set(REGISTRY) == {
+        "random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir", "doremi", "skillit",
+    }  # fmt: skip
 
 
 def test_unknown_metric_lists_known_ones():
     with pytest.raises(
         DQError,
-        match=r"unknown metric 'nope'; known metrics: d4, dsir, minhash, proto_align, random, semdedup, ssl_proto",
+        match=r"unknown metric 'nope'; known metrics: d4, doremi, dsir, minhash, proto_align, random, semdedup, "
+        r"skillit, ssl_proto",
     ):
         get_metric("nope")
 

@@ -69,7 +69,10 @@ def main(smk):
         for ids_path, eval_path, log_path, seed in zip(
             smk.input.ids, smk.output.evals, smk.output.logs, smk.config["seeds"], strict=True
         ):
-            ids = read_parquet(ids_path, columns=["id"])["id"]
+            chosen = read_parquet(ids_path)
+            ids = chosen["id"]
+            # a schedule (Skill-It) carries a round per document: train the rounds in order
+            rounds = chosen["round"].to_numpy(np.int64) if "round" in chosen.columns else None
             docs = pool.loc[ids]
             tokens = encode_batch(tok, docs["text"].tolist())
             domains = docs["domain"].map(domain_code).to_numpy(np.int64)
@@ -84,6 +87,7 @@ def main(smk):
                 evaluate=evaluate,
                 ckpt_dir=ckpt,
                 device=device,
+                rounds=rounds,
             )
             log.info(
                 "%s seed %d: %d documents, %.2f epochs, %.0f tokens/s, final target bpb %.4f (%.1f s)",

@@ -139,7 +139,12 @@ def eval_steps(total_steps: int, checkpoints: int) -> list[int]:
 
 
 def _fingerprint(
-    docs: list[np.ndarray], domains: np.ndarray, model_cfg: GPTConfig, train_cfg: dict, seed: int
+    docs: list[np.ndarray],
+    domains: np.ndarray,
+    model_cfg: GPTConfig,
+    train_cfg: dict,
+    seed: int,
+    rounds: np.ndarray | None = None,
 ) -> str:
     """Hash of everything that determines the run, so a stale checkpoint is never resumed."""
     h = hashlib.blake2b(digest_size=16)
@@ -147,6 +152,9 @@ def _fingerprint(
         json.dumps({"model": model_cfg.to_dict(), "train": train_cfg, "seed": seed}, sort_keys=True).encode()
     )
     h.update(np.asarray(domains, dtype=np.int64).tobytes())
+    if rounds is not None:  # (absent for plain selections, so their fingerprints are unchanged)
+        h.update(b"rounds")
+        h.update(np.asarray(rounds, dtype=np.int64).tobytes())
     for d in docs:
         h.update(np.int64(len(d)).tobytes())
         h.update(np.asarray(d, dtype=np.int64).tobytes())
@@ -212,6 +220,7 @@ def train_run(
     device: str = "cpu",
     progress: bool = True,
     loss_weights: LossWeights | None = None,
+    rounds: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Train a fresh model on a selection for ``train_cfg["tokens"]`` tokens.
 
@@ -234,6 +243,11 @@ def train_run(
         Show a tqdm bar.
     loss_weights : callable, optional
         Passed to :class:`Trainer`.
+    rounds : int array, shape (len(docs),), optional
+        Round of each document (a schedule, e.g. Skill-It's): the rounds are trained in order, each
+        stretched to its share of the selection's tokens times the training tokens and shuffled
+        within itself (:class:`TokenStream` with ``round_tokens``), so the run follows the schedule
+        once from start to end.
 
     Returns
     -------
@@ -255,10 +269,21 @@ def train_run(
     torch.manual_seed(seed)
     model = GPT(model_cfg).to(device)
     optimizer = make_optimizer(model, train_cfg["lr"], train_cfg["weight_decay"])
-    stream = TokenStream(docs, domains, T, B, seed)
+    round_tokens = None
+    if rounds is not None:
+        rounds = np.asarray(rounds)
+        if rounds.shape != (len(docs),):
+            raise DQError(f"rounds: expected one round per document ({len(docs)}); got shape {rounds.shape}")
+        # each round's quota ∝ its tokens in the selection, summing past the stream's last target
+        # token, so the schedule is stretched over the whole run exactly once
+        sizes = np.array([len(d) + 1 for d in docs], dtype=np.float64)
+        needed = total_steps * tokens_per_step + 1
+        share = np.array([sizes[rounds == r].sum() for r in np.unique(rounds)]) / sizes.sum()
+        round_tokens = [max(1, math.ceil(needed * f)) for f in share]
+    stream = TokenStream(docs, domains, T, B, seed, rounds=rounds, round_tokens=round_tokens)
     trainer = Trainer(model, optimizer, stream, train_cfg, total_steps, device, loss_weights)
 
-    fingerprint = _fingerprint(docs, domains, model_cfg, train_cfg, seed)
+    fingerprint = _fingerprint(docs, domains, model_cfg, train_cfg, seed, rounds)
     state_path = Path(ckpt_dir, STATE_FILE) if ckpt_dir is not None else None
     curve: list[dict[str, Any]] = []
     train_loss: list[float] = []

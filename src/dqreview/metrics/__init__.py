@@ -36,6 +36,13 @@ per-seed ordering key (e.g. DSIR adds Gumbel noise keyed by hash(id, seed) to sa
 replacement ∝ importance weight). Selection (:mod:`dqreview.select`) turns scores into budgeted
 selections; ties are broken by hash(id, seed), never by row order.
 
+Optional ``select_budget(pool, state, budget, seed, params) -> (selection, info)`` (with ``MIXTURE =
+True``) marks a mixture method (DoReMi, Skill-It): it has no per-document scores; a training rule
+(``rules/mixture.smk``) writes its learned mixture or schedule per seed as JSON (``state``), and
+selection samples the pool (``id``, ``n_bytes``, ``domain``) per domain from it to the byte budget
+(:mod:`dqreview.mixture`), returning the selection (``id``, ``order``, ``n_bytes``, optionally ``round``)
+and its info (as :func:`dqreview.select.select_budget`'s, plus the requested and achieved mixture).
+
 Adding a metric = one module implementing this protocol + one entry in :data:`REGISTRY` + one entry in
 the config's ``metrics`` list.
 """
@@ -58,6 +65,8 @@ REGISTRY: dict[str, str] = {
     "d4": "dqreview.metrics.d4",
     "minhash": "dqreview.metrics.minhash",  # also exact dedup: variant param mode=exact
     "dsir": "dqreview.metrics.dsir",
+    "doremi": "dqreview.metrics.doremi",  # a learned domain mixture: select_budget, rules/mixture.smk
+    "skillit": "dqreview.metrics.skillit",  # a learned per-round schedule; static control by variant
 }
 
 KEEP_DIRECTIONS = ("high", "low")

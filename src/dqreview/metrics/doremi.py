@@ -1,0 +1,388 @@
+"""DoReMi: domain weights from Group DRO on a small proxy LM (Xie et al. 2023).
+
+1. A reference proxy LM is trained on the natural domain proportions (tokens).
+2. A same-size proxy is trained with online Group DRO. Each step, on a batch that holds every
+   domain, the per-token excess loss ``max(ℓ_proxy − ℓ_ref, 0)`` is clipped at 0 *before* it is
+   averaged per domain into ``λ``; a domain absent from the batch keeps its last ``λ``. The domain
+   weights take an exponentiated-gradient step in log space, ``α' ∝ α_{t−1} · exp(η λ)``, and are
+   smoothed towards uniform, ``α_t = (1 − c) α' + c / k``. The proxy's loss is
+   ``Σ_i α_t,i · mean loss of domain i``.
+3. The output is the time average ``ᾱ = (1/T) Σ_t α_t`` (the last ``α_T`` is noisy), written per seed
+   as JSON; optional further rounds retrain the reference on ``ᾱ`` (iterated DoReMi).
+
+The update is :func:`doremi_update` (float64, pure, unit-tested by hand); the training loop is
+:func:`train_doremi`. As a selection, ``ᾱ`` (a token mixture) is converted to byte shares with each
+domain's bytes per token and sampled to the byte budget by :func:`dqreview.mixture.sample_mixture`.
+
+Batches: the proxy's batches are *stratified* — every domain gets ``min_per_domain`` (1) windows of
+each batch and the rest are drawn uniformly over domains (the paper samples the proxy's data
+uniformly over domains), so every batch contains every domain and the weights cannot collapse for
+lack of data (doremi issue #5). The reference's windows are drawn i.i.d. from the natural token
+proportions (from ``ᾱ`` in later rounds). See :class:`dqreview.lm.data.DomainMixtureStream`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dqreview.errors import DQError
+
+log = logging.getLogger(__name__)
+
+PER_DOCUMENT = False
+KEEP = ("high",)
+NEEDS: tuple[str, ...] = ()
+#: Selection comes from a learned mixture (``select_budget``), not from per-document scores.
+MIXTURE = True
+
+DEFAULTS: dict[str, Any] = {
+    "steps": 200,  # optimizer steps of the reference and of the proxy (each round)
+    "batch_size": None,  # windows per batch; None = lm.train.batch_size
+    "eta": 1.0,  # step size η of the exponentiated-gradient update
+    "c": 1e-3,  # smoothing towards uniform
+    "rounds": 1,  # >1: iterated DoReMi (the next reference trains on ᾱ)
+    "min_per_domain": 1,  # windows of every domain in each proxy batch
+}
+
+
+def check_params(params: dict | None, where: str = "doremi params") -> dict:
+    """Variant parameters with defaults filled in; DQError naming the key on a bad value."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(DEFAULTS))
+    if unknown:
+        raise DQError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(DEFAULTS)}")
+    p = {**DEFAULTS, **params}
+    for key, lo in (("steps", 1), ("rounds", 1), ("min_per_domain", 0)):
+        v = p[key]
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
+            raise DQError(f"{where}.{key}: expected an integer >= {lo}; got {v!r}")
+    b = p["batch_size"]
+    if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
+        raise DQError(f"{where}.batch_size: expected a positive integer or null; got {b!r}")
+    eta, c = p["eta"], p["c"]
+    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 < eta < math.inf:
+        raise DQError(f"{where}.eta: expected a positive finite number; got {eta!r}")
+    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0 <= c <= 1:
+        raise DQError(f"{where}.c: expected a number in [0, 1]; got {c!r}")
+    return p
+
+
+# --- the update rule (pure, float64) ----------------------------------------------------------
+
+
+def domain_excess_means(
+    proxy_loss: np.ndarray, ref_loss: np.ndarray, domains: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-domain mean of the per-token excess loss ``max(ℓ_proxy − ℓ_ref, 0)``.
+
+    The clip is per token, *before* the mean: a token the proxy already predicts better than the
+    reference contributes 0, not a negative amount that would cancel another token's excess.
+
+    Parameters
+    ----------
+    proxy_loss, ref_loss : ndarray, same shape
+        Per-token losses (nats) of the proxy and of the reference on the same tokens.
+    domains : int ndarray, same shape
+        Domain id (0..k−1) of each token.
+    k : int
+        Number of domains.
+
+    Returns
+    -------
+    excess : ndarray of float64, shape (k,)
+        Mean clipped excess per domain (0 where the domain has no token).
+    present : ndarray of bool, shape (k,)
+        Whether the domain has at least one token.
+    """
+    proxy_loss = np.asarray(proxy_loss, dtype=np.float64).ravel()
+    ref_loss = np.asarray(ref_loss, dtype=np.float64).ravel()
+    domains = np.asarray(domains).ravel()
+    if not (proxy_loss.shape == ref_loss.shape == domains.shape):
+        raise DQError(
+            f"per-token losses and domains differ in size: {proxy_loss.shape}, {ref_loss.shape}, {domains.shape}"
+        )
+    if len(domains) and (domains.min() < 0 or domains.max() >= k):
+        raise DQError(f"domain ids must be in 0..{k - 1}; got {domains.min()}..{domains.max()}")
+    excess = np.maximum(proxy_loss - ref_loss, 0.0)
+    counts = np.bincount(domains, minlength=k)
+    sums = np.bincount(domains, weights=excess, minlength=k)
+    present = counts > 0
+    means = np.zeros(k, dtype=np.float64)
+    means[present] = sums[present] / counts[present]
+    return means, present
+
+
+def doremi_update(
+    alpha: np.ndarray,
+    lam: np.ndarray,
+    excess_by_domain: np.ndarray,
+    present: np.ndarray,
+    eta: float,
+    c: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One DoReMi domain-weight step.
+
+    ``λ_i`` ← the batch's mean clipped excess of domain i (kept from the previous step when domain i
+    is absent); ``log α' = log α_{t−1} + η λ − logsumexp(log α_{t−1} + η λ)``;
+    ``α_t = (1 − c) exp(log α') + c / k``.
+
+    The state is ``α`` itself, as in the reference code (``doremi/trainer.py``,
+    ``update_domain_weights``): the smoothing mixes with the uniform distribution in linear space,
+    and the log is only taken for the exponentiated step.
+
+    Parameters
+    ----------
+    alpha : ndarray, shape (k,)
+        ``α_{t−1}``: positive, sums to 1.
+    lam : ndarray, shape (k,)
+        ``λ`` of the previous step (the value kept for absent domains).
+    excess_by_domain : ndarray, shape (k,)
+        This batch's per-domain mean clipped excess (:func:`domain_excess_means`).
+    present : ndarray of bool, shape (k,)
+    eta, c : float
+        Step size and smoothing.
+
+    Returns
+    -------
+    alpha_t : ndarray of float64, shape (k,)
+    lam_t : ndarray of float64, shape (k,)
+    """
+    alpha = np.asarray(alpha, dtype=np.float64)
+    k = len(alpha)
+    if alpha.shape != (k,) or k == 0 or (alpha <= 0).any() or abs(alpha.sum() - 1.0) > 1e-9:
+        raise DQError(f"domain weights must be a positive vector summing to 1; got {alpha}")
+    lam_t = np.where(np.asarray(present, dtype=bool), np.asarray(excess_by_domain, dtype=np.float64), lam)
+    logits = np.log(alpha) + float(eta) * lam_t
+    m = logits.max()
+    log_alpha = logits - (m + np.log(np.exp(logits - m).sum()))  # logsumexp, stable
+    alpha_t = (1.0 - float(c)) * np.exp(log_alpha) + float(c) / k
+    return alpha_t, lam_t.astype(np.float64)
+
+
+def run_updates(
+    excess_steps: list[np.ndarray], present_steps: list[np.ndarray], eta: float, c: float, alpha0=None
+) -> dict[str, np.ndarray]:
+    """Apply :func:`doremi_update` over a sequence of steps (from uniform, λ = 0).
+
+    Returns
+    -------
+    dict
+        ``alpha`` (T, k): α_t after each step; ``lam`` (T, k); ``average`` (k,): ᾱ = mean of α_1..α_T.
+    """
+    k = len(excess_steps[0])
+    alpha = np.full(k, 1.0 / k) if alpha0 is None else np.asarray(alpha0, dtype=np.float64)
+    lam = np.zeros(k)
+    alphas, lams = [], []
+    for excess, present in zip(excess_steps, present_steps, strict=True):
+        alpha, lam = doremi_update(alpha, lam, excess, present, eta, c)
+        alphas.append(alpha)
+        lams.append(lam)
+    A = np.array(alphas)
+    return {"alpha": A, "lam": np.array(lams), "average": A.mean(axis=0)}
+
+
+# --- training: reference + Group DRO proxy ----------------------------------------------------
+
+
+class _Recorder:
+    """Passes a stream's batches through and keeps the last one (for the reference's forward)."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.last: tuple[np.ndarray, np.ndarray] | None = None
+
+    def next_batch(self):
+        x, y, d = self.stream.next_batch()
+        self.last = (x, y)
+        return x, y, d
+
+
+def _train_reference(docs, domain_ids, k, mixture, model_cfg, train_cfg, steps, batch, seed, device):
+    import torch
+
+    from dqreview.lm.data import DomainMixtureStream
+    from dqreview.lm.model import GPT
+    from dqreview.lm.train import Trainer, make_optimizer
+
+    torch.manual_seed(seed)
+    model = GPT(model_cfg).to(device)
+    opt = make_optimizer(model, train_cfg["lr"], train_cfg["weight_decay"])
+    stream = DomainMixtureStream(docs, domain_ids, k, model_cfg.block_size, batch, seed, mixture, 0)
+    trainer = Trainer(model, opt, stream, train_cfg, steps, device)
+    losses = [trainer.step().loss for _ in range(steps)]
+    return model, losses
+
+
+def train_doremi(
+    docs: list[np.ndarray],
+    domain_ids: np.ndarray,
+    domain_names: list[str],
+    model_cfg,
+    train_cfg: dict[str, Any],
+    params: dict | None,
+    seed: int,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Train the reference and the Group DRO proxy; return the domain weights.
+
+    Parameters
+    ----------
+    docs, domain_ids
+        Token arrays of the pool's documents and their domain ids (0..k−1, ``domain_names`` order).
+    model_cfg : GPTConfig
+        The proxy's shape (the same for the reference).
+    train_cfg : dict
+        ``lm.train`` (lr, min_lr, warmup_steps, weight_decay, grad_clip, batch_size).
+    params : dict
+        Variant parameters (:data:`DEFAULTS`).
+    seed : int
+        Seeds both models' initialisation and their data streams.
+
+    Returns
+    -------
+    dict
+        ``weights`` (ᾱ of the last round, domain → weight), ``weights_last`` (α_T), ``natural``
+        (token proportions), ``rounds`` (per round: reference mixture, α per step, ᾱ, λ per step,
+        losses), ``tokens`` (reference and proxy training tokens), ``flops`` and ``flops_formula``.
+    """
+    import torch
+
+    from dqreview.lm.data import DomainMixtureStream
+    from dqreview.lm.model import GPT
+    from dqreview.lm.train import Trainer, make_optimizer
+
+    p = check_params(params)
+    k = len(domain_names)
+    domain_ids = np.asarray(domain_ids, dtype=np.int64)
+    batch = int(p["batch_size"] or train_cfg["batch_size"])
+    if batch < k * p["min_per_domain"]:
+        raise DQError(
+            f"doremi: a batch of {batch} windows cannot hold {p['min_per_domain']} window(s) of each of "
+            f"{k} domains; raise the variant's batch_size to at least {k * p['min_per_domain']}"
+        )
+    steps = int(p["steps"])
+    tok = np.bincount(domain_ids, weights=[len(d) + 1 for d in docs], minlength=k)
+    natural = tok / tok.sum()
+    ref_mixture = natural
+    uniform = np.full(k, 1.0 / k)
+    tokens_per_step = batch * model_cfg.block_size
+    rounds = []
+    flops_per_token = None
+    for r in range(int(p["rounds"])):
+        ref, ref_losses = _train_reference(
+            docs, domain_ids, k, ref_mixture, model_cfg, train_cfg, steps, batch, seed + 7919 * r, device
+        )
+        ref.eval()
+        torch.manual_seed(seed)
+        proxy = GPT(model_cfg).to(device)
+        flops_per_token = proxy.flops_per_token()
+        opt = make_optimizer(proxy, train_cfg["lr"], train_cfg["weight_decay"])
+        stream = _Recorder(
+            DomainMixtureStream(
+                docs,
+                domain_ids,
+                k,
+                model_cfg.block_size,
+                batch,
+                seed + 104729 * (r + 1),
+                uniform,
+                p["min_per_domain"],
+            )
+        )
+        state = {"alpha": uniform.copy(), "lam": np.zeros(k)}
+        alphas, lams = [], []
+
+        def group_dro_loss(per_token, dom, stream=stream, state=state, alphas=alphas, lams=lams, ref=ref):
+            x, y = stream.last
+            with torch.no_grad():
+                _, ref_loss = ref(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
+            excess, present = domain_excess_means(
+                per_token.detach().double().cpu().numpy(), ref_loss.double().cpu().numpy(), dom, k
+            )
+            state["alpha"], state["lam"] = doremi_update(
+                state["alpha"], state["lam"], excess, present, p["eta"], p["c"]
+            )
+            alphas.append(state["alpha"])
+            lams.append(state["lam"])
+            # the proxy's objective with the updated weights: Σ_i α_i · mean loss of domain i
+            dom_t = torch.from_numpy(dom).to(per_token.device).reshape(-1)
+            sums = torch.zeros(k, dtype=per_token.dtype, device=per_token.device).index_add_(
+                0, dom_t, per_token.reshape(-1)
+            )
+            counts = torch.bincount(dom_t, minlength=k).to(per_token.dtype)
+            w = torch.tensor(state["alpha"] * present, dtype=per_token.dtype, device=per_token.device)
+            return (w * sums / counts.clamp(min=1)).sum() / w.sum()
+
+        trainer = Trainer(proxy, opt, stream, train_cfg, steps, device, loss_weights=group_dro_loss)
+        proxy_losses = [trainer.step().loss for _ in range(steps)]
+        A = np.array(alphas)
+        average = A.mean(axis=0)
+        rounds.append(
+            {
+                "round": r,
+                "reference_mixture": dict(zip(domain_names, ref_mixture.tolist(), strict=True)),
+                "alpha": A.tolist(),
+                "lam": np.array(lams).tolist(),
+                "average": dict(zip(domain_names, average.tolist(), strict=True)),
+                "reference_train_loss": [round(x, 6) for x in ref_losses],
+                "proxy_train_loss": [round(x, 6) for x in proxy_losses],
+            }
+        )
+        log.info(
+            "doremi seed %d round %d: ᾱ = %s",
+            seed,
+            r,
+            ", ".join(f"{d} {a:.3f}" for d, a in zip(domain_names, average, strict=True)),
+        )
+        ref_mixture = average
+    n_rounds = int(p["rounds"])
+    tokens_ref = n_rounds * steps * tokens_per_step
+    tokens_proxy = n_rounds * steps * tokens_per_step
+    # reference: a training run; proxy: a training run plus a reference forward (≈ 1/3 of a
+    # training step's FLOPs: forward 2N of the 6N) on every proxy token
+    flops = flops_per_token * (tokens_ref + tokens_proxy) + flops_per_token / 3.0 * tokens_proxy
+    return {
+        "weights": rounds[-1]["average"],
+        "weights_last": dict(zip(domain_names, np.array(rounds[-1]["alpha"])[-1].tolist(), strict=True)),
+        "natural": dict(zip(domain_names, natural.tolist(), strict=True)),
+        "rounds": rounds,
+        "params": {**p, "batch_size": batch},
+        "tokens": {"reference": tokens_ref, "proxy": tokens_proxy},
+        "flops": float(flops),
+        "flops_formula": (
+            "flops_per_token x (reference tokens + proxy tokens) + flops_per_token/3 x proxy tokens "
+            f"(reference forward on each proxy batch); flops_per_token={flops_per_token:.0f}"
+        ),
+    }
+
+
+# --- selection ---------------------------------------------------------------------------------
+
+
+def select_budget(
+    pool: pd.DataFrame, state: dict, budget: float, seed: int, params: dict | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """Sample the pool to a byte budget from the learned weights ``state["weights"]`` (tokens).
+
+    ``state`` is the JSON written by the DoReMi rule for this seed; its ``bytes_per_token`` turns
+    the token mixture into byte shares (:func:`dqreview.mixture.token_to_byte_mixture`).
+    """
+    from dqreview.mixture import check_covers, check_mixture, sample_mixture, token_to_byte_mixture
+
+    if not isinstance(state, dict) or "weights" not in state or "bytes_per_token" not in state:
+        raise DQError(
+            "doremi state: expected a JSON object with 'weights' and 'bytes_per_token'; rerun the doremi rule"
+        )
+    domains = sorted(pool["domain"].astype(str).unique()) if "domain" in pool.columns else []
+    check_covers(state["weights"], domains, "doremi weights")
+    weights = check_mixture(state["weights"], domains, "doremi weights")
+    byte_mix = token_to_byte_mixture(weights, state["bytes_per_token"])
+    selection, info = sample_mixture(pool, byte_mix, budget, seed)
+    info["mixture_tokens"] = weights
+    return selection, info

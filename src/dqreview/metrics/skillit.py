@@ -1,0 +1,475 @@
+"""Skill-It: an online skill mixture steered by a skill graph (Chen et al. 2023), at proxy scale.
+
+Skills are data slices: the *training skills* are the pool's domains, or (``skills:
+ssl_proto/<variant>``) the pool's k-means clusters of that ssl_proto variant (embedding space);
+the *evaluation skills* are a small validation slice of each training skill (documents picked by hash, kept out of the proxy's
+training data) plus the target ref set, so the graph is rectangular (training × evaluation skills)
+and the target is one evaluation skill (``eval_skills: target`` keeps the target column only, like
+the reference code's ``--target_mask``).
+
+Graph estimator (the paper's cheap linear approximation): from a common start θ₀ (a fresh proxy,
+optionally trained ``start_steps`` on the natural mixture) train a copy on skill i alone for
+``graph_steps`` steps, and set
+
+    Δ_ij = max(L_j(θ₀) − L_j(θ_i), 0) / L_j(θ₀)      (relative drop of skill j's validation loss)
+    A    = Δ / max(Δ)                                 (the largest edge is 1)
+
+The relative drop puts skills with different loss scales on one footing; the clip keeps
+interference out of the multiplicative update (it has no negative edges). Caveat: from an early
+start, training on any text lowers every loss (unigram statistics), so the graph is dense; a
+longer ``start_steps`` measures transfer beyond that.
+
+Online mixture (``trainer/mw_trainer.py`` of HazyResearch/skill-it): a fresh proxy (the run the
+selection steers also starts from scratch) is trained for ``rounds`` rounds of ``update_steps``
+steps; before round t (1-based) the mixture is
+
+    p_t ∝ prior ∘ exp(η · A · Σ_{τ = t−w .. t−1} L_τ / L_0)
+
+with L_0 the losses before training, L_τ the evaluation skills' losses after round τ and w the
+window (the last w evaluations, fewer at the start) — the windowed form of the reference code,
+recomputed from the prior each round, not cumulative multiplicative weights. ``normalize_loss``
+(the default) divides by L_0 as the reference's ``--normalize_loss``, so round 1 uses
+``p_1 ∝ prior ∘ exp(η A 1)``, the reference's ``loss_init = 1``. One difference: the reference
+code evaluates L_τ at the first step of the round *after* it has already set that round's mixture,
+so its mixtures lag one evaluation; here each round uses the evaluations up to its start.
+
+The output per seed is a schedule (round token counts and mixtures) as JSON. As a selection the
+schedule is sampled to the byte budget (:func:`dqreview.mixture.sample_schedule`; a ``round``
+column) and the training run streams the rounds in order, each stretched to its share of the
+training tokens and shuffled within the round (:class:`dqreview.lm.data.TokenStream`). The
+``static`` variant is the control: the final round's mixture (``static: final``) or the
+token-weighted average mixture (``static: average``) sampled without rounds.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import numbers
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dqreview.errors import DQError
+
+log = logging.getLogger(__name__)
+
+PER_DOCUMENT = False
+KEEP = ("high",)
+NEEDS: tuple[str, ...] = ()
+#: Selection comes from a learned schedule (``select_budget``), not from per-document scores.
+MIXTURE = True
+
+DEFAULTS: dict[str, Any] = {
+    "rounds": 6,  # T
+    "update_steps": 50,  # optimizer steps per round
+    "graph_steps": 50,  # h: steps on one skill alone, per training skill
+    "start_steps": 0,  # natural-mixture steps before the graph's common start
+    "eta": 0.5,
+    "window": 3,
+    "normalize_loss": True,
+    "reduce": "sum",  # window reduction: sum (METHODS.md §7) or mean (reference with a target mask)
+    "prior": "uniform",  # or natural (token proportions)
+    "eval_skills": "all",  # all = domain validation slices + target; target = the target only
+    "val_docs": 20,  # validation documents per domain (kept out of the proxy's training data)
+    "batch_size": None,  # None = lm.train.batch_size
+    "skills": "domains",  # or "ssl_proto/<variant>": that variant's pool k-means clusters
+    "static": None,  # None (online schedule), final or average: the static control
+    "from": None,  # another variant's slug whose schedule a static variant reuses
+}
+
+
+def check_params(params: dict | None, where: str = "skillit params") -> dict:
+    """Variant parameters with defaults filled in; DQError naming the key on a bad value."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(DEFAULTS))
+    if unknown:
+        raise DQError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(DEFAULTS)}")
+    p = {**DEFAULTS, **params}
+    for key, lo in (
+        ("rounds", 1),
+        ("update_steps", 1),
+        ("graph_steps", 1),
+        ("start_steps", 0),
+        ("window", 1),
+        ("val_docs", 1),
+    ):
+        v = p[key]
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
+            raise DQError(f"{where}.{key}: expected an integer >= {lo}; got {v!r}")
+    if isinstance(p["eta"], bool) or not isinstance(p["eta"], numbers.Real) or not p["eta"] > 0:
+        raise DQError(f"{where}.eta: expected a positive number; got {p['eta']!r}")
+    b = p["batch_size"]
+    if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
+        raise DQError(f"{where}.batch_size: expected a positive integer or null; got {b!r}")
+    choices = {
+        "reduce": ("sum", "mean"),
+        "prior": ("uniform", "natural"),
+        "eval_skills": ("all", "target"),
+        "static": (None, "final", "average"),
+        "normalize_loss": (True, False),
+    }
+    for key, allowed in choices.items():
+        if p[key] not in allowed:
+            raise DQError(f"{where}.{key}: {p[key]!r} is not one of {list(allowed)}")
+    skills = p["skills"]
+    if not isinstance(skills, str) or not (
+        skills == "domains" or re.fullmatch(r"ssl_proto/[A-Za-z0-9][A-Za-z0-9._-]*", skills)
+    ):
+        raise DQError(
+            f"{where}.skills: {skills!r} is neither 'domains' nor 'ssl_proto/<variant slug>' (the pool's "
+            "k-means clusters of an ssl_proto variant)"
+        )
+    if p["from"] is not None and (not isinstance(p["from"], str) or p["static"] is None):
+        raise DQError(f"{where}.from: only a static variant reuses another variant's schedule (a slug)")
+    return p
+
+
+def schedule_variant(params: dict | None, slug: str) -> str:
+    """The variant whose proxy run provides the schedule (``from``, else the variant itself)."""
+    return check_params(params).get("from") or slug
+
+
+def skill_labels(ids: Sequence[str], clusters: pd.DataFrame, where: str = "skill clusters") -> np.ndarray:
+    """Skill name of each document when skills are k-means clusters: ``c<cluster>`` (zero-padded).
+
+    ``clusters`` is an ssl_proto score table (``id``, ``cluster``) covering every id.
+    """
+    if "cluster" not in clusters.columns or "id" not in clusters.columns:
+        raise DQError(f"{where}: expected columns id and cluster; found {list(clusters.columns)}")
+    table = clusters.set_index("id")["cluster"]
+    ids = pd.Index(np.asarray(ids).astype(str))
+    missing = ids.difference(table.index)
+    if len(missing):
+        raise DQError(
+            f"{where}: {len(missing)} pool id(s) without a cluster, e.g. {missing[0]!r}; rerun ssl_proto"
+        )
+    cluster = table.loc[ids].to_numpy(dtype=np.int64)
+    width = len(str(max(int(cluster.max()), 1)))
+    return np.array([f"c{c:0{width}d}" for c in cluster])
+
+
+# --- pure parts -------------------------------------------------------------------------------
+
+
+def skillit_mixture(
+    prior: np.ndarray,
+    graph: np.ndarray,
+    loss_history: Sequence[np.ndarray],
+    eta: float,
+    window: int,
+    loss_scale: np.ndarray | None = None,
+    reduce: str = "sum",
+) -> np.ndarray:
+    """``p ∝ prior ∘ exp(η · A · Σ_{last w} L_τ / scale)`` over the training skills.
+
+    Parameters
+    ----------
+    prior : ndarray, shape (n_train,)
+        Non-negative; a zero keeps the skill out.
+    graph : ndarray, shape (n_train, n_eval)
+        ``A_ij``: how much training on skill i lowers the loss of evaluation skill j.
+    loss_history : sequence of ndarray, shape (n_eval,)
+        Evaluation losses so far, oldest first; the last ``window`` enter the sum.
+    eta : float
+    window : int
+    loss_scale : ndarray, shape (n_eval,), optional
+        Divides the losses (``L_0`` for the reference's ``--normalize_loss``).
+    reduce : {"sum", "mean"}
+        Sum over the window (METHODS.md §7) or mean (the reference code with a target mask).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_train,)
+        The mixture (sums to 1), computed in log space.
+    """
+    prior = np.asarray(prior, dtype=np.float64)
+    graph = np.asarray(graph, dtype=np.float64)
+    if graph.ndim != 2 or graph.shape[0] != len(prior):
+        raise DQError(f"skill graph has shape {graph.shape}; expected ({len(prior)}, n_eval)")
+    if (prior < 0).any() or not (prior > 0).any():
+        raise DQError(f"skill prior must be non-negative and not all zero; got {prior}")
+    if len(loss_history) == 0:
+        raise DQError("skill-it: the loss history is empty (evaluate before the first round)")
+    recent = np.array(loss_history[-int(window) :], dtype=np.float64)
+    if recent.shape[1] != graph.shape[1]:
+        raise DQError(f"losses of {recent.shape[1]} evaluation skills for a graph with {graph.shape[1]}")
+    s = recent.sum(axis=0) if reduce == "sum" else recent.mean(axis=0)
+    if loss_scale is not None:
+        s = s / np.asarray(loss_scale, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        logits = np.log(prior) + float(eta) * (graph @ s)
+    logits -= logits[np.isfinite(logits)].max()
+    p = np.exp(logits)
+    return p / p.sum()
+
+
+def online_schedule(
+    prior: np.ndarray,
+    graph: np.ndarray,
+    evaluate: Callable[[], np.ndarray],
+    train_round: Callable[[int, np.ndarray], None],
+    rounds: int,
+    eta: float,
+    window: int,
+    normalize_loss: bool = True,
+    reduce: str = "sum",
+) -> dict[str, Any]:
+    """Run the online algorithm: evaluate, then for each round pick the mixture, train, evaluate.
+
+    Returns
+    -------
+    dict
+        ``mixtures`` (rounds, n_train) and ``losses`` (rounds + 1, n_eval): L_0 and the loss after
+        each round.
+    """
+    history = [np.asarray(evaluate(), dtype=np.float64)]
+    scale = history[0] if normalize_loss else None
+    mixtures = []
+    for r in range(int(rounds)):
+        p = skillit_mixture(prior, graph, history, eta, window, scale, reduce)
+        mixtures.append(p)
+        train_round(r, p)
+        history.append(np.asarray(evaluate(), dtype=np.float64))
+    return {"mixtures": np.array(mixtures), "losses": np.array(history)}
+
+
+def graph_from_losses(loss_start: np.ndarray, loss_after: np.ndarray) -> np.ndarray:
+    """The skill graph from losses: relative loss drops, clipped at 0, scaled to a largest edge of 1.
+
+    ``loss_start`` (n_eval,) at the common start; ``loss_after`` (n_train, n_eval) after training on
+    each training skill alone. All zeros (no drop anywhere) gives a zero graph: the mixture is then
+    the prior.
+    """
+    start = np.asarray(loss_start, dtype=np.float64)
+    after = np.asarray(loss_after, dtype=np.float64)
+    if (start <= 0).any():
+        raise DQError(f"skill-it: start losses must be positive; got {start}")
+    drop = np.maximum(start[None, :] - after, 0.0) / start[None, :]
+    top = drop.max()
+    return drop / top if top > 0 else drop
+
+
+def validation_mask(ids: Sequence[str], domains: Sequence[str], n_per_domain: int, seed: int) -> np.ndarray:
+    """The ``n_per_domain`` documents of each domain first in ``hash(id, "skillit-val", seed)`` order."""
+    from dqreview.hashing import stable_hash64
+
+    ids = np.asarray(ids).astype(str)
+    domains = np.asarray(domains).astype(str)
+    key = np.array([stable_hash64(i, "skillit-val", seed) for i in ids], dtype=np.uint64)
+    mask = np.zeros(len(ids), dtype=bool)
+    for d in np.unique(domains):
+        pos = np.flatnonzero(domains == d)
+        order = pos[np.lexsort((ids[pos], key[pos]))]
+        if len(order) <= n_per_domain:
+            raise DQError(
+                f"skill-it: domain {d!r} has {len(order)} pool documents, not more than val_docs={n_per_domain}; "
+                "lower the variant's val_docs"
+            )
+        mask[order[:n_per_domain]] = True
+    return mask
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def _mean_losses(
+    model, eval_sets: dict[str, list[np.ndarray]], block_size: int, batch_size: int, device: str
+):
+    from dqreview.lm.evaluate import bits_per_byte
+
+    out = []
+    for docs in eval_sets.values():
+        r = bits_per_byte(model, docs, 0, block_size, batch_size, device)
+        out.append(r["nll_nats"] / r["n_tokens"])
+    return np.array(out)
+
+
+def run_skillit(
+    docs: list[np.ndarray],
+    domain_ids: np.ndarray,
+    train_skills: list[str],
+    eval_sets: dict[str, list[np.ndarray]],
+    model_cfg,
+    train_cfg: dict[str, Any],
+    params: dict | None,
+    seed: int,
+    device: str = "cpu",
+    eval_batch_size: int = 32,
+) -> dict[str, Any]:
+    """Estimate the skill graph and run the online mixture with a proxy; return the schedule.
+
+    Parameters
+    ----------
+    docs, domain_ids
+        Token arrays of the proxy's training documents (the pool without the validation slices)
+        and their training-skill ids (0..n_train−1, ``train_skills`` order).
+    eval_sets : dict
+        Evaluation skill name → token arrays (the target ref last by convention: ``"target"``).
+    model_cfg, train_cfg
+        The proxy's shape and ``lm.train``.
+    params : dict
+        Variant parameters (:data:`DEFAULTS`).
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``graph`` (n_train × n_eval), ``graph_losses`` (start and after each skill), ``rounds``
+        (per round: steps, tokens, mixture, losses after), ``loss_history``, ``final_mixture``,
+        ``average_mixture``, ``tokens`` (by phase), ``flops`` and ``flops_formula``.
+    """
+    import torch
+
+    from dqreview.lm.data import DomainMixtureStream
+    from dqreview.lm.model import GPT
+    from dqreview.lm.train import Trainer, make_optimizer
+
+    p = check_params(params)
+    k = len(train_skills)
+    domain_ids = np.asarray(domain_ids, dtype=np.int64)
+    batch = int(p["batch_size"] or train_cfg["batch_size"])
+    T = model_cfg.block_size
+    tokens_per_step = batch * T
+    if p["eval_skills"] == "target":
+        if "target" not in eval_sets:
+            raise DQError("skill-it: eval_skills=target but there is no 'target' evaluation set")
+        eval_sets = {"target": eval_sets["target"]}
+    eval_names = list(eval_sets)
+    eval_tokens_once = sum(len(d) + 1 for docs_ in eval_sets.values() for d in docs_)
+    tok = np.bincount(domain_ids, weights=[len(d) + 1 for d in docs], minlength=k)
+    natural = tok / tok.sum()
+    prior = natural if p["prior"] == "natural" else np.ones(k) / k
+
+    def evaluate(model):
+        return _mean_losses(model, eval_sets, T, eval_batch_size, device)
+
+    def trainer_for(model, weights, steps, stream_seed):
+        opt = make_optimizer(model, train_cfg["lr"], train_cfg["weight_decay"])
+        stream = DomainMixtureStream(docs, domain_ids, k, T, batch, stream_seed, weights, 0)
+        return Trainer(model, opt, stream, train_cfg, steps, device), stream
+
+    # 1. the common start
+    torch.manual_seed(seed)
+    start = GPT(model_cfg).to(device)
+    flops_per_token = start.flops_per_token()
+    if p["start_steps"]:
+        tr, _ = trainer_for(start, natural, p["start_steps"], seed)
+        for _ in range(p["start_steps"]):
+            tr.step()
+    loss_start = evaluate(start)
+    # 2. one short run per training skill, from the common start
+    loss_after = []
+    for i in range(k):
+        model = copy.deepcopy(start)
+        one_hot = np.eye(k)[i]
+        tr, _ = trainer_for(model, one_hot, p["graph_steps"], seed + 1 + i)
+        for _ in range(p["graph_steps"]):
+            tr.step()
+        loss_after.append(evaluate(model))
+        del model
+    graph = graph_from_losses(loss_start, np.array(loss_after))
+    log.info(
+        "skill-it seed %d: graph (rows %s, columns %s)\n%s",
+        seed,
+        train_skills,
+        eval_names,
+        np.round(graph, 3),
+    )
+
+    # 3. the online run, from scratch (as the run it steers)
+    torch.manual_seed(seed)
+    proxy = GPT(model_cfg).to(device)
+    total = p["rounds"] * p["update_steps"]
+    tr, stream = trainer_for(proxy, prior, total, seed + 1 + k)
+
+    def train_round(r, mixture):
+        stream.set_weights(mixture)
+        for _ in range(p["update_steps"]):
+            tr.step()
+
+    online = online_schedule(
+        prior, graph, lambda: evaluate(proxy), train_round, p["rounds"], p["eta"], p["window"],
+        p["normalize_loss"], p["reduce"],
+    )  # fmt: skip
+    mixtures, losses = online["mixtures"], online["losses"]
+    round_tokens = p["update_steps"] * tokens_per_step
+    rounds = [
+        {
+            "round": r,
+            "steps": p["update_steps"],
+            "tokens": round_tokens,
+            "mixture": dict(zip(train_skills, mixtures[r].tolist(), strict=True)),
+            "loss_after": dict(zip(eval_names, losses[r + 1].tolist(), strict=True)),
+        }
+        for r in range(p["rounds"])
+    ]
+    average = mixtures.mean(axis=0)  # rounds have equal token counts
+    tokens = {
+        "start": p["start_steps"] * tokens_per_step,
+        "graph": k * p["graph_steps"] * tokens_per_step,
+        "online": total * tokens_per_step,
+        "evaluation": (1 + k + 1 + p["rounds"]) * eval_tokens_once,
+    }
+    train_tokens = tokens["start"] + tokens["graph"] + tokens["online"]
+    flops = flops_per_token * train_tokens + flops_per_token / 3.0 * tokens["evaluation"]
+    return {
+        "train_skills": list(train_skills),
+        "eval_skills": eval_names,
+        "graph": graph.tolist(),
+        "graph_estimator": "A_ij = max(L_j(start) - L_j(after h steps on i), 0) / L_j(start), scaled to max 1",
+        "graph_losses": {"start": loss_start.tolist(), "after": np.array(loss_after).tolist()},
+        "prior": dict(zip(train_skills, prior.tolist(), strict=True)),
+        "natural": dict(zip(train_skills, natural.tolist(), strict=True)),
+        "rounds": rounds,
+        "loss_history": losses.tolist(),
+        "final_mixture": rounds[-1]["mixture"],
+        "average_mixture": dict(zip(train_skills, average.tolist(), strict=True)),
+        "params": {**p, "batch_size": batch},
+        "tokens": tokens,
+        "flops": float(flops),
+        "flops_formula": (
+            "flops_per_token x (start + graph + online training tokens) + flops_per_token/3 x evaluation "
+            f"tokens (forward only); flops_per_token={flops_per_token:.0f}"
+        ),
+    }
+
+
+# --- selection ---------------------------------------------------------------------------------
+
+
+def select_budget(
+    pool: pd.DataFrame, state: dict, budget: float, seed: int, params: dict | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """Sample the schedule (or, for ``static``, one mixture) to a byte budget.
+
+    Mixtures are over tokens; each is converted to byte shares with ``state["bytes_per_token"]``,
+    and a round's share of the budget is its tokens times its mixture's bytes per token.
+    """
+    from dqreview.mixture import check_covers, sample_mixture, sample_schedule, token_to_byte_mixture
+
+    p = check_params(params)
+    if not isinstance(state, dict) or "rounds" not in state or "bytes_per_token" not in state:
+        raise DQError(
+            "skillit state: expected a JSON object with 'rounds' and 'bytes_per_token'; rerun the skillit rule"
+        )
+    bpt = state["bytes_per_token"]
+    if "domain" in pool.columns:
+        for r in state["rounds"]:
+            check_covers(r["mixture"], pool["domain"].astype(str).unique(), "skillit schedule")
+    if p["static"] is not None:
+        mix = state["final_mixture"] if p["static"] == "final" else state["average_mixture"]
+        sel, info = sample_mixture(pool, token_to_byte_mixture(mix, bpt), budget, seed)
+        info["mixture_tokens"] = mix
+        info["static"] = p["static"]
+        return sel, info
+    mixtures = [r["mixture"] for r in state["rounds"]]
+    round_bytes = [r["tokens"] * sum(w * bpt[d] for d, w in r["mixture"].items()) for r in state["rounds"]]
+    byte_mixtures = [token_to_byte_mixture(m, bpt) for m in mixtures]
+    sel, info = sample_schedule(pool, byte_mixtures, round_bytes, budget, seed)
+    for r, m in zip(info["rounds"], mixtures, strict=True):
+        r["mixture_tokens"] = m
+    return sel, info
