@@ -24,7 +24,12 @@ sys.path.insert(0, SRC)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     filter(None, [SRC, os.environ.get("PYTHONPATH")])
 )
-from dqreview.config import validate_config, load_schema, selection_grid
+from dqreview.config import (
+    drop_incomplete_ablations,
+    load_schema,
+    selection_grid,
+    validate_config,
+)
 from dqreview.errors import DQError
 
 try:
@@ -34,6 +39,8 @@ try:
     )
 except DQError as exc:
     sys.exit(f"Configuration error: {exc}")
+for message in drop_incomplete_ablations(config):
+    print(f"note: {message}", file=sys.stderr)
 
 
 # paper: auto builds results/paper/main.pdf when latexmk is installed and otherwise leaves it out of

@@ -141,22 +141,38 @@ RESERVED_FIGURES = {"comparison", "cost", "learning_curves", "composition", "met
 
 
 def _check_ablations(config: dict) -> None:
-    """Every series of every ablation figure must be a point of the metrics grid (runs are shared)."""
-    grid = {(s.metric, s.variant, s.keep) for s in selection_grid(config)}
-    for name, fig in config.get("review", {}).get("ablations", {}).items():
+    """Ablation names must not take a fixed figure's name."""
+    for name in config.get("review", {}).get("ablations", {}):
         if name in RESERVED_FIGURES:
             raise DQError(
                 f"config key 'review.ablations.{name}': {name!r} is the name of a fixed figure "
                 f"(results/figs/{name}.pdf); reserved: {sorted(RESERVED_FIGURES)}"
             )
-        for j, s in enumerate(fig["series"]):
-            key = (s["metric"], s["variant"], s.get("keep", "high"))
-            if key not in grid:
-                raise DQError(
-                    f"config key 'review.ablations.{name}.series[{j}]': {'/'.join(key)} (metric/variant/keep) "
-                    "is not in the experiment grid; add the variant and keep direction to that metric's "
-                    "entry in 'metrics'"
-                )
+
+
+def drop_incomplete_ablations(config: dict) -> list[str]:
+    """Remove the ablations whose series are not all points of the metrics grid; one message each.
+
+    Runs are shared: an ablation only compares selections the grid already has. A config that trims the
+    metrics list (lists replace, dicts merge, so the default's ablations stay) thus loses the figures it
+    cannot draw, and says which and why, rather than failing or training extra runs.
+    """
+    grid = {(s.metric, s.variant, s.keep) for s in selection_grid(config)}
+    messages = []
+    ablations = config.get("review", {}).get("ablations", {})
+    for name in list(ablations):
+        missing = [
+            f"series[{j}] {s['metric']}/{s['variant']}/{s.get('keep', 'high')}"
+            for j, s in enumerate(ablations[name]["series"])
+            if (s["metric"], s["variant"], s.get("keep", "high")) not in grid
+        ]
+        if missing:
+            del ablations[name]
+            messages.append(
+                f"review.ablations.{name}: left out (results/figs/{name}.pdf not built): {', '.join(missing)} "
+                "(metric/variant/keep) not in the metrics grid; add them to 'metrics' to draw it"
+            )
+    return messages
 
 
 def config_hash(config: dict) -> str:
