@@ -15,9 +15,9 @@ the uncertainty — quoted for comparability with the paper, not as a calibrated
 Batches (:func:`sample_batches`) are drawn without replacement within a batch, each with its own seed
 ``(seed, hash(key), i)`` — the reference library reused one seed for every batch of a stream.
 
-Synthetic bounds, built with OUR tokenizer's vocabulary: the lower bound (:func:`lower_bound_docs`) has,
-per sequence, one random non-special token, each position being eos with probability ``1/|V|`` and that
-token otherwise; the upper bound (:func:`upper_bound_docs`) has i.i.d. uniform tokens over the whole
+Synthetic bounds, built with OUR tokenizer's vocabulary: the lower bound (:func:`lower_bound_docs`) is
+one random non-special token (drawn once per dataset), each position being eos with probability ``1/|V|``
+and that token otherwise; the upper bound (:func:`upper_bound_docs`) has i.i.d. uniform tokens over the whole
 vocabulary.
 """
 
@@ -108,18 +108,15 @@ def sample_batches(n_items: int, n_batches: int, batch_size: int, seed: int, key
 def lower_bound_docs(
     n_docs: int, length: int, vocab_size: int, eos_id: int, seed: int, special_ids: Sequence[int] = ()
 ) -> list[np.ndarray]:
-    """Lowest-diversity synthetic sequences: one random non-special token per sequence, eos w.p. 1/|V|."""
+    """Lowest-diversity synthetic sequences: one random non-special token (drawn once for the dataset) at
+    every position, replaced by eos with probability 1/|V|."""
     specials = {int(eos_id), *map(int, special_ids)}
     allowed = np.array([t for t in range(vocab_size) if t not in specials], dtype=np.int64)
     if len(allowed) == 0:
         raise DQError("diversity: the vocabulary has no non-special token for the lower bound")
     rng = np.random.default_rng((int(seed), stable_hash64("lower-bound") & (2**63 - 1)))
-    out = []
-    for _ in range(n_docs):
-        token = rng.choice(allowed)
-        seq = np.where(rng.random(length) < 1.0 / vocab_size, eos_id, token).astype(np.int64)
-        out.append(seq)
-    return out
+    token = int(rng.choice(allowed))  # one token for the whole dataset: all mass on one arbitrary token
+    return [np.where(rng.random(length) < 1.0 / vocab_size, eos_id, token).astype(np.int64) for _ in range(n_docs)]
 
 
 def upper_bound_docs(n_docs: int, length: int, vocab_size: int, seed: int) -> list[np.ndarray]:
