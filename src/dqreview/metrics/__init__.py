@@ -11,14 +11,17 @@ A metric is a module (imported lazily from :data:`REGISTRY`) that defines:
     The keep directions the metric allows, a subset of ``("high", "low")``. ``"high"`` keeps what the
     method itself prefers; ``"low"`` is the reversed ablation, only where it means something.
 ``NEEDS : tuple[str, ...]``
-    Inputs that scoring needs besides the documents, from ``{"embeddings"}``.
+    Inputs that scoring needs besides the documents, from ``{"embeddings", "t2v"}``. ``"t2v"`` = the
+    shard's per-document Task2Vec vectors (``results/t2v/pool/shard-{i}.npy``); they reach ``score`` as its
+    ``embeddings`` argument (a metric needs one or the other).
 ``FIT_NEEDS : tuple[str, ...]`` and ``fit(inputs, params) -> dict[str, np.ndarray]`` (optional)
     Global state computed once (e.g. k-means centroids of the pool, target prototypes). ``inputs``
     maps each name in ``FIT_NEEDS`` (from :data:`KNOWN_FIT_NEEDS`: ``pool_embeddings``, all pool
     shards' embeddings concatenated in shard order; ``pool_ids``, the matching document ids (str);
     ``pool_texts``, the matching texts; ``target_embeddings`` and ``target_texts``, target ref's) to
-    its array. The workflow saves the state as ``.npz`` without pickle, so every value must be a plain
-    numeric or string array.
+    its array; ``pool_t2v`` / ``target_t2v`` are the per-document Task2Vec vectors and ``target_losses``
+    target ref's per-document probe losses (for "hardest example" prototypes). The workflow saves the
+    state as ``.npz`` without pickle, so every value must be a plain numeric or string array.
 ``score(docs, embeddings, state, params) -> pd.DataFrame``
     ``docs`` is a pool shard (data contract columns, at least ``id``); ``embeddings`` is ``None`` or a
     float32 array whose row i belongs to ``docs.iloc[i]``; ``state`` is ``fit``'s output or ``None``;
@@ -52,11 +55,14 @@ REGISTRY: dict[str, str] = {
     "d4": "dqreview.metrics.d4",
     "minhash": "dqreview.metrics.minhash",  # also exact dedup: variant param mode=exact
     "dsir": "dqreview.metrics.dsir",
+    "t2v_align": "dqreview.metrics.t2v_align",  # Task2Vec similarity to target-ref prototypes
+    "dq": "dqreview.metrics.dq",  # greedy α·alignment + (1−α)·diversity over Task2Vec vectors
 }
 
 KEEP_DIRECTIONS = ("high", "low")
-KNOWN_NEEDS = ("embeddings",)
+KNOWN_NEEDS = ("embeddings", "t2v")
 KNOWN_FIT_NEEDS = ("pool_embeddings", "pool_ids", "pool_texts", "target_embeddings", "target_texts")
+KNOWN_FIT_NEEDS += ("pool_t2v", "target_t2v", "target_losses")  # per-document Task2Vec (dqreview.metrics.task2vec)
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
