@@ -38,6 +38,7 @@ include: "rules/embed.smk"
 include: "rules/score.smk"
 include: "rules/select.smk"
 include: "rules/lm.smk"
+include: "rules/task2vec.smk"
 include: "rules/report.smk"
 
 
@@ -56,3 +57,5 @@ rule all:
         kl="results/tables/kl_reduction.csv",
         theory="results/figs/theory.pdf",
         manifest="results/manifest.json",
+        diversity="results/tables/diversity.csv",
+        t2v_selections="results/tables/t2v_selections.csv",

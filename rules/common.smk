@@ -84,6 +84,12 @@ def fit_inputs(wildcards):
         inputs["pool_texts"] = pool_shards()
     if "target_texts" in needs:
         inputs["target_texts"] = "results/data/target/ref.parquet"
+    if "pool_t2v" in needs:
+        inputs["pool_t2v"] = expand("results/t2v/pool/shard-{shard}.npy", shard=SHARDS)
+    if "target_t2v" in needs:
+        inputs["target_t2v"] = "results/t2v/target/ref.npy"
+    if "target_losses" in needs:
+        inputs["target_losses"] = "results/t2v/target/ref.parquet"
     return inputs
 
 
@@ -91,6 +97,8 @@ def score_inputs(wildcards):
     inputs = {"docs": f"results/data/pool/shard-{wildcards.shard}.parquet"}
     if "embeddings" in metric_needs(wildcards.metric):
         inputs["emb"] = f"results/embed/pool/shard-{wildcards.shard}.npy"
+    if "t2v" in metric_needs(wildcards.metric):
+        inputs["t2v"] = f"results/t2v/pool/shard-{wildcards.shard}.npy"
     if metric_fits(wildcards.metric):
         inputs["state"] = (
             f"results/prototypes/{wildcards.metric}/{wildcards.variant}.npz"
@@ -148,4 +156,5 @@ def all_costs():
             )
             if metric_fits(entry["name"]):
                 costs.append(f"results/cost/fit/{entry['name']}/{v['slug']}.json")
+    costs += task2vec_costs()  # rules/task2vec.smk
     return costs

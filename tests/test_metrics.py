@@ -33,17 +33,20 @@ def test_registry_modules_follow_protocol():
         module = get_metric(name)
         assert isinstance(module.PER_DOCUMENT, bool)
         assert set(module.KEEP) <= {"high", "low"} and module.KEEP
-        assert set(module.NEEDS) <= {"embeddings"}
+        assert set(module.NEEDS) <= {"embeddings", "t2v"}
         assert callable(module.score)
         if hasattr(module, "fit"):
             assert set(module.FIT_NEEDS) <= set(KNOWN_FIT_NEEDS)
-    assert set(REGISTRY) == {"random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir"}
+    assert set(REGISTRY) == {"random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir"} | {
+        "t2v_align",
+        "dq",
+    }
 
 
 def test_unknown_metric_lists_known_ones():
     with pytest.raises(
         DQError,
-        match=r"unknown metric 'nope'; known metrics: d4, dsir, minhash, proto_align, random, semdedup, ssl_proto",
+        match=r"unknown metric 'nope'; known metrics: d4, dq, dsir, minhash, proto_align, random, semdedup, ssl_proto, t2v_align",
     ):
         get_metric("nope")
 

@@ -290,7 +290,7 @@ def load_hf_probe(model_id: str, gguf_file: str | None = None, device: str = "cp
         model = AutoModelForCausalLM.from_pretrained(model_id, dtype=getattr(torch, dtype), **kwargs)
     except (OSError, ValueError) as exc:
         raise DQError(
-            f"task2vec.probe.model={model_id!r}"
+            f"task2vec.probe.hf_model={model_id!r}"
             + (f" gguf_file={gguf_file!r}" if gguf_file else "")
             + f": cannot load it ({exc}); give a local directory or a hub id reachable from this machine"
         ) from None
@@ -328,7 +328,7 @@ def load_probe(
     ----------
     spec : dict
         ``{"kind": "gpt"}`` (the workflow-trained probe in ``probe_dir`` with the tokenizer at
-        ``tokenizer_path``) or ``{"kind": "hf", "model": id-or-path, "gguf_file": optional}``.
+        ``tokenizer_path``) or ``{"kind": "hf", "hf_model": id-or-path, "gguf_file": optional, "dtype": ...}``.
     """
     kind = spec.get("kind", "gpt")
     if kind == "gpt":
@@ -336,7 +336,42 @@ def load_probe(
             raise DQError("task2vec.probe.kind=gpt needs the trained probe directory and the pool tokenizer")
         return load_gpt_probe(probe_dir, tokenizer_path, device)
     if kind == "hf":
-        if not spec.get("model"):
-            raise DQError("task2vec.probe.model: required for kind=hf (a hub id or a local directory)")
-        return load_hf_probe(spec["model"], spec.get("gguf_file"), device, spec.get("dtype", "float32"))
+        if not spec.get("hf_model"):
+            raise DQError("task2vec.probe.hf_model: required for kind=hf (a hub id or a local directory)")
+        return load_hf_probe(spec["hf_model"], spec.get("gguf_file"), device, spec.get("dtype", "float32"))
     raise DQError(f"task2vec.probe.kind={kind!r}: use one of {PROBE_KINDS}")
+
+
+def save_gpt_probe(model: nn.Module, weights_path: str | os.PathLike, config_path: str | os.PathLike) -> None:
+    """Write a trained GPT probe: safetensors weights (a tied head stored once) + its GPTConfig as JSON."""
+    from safetensors.torch import save_file
+
+    from dqreview.io import atomic_path, write_json
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if model.cfg.tie_embeddings:
+        state.pop("lm_head.weight", None)  # the same storage as wte.weight; safetensors stores it once
+    with atomic_path(weights_path) as tmp:
+        save_file(state, str(tmp))
+    write_json(model.cfg.to_dict(), config_path)
+
+
+def probe_model_config(config: dict, vocab_size: int) -> dict:
+    """The GPT probe's shape: ``lm.model`` overridden by ``task2vec.probe.model``, checked against the window."""
+    t2v = config["task2vec"]
+    shape = {**config["lm"]["model"], **(t2v["probe"].get("model") or {}), "vocab_size": vocab_size}
+    if shape["block_size"] < t2v["window"]:
+        raise DQError(
+            f"config key 'task2vec.window'={t2v['window']} exceeds the probe's block_size {shape['block_size']}; "
+            "set task2vec.probe.model.block_size >= task2vec.window"
+        )
+    return shape
+
+
+def workflow_probe(config: dict, inputs: Any, device: str = "cpu") -> Probe:
+    """The probe of a workflow job: the trained GPT (inputs ``probe``, ``tokenizer``) or the configured HF model."""
+    spec = config["task2vec"]["probe"]
+    if spec.get("kind", "gpt") == "gpt":
+        return load_gpt_probe(Path(inputs.probe).parent, inputs.tokenizer, device)
+    probe = load_probe(spec, device=device)
+    return probe

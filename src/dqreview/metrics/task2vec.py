@@ -521,3 +521,41 @@ def distance_matrix(
 def task2vec_distance(a: np.ndarray, b: np.ndarray, distance: str = "cosine") -> float:
     """Distance between two Fisher vectors (see :func:`distance_matrix`)."""
     return float(distance_matrix(a, b, distance)[0, 0])
+
+
+def forward_backward_seconds(probe, docs: Sequence[np.ndarray], window: int = 128, batch_size: int = 16) -> tuple[float, int]:
+    """Seconds for one ordinary forward+backward of the probe over the same windows as
+    :func:`document_vectors` (true next tokens, padding masked, gradients for every parameter).
+
+    The yardstick of the cost records: per-document Task2Vec cost = its time / this time.
+
+    Returns
+    -------
+    seconds : float
+    tokens : int
+        Prediction positions processed.
+    """
+    import time
+
+    w = document_windows(docs, window, probe.eos_id, vocab_size=probe.vocab_size)
+    params = list(probe.model.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    device = probe.device
+    try:
+        t0 = time.perf_counter()
+        for lo in range(0, len(w), batch_size):
+            x = w.x[lo : lo + batch_size].to(device)
+            y = w.y[lo : lo + batch_size].to(device)
+            with torch.enable_grad():
+                logits = probe.logits({}, x)
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), ignore_index=-1)
+                loss.backward()
+            probe.model.zero_grad(set_to_none=True)
+        if str(device).startswith("cuda"):
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - t0
+    finally:
+        for p in params:
+            p.requires_grad_(False)
+    return seconds, int(w.n_pred.sum())
