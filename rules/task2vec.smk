@@ -19,7 +19,10 @@ def pool_t2v():
 
 def task2vec_costs():
     costs = expand("results/cost/t2v/pool/shard-{shard}.json", shard=SHARDS)
-    costs += ["results/cost/t2v/target/ref.json", "results/cost/t2v/diversity_table.json"]
+    costs += [
+        "results/cost/t2v/target/ref.json",
+        "results/cost/t2v/diversity_table.json",
+    ]
     if probe_inputs():
         costs.append("results/cost/probe/train.json")
     return costs

@@ -40,7 +40,12 @@ def corpora(n: int = 40) -> dict[str, list[str]]:
     for path in sorted((stdlib / "json").glob("*.py")) + sorted((stdlib / "email").glob("*.py")):
         code += chunks(path.read_text(encoding="utf-8"))
     licence = chunks(re.sub(r"\s+", " ", (stdlib / "LICENSE.txt").read_text(encoding="utf-8")))
-    return {"target": prose[: 2 * n : 2], "prose2": prose[1 : 2 * n : 2], "code": code[:n], "licence": licence[:n]}
+    return {
+        "target": prose[: 2 * n : 2],
+        "prose2": prose[1 : 2 * n : 2],
+        "code": code[:n],
+        "licence": licence[:n],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +69,8 @@ def setup():
     docs["lower"] = dv.lower_bound_docs(40, WINDOW, V, probe.eos_id, seed=0)
     docs["upper"] = dv.upper_bound_docs(40, WINDOW, V, seed=0)
     emb = {
-        name: dv.dataset_embeddings(probe, d, BATCHES, BATCH, seed=0, key=name, **EMBED) for name, d in docs.items()
+        name: dv.dataset_embeddings(probe, d, BATCHES, BATCH, seed=0, key=name, **EMBED)
+        for name, d in docs.items()
     }
     yield probe, docs, emb
     torch.set_num_threads(before)
@@ -142,7 +148,9 @@ def test_sample_batches_distinct_seeds_and_no_replacement():
     assert len({tuple(b) for b in batches}) == 5  # the reference reused one seed: every batch equal
     again = dv.sample_batches(100, 5, 10, seed=0, key="d")
     assert all((a == b).all() for a, b in zip(batches, again, strict=True))
-    assert not all((a == b).all() for a, b in zip(batches, dv.sample_batches(100, 5, 10, 0, "e"), strict=True))
+    assert not all(
+        (a == b).all() for a, b in zip(batches, dv.sample_batches(100, 5, 10, 0, "e"), strict=True)
+    )
     with pytest.raises(DQError, match="fewer than a batch"):
         dv.sample_batches(5, 2, 10, 0, "small")
 

@@ -91,9 +91,35 @@ def test_hf_probe_same_code_path(hf_dir):
 def test_hf_loop_equals_gpt_vmap_estimator(tok):
     """The loop path (used for HF probes) and the vmap path agree on the same GPT (float64)."""
     torch.manual_seed(1)
-    model = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=tok.get_vocab_size())).double()
+    model = GPT(
+        GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=tok.get_vocab_size())
+    ).double()
     probe = gpt_probe(model, tok)
     docs = probe.encode(["the cat sat on the mat, the cat sat"])
     a, _, _ = t2v.document_vectors(probe, docs, ["a"], window=8, method="vmap")
     b, _, _ = t2v.document_vectors(probe, docs, ["a"], window=8, method="loop")
     np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_hf_gpt2_conv1d_filters_are_output_units(tmp_path, tok):
+    """HF GPT-2 stores Conv1D weights as (in, out): the filter-wise mean must keep the output units."""
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(
+        vocab_size=tok.get_vocab_size(), n_positions=16, n_embd=16, n_layer=2, n_head=2, eos_token_id=0
+    )
+    GPT2LMHeadModel(cfg).save_pretrained(tmp_path)
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>").save_pretrained(tmp_path)
+    probe = load_hf_probe(str(tmp_path))
+    final = probe.layer_names("final")
+    assert final[-3:] == ["transformer.ln_f.weight", "transformer.ln_f.bias", "lm_head.weight"]
+    assert all(n.startswith("transformer.h.1.") for n in final[:-3])
+    dims = dict(t2v.layout(probe, final))
+    assert probe.filter_axis("transformer.h.1.attn.c_attn.weight") == 1
+    assert dims["transformer.h.1.attn.c_attn.weight"] == 48  # 3 × n_embd output units, not 16 inputs
+    assert dims["transformer.h.1.mlp.c_fc.weight"] == 64 and dims["lm_head.weight"] == tok.get_vocab_size()
+    g = torch.rand(3, 16, 48)  # (chunk, in, out)
+    torch.testing.assert_close(t2v._filterwise(g, 1), g.mean(dim=1))
+    vec, _, _ = t2v.document_vectors(probe, probe.encode(["the cat sat on the mat"]), ["a"], window=8)
+    assert vec.shape == (1, sum(dims.values())) and np.isfinite(vec).all()

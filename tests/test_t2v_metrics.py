@@ -144,7 +144,13 @@ def test_dq_scores_do_not_depend_on_sharding_or_row_order():
 
 
 @pytest.mark.parametrize(
-    "params, match", [({}, "alpha"), ({"alpha": 1.5}, "alpha"), ({"alpha": 0.5, "k": 99}, "more prototypes"), ({"alpha": 0.5, "cover": "x"}, "cover")]
+    "params, match",
+    [
+        ({}, "alpha"),
+        ({"alpha": 1.5}, "alpha"),
+        ({"alpha": 0.5, "k": 99}, "more prototypes"),
+        ({"alpha": 0.5, "cover": "x"}, "cover"),
+    ],
 )
 def test_dq_bad_params(params, match):
     X, _ = blobs()

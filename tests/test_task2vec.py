@@ -84,7 +84,9 @@ def test_distance_properties():
     assert np.allclose(D, D.T, atol=1e-15) and np.all(np.diag(D) == 0)
     # invariant to a common scale, and a vector is at distance 0 from its multiples; not scale-free otherwise
     assert t2v.task2vec_distance(A[0], 7.5 * A[0]) == pytest.approx(0, abs=1e-12)
-    assert t2v.task2vec_distance(3 * A[0], 3 * A[1]) == pytest.approx(D[0, 1], abs=1e-7)  # up to the 1e-8 guard
+    assert t2v.task2vec_distance(3 * A[0], 3 * A[1]) == pytest.approx(
+        D[0, 1], abs=1e-7
+    )  # up to the 1e-8 guard
     assert abs(t2v.task2vec_distance(A[0], 3 * A[1]) - D[0, 1]) > 1e-3
     assert t2v.distance_matrix(A[:2], A, chunk_size=2) == pytest.approx(D[:2], abs=1e-15)
 
@@ -158,11 +160,11 @@ def test_document_vector_is_mean_of_window_fishers(gpt, probe, layers):
     vec, _, n_windows = t2v.document_vectors(probe, docs, ["d0", "d1"], window=W, layers=layers, seed=5)
     w = t2v.document_windows(docs, W, 0)
     names = probe.layer_names(layers)
-    _, _, labels = t2v.window_fisher(probe, w, names, t2v.window_seeds(5, [f"d{o}" for o in w.owner], w.index))
+    _, _, labels = t2v.window_fisher(
+        probe, w, names, t2v.window_seeds(5, [f"d{o}" for o in w.owner], w.index)
+    )
     plain = probe.model  # the untied model, differentiated the ordinary way
-    ref = [
-        reference_window_vector(plain, w.x[i], int(w.n_pred[i]), labels[i], names) for i in range(len(w))
-    ]
+    ref = [reference_window_vector(plain, w.x[i], int(w.n_pred[i]), labels[i], names) for i in range(len(w))]
     ref = np.array(ref)
     assert n_windows.tolist() == [3, 1]
     np.testing.assert_allclose(vec[0], ref[:3].mean(0), rtol=1e-5, atol=1e-9 * ref.max())
@@ -202,7 +204,9 @@ def test_padding_is_excluded(probe):
     f0, l0, _ = t2v.window_fisher(probe, w, names, seeds)
     junk = w.x.clone()
     for i in range(len(w)):
-        junk[i, int(w.n_pred[i]) :] = torch.randint(1, V, (W - int(w.n_pred[i]),), generator=torch.Generator().manual_seed(i))
+        junk[i, int(w.n_pred[i]) :] = torch.randint(
+            1, V, (W - int(w.n_pred[i]),), generator=torch.Generator().manual_seed(i)
+        )
     w2 = t2v.Windows(junk, w.y, w.n_pred, w.owner, w.index)
     f1, l1, _ = t2v.window_fisher(probe, w2, names, seeds)
     np.testing.assert_array_equal(f0, f1)
@@ -256,7 +260,9 @@ def test_document_vectors_do_not_depend_on_batching(probe):
     docs = docs_of([25, 3, 40, 17], seed=7)
     ids = ["w", "x", "y", "z"]
     full, loss, _ = t2v.document_vectors(probe, docs, ids, window=W, seed=2, chunk_size=5)
-    part, ploss, _ = t2v.document_vectors(probe, docs[2:], ids[2:], window=W, seed=2, chunk_size=2, docs_per_step=1)
+    part, ploss, _ = t2v.document_vectors(
+        probe, docs[2:], ids[2:], window=W, seed=2, chunk_size=2, docs_per_step=1
+    )
     np.testing.assert_allclose(part, full[2:], rtol=1e-5)
     np.testing.assert_allclose(ploss, loss[2:], rtol=1e-6)
     assert full.dtype == np.float32 and (full >= 0).all()

@@ -103,6 +103,12 @@ class Probe:
     device: str = "cpu"
     _final_names: list[str] = field(default_factory=list, repr=False)
     _tail: nn.Module | None = field(default=None, repr=False)
+    #: parameters whose output units lie on axis 1 (HF ``Conv1D`` weights, stored (in, out)); others: axis 0
+    filter_axis_1: frozenset[str] = field(default_factory=frozenset)
+
+    def filter_axis(self, name: str) -> int:
+        """Axis of a parameter's output units (filters): 1 for ``Conv1D`` weights, 0 otherwise."""
+        return 1 if name in self.filter_axis_1 else 0
 
     # --- text ---------------------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -126,7 +132,9 @@ class Probe:
                 return names
             if layers == "final":
                 return list(self._final_names)
-            raise DQError(f"task2vec layers={layers!r}: use one of {LAYER_SUBSETS} or a list of name prefixes")
+            raise DQError(
+                f"task2vec layers={layers!r}: use one of {LAYER_SUBSETS} or a list of name prefixes"
+            )
         chosen = [n for n in names if any(n == p or n.startswith(p + ".") for p in layers)]
         if not chosen:
             raise DQError(
@@ -156,7 +164,11 @@ class Probe:
 
     def tail_logits(self, params: dict[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
         """GPT only: logits from cached trunk states with the tail's parameters overridden by ``params``."""
-        prefix = {"blocks." + str(len(self.model.blocks) - 1) + ".": "block.", "ln_f.": "ln_f.", "lm_head.": "lm_head."}
+        prefix = {
+            "blocks." + str(len(self.model.blocks) - 1) + ".": "block.",
+            "ln_f.": "ln_f.",
+            "lm_head.": "lm_head.",
+        }
         renamed = {}
         for name, value in params.items():
             for old, new in prefix.items():
@@ -215,7 +227,9 @@ def _find_blocks(model: nn.Module, n_layers: int | None) -> tuple[str, nn.Module
             if best is None or len(mod) > len(best[1]):
                 best = (name, mod)
     if best is None:
-        raise DQError(f"{type(model).__name__}: cannot find the list of transformer blocks for 'final' layers")
+        raise DQError(
+            f"{type(model).__name__}: cannot find the list of transformer blocks for 'final' layers"
+        )
     return best
 
 
@@ -227,12 +241,14 @@ def _finish(probe: Probe) -> Probe:
     return probe
 
 
-def load_gpt_probe(directory: str | os.PathLike, tokenizer_path: str | os.PathLike, device: str = "cpu") -> Probe:
+def load_gpt_probe(
+    directory: str | os.PathLike, tokenizer_path: str | os.PathLike, device: str = "cpu"
+) -> Probe:
     """Load the workflow's probe (``model.safetensors`` + ``config.json``) and the pool tokenizer."""
     from safetensors.torch import load_file
 
     from dqreview.lm.model import GPT, GPTConfig
-    from dqreview.lm.tokenizer import EOT, load_tokenizer
+    from dqreview.lm.tokenizer import load_tokenizer
 
     directory = Path(directory)
     cfg_path, weights = directory / CONFIG_FILE, directory / WEIGHTS_FILE
@@ -278,7 +294,9 @@ def gpt_probe(model: nn.Module, tokenizer: Any, name: str = "gpt", device: str =
     return _finish(probe)
 
 
-def load_hf_probe(model_id: str, gguf_file: str | None = None, device: str = "cpu", dtype: str = "float32") -> Probe:
+def load_hf_probe(
+    model_id: str, gguf_file: str | None = None, device: str = "cpu", dtype: str = "float32"
+) -> Probe:
     """Any Hugging Face causal LM (hub id or local directory; ``gguf_file`` inside it), head untied."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -301,6 +319,12 @@ def load_hf_probe(model_id: str, gguf_file: str | None = None, device: str = "cp
     eos = tok.eos_token_id if tok.eos_token_id is not None else 0
     n_layers = getattr(model.config, "num_hidden_layers", None)
     prefix, blocks = _find_blocks(model, n_layers)
+    # GPT-2's Conv1D stores its weight as (in, out): its filters (output units) are on axis 1
+    conv1d = frozenset(
+        f"{mod_name}.weight" if mod_name else "weight"
+        for mod_name, mod in model.named_modules()
+        if type(mod).__name__ == "Conv1D"
+    )
     probe = Probe(
         model=model,
         kind="hf",
@@ -312,6 +336,7 @@ def load_hf_probe(model_id: str, gguf_file: str | None = None, device: str = "cp
         tokenizer=tok,
         device=device,
         _final_names=_final_names(model, blocks, prefix),
+        filter_axis_1=conv1d,
     )
     return _finish(probe)
 

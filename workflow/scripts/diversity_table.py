@@ -21,7 +21,9 @@ def main(smk):
     cfg = smk.config["task2vec"]
     coef = cfg["coefficients"]
     device = job_device(smk)
-    pool = pd.concat([read_parquet(p, columns=["text", "domain"]) for p in smk.input.shards], ignore_index=True)
+    pool = pd.concat(
+        [read_parquet(p, columns=["text", "domain"]) for p in smk.input.shards], ignore_index=True
+    )
     ref = read_parquet(smk.input.ref, columns=["text"])
     with measure("t2v", "t2v/diversity_table", smk.output.cost, device) as rec:
         probe = workflow_probe(smk.config, smk.input, device)
@@ -29,7 +31,9 @@ def main(smk):
         pool_tokens = probe.encode(pool["text"].tolist())
         datasets = {("bound", "lower"): lower_bound_docs(n_synth, W - 1, V, probe.eos_id, coef["seed"])}
         for dom in sorted(pool["domain"].unique()):
-            datasets[("domain", dom)] = [t for t, d in zip(pool_tokens, pool["domain"], strict=True) if d == dom]
+            datasets[("domain", dom)] = [
+                t for t, d in zip(pool_tokens, pool["domain"], strict=True) if d == dom
+            ]
         datasets[("target", "target/ref")] = probe.encode(ref["text"].tolist())
         datasets[("pool", "pool")] = pool_tokens
         datasets[("bound", "upper")] = upper_bound_docs(n_synth, W - 1, V, coef["seed"])

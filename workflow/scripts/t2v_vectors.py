@@ -41,7 +41,9 @@ def main(smk):
         # forward over every parameter + per-window backward through the differentiated layers (upper bound:
         # all parameters), i.e. at most one training step's 6N per predicted token
         rec.flops = 6.0 * n_params * n_pred
-        rec.flops_formula = f"<= 6 * N * predicted tokens (N={n_params}, tokens={n_pred}); measured ratio in extra"
+        rec.flops_formula = (
+            f"<= 6 * N * predicted tokens (N={n_params}, tokens={n_pred}); measured ratio in extra"
+        )
         rec.extra = {
             "t2v_s": t2v_s,
             "forward_backward_s": fb_s,
@@ -58,7 +60,13 @@ def main(smk):
     )
     log.info(
         "%s: %d documents, %d windows, %d dims; Task2Vec %.1f s = %.2f x one forward+backward (%.1f s)",
-        smk.wildcards.part, len(docs), int(n_windows.sum()), vectors.shape[1], t2v_s, t2v_s / max(fb_s, 1e-9), fb_s,
+        smk.wildcards.part,
+        len(docs),
+        int(n_windows.sum()),
+        vectors.shape[1],
+        t2v_s,
+        t2v_s / max(fb_s, 1e-9),
+        fb_s,
     )
 
 

@@ -25,7 +25,9 @@ def main(smk):
     spec = cfg["task2vec"]["probe"]
     device = job_device(smk)
     tok = load_tokenizer(smk.input.tokenizer)
-    pool = pd.concat([read_parquet(p, columns=["text", "domain"]) for p in smk.input.shards], ignore_index=True)
+    pool = pd.concat(
+        [read_parquet(p, columns=["text", "domain"]) for p in smk.input.shards], ignore_index=True
+    )
     domain_code = {d: i for i, d in enumerate(sorted(pool["domain"].unique()))}
     model_cfg = GPTConfig.from_dict(probe_model_config(cfg, tok.get_vocab_size()))
     train_cfg = {**cfg["lm"]["train"], **(spec.get("train") or {})}
@@ -54,8 +56,14 @@ def main(smk):
             model.load_state_dict(state["model"])
         rec.items, rec.items_unit = result["tokens"], "training tokens"
         rec.flops = result["flops_per_token"] * result["tokens"]
-        rec.flops_formula = f"flops_per_token(probe) x training tokens ({result['flops_per_token']:.3g} x {result['tokens']})"
-        rec.extra = {"final_train_loss": result["train_loss"][-1], "n_params": result["n_params"], "tokens_per_s": result["tokens_per_s"]}
+        rec.flops_formula = (
+            f"flops_per_token(probe) x training tokens ({result['flops_per_token']:.3g} x {result['tokens']})"
+        )
+        rec.extra = {
+            "final_train_loss": result["train_loss"][-1],
+            "n_params": result["n_params"],
+            "tokens_per_s": result["tokens_per_s"],
+        }
     save_gpt_probe(model, smk.output.model, smk.output.config)
     clear_checkpoint(Path(smk.params.ckpt))
     log.info("probe: %d parameters, final train loss %.3f", result["n_params"], result["train_loss"][-1])

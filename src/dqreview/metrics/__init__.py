@@ -62,7 +62,8 @@ REGISTRY: dict[str, str] = {
 KEEP_DIRECTIONS = ("high", "low")
 KNOWN_NEEDS = ("embeddings", "t2v")
 KNOWN_FIT_NEEDS = ("pool_embeddings", "pool_ids", "pool_texts", "target_embeddings", "target_texts")
-KNOWN_FIT_NEEDS += ("pool_t2v", "target_t2v", "target_losses")  # per-document Task2Vec (dqreview.metrics.task2vec)
+# per-document Task2Vec vectors and target ref's probe losses (dqreview.metrics.task2vec)
+KNOWN_FIT_NEEDS += ("pool_t2v", "target_t2v", "target_losses")
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 

@@ -62,7 +62,9 @@ def diversity(E: np.ndarray, distance: str = "cosine") -> Coefficient:
     """Diversity coefficient of a dataset from its batch embeddings ``E`` (N, D), ``N >= 2``."""
     E = np.asarray(E)
     if E.ndim != 2 or E.shape[0] < 2:
-        raise DQError(f"diversity: need the embeddings of at least 2 batches as an (N, D) array; got {E.shape}")
+        raise DQError(
+            f"diversity: need the embeddings of at least 2 batches as an (N, D) array; got {E.shape}"
+        )
     D = distance_matrix(E, None, distance)
     iu = np.triu_indices(len(E), k=1)
     return _summary(D[iu])
@@ -116,7 +118,9 @@ def lower_bound_docs(
         raise DQError("diversity: the vocabulary has no non-special token for the lower bound")
     rng = np.random.default_rng((int(seed), stable_hash64("lower-bound") & (2**63 - 1)))
     token = int(rng.choice(allowed))  # one token for the whole dataset: all mass on one arbitrary token
-    return [np.where(rng.random(length) < 1.0 / vocab_size, eos_id, token).astype(np.int64) for _ in range(n_docs)]
+    return [
+        np.where(rng.random(length) < 1.0 / vocab_size, eos_id, token).astype(np.int64) for _ in range(n_docs)
+    ]
 
 
 def upper_bound_docs(n_docs: int, length: int, vocab_size: int, seed: int) -> list[np.ndarray]:

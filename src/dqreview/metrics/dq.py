@@ -127,7 +127,9 @@ def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
     alignment = 1.0 - distance_matrix(X, T.mean(axis=0), "cosine")[:, 0]
     base = X if p["cover"] == "pool" else T
     if p["k"] > len(base):
-        raise DQError(f"{_KEY}.k={p['k']}: more prototypes than the {len(base)} {p['cover']} documents; lower k")
+        raise DQError(
+            f"{_KEY}.k={p['k']}: more prototypes than the {len(base)} {p['cover']} documents; lower k"
+        )
     centres = task2vec_kmeans(base, p["k"], p["seed"], "cosine", p["n_iter"], p["n_init"])
     similarity = 1.0 - distance_matrix(X, centres, "cosine")
     order, objective = greedy_order(alignment, similarity, p["alpha"], tie_key=ids)
@@ -138,7 +140,9 @@ def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
     return {"ids": ids, "rank": rank, "alignment": alignment, "objective": obj}
 
 
-def score(docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None) -> pd.DataFrame:
+def score(
+    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
+) -> pd.DataFrame:
     """Look up each document's greedy rank: ``id``, ``score`` (= −rank), ``rank``, ``alignment``, ``objective``."""
     check_params(params)
     if state is None or "ids" not in state:

@@ -55,7 +55,16 @@ def check_params(params: dict | None) -> dict:
     """Validated parameters with defaults: prototype=mean, source=all, distance=cosine, k=1, seed=0,
     hard_fraction=0.3, n_iter=30, n_init=2."""
     params = dict(params or {})
-    unknown = set(params) - {"prototype", "source", "distance", "k", "seed", "hard_fraction", "n_iter", "n_init"}
+    unknown = set(params) - {
+        "prototype",
+        "source",
+        "distance",
+        "k",
+        "seed",
+        "hard_fraction",
+        "n_iter",
+        "n_init",
+    }
     if unknown:
         raise DQError(f"{_KEY}: unknown parameter(s) {sorted(unknown)}")
     out = {
@@ -95,7 +104,11 @@ def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator, distance: str) -
     for _ in range(1, k):
         weight = best**2
         total = weight.sum()
-        pick = int(rng.integers(len(X))) if total <= 0 else int(np.searchsorted(np.cumsum(weight), rng.random() * total, side="right"))
+        pick = (
+            int(rng.integers(len(X)))
+            if total <= 0
+            else int(np.searchsorted(np.cumsum(weight), rng.random() * total, side="right"))
+        )
         centres.append(min(pick, len(X) - 1))
         best = np.minimum(best, distance_matrix(X, X[centres[-1]], distance)[:, 0])
     return X[centres].astype(np.float64)
@@ -149,7 +162,9 @@ def build_prototypes(target: np.ndarray, losses: np.ndarray | None, p: dict) -> 
     """Target prototypes (k, D) for validated parameters ``p`` (see :func:`check_params`)."""
     target = np.asarray(target, dtype=np.float64)
     if target.ndim != 2 or len(target) == 0:
-        raise DQError(f"t2v_align: target ref Task2Vec vectors must be a non-empty (n, D) array; got {target.shape}")
+        raise DQError(
+            f"t2v_align: target ref Task2Vec vectors must be a non-empty (n, D) array; got {target.shape}"
+        )
     if p["source"] == "hard":
         if losses is None or len(losses) != len(target):
             raise DQError("t2v_align: source=hard needs one probe loss per target document (target_losses)")
@@ -159,7 +174,9 @@ def build_prototypes(target: np.ndarray, losses: np.ndarray | None, p: dict) -> 
     return task2vec_kmeans(target, p["k"], p["seed"], p["distance"], p["n_iter"], p["n_init"])
 
 
-def alignment_scores(X: np.ndarray, prototypes: np.ndarray, distance: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def alignment_scores(
+    X: np.ndarray, prototypes: np.ndarray, distance: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(score, nearest prototype, distance to it); score = 1 − d (cosine) or −d (l1/l2)."""
     D = distance_matrix(X, prototypes, distance)
     index = D.argmin(axis=1)
@@ -173,7 +190,9 @@ def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
     return {"prototypes": build_prototypes(inputs["target_t2v"], inputs.get("target_losses"), p)}
 
 
-def score(docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None) -> pd.DataFrame:
+def score(
+    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
+) -> pd.DataFrame:
     """Alignment of each document with its nearest target prototype (HIGH = aligned).
 
     ``embeddings`` are the shard's per-document Task2Vec vectors. Returns ``id``, ``score``, ``prototype``,

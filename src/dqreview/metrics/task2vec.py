@@ -25,9 +25,9 @@ squared gradient of the token-mean loss.
 Filter-wise means: every parameter tensor of shape ``(out, ...)`` contributes ``out`` entries, the mean of
 its squared gradient over all other axes. For our ``nn.Linear`` weights ``(out_features, in_features)``
 that is one entry per output unit (the mean over axis 1, the input features); for an embedding
-``(vocab, d)`` one per token row; LayerNorm gains and biases keep one entry per element. (HF GPT-2's
-``Conv1D`` stores ``(in, out)``; a probe of that class would need the other axis — ours and Llama-style
-HF models use ``nn.Linear``.)
+``(vocab, d)`` one per token row; LayerNorm gains and biases keep one entry per element. HF GPT-2's
+``Conv1D`` stores ``(in, out)``, so for those weights the mean is over axis 0 and the entries are again the
+output units (the reference code averaged over the output units of these layers instead).
 
 Traps of the reference code, fixed here
 ---------------------------------------
@@ -232,7 +232,9 @@ def finetune_head(
                 idx = order[lo : lo + batch_size].to(device)
                 logits = feats[idx] @ weight.t().to(feats.dtype)
                 target = y[idx]
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-1)
+                loss = F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-1
+                )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -241,14 +243,22 @@ def finetune_head(
 
 # --- Fisher ------------------------------------------------------------------------------------
 def layout(probe, names: Sequence[str]) -> list[tuple[str, int]]:
-    """``(parameter name, entries)`` in embedding order: one entry per filter (first axis)."""
+    """``(parameter name, entries)`` in embedding order: one entry per filter (output unit)."""
     params = dict(probe.model.named_parameters())
-    return [(n, int(params[n].shape[0])) for n in names]
+    return [(n, int(params[n].shape[probe.filter_axis(n)])) for n in names]
 
 
-def _filterwise(sq: torch.Tensor) -> torch.Tensor:
-    """(chunk, out, ...) squared gradients → (chunk, out): mean over every axis after the filter axis."""
-    return sq.flatten(2).mean(dim=2) if sq.dim() > 2 else sq
+def _filterwise(sq: torch.Tensor, axis: int = 0) -> torch.Tensor:
+    """(chunk, *shape) squared gradients → (chunk, shape[axis]): the mean over every other axis.
+
+    ``axis`` is the parameter's output-unit axis: 0 for ``nn.Linear`` (out, in), embeddings and 1-D
+    parameters; 1 for HF ``Conv1D`` (in, out).
+    """
+    if sq.dim() <= 2:
+        return sq
+    if axis:
+        sq = sq.movedim(1 + axis, 1)
+    return sq.flatten(2).mean(dim=2)
 
 
 def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
@@ -324,10 +334,12 @@ def window_fisher(
     params = {k: v.detach() for k, v in probe.parameters_of(names).items()}
     if head is not None and probe.head_name in params:
         params[probe.head_name] = head.to(device)
-    override = {probe.head_name: head.to(device)} if head is not None and probe.head_name not in params else {}
+    override = (
+        {probe.head_name: head.to(device)} if head is not None and probe.head_name not in params else {}
+    )
     u_all = _uniforms(seeds, windows.x.shape[1])
     fn = _window_loss_fn(probe, split)
-    fisher = np.zeros((n, sum(p.shape[0] for p in params.values())), dtype=np.float64)
+    fisher = np.zeros((n, sum(d for _, d in layout(probe, list(params)))), dtype=np.float64)
     true_loss = np.zeros(n, dtype=np.float64)
     labels = np.full(tuple(windows.x.shape), -1, dtype=np.int64)
     step = max(1, int(chunk_size))
@@ -340,13 +352,15 @@ def window_fisher(
         if method == "vmap":
             inp = probe.trunk(x) if split else x
             if override:
-                raise DQError("task2vec: a fine-tuned head outside the differentiated layers needs method=loop")
+                raise DQError(
+                    "task2vec: a fine-tuned head outside the differentiated layers needs method=loop"
+                )
             # the math attention kernel has vmap batching rules; the fused CPU kernel falls back to a loop
             with sdpa_kernel([SDPBackend.MATH]):
                 grads, (tl, lab) = torch.func.vmap(
                     torch.func.grad(fn, has_aux=True), in_dims=(None, 0, 0, 0, 0)
                 )(params, inp, y, n_pred, u)
-            rows = [_filterwise(_at_least_float32(grads[k]) ** 2) for k in params]
+            rows = [_filterwise(_at_least_float32(grads[k]) ** 2, probe.filter_axis(k)) for k in params]
         elif method == "loop":
             rows_list, tl_list, lab_list = [], [], []
             for j in range(hi - lo):
@@ -362,7 +376,12 @@ def window_fisher(
                     g = torch.autograd.grad(loss, list(p.values()))
                 true = -logp.gather(-1, y[j].clamp(min=0)[:, None]).squeeze(-1)
                 tl_list.append(torch.where(mask, true, 0.0).sum() / n_pred[j])
-                rows_list.append([_filterwise(_at_least_float32(gi)[None] ** 2)[0] for gi in g])
+                rows_list.append(
+                    [
+                        _filterwise(_at_least_float32(gi)[None] ** 2, probe.filter_axis(k))[0]
+                        for k, gi in zip(p, g, strict=True)
+                    ]
+                )
             rows = [torch.stack([r[k] for r in rows_list]) for k in range(len(params))]
             tl = torch.stack(tl_list).detach()
             lab = torch.stack(lab_list)
@@ -412,7 +431,8 @@ def embed_batch(
     head = None
     if finetune is not None:
         ft = {**FINETUNE_DEFAULTS, **finetune}
-        head = finetune_head(probe, w, seed=seed, **ft)
+        # the loader order is seeded per batch too (hash of seed and key), never one order for all batches
+        head = finetune_head(probe, w, seed=stable_hash64("t2v-batch", seed, key) & (2**63 - 1), **ft)
     if head is not None and probe.head_name not in names:
         method = "loop"
     seeds = window_seeds(seed, [f"{key}/{i}" for i in range(len(w))], np.zeros(len(w), dtype=np.int64))
@@ -507,7 +527,9 @@ def distance_matrix(
                 num = (p * q).sum(axis=1)
                 den = np.linalg.norm(p, axis=1) * np.linalg.norm(q, axis=1)
                 if (den == 0).any():
-                    raise DQError("task2vec: a zero Fisher vector has no cosine distance (all gradients zero)")
+                    raise DQError(
+                        "task2vec: a zero Fisher vector has no cosine distance (all gradients zero)"
+                    )
                 d = np.maximum(0.0, 1.0 - num / den)
                 d[(p == q).all(axis=1)] = 0.0  # identical embeddings: exactly 0, not 1e-16
                 out[i, lo : lo + len(b)] = d
@@ -523,7 +545,9 @@ def task2vec_distance(a: np.ndarray, b: np.ndarray, distance: str = "cosine") ->
     return float(distance_matrix(a, b, distance)[0, 0])
 
 
-def forward_backward_seconds(probe, docs: Sequence[np.ndarray], window: int = 128, batch_size: int = 16) -> tuple[float, int]:
+def forward_backward_seconds(
+    probe, docs: Sequence[np.ndarray], window: int = 128, batch_size: int = 16
+) -> tuple[float, int]:
     """Seconds for one ordinary forward+backward of the probe over the same windows as
     :func:`document_vectors` (true next tokens, padding masked, gradients for every parameter).
 
@@ -549,7 +573,9 @@ def forward_backward_seconds(probe, docs: Sequence[np.ndarray], window: int = 12
             y = w.y[lo : lo + batch_size].to(device)
             with torch.enable_grad():
                 logits = probe.logits({}, x)
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), ignore_index=-1)
+                loss = F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1), ignore_index=-1
+                )
                 loss.backward()
             probe.model.zero_grad(set_to_none=True)
         if str(device).startswith("cuda"):

@@ -59,7 +59,13 @@ def diversity_table(
     }
     rows = []
     for (kind, name), docs in datasets.items():
-        row = {"kind": kind, "set": name, "n_docs": len(docs), "n_batches": n_batches, "batch_size": batch_size}
+        row = {
+            "kind": kind,
+            "set": name,
+            "n_docs": len(docs),
+            "n_batches": n_batches,
+            "batch_size": batch_size,
+        }
         row.update(_coefficients(emb[name], emb[target[1]], (kind, name) == tuple(target)))
         rows.append(row)
     return pd.DataFrame(rows), emb
@@ -83,7 +89,9 @@ def selection_table(
     selections : name → selected ids.
     target_vectors : target ref's per-document vectors.
     """
-    order = np.concatenate([np.flatnonzero(index["shard"].to_numpy() == s) for s in range(len(shard_vectors))])
+    order = np.concatenate(
+        [np.flatnonzero(index["shard"].to_numpy() == s) for s in range(len(shard_vectors))]
+    )
     X = np.empty((len(index), shard_vectors[0].shape[1]), dtype=np.float64)
     X[order] = np.concatenate(shard_vectors).astype(np.float64)
     ids = index["id"].to_numpy()
@@ -94,9 +102,7 @@ def selection_table(
         sets[("selection", name)] = np.isin(ids, np.asarray(list(sel)))
     T = np.asarray(target_vectors, dtype=np.float64)
     E_target = dv.batch_vectors_from_documents(T, n_batches, batch_size, seed, "target/ref")
-    rows = [
-        {"kind": "target", "set": "target/ref", "n": len(T), **_coefficients(E_target, E_target, True)}
-    ]
+    rows = [{"kind": "target", "set": "target/ref", "n": len(T), **_coefficients(E_target, E_target, True)}]
     for (kind, name), mask in sets.items():
         E = dv.batch_vectors_from_documents(X[mask], n_batches, batch_size, seed, name)
         rows.append({"kind": kind, "set": name, "n": int(mask.sum()), **_coefficients(E, E_target, False)})
