@@ -159,13 +159,14 @@ def batch_vectors_from_documents(
 ) -> np.ndarray:
     """Batch embeddings from cached per-document vectors: the mean of each sampled batch's rows.
 
-    A set's Task2Vec vector is the mean of its documents' (METHODS.md §9), so this needs no probe. When a
-    set has fewer documents than ``batch_size``, every batch is the whole set (diversity 0, reported as
-    such with ``n`` in the table).
+    A set's Task2Vec vector is the mean of its documents' (METHODS.md §9), so this needs no probe. A set
+    smaller than one batch is an error (as for :func:`sample_batches`): its "batches" would all be the
+    whole set.
     """
     doc_vectors = np.asarray(doc_vectors, dtype=np.float64)
-    n = len(doc_vectors)
-    if n == 0:
-        raise DQError(f"diversity: set {key!r} is empty")
-    size = min(batch_size, n)
-    return np.stack([doc_vectors[idx].mean(axis=0) for idx in sample_batches(n, n_batches, size, seed, key)])
+    return np.stack(
+        [
+            doc_vectors[idx].mean(axis=0)
+            for idx in sample_batches(len(doc_vectors), n_batches, batch_size, seed, key)
+        ]
+    )

@@ -1,7 +1,8 @@
 """Task2Vec tables: the diversity/alignment coefficients of the data (with the probe) and of every
 selection (from cached per-document vectors).
 
-``diversity_table`` follows the paper's table: lower bound, every domain, the target, the pool and the upper
+Sets with fewer documents than one batch (e.g. the planted noise) get NaN coefficients, not a silently
+different batch size. ``diversity_table`` follows the paper's table: lower bound, every domain, the target, the pool and the upper
 bound, each embedded as ``n_batches`` batches of ``batch_size`` documents (head fine-tuned per batch), with
 95% CIs. Alignment with the target is the batch-pair coefficient ``1 − cdiv(D, T)`` (for the target itself:
 ``1 − div(T)``, pairs of distinct batches) and the whole-dataset one ``1 − d(e(D), e(T))`` with ``e`` the
@@ -20,7 +21,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from dqreview.errors import DQError
 from dqreview.metrics import diversity as dv
+
+#: Coefficient columns; NaN for a set with fewer documents than one batch (reported, not dropped).
+COLUMNS = ("div", "div_ci95", "align_batch", "align_batch_ci95", "align_full")
 
 
 def _coefficients(E: np.ndarray, E_target: np.ndarray, is_target: bool) -> dict:
@@ -53,9 +58,15 @@ def diversity_table(
 
     Returns the table and the batch embeddings ``{name: (n_batches, D)}``.
     """
+    if len(datasets[tuple(target)]) < batch_size:
+        raise DQError(
+            f"diversity table: the target {target[1]!r} has {len(datasets[tuple(target)])} documents, fewer "
+            f"than a batch of {batch_size}; lower task2vec.coefficients.batch_size"
+        )
     emb = {
         name: dv.dataset_embeddings(probe, docs, n_batches, batch_size, seed, key=name, **embed_kwargs)
         for (_, name), docs in datasets.items()
+        if len(docs) >= batch_size
     }
     rows = []
     for (kind, name), docs in datasets.items():
@@ -66,7 +77,10 @@ def diversity_table(
             "n_batches": n_batches,
             "batch_size": batch_size,
         }
-        row.update(_coefficients(emb[name], emb[target[1]], (kind, name) == tuple(target)))
+        if name in emb:
+            row.update(_coefficients(emb[name], emb[target[1]], (kind, name) == tuple(target)))
+        else:  # e.g. the few planted noise documents: too small for one batch
+            row.update(dict.fromkeys(COLUMNS, float("nan")))
         rows.append(row)
     return pd.DataFrame(rows), emb
 
@@ -104,6 +118,11 @@ def selection_table(
     E_target = dv.batch_vectors_from_documents(T, n_batches, batch_size, seed, "target/ref")
     rows = [{"kind": "target", "set": "target/ref", "n": len(T), **_coefficients(E_target, E_target, True)}]
     for (kind, name), mask in sets.items():
-        E = dv.batch_vectors_from_documents(X[mask], n_batches, batch_size, seed, name)
-        rows.append({"kind": kind, "set": name, "n": int(mask.sum()), **_coefficients(E, E_target, False)})
+        row = {"kind": kind, "set": name, "n": int(mask.sum())}
+        if mask.sum() >= batch_size:
+            E = dv.batch_vectors_from_documents(X[mask], n_batches, batch_size, seed, name)
+            row.update(_coefficients(E, E_target, False))
+        else:  # fewer documents than one batch: reported with NaN coefficients
+            row.update(dict.fromkeys(COLUMNS, float("nan")))
+        rows.append(row)
     return pd.DataFrame(rows)
