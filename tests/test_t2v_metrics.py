@@ -133,7 +133,7 @@ def test_dq_scores_do_not_depend_on_sharding_or_row_order():
     X, _ = blobs(n_per=6)
     ids = np.array([f"d{i:03d}" for i in range(len(X))])
     T = X[:4]
-    p = {"alpha": 0.5, "k": 3}
+    p = {"alpha": 0.5, "k": 3, "kmeans_sample": 10}  # a subsample keyed by id, not by row
     state = dq.fit({"pool_t2v": X, "pool_ids": ids, "target_t2v": T}, p)
     perm = np.random.default_rng(0).permutation(len(X))
     state2 = dq.fit({"pool_t2v": X[perm], "pool_ids": ids[perm], "target_t2v": T}, p)

@@ -8,7 +8,8 @@ per-document Task2Vec vectors (no probe runs here):
   its documents' vectors) and ``d`` the Task2Vec cosine distance; the set's alignment term is the MEAN of
   its members' ``a_i``;
 * diversity of a set = how well it covers ``k`` Task2Vec prototypes ``c_j`` (the :func:`task2vec_kmeans`
-  centroids of the pool, ``cover="pool"``, or of target ref, ``cover="target"``):
+  centroids of the pool, ``cover="pool"``, or of target ref, ``cover="target"``; fitted on at most
+  ``kmeans_sample`` documents, those with the smallest hash(id, seed)):
   ``div(S) = (1/k) Σ_j max_{s ∈ S} (1 − d(f_s, c_j))`` (0 for the empty set). It is a facility-location
   function — monotone and submodular — so it rewards spreading the selection over regions of Task2Vec space
   and, unlike a mean pairwise distance, does not reward isolated outliers (planted noise) for being far
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
+from dqreview.hashing import unit_uniform
 from dqreview.metrics.t2v_align import task2vec_kmeans
 from dqreview.metrics.task2vec import distance_matrix
 
@@ -44,9 +46,11 @@ _KEY = "metrics[dq].variants[].params"
 
 
 def check_params(params: dict | None) -> dict:
-    """``alpha`` (required, in [0, 1]), ``k`` (20), ``cover`` ("pool"), ``seed`` (0), ``n_iter`` (30), ``n_init`` (2)."""
+    """``alpha`` (required, in [0, 1]), ``k`` (20), ``cover`` ("pool"), ``seed`` (0), ``n_iter`` (30), ``n_init``
+    (2), ``kmeans_sample`` (2000: the prototypes are fitted on at most this many documents, drawn with
+    ``seed``; every document is then scored against them)."""
     params = dict(params or {})
-    unknown = set(params) - {"alpha", "k", "cover", "seed", "n_iter", "n_init"}
+    unknown = set(params) - {"alpha", "k", "cover", "seed", "n_iter", "n_init", "kmeans_sample"}
     if unknown:
         raise DQError(f"{_KEY}: unknown parameter(s) {sorted(unknown)}")
     alpha = params.get("alpha")
@@ -55,7 +59,13 @@ def check_params(params: dict | None) -> dict:
     out = {"alpha": float(alpha), "cover": params.get("cover", "pool")}
     if out["cover"] not in COVER:
         raise DQError(f"{_KEY}.cover: {out['cover']!r} is not one of {list(COVER)}")
-    for name, default, minimum in (("k", 20, 1), ("seed", 0, 0), ("n_iter", 30, 1), ("n_init", 2, 1)):
+    for name, default, minimum in (
+        ("k", 20, 1),
+        ("seed", 0, 0),
+        ("n_iter", 30, 1),
+        ("n_init", 2, 1),
+        ("kmeans_sample", 2000, 1),
+    ):
         value = params.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
             raise DQError(f"{_KEY}.{name}: must be an integer >= {minimum}; got {value!r}")
@@ -130,6 +140,10 @@ def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
         raise DQError(
             f"{_KEY}.k={p['k']}: more prototypes than the {len(base)} {p['cover']} documents; lower k"
         )
+    if len(base) > p["kmeans_sample"]:
+        # the documents with the smallest hash(id, seed) (pool), so the sample does not depend on row order
+        key = unit_uniform(ids, p["seed"]) if p["cover"] == "pool" else np.arange(len(base))
+        base = base[np.sort(np.argsort(key, kind="stable")[: p["kmeans_sample"]])]
     centres = task2vec_kmeans(base, p["k"], p["seed"], "cosine", p["n_iter"], p["n_init"])
     similarity = 1.0 - distance_matrix(X, centres, "cosine")
     order, objective = greedy_order(alignment, similarity, p["alpha"], tie_key=ids)

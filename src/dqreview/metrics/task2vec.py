@@ -517,6 +517,9 @@ def distance_matrix(
             f"task2vec: embeddings of different dimension ({A.shape[1]} vs {B.shape[1]}); "
             "they come from different probes or layer subsets and cannot be compared"
         )
+    if A.shape[0] > B.shape[0]:
+        # every distance here is symmetric: loop over the smaller side, vectorise over the larger
+        return distance_matrix(B, A, distance, chunk_size).T
     out = np.empty((A.shape[0], B.shape[0]))
     for lo in range(0, B.shape[0], max(1, chunk_size)):
         b = B[lo : lo + chunk_size]
