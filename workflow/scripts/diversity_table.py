@@ -47,7 +47,7 @@ def main(smk):
             window=W,
             layers=coef["layers"],
             finetune=coef["finetune"],
-            chunk_size=cfg["chunk_size"],
+            chunk_size=coef["chunk_size"],
             token_scale=cfg["token_scale"],
         )
         rec.items, rec.items_unit = len(emb) * coef["n_batches"], "batch embeddings"
