@@ -187,10 +187,13 @@ def sample_labels(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Inverse-CDF sample of one label per position: ``ŷ_t ~ softmax(logits_t)`` given ``u_t ~ U(0,1)``.
 
     ``logits`` (..., T, V), ``u`` (..., T). Written with a comparison and a sum (no ``searchsorted``) so it
-    runs under ``torch.func.vmap``; the cdf is accumulated in float64 so float rounding cannot move a label.
+    runs under ``torch.func.vmap``. The cdf is accumulated in the logits' precision (at least float32) and
+    ``u`` is scaled by its last entry, so rounding in the cumulative sum cannot pile probability onto the
+    last token.
     """
-    cdf = torch.softmax(logits.detach().double(), dim=-1).cumsum(dim=-1)
-    label = (cdf < u[..., None]).sum(dim=-1)
+    probs = torch.softmax(_at_least_float32(logits.detach()), dim=-1)
+    cdf = probs.cumsum(dim=-1)
+    label = (cdf < (u.to(cdf.dtype) * cdf[..., -1])[..., None]).sum(dim=-1)
     return label.clamp(max=logits.shape[-1] - 1)
 
 
