@@ -76,6 +76,11 @@ def test_hf_probe_same_code_path(hf_dir):
     assert final[0].startswith("model.layers.1.") and final[-2:] == ["model.norm.weight", "lm_head.weight"]
     assert not any("embed_tokens" in n or "layers.0." in n for n in final)
     docs = probe.encode(["the cat sat on the mat", "def f(x): return x"])
+    x = torch.as_tensor(docs[0])[None]
+    with torch.no_grad():  # the features head fine-tuning trains on are exactly what the head reads
+        torch.testing.assert_close(
+            probe.model.get_output_embeddings()(probe.head_inputs(x)), probe.logits({}, x)
+        )
     vec, loss, n_windows = t2v.document_vectors(probe, docs, ["a", "b"], window=8, seed=1)
     again, _, _ = t2v.document_vectors(probe, docs, ["a", "b"], window=8, seed=1)
     np.testing.assert_array_equal(vec, again)
@@ -121,5 +126,8 @@ def test_hf_gpt2_conv1d_filters_are_output_units(tmp_path, tok):
     assert dims["transformer.h.1.mlp.c_fc.weight"] == 64 and dims["lm_head.weight"] == tok.get_vocab_size()
     g = torch.rand(3, 16, 48)  # (chunk, in, out)
     torch.testing.assert_close(t2v._filterwise(g, 1), g.mean(dim=1))
+    x = torch.as_tensor(probe.encode(["the cat sat on the mat"])[0])[None]
+    with torch.no_grad():
+        torch.testing.assert_close(probe.model.lm_head(probe.head_inputs(x)), probe.logits({}, x))
     vec, _, _ = t2v.document_vectors(probe, probe.encode(["the cat sat on the mat"]), ["a"], window=8)
     assert vec.shape == (1, sum(dims.values())) and np.isfinite(vec).all()

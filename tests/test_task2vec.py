@@ -292,3 +292,13 @@ def test_layer_subsets(probe):
         probe.layer_names("middle")
     dims = dict(t2v.layout(probe, final))
     assert dims["lm_head.weight"] == V and dims["blocks.1.attn.qkv.weight"] == 48  # one entry per output unit
+
+
+def test_trunk_tail_split_and_head_inputs_match_the_model(probe):
+    x = torch.as_tensor(docs_of([15])[0])[None]
+    with torch.no_grad():
+        full = probe.logits({}, x)
+        split = probe.tail_logits(probe.parameters_of(probe.layer_names("final")), probe.trunk(x))
+        torch.testing.assert_close(split, full, rtol=0, atol=0)
+        torch.testing.assert_close(probe.model.lm_head(probe.head_inputs(x)), full, rtol=0, atol=0)
+    assert probe.can_split(probe.layer_names("final")) and not probe.can_split(probe.layer_names("all"))

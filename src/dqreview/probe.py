@@ -195,8 +195,8 @@ class Probe:
         if self.kind == "gpt":
             m = self.model
             return m.ln_f(m.blocks[-1](self.trunk(idx)))
-        out = self.model(input_ids=idx, attention_mask=attention_mask, output_hidden_states=True)
-        return out.hidden_states[-1]
+        # the base model's last_hidden_state is what the head reads (after the final norm)
+        return self.model.base_model(input_ids=idx, attention_mask=attention_mask).last_hidden_state
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
