@@ -125,7 +125,7 @@ def test_hf_gpt2_conv1d_filters_are_output_units(tmp_path, tok):
     assert dims["transformer.h.1.attn.c_attn.weight"] == 48  # 3 × n_embd output units, not 16 inputs
     assert dims["transformer.h.1.mlp.c_fc.weight"] == 64 and dims["lm_head.weight"] == tok.get_vocab_size()
     g = torch.rand(3, 16, 48)  # (chunk, in, out)
-    torch.testing.assert_close(t2v._filterwise(g, 1), g.mean(dim=1))
+    torch.testing.assert_close(t2v._mean_square(g, 1), (g**2).mean(dim=1))
     x = torch.as_tensor(probe.encode(["the cat sat on the mat"])[0])[None]
     with torch.no_grad():
         torch.testing.assert_close(probe.model.lm_head(probe.head_inputs(x)), probe.logits({}, x))

@@ -183,15 +183,16 @@ def _uniforms(seeds: np.ndarray, length: int) -> torch.Tensor:
     return out
 
 
-def sample_labels(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+def sample_labels(logits: torch.Tensor, u: torch.Tensor, log_probs: bool = False) -> torch.Tensor:
     """Inverse-CDF sample of one label per position: ``ŷ_t ~ softmax(logits_t)`` given ``u_t ~ U(0,1)``.
 
-    ``logits`` (..., T, V), ``u`` (..., T). Written with a comparison and a sum (no ``searchsorted``) so it
-    runs under ``torch.func.vmap``. The cdf is accumulated in the logits' precision (at least float32) and
-    ``u`` is scaled by its last entry, so rounding in the cumulative sum cannot pile probability onto the
-    last token.
+    ``logits`` (..., T, V) — or log-probabilities with ``log_probs=True`` (no second softmax) —, ``u`` (..., T).
+    Written with a comparison and a sum (no ``searchsorted``) so it runs under ``torch.func.vmap``. The cdf is
+    accumulated in the input's precision (at least float32) and ``u`` is scaled by its last entry, so rounding
+    in the cumulative sum cannot pile probability onto the last token.
     """
-    probs = torch.softmax(_at_least_float32(logits.detach()), dim=-1)
+    x = _at_least_float32(logits.detach())
+    probs = x.exp() if log_probs else torch.softmax(x, dim=-1)
     cdf = probs.cumsum(dim=-1)
     label = (cdf < (u.to(cdf.dtype) * cdf[..., -1])[..., None]).sum(dim=-1)
     return label.clamp(max=logits.shape[-1] - 1)
@@ -251,17 +252,19 @@ def layout(probe, names: Sequence[str]) -> list[tuple[str, int]]:
     return [(n, int(params[n].shape[probe.filter_axis(n)])) for n in names]
 
 
-def _filterwise(sq: torch.Tensor, axis: int = 0) -> torch.Tensor:
-    """(chunk, *shape) squared gradients → (chunk, shape[axis]): the mean over every other axis.
+def _mean_square(g: torch.Tensor, axis: int = 0) -> torch.Tensor:
+    """(chunk, *shape) gradients → (chunk, shape[axis]): the mean of their squares over every other axis.
 
     ``axis`` is the parameter's output-unit axis: 0 for ``nn.Linear`` (out, in), embeddings and 1-D
-    parameters; 1 for HF ``Conv1D`` (in, out).
+    parameters; 1 for HF ``Conv1D`` (in, out). One reduction pass (a vector norm), so the squared
+    per-window gradients are never materialised.
     """
-    if sq.dim() <= 2:
-        return sq
+    if g.dim() <= 2:
+        return g * g
     if axis:
-        sq = sq.movedim(1 + axis, 1)
-    return sq.flatten(2).mean(dim=2)
+        g = g.movedim(1 + axis, 1)
+    g = g.flatten(2)
+    return torch.linalg.vector_norm(g, dim=2).square() / g.shape[2]
 
 
 def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
@@ -279,7 +282,7 @@ def _window_loss_fn(probe, split: bool):
             logits = probe.logits(params, inp[None])[0]
         logp = torch.log_softmax(_at_least_float32(logits), dim=-1)
         mask = torch.arange(logp.shape[0], device=logp.device) < n_pred
-        label = sample_labels(logits, u)
+        label = sample_labels(logp, u, log_probs=True)
         nll = -logp.gather(-1, label[:, None]).squeeze(-1)
         loss = torch.where(mask, nll, 0.0).sum() / n_pred
         true_nll = -logp.gather(-1, y.clamp(min=0)[:, None]).squeeze(-1)
@@ -363,7 +366,7 @@ def window_fisher(
                 grads, (tl, lab) = torch.func.vmap(
                     torch.func.grad(fn, has_aux=True), in_dims=(None, 0, 0, 0, 0)
                 )(params, inp, y, n_pred, u)
-            rows = [_filterwise(_at_least_float32(grads[k]) ** 2, probe.filter_axis(k)) for k in params]
+            rows = [_mean_square(_at_least_float32(grads[k]), probe.filter_axis(k)) for k in params]
         elif method == "loop":
             rows_list, tl_list, lab_list = [], [], []
             for j in range(hi - lo):
@@ -372,7 +375,7 @@ def window_fisher(
                     logits = probe.logits({**p, **override}, x[j : j + 1])[0]
                     logp = torch.log_softmax(_at_least_float32(logits), dim=-1)
                     mask = torch.arange(logp.shape[0], device=device) < n_pred[j]
-                    label = sample_labels(logits, u[j])
+                    label = sample_labels(logp, u[j], log_probs=True)
                     lab_list.append(torch.where(mask, label, -1))
                     nll = -logp.gather(-1, label[:, None]).squeeze(-1)
                     loss = torch.where(mask, nll, 0.0).sum() / n_pred[j]
@@ -381,7 +384,7 @@ def window_fisher(
                 tl_list.append(torch.where(mask, true, 0.0).sum() / n_pred[j])
                 rows_list.append(
                     [
-                        _filterwise(_at_least_float32(gi)[None] ** 2, probe.filter_axis(k))[0]
+                        _mean_square(_at_least_float32(gi)[None], probe.filter_axis(k))[0]
                         for k, gi in zip(p, g, strict=True)
                     ]
                 )
