@@ -302,3 +302,23 @@ def test_trunk_tail_split_and_head_inputs_match_the_model(probe):
         torch.testing.assert_close(split, full, rtol=0, atol=0)
         torch.testing.assert_close(probe.model.lm_head(probe.head_inputs(x)), full, rtol=0, atol=0)
     assert probe.can_split(probe.layer_names("final")) and not probe.can_split(probe.layer_names("all"))
+
+
+@pytest.mark.parametrize("vocab", [1024, 4096])
+def test_two_level_sampler_equals_inverse_cdf(vocab):
+    """Large vocabularies are sampled block-then-token: the same draw as one cumulative sum (float64)."""
+    gen = torch.Generator().manual_seed(0)
+    probs = torch.softmax(3 * torch.randn(500, vocab, generator=gen, dtype=torch.float64), -1)
+    u = torch.rand(500, generator=gen, dtype=torch.float64)
+    cdf = probs.cumsum(-1)
+    expected = (cdf <= (u * cdf[:, -1])[:, None]).sum(-1).clamp(max=vocab - 1)
+    torch.testing.assert_close(t2v._sample_from_probs(probs, u), expected, rtol=0, atol=0)
+    # a point mass is always drawn, whatever u (zero-probability tokens never are, u = 0 included)
+    for dtype in (torch.float64, torch.float32):
+        point = torch.zeros(3, vocab, dtype=dtype)
+        point[:, 777] = 1.0
+        u = torch.tensor([0.0, 0.5, 1.0 - 1e-12], dtype=torch.float64)
+        assert t2v._sample_from_probs(point, u).tolist() == [777] * 3
+        small = torch.zeros(3, 97, dtype=dtype)  # the one-level path
+        small[:, 40] = 1.0
+        assert t2v._sample_from_probs(small, u).tolist() == [40] * 3

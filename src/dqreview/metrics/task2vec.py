@@ -195,10 +195,34 @@ def sample_labels(logits: torch.Tensor, u: torch.Tensor, log_probs: bool = False
     return _sample_from_probs(x.exp() if log_probs else torch.softmax(x, dim=-1), u)
 
 
+#: Vocabularies at least this large are sampled in two levels (blocks of _BLOCK tokens, then a token
+#: within the chosen block): two short cumulative sums instead of one over the whole vocabulary.
+_TWO_LEVEL_MIN_VOCAB = 1024
+_BLOCK = 64
+
+
 def _sample_from_probs(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    cdf = probs.cumsum(dim=-1)
-    label = (cdf < (u.to(cdf.dtype) * cdf[..., -1])[..., None]).sum(dim=-1)
-    return label.clamp(max=probs.shape[-1] - 1)
+    """Inverse-CDF sample from (T, V) probabilities (unnormalised allowed) with one ``u ∈ [0, 1)`` per row.
+
+    label = the first index whose cumulative probability exceeds ``u · total`` (so a zero-probability token
+    is never drawn, ``u = 0`` included). ``u`` is kept below 1 in the working precision.
+    """
+    V = probs.shape[-1]
+    u = u.to(probs.dtype).clamp(max=1.0 - torch.finfo(probs.dtype).eps)
+    if V < _TWO_LEVEL_MIN_VOCAB or V % _BLOCK:
+        cdf = probs.cumsum(dim=-1)
+        label = (cdf <= (u * cdf[..., -1])[..., None]).sum(dim=-1)
+        return label.clamp(max=V - 1)
+    blocks = probs.unflatten(-1, (V // _BLOCK, _BLOCK))  # (T, nb, B)
+    block_cdf = blocks.sum(dim=-1).cumsum(dim=-1)  # (T, nb)
+    target = u * block_cdf[..., -1]
+    block = (block_cdf <= target[..., None]).sum(dim=-1).clamp(max=V // _BLOCK - 1)  # (T,)
+    before = torch.where(block > 0, block_cdf.gather(-1, (block - 1).clamp(min=0)[..., None])[..., 0], 0.0)
+    inside = blocks.gather(-2, block[..., None, None].expand(*block.shape, 1, _BLOCK))[..., 0, :].cumsum(
+        dim=-1
+    )
+    offset = (inside <= (target - before)[..., None]).sum(dim=-1).clamp(max=_BLOCK - 1)
+    return block * _BLOCK + offset
 
 
 # --- head fine-tuning ---------------------------------------------------------------------------
