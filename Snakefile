@@ -69,6 +69,7 @@ include: "rules/score.smk"
 include: "rules/select.smk"
 include: "rules/lm.smk"
 include: "rules/mixture.smk"
+include: "rules/task2vec.smk"
 include: "rules/report.smk"
 
 
@@ -93,3 +94,5 @@ rule all:
         paper=["results/paper/main.pdf"] if PAPER == "on" else [],
         ablations=expand("results/figs/{ablation}.pdf", ablation=ABLATIONS),
         mixture=mixture_outputs(),
+        diversity="results/tables/diversity.csv",
+        t2v_selections="results/tables/t2v_selections.csv",

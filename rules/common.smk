@@ -88,6 +88,12 @@ def fit_inputs(wildcards):
         inputs["target_texts"] = "results/data/target/ref.parquet"
     if "shard_features" in needs:
         inputs["shard_features"] = shard_features(wildcards.metric, wildcards.variant)
+    if "pool_t2v" in needs:
+        inputs["pool_t2v"] = expand("results/t2v/pool/shard-{shard}.npy", shard=SHARDS)
+    if "target_t2v" in needs:
+        inputs["target_t2v"] = "results/t2v/target/ref.npy"
+    if "target_losses" in needs:
+        inputs["target_losses"] = "results/t2v/target/ref.parquet"
     return inputs
 
 
@@ -104,6 +110,8 @@ def score_inputs(wildcards):
     inputs = {"docs": f"results/data/pool/shard-{wildcards.shard}.parquet"}
     if "embeddings" in metric_needs(wildcards.metric):
         inputs["emb"] = f"results/embed/pool/shard-{wildcards.shard}.npy"
+    if "t2v" in metric_needs(wildcards.metric):
+        inputs["t2v"] = f"results/t2v/pool/shard-{wildcards.shard}.npy"
     if metric_fits(wildcards.metric):
         inputs["state"] = (
             f"results/prototypes/{wildcards.metric}/{wildcards.variant}.npz"
@@ -173,6 +181,7 @@ def all_costs():
                     variant=v["slug"],
                     shard=SHARDS,
                 )
+    costs += task2vec_costs()  # rules/task2vec.smk
     return costs
 
 

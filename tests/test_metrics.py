@@ -33,7 +33,7 @@ def test_registry_modules_follow_protocol():
         module = get_metric(name)
         assert isinstance(module.PER_DOCUMENT, bool)
         assert set(module.KEEP) <= {"high", "low"} and module.KEEP
-        assert set(module.NEEDS) <= {"embeddings"}
+        assert set(module.NEEDS) <= {"embeddings", "t2v"}
         if getattr(module, "MIXTURE", False):  # a learned mixture: selection instead of scores
             assert callable(module.select_budget) and not module.PER_DOCUMENT
         else:
@@ -41,15 +41,15 @@ def test_registry_modules_follow_protocol():
         if hasattr(module, "fit"):
             assert set(module.FIT_NEEDS) <= set(KNOWN_FIT_NEEDS)
     assert set(REGISTRY) == {
-        "random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir", "doremi", "skillit",
+        "random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir", "doremi", "skillit", "t2v_align", "dq",
     }  # fmt: skip
 
 
 def test_unknown_metric_lists_known_ones():
     with pytest.raises(
         DQError,
-        match=r"unknown metric 'nope'; known metrics: d4, doremi, dsir, minhash, proto_align, random, semdedup, "
-        r"skillit, ssl_proto",
+        match=r"unknown metric 'nope'; known metrics: d4, doremi, dq, dsir, minhash, proto_align, random, semdedup, "
+        r"skillit, ssl_proto, t2v_align",
     ):
         get_metric("nope")
 

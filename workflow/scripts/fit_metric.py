@@ -61,6 +61,10 @@ def _load(name, paths):
         )
     if name == "target_texts":
         return read_parquet(paths, columns=["text"])["text"].to_numpy(dtype=object)
+    if name == "pool_t2v":
+        return np.concatenate([read_npy(p) for p in paths])
+    if name == "target_losses":
+        return read_parquet(paths, columns=["loss"])["loss"].to_numpy(np.float64)
     return read_npy(paths)
 
 

@@ -24,6 +24,8 @@ def main(smk):
     if "emb" in smk.input.keys():
         emb = read_npy(smk.input.emb)
         check_embeddings(emb, len(docs), smk.input.emb)
+    if "t2v" in smk.input.keys():  # per-document Task2Vec vectors reach score() as its embeddings
+        emb = read_npy(smk.input.t2v)
     state = None
     if "state" in smk.input.keys():
         with np.load(smk.input.state, allow_pickle=False) as npz:

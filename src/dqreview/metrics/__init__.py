@@ -11,14 +11,17 @@ A metric is a module (imported lazily from :data:`REGISTRY`) that defines:
     The keep directions the metric allows, a subset of ``("high", "low")``. ``"high"`` keeps what the
     method itself prefers; ``"low"`` is the reversed ablation, only where it means something.
 ``NEEDS : tuple[str, ...]``
-    Inputs that scoring needs besides the documents, from ``{"embeddings"}``.
+    Inputs that scoring needs besides the documents, from ``{"embeddings", "t2v"}``. ``"t2v"`` = the
+    shard's per-document Task2Vec vectors (``results/t2v/pool/shard-{i}.npy``); they reach ``score`` as its
+    ``embeddings`` argument (a metric needs one or the other).
 ``FIT_NEEDS : tuple[str, ...]`` and ``fit(inputs, params) -> dict[str, np.ndarray]`` (optional)
     Global state computed once (e.g. k-means centroids of the pool, target prototypes). ``inputs``
     maps each name in ``FIT_NEEDS`` (from :data:`KNOWN_FIT_NEEDS`: ``pool_embeddings``, all pool
     shards' embeddings concatenated in shard order; ``pool_ids``, the matching document ids (str);
     ``pool_texts``, the matching texts; ``target_embeddings`` and ``target_texts``, target ref's) to
-    its array. The workflow saves the state as ``.npz`` without pickle, so every value must be a plain
-    numeric or string array.
+    its array; ``pool_t2v`` / ``target_t2v`` are the per-document Task2Vec vectors and ``target_losses``
+    target ref's per-document probe losses (for "hardest example" prototypes). The workflow saves the
+    state as ``.npz`` without pickle, so every value must be a plain numeric or string array.
 ``shard_features(docs, params) -> dict[str, np.ndarray]`` (optional)
     Per-document work that ``fit`` needs, done per pool shard (embarrassingly parallel) instead of
     inside the global ``fit``: ``docs`` is one pool shard (``id``, ``text``, ``domain``, ``n_bytes``), the
@@ -67,13 +70,17 @@ REGISTRY: dict[str, str] = {
     "dsir": "dqreview.metrics.dsir",
     "doremi": "dqreview.metrics.doremi",  # a learned domain mixture: select_budget, rules/mixture.smk
     "skillit": "dqreview.metrics.skillit",  # a learned per-round schedule; static control by variant
+    "t2v_align": "dqreview.metrics.t2v_align",  # Task2Vec similarity to target-ref prototypes
+    "dq": "dqreview.metrics.dq",  # greedy α·alignment + (1−α)·diversity over Task2Vec vectors
 }
 
 KEEP_DIRECTIONS = ("high", "low")
-KNOWN_NEEDS = ("embeddings",)
-KNOWN_FIT_NEEDS = ("pool_embeddings", "pool_ids", "pool_texts", "target_embeddings", "target_texts")
-# shard_features: the list of the metric's own shard_features() outputs, in shard order
-KNOWN_FIT_NEEDS += ("shard_features",)
+KNOWN_NEEDS = ("embeddings", "t2v")
+KNOWN_FIT_NEEDS = (
+    "pool_embeddings", "pool_ids", "pool_texts", "target_embeddings", "target_texts",
+    "shard_features",  # the metric's own shard_features() outputs, in shard order
+    "pool_t2v", "target_t2v", "target_losses",  # per-document Task2Vec vectors, target ref's probe losses
+)  # fmt: skip
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 

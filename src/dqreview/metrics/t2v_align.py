@@ -1,0 +1,204 @@
+"""Task2Vec alignment: similarity of each pool document to a target prototype in Task2Vec space.
+
+Per-document Task2Vec vectors (METHODS.md §9; :func:`dqreview.metrics.task2vec.document_vectors`) of
+every pool shard and of target ref are computed once by the workflow (``NEEDS = ("t2v",)``). The
+prototypes come from target ref only (``FIT_NEEDS``), chosen by the variant's parameters:
+
+``prototype``
+    ``"mean"`` — one whole-set embedding of the target: the mean of its documents' vectors (a set's
+    Task2Vec vector, by definition); ``"kmeans"`` — ``k`` centroids of :func:`task2vec_kmeans`.
+``source``
+    ``"all"`` — every target-ref document; ``"hard"`` — its ``hard_fraction`` hardest documents, those
+    with the highest probe loss (mean next-token cross-entropy under the probe; ties by row order).
+``distance``
+    ``"cosine"`` — the Task2Vec distance (cosine of the pair-normalised Fisher vectors); ``"l1"``/``"l2"``
+    — norms of the difference of the same pair-normalised vectors.
+
+score = 1 − distance to the nearest prototype for cosine (the alignment coefficient of the document with
+that prototype), −distance for l1/l2. HIGH = aligned with the target; keep=low is the misaligned ablation.
+
+Why not :mod:`dqreview.metrics.proto_align`'s prototypes: they live on the unit sphere (rows are
+L2-normalised and centroids are normalised means), which would drop the per-parameter scale the Task2Vec
+distance normalises pair by pair. Here the centroid of a cluster is the mean of its members' vectors, i.e.
+the cluster's own set embedding, and assignment uses the Task2Vec distance itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from dqreview.errors import DQError
+from dqreview.metrics.prototypes import check_scoring_inputs
+from dqreview.metrics.task2vec import DISTANCES, distance_matrix
+
+PER_DOCUMENT = True
+KEEP = ("high", "low")
+NEEDS = ("t2v",)
+FIT_NEEDS = ("target_t2v", "target_losses")
+
+PROTOTYPES = ("mean", "kmeans")
+SOURCES = ("all", "hard")
+_KEY = "metrics[t2v_align].variants[].params"
+
+
+def _int(params: dict, name: str, default: int, minimum: int = 1) -> int:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise DQError(f"{_KEY}.{name}: must be an integer >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def check_params(params: dict | None) -> dict:
+    """Validated parameters with defaults: prototype=mean, source=all, distance=cosine, k=1, seed=0,
+    hard_fraction=0.3, n_iter=30, n_init=2."""
+    params = dict(params or {})
+    unknown = set(params) - {
+        "prototype",
+        "source",
+        "distance",
+        "k",
+        "seed",
+        "hard_fraction",
+        "n_iter",
+        "n_init",
+    }
+    if unknown:
+        raise DQError(f"{_KEY}: unknown parameter(s) {sorted(unknown)}")
+    out = {
+        "prototype": params.get("prototype", "mean"),
+        "source": params.get("source", "all"),
+        "distance": params.get("distance", "cosine"),
+    }
+    for name, allowed in (("prototype", PROTOTYPES), ("source", SOURCES), ("distance", DISTANCES)):
+        if out[name] not in allowed:
+            raise DQError(f"{_KEY}.{name}: {out[name]!r} is not one of {list(allowed)}")
+    out["k"] = _int(params, "k", 1)
+    if out["prototype"] == "mean" and "k" in params and out["k"] != 1:
+        raise DQError(f"{_KEY}.k: prototype=mean is one whole-set embedding; drop k or use prototype=kmeans")
+    out["seed"] = _int(params, "seed", 0, minimum=0)
+    out["n_iter"] = _int(params, "n_iter", 30)
+    out["n_init"] = _int(params, "n_init", 2)
+    hf = params.get("hard_fraction", 0.3)
+    if isinstance(hf, bool) or not isinstance(hf, int | float) or not 0 < float(hf) <= 1:
+        raise DQError(f"{_KEY}.hard_fraction: must be a number in (0, 1]; got {hf!r}")
+    out["hard_fraction"] = float(hf)
+    return out
+
+
+def hardest(losses: np.ndarray, fraction: float, min_rows: int = 1) -> np.ndarray:
+    """Row indices of the ``ceil(fraction · n)`` highest-loss rows (at least ``min_rows``), sorted."""
+    losses = np.asarray(losses, dtype=np.float64)
+    if not np.all(np.isfinite(losses)):
+        raise DQError("t2v_align: target probe losses contain NaN/inf; rebuild the target Task2Vec vectors")
+    n = min(len(losses), max(int(min_rows), math.ceil(fraction * len(losses) - 1e-9)))
+    return np.sort(np.argsort(-losses, kind="stable")[:n])
+
+
+def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator, distance: str) -> np.ndarray:
+    """k-means++ seeding with the Task2Vec distance (next centre ∝ squared distance to the nearest)."""
+    centres = [int(rng.integers(len(X)))]
+    best = distance_matrix(X, X[centres[0]], distance)[:, 0]
+    for _ in range(1, k):
+        weight = best**2
+        total = weight.sum()
+        pick = (
+            int(rng.integers(len(X)))
+            if total <= 0
+            else int(np.searchsorted(np.cumsum(weight), rng.random() * total, side="right"))
+        )
+        centres.append(min(pick, len(X) - 1))
+        best = np.minimum(best, distance_matrix(X, X[centres[-1]], distance)[:, 0])
+    return X[centres].astype(np.float64)
+
+
+def task2vec_kmeans(
+    X: np.ndarray, k: int, seed: int, distance: str = "cosine", n_iter: int = 30, n_init: int = 2
+) -> np.ndarray:
+    """Lloyd-style k-means in Task2Vec space.
+
+    Assignment by the Task2Vec ``distance``; update = the mean of the members' vectors (the cluster's set
+    embedding; not the exact minimiser of the summed Task2Vec distance, so iterations stop when the
+    assignment stops changing or after ``n_iter``). Empty clusters are re-seeded with the points farthest
+    from their centroid. The restart with the smallest total distance wins (first on ties).
+
+    Returns
+    -------
+    ndarray (k, D), float64
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) == 0:
+        raise DQError(f"t2v_align: need a non-empty (n, D) array of Task2Vec vectors; got shape {X.shape}")
+    if k > len(X):
+        raise DQError(f"{_KEY}.k={k}: more prototypes than the {len(X)} target documents; lower k")
+    best_cost, best = math.inf, None
+    for init in range(n_init):
+        rng = np.random.default_rng((seed, init))
+        C = _kmeans_pp(X, k, rng, distance)
+        labels = None
+        for _ in range(n_iter):
+            D = distance_matrix(X, C, distance)
+            new = D.argmin(axis=1)
+            if labels is not None and np.array_equal(new, labels):
+                break
+            labels = new
+            near = D[np.arange(len(X)), labels]
+            counts = np.bincount(labels, minlength=k)
+            for j in range(k):
+                if counts[j]:
+                    C[j] = X[labels == j].mean(axis=0)
+            dead = np.flatnonzero(counts == 0)
+            if dead.size:
+                C[dead] = X[np.argsort(-near, kind="stable")[: dead.size]]
+        cost = distance_matrix(X, C, distance).min(axis=1).sum()
+        if cost < best_cost:
+            best_cost, best = cost, C.copy()
+    return best
+
+
+def build_prototypes(target: np.ndarray, losses: np.ndarray | None, p: dict) -> np.ndarray:
+    """Target prototypes (k, D) for validated parameters ``p`` (see :func:`check_params`)."""
+    target = np.asarray(target, dtype=np.float64)
+    if target.ndim != 2 or len(target) == 0:
+        raise DQError(
+            f"t2v_align: target ref Task2Vec vectors must be a non-empty (n, D) array; got {target.shape}"
+        )
+    if p["source"] == "hard":
+        if losses is None or len(losses) != len(target):
+            raise DQError("t2v_align: source=hard needs one probe loss per target document (target_losses)")
+        target = target[hardest(losses, p["hard_fraction"], min_rows=p["k"])]
+    if p["prototype"] == "mean":
+        return target.mean(axis=0, keepdims=True)
+    return task2vec_kmeans(target, p["k"], p["seed"], p["distance"], p["n_iter"], p["n_init"])
+
+
+def alignment_scores(
+    X: np.ndarray, prototypes: np.ndarray, distance: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(score, nearest prototype, distance to it); score = 1 − d (cosine) or −d (l1/l2)."""
+    D = distance_matrix(X, prototypes, distance)
+    index = D.argmin(axis=1)
+    dist = D[np.arange(len(D)), index]
+    return (1.0 - dist if distance == "cosine" else -dist), index.astype(np.int64), dist
+
+
+def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
+    """Target prototypes in Task2Vec space: ``{"prototypes": (k, D) float64}``."""
+    p = check_params(params)
+    return {"prototypes": build_prototypes(inputs["target_t2v"], inputs.get("target_losses"), p)}
+
+
+def score(
+    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
+) -> pd.DataFrame:
+    """Alignment of each document with its nearest target prototype (HIGH = aligned).
+
+    ``embeddings`` are the shard's per-document Task2Vec vectors. Returns ``id``, ``score``, ``prototype``,
+    ``distance``, in ``docs`` order.
+    """
+    p = check_params(params)
+    X, protos = check_scoring_inputs("t2v_align", docs, embeddings, state, "prototypes")
+    s, index, dist = alignment_scores(X, protos, p["distance"])
+    return pd.DataFrame({"id": docs["id"].to_numpy(), "score": s, "prototype": index, "distance": dist})

@@ -1,0 +1,133 @@
+"""The probe interface: the workflow's GPT probe (save/load) and any HF causal LM through the same path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dqreview.errors import DQError
+from dqreview.lm import GPT, GPTConfig, save_tokenizer, train_tokenizer
+from dqreview.metrics import task2vec as t2v
+from dqreview.probe import gpt_probe, load_gpt_probe, load_hf_probe, load_probe, save_gpt_probe
+
+TEXTS = ["the cat sat on the mat. " * 5, "def f(x):\n    return x + 1\n" * 3, "Licensed under MIT. " * 4] * 5
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_tokenizer(TEXTS, vocab_size=300, min_frequency=2)
+
+
+def test_gpt_probe_roundtrip(tmp_path, tok):
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=2, n_head=2, n_embd=16, block_size=16, vocab_size=tok.get_vocab_size()))
+    save_gpt_probe(model, tmp_path / "model.safetensors", tmp_path / "config.json")
+    save_tokenizer(tok, tmp_path / "tokenizer.json")
+    probe = load_gpt_probe(tmp_path, tmp_path / "tokenizer.json")
+    assert probe.was_tied and probe.model.lm_head.weight is not probe.model.wte.weight
+    x = torch.tensor([[0, 5, 9, 33, 2]])
+    with torch.no_grad():
+        torch.testing.assert_close(probe.logits({}, x), model(x)[0], rtol=0, atol=0)
+    assert [a.tolist() for a in probe.encode(["the cat"])] == [tok.encode("the cat").ids]
+    spec_probe = load_probe({"kind": "gpt"}, tmp_path, tmp_path / "tokenizer.json")
+    assert spec_probe.vocab_size == tok.get_vocab_size()
+
+
+def test_gpt_probe_errors(tmp_path, tok):
+    with pytest.raises(DQError, match="not found"):
+        load_gpt_probe(tmp_path, tmp_path / "tokenizer.json")
+    model = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=999))
+    save_gpt_probe(model, tmp_path / "model.safetensors", tmp_path / "config.json")
+    save_tokenizer(tok, tmp_path / "tokenizer.json")
+    with pytest.raises(DQError, match="another tokenizer"):
+        load_gpt_probe(tmp_path, tmp_path / "tokenizer.json")
+    with pytest.raises(DQError, match="hf_model"):
+        load_probe({"kind": "hf"})
+    with pytest.raises(DQError, match="kind"):
+        load_probe({"kind": "onnx"})
+    with pytest.raises(DQError, match="cannot load"):
+        load_hf_probe(str(tmp_path / "nowhere"))
+
+
+@pytest.fixture(scope="module")
+def hf_dir(tmp_path_factory, tok):
+    """A tiny random Llama with tied embeddings and a fast tokenizer, saved like a hub checkpoint."""
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    path = tmp_path_factory.mktemp("hf")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=True,
+        eos_token_id=0, bos_token_id=0,
+    )  # fmt: skip
+    LlamaForCausalLM(cfg).save_pretrained(path)
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>").save_pretrained(path)
+    return path
+
+
+def test_hf_probe_same_code_path(hf_dir):
+    probe = load_hf_probe(str(hf_dir))
+    assert probe.kind == "hf" and probe.was_tied and probe.eos_id == 0
+    emb = probe.model.get_input_embeddings().weight
+    assert probe.model.get_output_embeddings().weight is not emb
+    final = probe.layer_names("final")
+    assert final[0].startswith("model.layers.1.") and final[-2:] == ["model.norm.weight", "lm_head.weight"]
+    assert not any("embed_tokens" in n or "layers.0." in n for n in final)
+    docs = probe.encode(["the cat sat on the mat", "def f(x): return x"])
+    x = torch.as_tensor(docs[0])[None]
+    with torch.no_grad():  # the features head fine-tuning trains on are exactly what the head reads
+        torch.testing.assert_close(
+            probe.model.get_output_embeddings()(probe.head_inputs(x)), probe.logits({}, x)
+        )
+    vec, loss, n_windows = t2v.document_vectors(probe, docs, ["a", "b"], window=8, seed=1)
+    again, _, _ = t2v.document_vectors(probe, docs, ["a", "b"], window=8, seed=1)
+    np.testing.assert_array_equal(vec, again)
+    assert vec.shape == (2, sum(n for _, n in t2v.layout(probe, final))) and (vec > 0).any()
+    assert np.isfinite(loss).all() and (n_windows >= 1).all()
+    # batch embedding with head fine-tuning: the input embedding never moves
+    before = emb.clone()
+    e = t2v.embed_batch(probe, docs, window=8, layers="final", finetune={"epochs": 2, "lr": 1e-2})
+    assert np.isfinite(e).all()
+    torch.testing.assert_close(probe.model.get_input_embeddings().weight, before, rtol=0, atol=0)
+
+
+def test_hf_loop_equals_gpt_vmap_estimator(tok):
+    """The loop path (used for HF probes) and the vmap path agree on the same GPT (float64)."""
+    torch.manual_seed(1)
+    model = GPT(
+        GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=tok.get_vocab_size())
+    ).double()
+    probe = gpt_probe(model, tok)
+    docs = probe.encode(["the cat sat on the mat, the cat sat"])
+    a, _, _ = t2v.document_vectors(probe, docs, ["a"], window=8, method="vmap")
+    b, _, _ = t2v.document_vectors(probe, docs, ["a"], window=8, method="loop")
+    np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_hf_gpt2_conv1d_filters_are_output_units(tmp_path, tok):
+    """HF GPT-2 stores Conv1D weights as (in, out): the filter-wise mean must keep the output units."""
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(
+        vocab_size=tok.get_vocab_size(), n_positions=16, n_embd=16, n_layer=2, n_head=2, eos_token_id=0
+    )
+    GPT2LMHeadModel(cfg).save_pretrained(tmp_path)
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>").save_pretrained(tmp_path)
+    probe = load_hf_probe(str(tmp_path))
+    final = probe.layer_names("final")
+    assert final[-3:] == ["transformer.ln_f.weight", "transformer.ln_f.bias", "lm_head.weight"]
+    assert all(n.startswith("transformer.h.1.") for n in final[:-3])
+    dims = dict(t2v.layout(probe, final))
+    assert probe.filter_axis("transformer.h.1.attn.c_attn.weight") == 1
+    assert dims["transformer.h.1.attn.c_attn.weight"] == 48  # 3 × n_embd output units, not 16 inputs
+    assert dims["transformer.h.1.mlp.c_fc.weight"] == 64 and dims["lm_head.weight"] == tok.get_vocab_size()
+    g = torch.rand(3, 16, 48)  # (chunk, in, out)
+    torch.testing.assert_close(t2v._mean_square(g, 1), (g**2).mean(dim=1))
+    x = torch.as_tensor(probe.encode(["the cat sat on the mat"])[0])[None]
+    with torch.no_grad():
+        torch.testing.assert_close(probe.model.lm_head(probe.head_inputs(x)), probe.logits({}, x))
+    vec, _, _ = t2v.document_vectors(probe, probe.encode(["the cat sat on the mat"]), ["a"], window=8)
+    assert vec.shape == (1, sum(dims.values())) and np.isfinite(vec).all()

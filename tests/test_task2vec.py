@@ -1,0 +1,324 @@
+"""Exactness tests of the Task2Vec embedding: estimator, labels, padding, tied head, distances, seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dqreview.errors import DQError
+from dqreview.lm.model import GPT, GPTConfig
+from dqreview.metrics import task2vec as t2v
+from dqreview.probe import gpt_probe
+
+V, W = 97, 16
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def gpt():
+    """A random GPT in float64, so the exactness tests compare estimators, not float32 rounding."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=2, n_head=2, n_embd=16, block_size=W, vocab_size=V)).double()
+    with torch.no_grad():  # larger weights than the init, so logits are far from uniform
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.mul_(8.0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def probe(gpt):
+    return gpt_probe(gpt, tokenizer=None)
+
+
+def docs_of(lengths, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(1, V, size=n) for n in lengths]
+
+
+def reference_window_vector(model, x, n_pred, labels, names):
+    """n · (∇ token-mean log-likelihood)², filter-wise, with plain autograd on a plain nn.Module."""
+    model = model.eval()
+    params = dict(model.named_parameters())
+    for p in model.parameters():
+        p.requires_grad_(True)
+    model.zero_grad(set_to_none=True)
+    logits, _ = model(torch.as_tensor(x)[None])
+    logp = torch.log_softmax(logits[0].double(), dim=-1)
+    ll = sum(logp[t, int(labels[t])] for t in range(n_pred)) / n_pred
+    ll.backward()
+    parts = []
+    for n in names:
+        g2 = params[n].grad.double() ** 2
+        parts.append(g2.flatten(1).mean(1) if g2.dim() > 1 else g2)
+    return n_pred * torch.cat(parts).numpy()
+
+
+# --- distances ----------------------------------------------------------------------------------
+
+
+def test_distance_formula_by_hand():
+    a, b = np.array([1.0, 2.0, 0.0, 4.0]), np.array([3.0, 2.0, 1.0, 0.0])
+    s = a + b + 1e-8
+    p, q = a / s, b / s
+    cos = p @ q / (np.linalg.norm(p) * np.linalg.norm(q))
+    assert t2v.task2vec_distance(a, b) == pytest.approx(1 - cos, abs=1e-15)
+    # by hand: p = (.25, .5, 0, 1), q = (.75, .5, 1, 0) up to 1e-8
+    assert 1 - cos == pytest.approx(1 - (0.1875 + 0.25) / (np.sqrt(1.3125) * np.sqrt(1.8125)), abs=1e-7)
+    assert t2v.task2vec_distance(a, b, "l1") == pytest.approx(0.5 + 0 + 1 + 1, abs=1e-7)
+    assert t2v.task2vec_distance(a, b, "l2") == pytest.approx(np.sqrt(0.25 + 1 + 1), abs=1e-7)
+
+
+def test_distance_properties():
+    rng = np.random.default_rng(1)
+    A = rng.random((5, 30))
+    D = t2v.distance_matrix(A)
+    assert np.allclose(D, D.T, atol=1e-15) and np.all(np.diag(D) == 0)
+    # invariant to a common scale, and a vector is at distance 0 from its multiples; not scale-free otherwise
+    assert t2v.task2vec_distance(A[0], 7.5 * A[0]) == pytest.approx(0, abs=1e-12)
+    assert t2v.task2vec_distance(3 * A[0], 3 * A[1]) == pytest.approx(
+        D[0, 1], abs=1e-7
+    )  # up to the 1e-8 guard
+    assert abs(t2v.task2vec_distance(A[0], 3 * A[1]) - D[0, 1]) > 1e-3
+    assert t2v.distance_matrix(A[:2], A, chunk_size=2) == pytest.approx(D[:2], abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (np.ones((2, 3)), np.ones((2, 4))),  # dimension mismatch
+        (np.zeros((0, 3)), np.ones((2, 3))),  # empty
+        (-np.ones((1, 3)), np.ones((1, 3))),  # negative Fisher
+        (np.full((1, 3), np.nan), np.ones((1, 3))),
+        (np.zeros((1, 3)), np.zeros((1, 3))),  # zero vectors: no cosine
+    ],
+)
+def test_distance_bad_input(a, b):
+    with pytest.raises(DQError):
+        t2v.distance_matrix(a, b)
+
+
+def test_unknown_distance():
+    with pytest.raises(DQError, match="unknown Task2Vec distance"):
+        t2v.distance_matrix(np.ones((1, 2)), None, "kl")
+
+
+# --- windows ------------------------------------------------------------------------------------
+
+
+def test_document_windows_cover_every_prediction_once():
+    doc = np.arange(1, 36)  # 35 tokens → s has 37 tokens, 36 predictions
+    w = t2v.document_windows([doc], W, eos_id=0)
+    assert len(w) == 3 and w.n_pred.tolist() == [16, 16, 4]
+    s = np.concatenate([[0], doc, [0]])
+    assert w.x[0].tolist() == s[:16].tolist() and w.y[0].tolist() == s[1:17].tolist()
+    assert w.x[2, :4].tolist() == s[32:36].tolist() and w.y[2, :4].tolist() == s[33:37].tolist()
+    assert (w.y[2, 4:] == -1).all() and (w.x[2, 4:] == 0).all()
+    first = t2v.document_windows([doc], W, eos_id=0, first_only=True)
+    assert len(first) == 1 and first.n_pred.tolist() == [16]
+
+
+@pytest.mark.parametrize("docs", [[], [np.array([], dtype=np.int64)], [np.ones((2, 2), dtype=np.int64)]])
+def test_bad_documents(docs):
+    with pytest.raises(DQError):
+        t2v.document_windows(docs, W, 0)
+
+
+def test_out_of_vocabulary_tokens(probe):
+    with pytest.raises(DQError, match="outside"):
+        t2v.document_vectors(probe, [np.array([1, V + 3])], ["a"])
+
+
+# --- the estimator ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layers", ["final", "all"])
+def test_vmap_equals_per_window_autograd(probe, layers):
+    w = t2v.document_windows(docs_of([5, 40, 15, 16]), W, 0)
+    names = probe.layer_names(layers)
+    seeds = t2v.window_seeds(3, [str(o) for o in w.owner], w.index)
+    fv, lv, labv = t2v.window_fisher(probe, w, names, seeds, method="vmap", chunk_size=3)
+    fl, ll, labl = t2v.window_fisher(probe, w, names, seeds, method="loop")
+    assert (labv == labl).all()
+    np.testing.assert_allclose(fv, fl, rtol=1e-5, atol=1e-12 * np.abs(fl).max())
+    np.testing.assert_allclose(lv, ll, rtol=1e-6)
+    assert fv.shape[1] == sum(n for _, n in t2v.layout(probe, names))
+
+
+@pytest.mark.parametrize("layers", ["final", "all"])
+def test_document_vector_is_mean_of_window_fishers(gpt, probe, layers):
+    """Mean of per-window vectors == set Fisher from per-window squared gradients (same labels), 1e-5."""
+    docs = docs_of([45, 7])
+    vec, _, n_windows = t2v.document_vectors(probe, docs, ["d0", "d1"], window=W, layers=layers, seed=5)
+    w = t2v.document_windows(docs, W, 0)
+    names = probe.layer_names(layers)
+    _, _, labels = t2v.window_fisher(
+        probe, w, names, t2v.window_seeds(5, [f"d{o}" for o in w.owner], w.index)
+    )
+    plain = probe.model  # the untied model, differentiated the ordinary way
+    ref = [reference_window_vector(plain, w.x[i], int(w.n_pred[i]), labels[i], names) for i in range(len(w))]
+    ref = np.array(ref)
+    assert n_windows.tolist() == [3, 1]
+    np.testing.assert_allclose(vec[0], ref[:3].mean(0), rtol=1e-5, atol=1e-9 * ref.max())
+    np.testing.assert_allclose(vec[1], ref[3], rtol=1e-5, atol=1e-9 * ref.max())
+    for p in plain.parameters():
+        p.requires_grad_(False)
+
+
+def test_labels_sampled_from_the_logits_at_the_same_position(probe):
+    """Label t ~ softmax(logits_t) (logits_t predict token t+1); the reference code's t+1 fails this."""
+    docs = docs_of([30, 12], seed=2)
+    w = t2v.document_windows(docs, W, 0)
+    seeds = t2v.window_seeds(0, [str(o) for o in w.owner], w.index)
+    _, _, labels = t2v.window_fisher(probe, w, probe.layer_names("final"), seeds)
+    with torch.no_grad():
+        logits, _ = probe.model(w.x)
+    probs = torch.softmax(logits.double(), -1).numpy()
+    u = t2v._uniforms(seeds, W).numpy()
+    shifted_agree, total = 0, 0
+    for i in range(len(w)):
+        for t in range(int(w.n_pred[i])):
+            expect = min(int(np.searchsorted(np.cumsum(probs[i, t]), u[i, t], side="right")), V - 1)
+            assert labels[i, t] == expect
+            if t + 1 < W:
+                off = min(int(np.searchsorted(np.cumsum(probs[i, t + 1]), u[i, t], side="right")), V - 1)
+                shifted_agree += int(off == labels[i, t])
+                total += 1
+        assert (labels[i, int(w.n_pred[i]) :] == -1).all()
+    assert shifted_agree < 0.5 * total  # the off-by-one labels are mostly different draws
+
+
+def test_padding_is_excluded(probe):
+    """Whatever sits in the padded positions, the Fisher and the loss are the same."""
+    w = t2v.document_windows(docs_of([6, 20]), W, 0)
+    names = probe.layer_names("all")
+    seeds = t2v.window_seeds(1, ["a", "b", "b"], w.index)
+    f0, l0, _ = t2v.window_fisher(probe, w, names, seeds)
+    junk = w.x.clone()
+    for i in range(len(w)):
+        junk[i, int(w.n_pred[i]) :] = torch.randint(
+            1, V, (W - int(w.n_pred[i]),), generator=torch.Generator().manual_seed(i)
+        )
+    w2 = t2v.Windows(junk, w.y, w.n_pred, w.owner, w.index)
+    f1, l1, _ = t2v.window_fisher(probe, w2, names, seeds)
+    np.testing.assert_array_equal(f0, f1)
+    np.testing.assert_array_equal(l0, l1)
+
+
+def test_token_scale(probe):
+    w = t2v.document_windows(docs_of([9]), W, 0)
+    names = probe.layer_names("final")
+    seeds = t2v.window_seeds(0, ["a"], w.index)
+    scaled, _, _ = t2v.window_fisher(probe, w, names, seeds, token_scale=True)
+    plain, _, _ = t2v.window_fisher(probe, w, names, seeds, token_scale=False)
+    np.testing.assert_allclose(scaled, plain * 10, rtol=1e-12)  # 9 tokens + the end → 10 predictions
+
+
+def test_tied_head_finetuning_leaves_input_embedding(gpt, probe):
+    assert gpt.lm_head.weight is gpt.wte.weight  # the caller's model stays tied
+    assert probe.was_tied and probe.model.lm_head.weight is not probe.model.wte.weight
+    wte_before = probe.model.wte.weight.clone()
+    head_before = probe.model.lm_head.weight.clone()
+    torch.testing.assert_close(head_before, wte_before)  # untied copy: same values
+    w = t2v.document_windows(docs_of([20, 20, 20]), W, 0, first_only=True)
+    head = t2v.finetune_head(probe, w, epochs=3, lr=1e-2, batch_size=2, seed=0)
+    assert not torch.equal(head, head_before)
+    torch.testing.assert_close(probe.model.wte.weight, wte_before, rtol=0, atol=0)
+    torch.testing.assert_close(probe.model.lm_head.weight, head_before, rtol=0, atol=0)
+    torch.testing.assert_close(gpt.wte.weight, wte_before, rtol=0, atol=0)
+
+
+def test_finetuning_lowers_the_batch_loss(probe):
+    w = t2v.document_windows(docs_of([20] * 4), W, 0, first_only=True)
+    names = probe.layer_names("final")
+    seeds = t2v.window_seeds(0, list("abcd"), w.index)
+    _, before, _ = t2v.window_fisher(probe, w, names, seeds)
+    head = t2v.finetune_head(probe, w, epochs=20, lr=3e-2, batch_size=2, seed=0)
+    _, after, _ = t2v.window_fisher(probe, w, names, seeds, head=head)
+    assert after.mean() < before.mean()
+
+
+def test_identical_batches_same_seed_distance_zero(probe):
+    docs = docs_of([20, 11, 30])
+    a = t2v.embed_batch(probe, docs, window=W, finetune={"epochs": 2}, seed=4, key="x")
+    b = t2v.embed_batch(probe, docs, window=W, finetune={"epochs": 2}, seed=4, key="x")
+    np.testing.assert_array_equal(a, b)  # deterministic across runs
+    assert t2v.task2vec_distance(a, b) == 0.0
+    c = t2v.embed_batch(probe, docs, window=W, finetune={"epochs": 2}, seed=5, key="x")
+    assert t2v.task2vec_distance(a, c) > 0  # another label seed is another Monte-Carlo draw
+
+
+def test_document_vectors_do_not_depend_on_batching(probe):
+    docs = docs_of([25, 3, 40, 17], seed=7)
+    ids = ["w", "x", "y", "z"]
+    full, loss, _ = t2v.document_vectors(probe, docs, ids, window=W, seed=2, chunk_size=5)
+    part, ploss, _ = t2v.document_vectors(
+        probe, docs[2:], ids[2:], window=W, seed=2, chunk_size=2, docs_per_step=1
+    )
+    np.testing.assert_allclose(part, full[2:], rtol=1e-5)
+    np.testing.assert_allclose(ploss, loss[2:], rtol=1e-6)
+    assert full.dtype == np.float32 and (full >= 0).all()
+
+
+def test_document_loss_is_probe_cross_entropy(probe):
+    doc = docs_of([21], seed=3)[0]
+    _, loss, _ = t2v.document_vectors(probe, [doc], ["a"], window=W)
+    s = torch.as_tensor(np.concatenate([[0], doc, [0]]))  # 23 tokens, 22 predictions: windows of 16 and 6
+    with torch.no_grad():
+        l0 = probe.model(s[:16][None], s[1:17][None])[1].sum()
+        l1 = probe.model(s[16:22][None], s[17:23][None])[1].sum()
+    assert loss[0] == pytest.approx(float(l0 + l1) / 22, rel=1e-6)
+
+
+def test_layer_subsets(probe):
+    final = probe.layer_names("final")
+    assert final == [
+        "blocks.1.ln1.weight", "blocks.1.attn.qkv.weight", "blocks.1.attn.proj.weight", "blocks.1.ln2.weight",
+        "blocks.1.mlp.fc.weight", "blocks.1.mlp.proj.weight", "ln_f.weight", "lm_head.weight",
+    ]  # fmt: skip
+    assert probe.layer_names(["ln_f"]) == ["ln_f.weight"]
+    assert "wte.weight" in probe.layer_names("all")
+    with pytest.raises(DQError):
+        probe.layer_names(["nothing"])
+    with pytest.raises(DQError):
+        probe.layer_names("middle")
+    dims = dict(t2v.layout(probe, final))
+    assert dims["lm_head.weight"] == V and dims["blocks.1.attn.qkv.weight"] == 48  # one entry per output unit
+
+
+def test_trunk_tail_split_and_head_inputs_match_the_model(probe):
+    x = torch.as_tensor(docs_of([15])[0])[None]
+    with torch.no_grad():
+        full = probe.logits({}, x)
+        split = probe.tail_logits(probe.parameters_of(probe.layer_names("final")), probe.trunk(x))
+        torch.testing.assert_close(split, full, rtol=0, atol=0)
+        torch.testing.assert_close(probe.model.lm_head(probe.head_inputs(x)), full, rtol=0, atol=0)
+    assert probe.can_split(probe.layer_names("final")) and not probe.can_split(probe.layer_names("all"))
+
+
+@pytest.mark.parametrize("vocab", [1024, 4096])
+def test_two_level_sampler_equals_inverse_cdf(vocab):
+    """Large vocabularies are sampled block-then-token: the same draw as one cumulative sum (float64)."""
+    gen = torch.Generator().manual_seed(0)
+    probs = torch.softmax(3 * torch.randn(500, vocab, generator=gen, dtype=torch.float64), -1)
+    u = torch.rand(500, generator=gen, dtype=torch.float64)
+    cdf = probs.cumsum(-1)
+    expected = (cdf <= (u * cdf[:, -1])[:, None]).sum(-1).clamp(max=vocab - 1)
+    torch.testing.assert_close(t2v._sample_from_probs(probs, u), expected, rtol=0, atol=0)
+    # a point mass is always drawn, whatever u (zero-probability tokens never are, u = 0 included)
+    for dtype in (torch.float64, torch.float32):
+        point = torch.zeros(3, vocab, dtype=dtype)
+        point[:, 777] = 1.0
+        u = torch.tensor([0.0, 0.5, 1.0 - 1e-12], dtype=torch.float64)
+        assert t2v._sample_from_probs(point, u).tolist() == [777] * 3
+        small = torch.zeros(3, 97, dtype=dtype)  # the one-level path
+        small[:, 40] = 1.0
+        assert t2v._sample_from_probs(small, u).tolist() == [40] * 3
