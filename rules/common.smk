@@ -273,3 +273,15 @@ def paper_figures():
 
 def paper_tables():
     return [f"results/tables/{n}.tex" for n in ["data", "comparison", "compute"]]
+
+
+def metric_runs_as():
+    # variants that reuse another variant's jobs (Skill-It's static control: the online run's proxy)
+    from dqreview.config import variant_params
+
+    return {
+        f"{e['name']}/{v['slug']}": variant_params(config, e["name"], v["slug"])["from"]
+        for e in config["metrics"]
+        for v in e["variants"]
+        if variant_params(config, e["name"], v["slug"]).get("from")
+    }

@@ -180,6 +180,7 @@ rule compute_table:
         runtime=10,
     params:
         uses=metric_uses(),
+        runs_as=metric_runs_as(),
     script:
         f"../{SCRIPTS}/compute_table.py"
 

@@ -106,11 +106,16 @@ def test_selection_costs_own_shared_and_amortised():
     assert math.isnan(out.loc["ssl_proto", "selection_flops"])  # fit/score gave no FLOPs estimate
     assert out.loc["dsir", "selection_s"] == pytest.approx(0.1)
     assert out.loc["dsir", "selection_flops"] == pytest.approx(1e6)
+    # a variant that reuses another's jobs (Skill-It's static control) is charged those jobs
+    alias = pd.DataFrame({"metric": ["ssl_proto"], "variant": ["k2-static"], "keep": ["high"], "budget": [0.1]})
+    out = selection_costs(costs, alias, {}, runs_as={("ssl_proto", "k2-static"): "k2"})
+    assert out.loc[0, "own_s"] == pytest.approx(1.0 + 0.5)
 
 
 def test_shared_stages_from_needs():
     assert shared_stages(["embeddings", "pool_embeddings"]) == ["embed"]
     assert shared_stages(["pool_texts"]) == []
+    assert shared_stages(["t2v", "target_losses"]) == ["probe", "t2v"]
 
 
 def test_compute_verdicts_per_seed_against_the_same_seed():

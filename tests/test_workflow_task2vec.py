@@ -60,9 +60,9 @@ def test_tiny_run_task2vec_vectors_and_costs(tiny_run):
 
 
 def test_tiny_run_t2v_metrics(tiny_run):
-    align = pd.read_parquet(tiny_run / "results/scores/t2v_align/k2-hard-cos.parquet")
+    align = pd.read_parquet(tiny_run / "results/scores/t2v_align/tgt-hard.parquet")
     assert (align["score"] <= 1.0).all() and set(align["prototype"]) <= {0, 1}
-    dq = pd.read_parquet(tiny_run / "results/scores/dq/a0.5-k3.parquet")
+    dq = pd.read_parquet(tiny_run / "results/scores/dq/a0.5.parquet")
     assert sorted(-dq["score"].to_numpy()) == list(range(len(dq)))  # −rank: a permutation of 0..n−1
 
 

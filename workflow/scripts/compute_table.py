@@ -32,7 +32,8 @@ def main(smk):
     target = smk.config["review"]["target_model"]
     uses = {tuple(k.split("/")): v for k, v in smk.params.uses.items()}
     methods = runs[runs.metric != "random"][["metric", "variant", "keep", "budget"]].drop_duplicates()
-    costs = selection_costs(load_costs(smk.input.costs), methods, uses)
+    runs_as = {tuple(k.split("/")): v for k, v in smk.params.runs_as.items()}
+    costs = selection_costs(load_costs(smk.input.costs), methods, uses, runs_as)
     verdicts = compute_verdicts(
         runs, curves, costs, seconds_per_token, proxy_flops, target_flops_per_token(target)
     )

@@ -166,18 +166,25 @@ def target_flops_per_token(name: str) -> float:
 
 #: Inputs a metric may need (its ``NEEDS`` and ``FIT_NEEDS``) that come from a stage shared with other
 #: methods, by the cost-record stage that produces them.
-SHARED_STAGE_OF_NEED = {"embeddings": "embed", "pool_embeddings": "embed", "target_embeddings": "embed"}
+_EMBED, _TASK2VEC = ("embed",), ("probe", "t2v")  # the encoder pass; the probe's training + Task2Vec vectors
+SHARED_STAGES_OF_NEED = {
+    "embeddings": _EMBED, "pool_embeddings": _EMBED, "target_embeddings": _EMBED,
+    "t2v": _TASK2VEC, "pool_t2v": _TASK2VEC, "target_t2v": _TASK2VEC, "target_losses": _TASK2VEC,
+}  # fmt: skip
 #: Jobs of a shared stage that serve evaluation only, never selection (so are charged to no method).
-EVALUATION_ONLY_JOBS = {"embed": ("target/test",)}
+EVALUATION_ONLY_JOBS = {"embed": ("target/test",), "t2v": ("t2v/diversity_table",)}
 
 
 def shared_stages(needs) -> list[str]:
     """The shared stages a metric depends on, from its ``NEEDS`` + ``FIT_NEEDS`` names."""
-    return sorted({SHARED_STAGE_OF_NEED[n] for n in needs if n in SHARED_STAGE_OF_NEED})
+    return sorted({stage for n in needs for stage in SHARED_STAGES_OF_NEED.get(n, ())})
 
 
 def selection_costs(
-    costs: pd.DataFrame, methods: pd.DataFrame, uses: dict[tuple[str, str], list[str]]
+    costs: pd.DataFrame,
+    methods: pd.DataFrame,
+    uses: dict[tuple[str, str], list[str]],
+    runs_as: dict[tuple[str, str], str] | None = None,
 ) -> pd.DataFrame:
     """Selection cost of every (metric, variant, keep, budget), in seconds and FLOPs.
 
@@ -189,6 +196,9 @@ def selection_costs(
         ``metric``, ``variant``, ``keep``, ``budget`` rows to cost.
     uses : dict
         ``(metric, variant)`` → shared stages it depends on (:func:`shared_stages`).
+    runs_as : dict, optional
+        ``(metric, variant)`` → the variant whose jobs it reuses (Skill-It's static control reuses the
+        online run's proxy), so it is charged that variant's own jobs.
 
     Returns
     -------
@@ -212,14 +222,14 @@ def selection_costs(
     not_own = {"train", "train_curve", "select", *users}
     out = []
     for row in methods.itertuples(index=False):
-        prefix = f"{row.metric}/{row.variant}"
+        prefix = f"{row.metric}/{(runs_as or {}).get((row.metric, row.variant), row.variant)}"
         own = costs[
             ~costs["stage"].isin(not_own)
             & ((costs["job"] == prefix) | costs["job"].str.startswith(prefix + "/"))
         ]
         sel = costs[
             (costs["stage"] == "select")
-            & costs["job"].str.startswith(f"{prefix}/{row.keep}/b{row.budget:.2f}/")
+            & costs["job"].str.startswith(f"{row.metric}/{row.variant}/{row.keep}/b{row.budget:.2f}/")
         ]
         own_s = float(own["wall_s"].sum()) + (float(sel["wall_s"].mean()) if len(sel) else 0.0)
         own_flops = float(own["flops"].sum(min_count=len(own))) if len(own) else 0.0
