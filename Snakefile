@@ -94,5 +94,5 @@ rule all:
         paper=["results/paper/main.pdf"] if PAPER == "on" else [],
         ablations=expand("results/figs/{ablation}.pdf", ablation=ABLATIONS),
         mixture=mixture_outputs(),
-        diversity="results/tables/diversity.csv",
+        diversity="results/figs/diversity.pdf",
         t2v_selections="results/tables/t2v_selections.csv",

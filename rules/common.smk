@@ -272,7 +272,10 @@ def paper_figures():
 
 
 def paper_tables():
-    return [f"results/tables/{n}.tex" for n in ["data", "comparison", "compute"]]
+    return [
+        f"results/tables/{n}.tex"
+        for n in ["data", "comparison", "compute", "diversity"]
+    ]
 
 
 def metric_runs_as():
@@ -285,3 +288,12 @@ def metric_runs_as():
         for v in e["variants"]
         if variant_params(config, e["name"], v["slug"]).get("from")
     }
+
+
+def doremi_states():
+    # the first DoReMi variant's learned weights, every seed (for the paper's text)
+    entry = next((e for e in config["metrics"] if e["name"] == "doremi"), None)
+    if entry is None:
+        return []
+    slug = entry["variants"][0]["slug"]
+    return [f"results/mixture/doremi/{slug}/s{seed}.json" for seed in SEEDS]

@@ -243,6 +243,7 @@ rule metrics_vs_bpb:
         runs="results/tables/runs.csv",
         vendi="results/tables/vendi.csv",
         kl="results/tables/kl_reduction.csv",
+        t2v="results/tables/t2v_selections.csv",
     output:
         figure=report("results/figs/metrics.pdf", category="4 Data metrics"),
         table=report("results/tables/metrics.csv", category="4 Data metrics"),
@@ -271,6 +272,8 @@ rule paper_macros:
         dedup="results/tables/dedup_quality.csv",
         metrics="results/tables/metrics.csv",
         ablations=expand("results/tables/{ablation}.csv", ablation=ABLATIONS),
+        diversity="results/tables/diversity.csv",
+        doremi=doremi_states(),
         manifest="results/manifest.json",
     output:
         macros="results/paper/macros.tex",
@@ -314,3 +317,23 @@ rule paper:
         runtime=10,
     script:
         f"../{SCRIPTS}/paper.py"
+
+
+rule diversity_figure:
+    input:
+        table="results/tables/diversity.csv",
+    output:
+        figure=report("results/figs/diversity.pdf", category="4 Data metrics"),
+    log:
+        "results/logs/report/diversity_figure.log",
+    benchmark:
+        "results/benchmarks/report/diversity_figure.tsv"
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        f"../{SCRIPTS}/diversity_figure.py"

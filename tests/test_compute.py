@@ -107,7 +107,9 @@ def test_selection_costs_own_shared_and_amortised():
     assert out.loc["dsir", "selection_s"] == pytest.approx(0.1)
     assert out.loc["dsir", "selection_flops"] == pytest.approx(1e6)
     # a variant that reuses another's jobs (Skill-It's static control) is charged those jobs
-    alias = pd.DataFrame({"metric": ["ssl_proto"], "variant": ["k2-static"], "keep": ["high"], "budget": [0.1]})
+    alias = pd.DataFrame(
+        {"metric": ["ssl_proto"], "variant": ["k2-static"], "keep": ["high"], "budget": [0.1]}
+    )
     out = selection_costs(costs, alias, {}, runs_as={("ssl_proto", "k2-static"): "k2"})
     assert out.loc[0, "own_s"] == pytest.approx(1.0 + 0.5)
 

@@ -62,6 +62,9 @@ def main(smk):
             v[f"main/{metric}/selection_s"] = fmt(r["selection_s"], 1)
             v[f"main/{metric}/verdict"] = escape(r["verdict"])
             v[f"main/{metric}/target_verdict"] = escape(r["target_verdict"])
+    for r in compute[compute.budget == small].itertuples(index=False):
+        v[f"sel/{r.metric}/{r.variant}/{r.keep}/bpb"] = fmt(r.bpb)
+        v[f"sel/{r.metric}/{r.variant}/{r.keep}/mult"] = fmt(r.multiplier, 2)
     v["cost/n_methods"] = str(len(compute))
     v["cost/n_pays_off"] = str(int((compute["verdict"] == "pays off").sum()))
     v["cost/n_pays_off_target"] = str(int((compute["target_verdict"] == "pays off").sum()))
@@ -87,6 +90,20 @@ def main(smk):
         t = t[t["budget"] == t["budget"].min()].sort_values("target_bpb")
         v[f"abl/{name}/best"] = escape(t["series"].iloc[0])
         v[f"abl/{name}/bestbpb"] = fmt(t["target_bpb"].iloc[0])
+
+    div = pd.read_csv(smk.input.diversity).set_index("set")
+    for name, row in div.iterrows():
+        key = str(name).replace(" ", "-")
+        v[f"div/{key}"] = fmt(row["div"], 3)
+        v[f"align/{key}"] = fmt(row["align_batch"], 3)
+
+    states = [read_json(p) for p in smk.input.doremi]
+    if states:
+        natural = pd.DataFrame([s["natural"] for s in states]).mean()
+        learned = pd.DataFrame([s["weights"] for s in states]).mean()
+        ratio = (learned / natural).drop(labels=[d for d in ("noise",) if d in natural.index])
+        v["doremi/up"] = escape(ratio.idxmax())
+        v["doremi/upratio"] = fmt(ratio.max(), 2)
 
     manifest = read_json(smk.input.manifest)
     v["git"] = escape(str(manifest.get("git_commit", ""))[:10])
