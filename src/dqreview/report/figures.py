@@ -257,7 +257,7 @@ def diversity(table: pd.DataFrame, path) -> None:
     ax.set_xlabel("Task2Vec diversity coefficient (mean pairwise batch distance)")
     ax.set_title("(a) diversity, with the synthetic lower and upper bounds")
     ax.grid(alpha=0.3, axis="x")
-    real = t[~t["kind"].isin(["lower", "upper"])]
+    real = t[t["kind"] != "bound"]
     yr = range(len(real))
     bx.barh([i - 0.2 for i in yr], real["align_batch"].fillna(0), height=0.4, xerr=real["align_batch_ci95"].fillna(0),
             capsize=3, label="batch pairs")  # fmt: skip
