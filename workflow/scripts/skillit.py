@@ -12,6 +12,7 @@ log = logging.getLogger("dqreview.skillit")
 def main(smk):
     from dqreview.config import variant_params
     from dqreview.cost import measure
+    from dqreview.hashing import unit_uniform
     from dqreview.io import read_parquet, write_json
     from dqreview.lm.model import GPTConfig
     from dqreview.lm.tokenizer import encode_batch
@@ -29,7 +30,11 @@ def main(smk):
     frame = pool.frame
     names = sorted(frame["domain"].unique())
     codes = frame["domain"].map({d: i for i, d in enumerate(names)}).to_numpy(np.int64)
-    target = encode_batch(pool.tokenizer, read_parquet(smk.input.ref, columns=["text"])["text"].tolist())
+    ref = read_parquet(smk.input.ref, columns=["id", "text"])
+    if params["target_docs"] is not None and params["target_docs"] < len(ref):
+        # the evaluation is most of Skill-It's cost: a fixed hash-picked subset of target ref
+        ref = ref.iloc[np.argsort(unit_uniform(ref["id"].to_numpy(), 0), kind="stable")[: params["target_docs"]]]
+    target = encode_batch(pool.tokenizer, ref["text"].tolist())
     model_cfg = GPTConfig.from_dict({**cfg["model"], "vocab_size": pool.vocab_size})
     with measure("mixture", f"skillit/{wc.variant}", smk.output.cost, device) as rec:
         flops, tokens = 0.0, 0

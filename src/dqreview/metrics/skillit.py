@@ -75,6 +75,7 @@ DEFAULTS: dict[str, Any] = {
     "prior": "uniform",  # or natural (token proportions)
     "eval_skills": "all",  # all = domain validation slices + target; target = the target only
     "val_docs": 20,  # validation documents per domain (kept out of the proxy's training data)
+    "target_docs": None,  # target ref documents evaluated each round (None = all; a hash-picked subset)
     "batch_size": None,  # None = lm.train.batch_size
     "skills": "domains",  # or "ssl_proto/<variant>": that variant's pool k-means clusters
     "static": None,  # None (online schedule), final or average: the static control
@@ -102,6 +103,9 @@ def check_params(params: dict | None, where: str = "skillit params") -> dict:
             raise DQError(f"{where}.{key}: expected an integer >= {lo}; got {v!r}")
     if isinstance(p["eta"], bool) or not isinstance(p["eta"], numbers.Real) or not p["eta"] > 0:
         raise DQError(f"{where}.eta: expected a positive number; got {p['eta']!r}")
+    t = p["target_docs"]
+    if t is not None and (isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1):
+        raise DQError(f"{where}.target_docs: expected a positive integer or null; got {t!r}")
     b = p["batch_size"]
     if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
         raise DQError(f"{where}.batch_size: expected a positive integer or null; got {b!r}")
