@@ -12,13 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dqreview.io import atomic_path  # noqa: E402
-
-
-def _save(fig, path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="pdf")
-    plt.close(fig)
+from dqreview.report.figures import _save  # noqa: E402  (atomic write, closes the figure)
 
 
 def doremi_weights_figure(states: Sequence[dict], path) -> None:
