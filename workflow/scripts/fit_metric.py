@@ -47,8 +47,8 @@ def _load(name, paths):
 
     if name == "shard_features":  # one dict of arrays per shard, in shard order
         return [read_npz(path) for path in paths]
-    if name == "pool_embeddings":
-        return np.concatenate([read_npy(p) for p in paths])
+    if name in ("pool_embeddings", "pool_t2v"):  # every shard checked: NaN rows name their file
+        return np.concatenate([_checked(name, p) for p in paths])
     if name == "pool_ids":
         return read_parquet(paths, columns=["id"])["id"].to_numpy().astype(str)
     if name == "pool_texts":
@@ -57,11 +57,23 @@ def _load(name, paths):
         )
     if name == "target_texts":
         return read_parquet(paths, columns=["text"])["text"].to_numpy(dtype=object)
-    if name == "pool_t2v":
-        return np.concatenate([read_npy(p) for p in paths])
     if name == "target_losses":
         return read_parquet(paths, columns=["loss"])["loss"].to_numpy(np.float64)
+    if name in ("target_embeddings", "target_t2v"):
+        return _checked(name, paths)
     return read_npy(paths)
+
+
+def _checked(name, path):
+    from dqreview.embed import check_embeddings
+    from dqreview.io import read_npy
+
+    X = read_npy(path)
+    if name.endswith("t2v"):
+        check_embeddings(X, None, path, unit_norm=False, what="Task2Vec vector")
+    else:
+        check_embeddings(X, None, path)
+    return X
 
 
 run(main, snakemake)

@@ -24,6 +24,7 @@ def main(smk):
         check_embeddings(emb, len(docs), smk.input.emb)
     if "t2v" in smk.input.keys():  # per-document Task2Vec vectors reach score() as its embeddings
         emb = read_npy(smk.input.t2v)
+        check_embeddings(emb, len(docs), smk.input.t2v, unit_norm=False, what="Task2Vec vector")
     state = None
     if "state" in smk.input.keys():
         state = read_npz(smk.input.state)
