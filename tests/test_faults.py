@@ -75,7 +75,9 @@ def _kill_when(workdir: Path, archive_cache: Path, path: str, *args: str, timeou
         log.close()
     assert proc.returncode == -signal.SIGKILL
     # kill -9 leaves snakemake's directory lock behind: the documented recovery is --unlock, then rerun
-    subprocess.run(_cmd(workdir, archive_cache, "--unlock"), capture_output=True, timeout=300, env=_env(), check=True)
+    subprocess.run(
+        _cmd(workdir, archive_cache, "--unlock"), capture_output=True, timeout=300, env=_env(), check=True
+    )
 
 
 def _outputs(workdir: Path) -> dict:
@@ -91,7 +93,9 @@ def _outputs(workdir: Path) -> dict:
 def _copy(src: Path, dst: Path) -> Path:
     # copy2 keeps modification times, so snakemake sees the copy as up to date
     shutil.copytree(src / "results", dst / "results", symlinks=True)
-    shutil.copytree(src / ".snakemake", dst / ".snakemake", symlinks=True, ignore=shutil.ignore_patterns("locks"))
+    shutil.copytree(
+        src / ".snakemake", dst / ".snakemake", symlinks=True, ignore=shutil.ignore_patterns("locks")
+    )
     return dst
 
 
@@ -131,7 +135,9 @@ def test_two_runs_from_scratch_are_identical(clean_run, killed_in_scoring):
             pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(other), check_exact=True)
             compared += 1
         elif path.suffix == ".npy":
-            np.testing.assert_array_equal(np.load(path, allow_pickle=False), np.load(other, allow_pickle=False))
+            np.testing.assert_array_equal(
+                np.load(path, allow_pickle=False), np.load(other, allow_pickle=False)
+            )
             compared += 1
         elif path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as a, np.load(other, allow_pickle=False) as b:

@@ -13,7 +13,11 @@ kill -9 mid-training, resumes from .ckpt       test_faults.py::test_kill_during_
 two clean runs identical                       test_faults.py::test_two_runs_from_scratch_are_identical
 1 vs 4 shards, every metric (library level)    test_one_vs_four_shards_same_ids_values_and_selections (here),
                                                test_every_registered_metric_is_checked_for_shard_invariance (here);
-                                               also test_semdedup/test_dsir/test_minhash/test_t2v_metrics (per module)
+                                               and per module: test_semdedup.py::test_one_vs_four_shards_identical_and_npz_roundtrip,
+                                               test_dsir.py::test_scores_shard_invariant_and_deterministic,
+                                               test_minhash.py::test_shard_invariance,
+                                               test_t2v_metrics.py::test_dq_scores_do_not_depend_on_sharding_or_row_order;
+                                               the defect it found: test_fit_without_canonical_order_would_depend_on_shards
 disk full names the file                       test_disk_full_names_the_file_and_the_fix, test_disk_full_while_saving_training_state
 unreadable input names the file                test_unreadable_input_names_the_file, test_permission_denied_names_the_file
 =============================================  ===================================================================
@@ -139,7 +143,9 @@ def _pool() -> tuple[pd.DataFrame, dict]:
     ).sort_values("id", ignore_index=True)
     target = {
         "target_embeddings": unit_rows(rng, 30, 16),
-        "target_texts": np.array([" ".join(rng.choice(vocab[:100], size=40)) for _ in range(30)], dtype=object),
+        "target_texts": np.array(
+            [" ".join(rng.choice(vocab[:100], size=40)) for _ in range(30)], dtype=object
+        ),
         "target_t2v": np.abs(rng.normal(size=(30, 12))),
         "target_losses": rng.normal(size=30),
     }
@@ -159,8 +165,16 @@ def _mixture_state(metric: str) -> dict:
     mix = {"code": 0.5, "legal": 0.2, "wiki": 0.3}
     if metric == "doremi":
         return {"weights": mix, "bytes_per_token": bpt}
-    rounds = [{"mixture": mix, "tokens": 500}, {"mixture": {"code": 0.1, "legal": 0.6, "wiki": 0.3}, "tokens": 500}]
-    return {"rounds": rounds, "bytes_per_token": bpt, "final_mixture": rounds[-1]["mixture"], "average_mixture": mix}
+    rounds = [
+        {"mixture": mix, "tokens": 500},
+        {"mixture": {"code": 0.1, "legal": 0.6, "wiki": 0.3}, "tokens": 500},
+    ]
+    return {
+        "rounds": rounds,
+        "bytes_per_token": bpt,
+        "final_mixture": rounds[-1]["mixture"],
+        "average_mixture": mix,
+    }
 
 
 def _workflow(case: str, params: dict, n_shards: int) -> tuple[pd.DataFrame | None, list[list[str]]]:
@@ -191,7 +205,8 @@ def _workflow(case: str, params: dict, n_shards: int) -> tuple[pd.DataFrame | No
         }
         if "shard_features" in module.FIT_NEEDS:
             available["shard_features"] = [
-                _npz_roundtrip(module.shard_features(s[["id", "text", "domain", "n_bytes"]], params)) for s in shards
+                _npz_roundtrip(module.shard_features(s[["id", "text", "domain", "n_bytes"]], params))
+                for s in shards
             ]
         state = _npz_roundtrip(fit_state(module, {n: available[n] for n in module.FIT_NEEDS}, params))
     parts = []
@@ -210,7 +225,12 @@ def _workflow(case: str, params: dict, n_shards: int) -> tuple[pd.DataFrame | No
             key = scores.assign(score=module.selection_score(scores, seed, params, "high"))
         cols = [c for c in ("id", "score", "removed") if c in key.columns]
         sel, _ = select_budget(
-            index[["id", "n_bytes"]], key[cols], 0.3, "high", seed, max_fraction=supply_fraction(index, scores)
+            index[["id", "n_bytes"]],
+            key[cols],
+            0.3,
+            "high",
+            seed,
+            max_fraction=supply_fraction(index, scores),
         )
         sels.append(sel["id"].tolist())
     return scores.sort_values("id", ignore_index=True), sels
@@ -249,7 +269,9 @@ def test_fit_without_canonical_order_would_depend_on_shards():
         which = shard_of(pool["id"].tolist(), n)
         order = np.concatenate([np.flatnonzero(which == i) for i in range(n)])
         inputs = {"pool_embeddings": np.stack(pool["emb"])[order], "pool_ids": pool["id"].to_numpy()[order]}
-        states.append((module.fit(inputs, {"k": 4, "seed": 0}), fit_state(module, inputs, {"k": 4, "seed": 0})))
+        states.append(
+            (module.fit(inputs, {"k": 4, "seed": 0}), fit_state(module, inputs, {"k": 4, "seed": 0}))
+        )
     assert not np.array_equal(states[0][0]["centroids"], states[1][0]["centroids"])
     np.testing.assert_array_equal(states[0][1]["centroids"], states[1][1]["centroids"])
 
@@ -305,7 +327,12 @@ def test_disk_full_while_saving_training_state(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("reader", "name"),
-    [(read_parquet, "shard-0.parquet"), (read_npy, "shard-0.npy"), (read_npz, "ssl.npz"), (read_json, "s0.json")],
+    [
+        (read_parquet, "shard-0.parquet"),
+        (read_npy, "shard-0.npy"),
+        (read_npz, "ssl.npz"),
+        (read_json, "s0.json"),
+    ],
 )
 def test_unreadable_input_names_the_file(tmp_path, reader, name):
     """A directory where a file should be (chmod 000 does not stop root, so not that)."""
@@ -327,7 +354,9 @@ def test_permission_denied_names_the_file(tmp_path, monkeypatch, reader):
     monkeypatch.setattr(pd, "read_parquet", denied)
     monkeypatch.setattr(np, "load", denied)
     monkeypatch.setattr(type(path), "read_text", denied)
-    with pytest.raises(DQError, match=rf"{path}: cannot read it \(Permission denied \[EACCES\]\); check the permissions"):
+    with pytest.raises(
+        DQError, match=rf"{path}: cannot read it \(Permission denied \[EACCES\]\); check the permissions"
+    ):
         reader(path)
 
 
@@ -399,7 +428,9 @@ def test_nan_task2vec_vectors_are_refused():
 def test_wrong_dimension_embeddings_are_refused():
     module = get_metric("ssl_proto")
     rng = np.random.default_rng(0)
-    state = module.fit({"pool_embeddings": unit_rows(rng, 20, 16), "pool_ids": np.arange(20).astype(str)}, {"k": 2})
+    state = module.fit(
+        {"pool_embeddings": unit_rows(rng, 20, 16), "pool_ids": np.arange(20).astype(str)}, {"k": 2}
+    )
     docs = pd.DataFrame({"id": [f"d{i}" for i in range(5)]})
     with pytest.raises(DQError, match=r"centroids of shape \(2, 16\) do not match embeddings of dimension 8"):
         module.score(docs, unit_rows(rng, 5, 8), state, {})
@@ -409,9 +440,21 @@ def test_wrong_dimension_embeddings_are_refused():
     ("metric", "params", "match"),
     [
         ("ssl_proto", {"k": 50}, r"k=50 exceeds the number of documents n=20"),
-        ("proto_align", {"source": "kmeans", "k": 50}, r"metrics\[proto_align\].variants\[\].params.k=50 exceeds the number of documents n=20"),
-        ("semdedup", {"k": 50, "eps": 0.1}, r"metrics\[semdedup\].variants\[\].params.k=50 exceeds the number of documents n=20"),
-        ("d4", {"k": 50, "dedup_fraction_kept": 0.75}, r"metrics\[d4\].variants\[\].params.k=50 exceeds the number of documents n=20"),
+        (
+            "proto_align",
+            {"source": "kmeans", "k": 50},
+            r"metrics\[proto_align\].variants\[\].params.k=50 exceeds the number of documents n=20",
+        ),
+        (
+            "semdedup",
+            {"k": 50, "eps": 0.1},
+            r"metrics\[semdedup\].variants\[\].params.k=50 exceeds the number of documents n=20",
+        ),
+        (
+            "d4",
+            {"k": 50, "dedup_fraction_kept": 0.75},
+            r"metrics\[d4\].variants\[\].params.k=50 exceeds the number of documents n=20",
+        ),
         ("dq", {"alpha": 0.5, "k": 50}, r"more prototypes"),
     ],
 )
@@ -460,3 +503,19 @@ def test_scripts_turn_dqerror_into_one_message_without_traceback(tmp_path):
     assert "missing.parquet: file not found; rebuild it with snakemake" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "missing.parquet: file not found" in (tmp_path / "x.log").read_text()
+
+
+def test_the_table_above_names_tests_that_exist():
+    """Every test the docstring's tables name exists (so the table cannot rot)."""
+    import re
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    doc = __doc__
+    refs = re.findall(r"(test_\w+\.py)::(test_\w+)", doc)
+    refs += [(Path(__file__).name, name) for name in re.findall(r"(?<![:\w])(test_\w+) \(here", doc)]
+    refs += [(Path(__file__).name, name) for name in re.findall(r"(?<![:\w.])(test_\w+)(?=[,\s])", doc)
+             if not name.endswith(".py")]  # fmt: skip
+    assert len(refs) > 40
+    missing = [f"{f}::{n}" for f, n in refs if not re.search(rf"^def {n}\(", (here / f).read_text(), re.M)]
+    assert not missing, missing

@@ -106,7 +106,11 @@ def test_trust_remote_code_is_never_on():
             seen += len(values)
             bad += [f"{path}:{node.lineno}" for v in values if not _is_const(v, False)]
     assert seen >= 3 and not bad, bad  # the encoder's tokenizer and model, the hf probe
-    for text in (REPO / "workflow/schemas/config.schema.yaml", REPO / "config.yaml", *(REPO / "configs").glob("*.yaml")):
+    for text in (
+        REPO / "workflow/schemas/config.schema.yaml",
+        REPO / "config.yaml",
+        *(REPO / "configs").glob("*.yaml"),
+    ):
         assert "trust_remote_code" not in text.read_text(), text
 
 
@@ -166,7 +170,10 @@ def test_config_names_that_become_paths_are_constrained():
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     name = schema["$defs"]["name"]["pattern"]
     ablation = schema["properties"]["review"]["properties"]["ablations"]["propertyNames"]["pattern"]
-    slug = re.search(r'slug: \{type: string, pattern: "([^"]+)"\}', (REPO / "workflow/schemas/config.schema.yaml").read_text())
+    slug = re.search(
+        r'slug: \{type: string, pattern: "([^"]+)"\}',
+        (REPO / "workflow/schemas/config.schema.yaml").read_text(),
+    )
     for pattern in (name, ablation, slug.group(1)):
         for evil in ("..", "../x", "a/b", "/etc", ".x"):
             assert not re.search(pattern, evil), (pattern, evil)
