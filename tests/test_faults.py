@@ -1,17 +1,18 @@
 """Faults on a small sub-DAG of configs/tiny.yaml: kill -9 mid-scoring and mid-training, then resume.
 
 One clean run (:func:`clean_run`, session scope) builds one selection end to end (download → prepare →
-embed → fit → score → select → train → evaluate, both seeds). The other tests copy it or start afresh,
-kill the whole snakemake process group with SIGKILL at a chosen moment, rerun with
-``--rerun-incomplete`` and compare the selections (ids, in order) and the evaluation JSON (every number)
-with the clean run's.
+embed → fit → score → select → train → evaluate, both seeds). A second run from scratch
+(:func:`killed_run`) has its whole snakemake process group killed with SIGKILL twice, mid-scoring and,
+once resumed, mid-training (after training saved a state in results/.ckpt); each time ``snakemake
+--unlock`` (kill -9 leaves the lock) and a rerun with ``--rerun-incomplete`` follow. Its selections (ids,
+in order), evaluation JSON (every number) and every intermediate file must equal the clean run's. (Two
+kills in one run keep the suite to two runs from scratch; embedding dominates their cost.)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -90,15 +91,6 @@ def _outputs(workdir: Path) -> dict:
     return out
 
 
-def _copy(src: Path, dst: Path) -> Path:
-    # copy2 keeps modification times, so snakemake sees the copy as up to date
-    shutil.copytree(src / "results", dst / "results", symlinks=True)
-    shutil.copytree(
-        src / ".snakemake", dst / ".snakemake", symlinks=True, ignore=shutil.ignore_patterns("locks")
-    )
-    return dst
-
-
 @pytest.fixture(scope="session")
 def clean_run(tmp_path_factory, archive_cache) -> Path:
     """One selection built end to end from scratch; returns the working directory."""
@@ -108,30 +100,55 @@ def clean_run(tmp_path_factory, archive_cache) -> Path:
 
 
 @pytest.fixture(scope="session")
-def killed_in_scoring(tmp_path_factory, archive_cache) -> Path:
-    """A second run from scratch, killed with SIGKILL while a shard is being scored, then resumed."""
-    workdir = tmp_path_factory.mktemp("faults-score")
+def killed_run(tmp_path_factory, archive_cache) -> tuple[Path, dict]:
+    """A second run from scratch, killed twice with SIGKILL and resumed each time with --rerun-incomplete.
+
+    First kill: while shard 0 is being scored. Second kill (in the resumed run): once training has saved
+    its first state for seed 0. Returns the working directory and what was seen after each kill.
+    """
+    workdir = tmp_path_factory.mktemp("faults-killed")
+    seen = {}
     _kill_when(workdir, archive_cache, SCORE_LOG)
-    assert not (workdir / TARGET).exists()
-    incomplete = list((workdir / ".snakemake/incomplete").iterdir())
-    assert incomplete, "the kill landed outside a job: nothing is marked incomplete"
+    seen["score"] = {
+        "evals": [(workdir / f"results/eval/{SELECTION}/s{s}.json").exists() for s in SEEDS],
+        "incomplete": [p.name for p in (workdir / ".snakemake/incomplete").iterdir()],
+        "scores": (workdir / "results/scores/ssl_proto/pool/shard-0.parquet").exists(),
+    }
+    _kill_when(workdir, archive_cache, STATE, "--rerun-incomplete")
+    seen["train"] = {
+        "evals": [(workdir / f"results/eval/{SELECTION}/s{s}.json").exists() for s in SEEDS],
+        "state": (workdir / STATE).exists(),
+    }
     _run(workdir, archive_cache, "--rerun-incomplete")
-    return workdir
+    seen["train_log"] = (workdir / TRAIN_LOG).read_text()
+    return workdir, seen
 
 
-def test_kill_during_scoring_then_rerun_incomplete_equals_clean_run(clean_run, killed_in_scoring):
-    assert _outputs(killed_in_scoring) == _outputs(clean_run)
-    # nothing half-written is left behind by the killed jobs
-    assert not list((killed_in_scoring / "results").rglob("*.tmp"))
+def test_kill_during_scoring_then_rerun_incomplete_equals_clean_run(clean_run, killed_run):
+    workdir, seen = killed_run
+    # the kill landed inside the scoring job: nothing downstream existed, the job was marked incomplete
+    assert seen["score"]["evals"] == [False, False] and not seen["score"]["scores"]
+    assert seen["score"]["incomplete"], "the kill landed outside a job: nothing is marked incomplete"
+    assert _outputs(workdir) == _outputs(clean_run)
+    assert not list((workdir / "results").rglob("*.tmp"))  # killed jobs leave no half-written file
 
 
-def test_two_runs_from_scratch_are_identical(clean_run, killed_in_scoring):
-    """Everything both runs built upstream of the selection is equal, file by file."""
+def test_kill_during_training_resumes_from_the_checkpoint(clean_run, killed_run):
+    workdir, seen = killed_run
+    assert seen["train"] == {"evals": [False, False], "state": True}
+    assert f"resuming from {STATE}" in seen["train_log"]
+    assert _outputs(workdir) == _outputs(clean_run)
+    assert not (workdir / STATE).exists()  # a finished run clears its state
+
+
+def test_two_runs_from_scratch_are_identical(clean_run, killed_run):
+    """Everything both runs built is equal, file by file (download, pool, splits, embeddings, fit, scores)."""
+    workdir, _ = killed_run
     compared = 0
     for path in sorted((clean_run / "results").rglob("*")):
         rel = path.relative_to(clean_run)
-        other = killed_in_scoring / rel
-        if path.suffix == ".parquet" and "results/cost" not in str(rel):
+        other = workdir / rel
+        if path.suffix == ".parquet":
             pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(other), check_exact=True)
             compared += 1
         elif path.suffix == ".npy":
@@ -145,18 +162,7 @@ def test_two_runs_from_scratch_are_identical(clean_run, killed_in_scoring):
                 for k in a.files:
                     np.testing.assert_array_equal(a[k], b[k])
             compared += 1
-    # download, pool shards, index, splits, embeddings, prototypes, scores, selections
+        elif path.suffix == ".json" and "results/eval/" in str(rel):
+            assert json.loads(path.read_text()) == json.loads(other.read_text())
+            compared += 1
     assert compared >= 20
-
-
-def test_kill_during_training_resumes_from_the_checkpoint(clean_run, tmp_path, archive_cache):
-    workdir = _copy(clean_run, tmp_path)
-    (workdir / TRAIN_LOG).unlink()
-    _kill_when(workdir, archive_cache, STATE, "--forcerun", "train")
-    for seed in SEEDS:
-        assert not (workdir / f"results/eval/{SELECTION}/s{seed}.json").exists()
-    _run(workdir, archive_cache, "--rerun-incomplete")
-    log = (workdir / TRAIN_LOG).read_text()
-    assert f"resuming from {STATE}" in log
-    assert _outputs(workdir) == _outputs(clean_run)
-    assert not (workdir / STATE).exists()  # a finished run clears its state
