@@ -519,3 +519,14 @@ def test_the_table_above_names_tests_that_exist():
     assert len(refs) > 40
     missing = [f"{f}::{n}" for f, n in refs if not re.search(rf"^def {n}\(", (here / f).read_text(), re.M)]
     assert not missing, missing
+
+
+def test_an_error_about_another_file_is_not_blamed_on_the_output(tmp_path):
+    import shutil
+
+    from dqreview.io import atomic_path
+
+    with pytest.raises(FileNotFoundError, match="missing.pdf"):
+        with atomic_path(tmp_path / "out.pdf") as tmp:
+            shutil.copyfile(tmp_path / "missing.pdf", tmp)
+    assert not list(tmp_path.iterdir())

@@ -57,6 +57,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         os.replace(tmp_path, path)
     except OSError as exc:  # disk full, no permission, read-only file system (pyarrow's errors too)
+        if exc.filename is not None and Path(exc.filename) not in (path, tmp_path, path.parent):
+            raise  # about another file (e.g. a missing source the block copies): not this write's fault
         raise os_error(path, exc, "write") from exc
     finally:
         if tmp_path is not None and tmp_path.exists():
@@ -96,7 +98,7 @@ def _json_default(obj: Any) -> Any:
 
 def read_parquet(path: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Read a Parquet file, naming the file and the missing columns on failure."""
-    if Path(path).is_dir():  # pyarrow would read a directory as an (often empty) dataset
+    if isinstance(path, str | os.PathLike) and Path(path).is_dir():  # pyarrow: a directory = a dataset
         raise os_error(path, IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR)), "read")
     try:
         df = pd.read_parquet(path)
