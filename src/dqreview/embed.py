@@ -249,8 +249,17 @@ class Encoder:
         return out
 
 
-def check_embeddings(X: np.ndarray, n_rows: int, path: str | os.PathLike) -> None:
+def check_embeddings(
+    X: np.ndarray,
+    n_rows: int | None,
+    path: str | os.PathLike,
+    unit_norm: bool = True,
+    what: str = "embedding",
+) -> None:
     """Check an embedding matrix against the data contract: (n_rows, d), finite, unit-norm rows.
+
+    ``n_rows=None`` skips the row count (a file read without its Parquet shard); ``unit_norm=False``
+    checks vectors that are not normalised (per-document Task2Vec vectors), ``what`` names them.
 
     Raises
     ------
@@ -258,20 +267,24 @@ def check_embeddings(X: np.ndarray, n_rows: int, path: str | os.PathLike) -> Non
         Naming ``path`` and the first bad row.
     """
     X = np.asarray(X)
-    fix = "delete it and rerun snakemake to rebuild the embeddings"
+    fix = f"delete it and rerun snakemake to rebuild the {what}s"
     if X.ndim != 2:
         raise DQError(
-            f"{path}: embeddings must be a 2-D array (documents × dimensions); got shape {X.shape}; {fix}"
+            f"{path}: {what}s must be a 2-D array (documents × dimensions); got shape {X.shape}; {fix}"
         )
-    if X.shape[0] != n_rows:
+    if n_rows is not None and X.shape[0] != n_rows:
         raise DQError(
-            f"{path}: {X.shape[0]} embedding rows but the shard has {n_rows} documents; "
+            f"{path}: {X.shape[0]} {what} rows but the shard has {n_rows} documents; "
             f"the file is stale or belongs to another shard; {fix}"
         )
+    if not np.issubdtype(X.dtype, np.number):
+        raise DQError(f"{path}: {what}s must be numeric; got dtype {X.dtype}; {fix}")
     finite = np.isfinite(X).all(axis=1)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])
         raise DQError(f"{path}: row {bad} contains NaN or inf ({int((~finite).sum())} bad rows); {fix}")
+    if not unit_norm:
+        return
     norms = np.linalg.norm(X.astype(np.float64, copy=False), axis=1)
     off = np.abs(norms - 1.0) > UNIT_NORM_TOL
     if off.any():

