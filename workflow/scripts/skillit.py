@@ -33,7 +33,9 @@ def main(smk):
     ref = read_parquet(smk.input.ref, columns=["id", "text"])
     if params["target_docs"] is not None and params["target_docs"] < len(ref):
         # the evaluation is most of Skill-It's cost: a fixed hash-picked subset of target ref
-        ref = ref.iloc[np.argsort(unit_uniform(ref["id"].to_numpy(), 0), kind="stable")[: params["target_docs"]]]
+        ref = ref.iloc[
+            np.argsort(unit_uniform(ref["id"].to_numpy(), 0), kind="stable")[: params["target_docs"]]
+        ]
     target = encode_batch(pool.tokenizer, ref["text"].tolist())
     model_cfg = GPTConfig.from_dict({**cfg["model"], "vocab_size": pool.vocab_size})
     with measure("mixture", f"skillit/{wc.variant}", smk.output.cost, device) as rec:
