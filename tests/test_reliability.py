@@ -530,3 +530,17 @@ def test_an_error_about_another_file_is_not_blamed_on_the_output(tmp_path):
         with atomic_path(tmp_path / "out.pdf") as tmp:
             shutil.copyfile(tmp_path / "missing.pdf", tmp)
     assert not list(tmp_path.iterdir())
+
+
+def test_outputs_get_the_permissions_of_any_new_file(tmp_path):
+    """Atomic writes go through mkstemp (0600); the final output must be readable like any new file."""
+    import os
+
+    from dqreview.io import write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text("x", tmp_path / "out.txt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o644

@@ -40,6 +40,12 @@ def os_error(path: str | os.PathLike, exc: OSError, doing: str) -> DQError:
     return DQError(f"{path}: cannot {doing} it ({cause}); {fix}")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
@@ -55,6 +61,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.close(fd)
         tmp_path = Path(tmp)
         yield tmp_path
+        # mkstemp makes the file private (0600); give the output the permissions of any new file
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     except OSError as exc:  # disk full, no permission, read-only file system (pyarrow's errors too)
         if exc.filename is not None and Path(exc.filename) not in (path, tmp_path, path.parent):
