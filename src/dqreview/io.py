@@ -78,6 +78,12 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
         df.to_parquet(tmp, index=False)
 
 
+def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """A table as CSV (no index), written atomically."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
 def write_npy(array: np.ndarray, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:

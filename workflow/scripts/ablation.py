@@ -4,7 +4,7 @@ from dqreview.runner import run
 
 
 def main(smk):
-    from dqreview.io import atomic_path, write_text
+    from dqreview.io import write_csv, write_text
     from dqreview.report.figures import ablation
     from dqreview.report.runs import collect_runs
     from dqreview.report.stats import paired_differences, summarise
@@ -33,12 +33,12 @@ def main(smk):
     summary = summary.merge(extra.reset_index(), on=["series", "budget"])
     diffs = paired_differences(series, random, ["series"], "bpb/target")
     table = summary.merge(
-        diffs.rename(columns={"diff": "diff_vs_random", "ci95": "diff_ci95"}), on=["series", "budget"]
+        diffs.drop(columns="sd").rename(columns={"diff": "diff_vs_random", "ci95": "diff_ci95"}),
+        on=["series", "budget"],
     )
     order = {s["label"]: i for i, s in enumerate(spec["series"])}
     table = table.sort_values(["series", "budget"], key=lambda c: c.map(order) if c.name == "series" else c)
-    with atomic_path(smk.output.table) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(table, smk.output.table)
     cols = [
         "series",
         "budget",

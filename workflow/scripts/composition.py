@@ -6,7 +6,7 @@ from dqreview.runner import run
 def main(smk):
     import pandas as pd
 
-    from dqreview.io import atomic_path, read_parquet, write_text
+    from dqreview.io import read_parquet, write_csv, write_text
     from dqreview.report.composition import composition_row, jaccard_matrix
     from dqreview.report.figures import composition
     from dqreview.report.runs import method_label
@@ -36,8 +36,7 @@ def main(smk):
         overlap["random"].rename("jaccard_with_random").rename_axis("method").reset_index().assign(budget=smallest),
         on=["method", "budget"], how="left",
     )  # fmt: skip
-    with atomic_path(smk.output.table) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(table, smk.output.table)
     cols = [
         "method",
         "budget",

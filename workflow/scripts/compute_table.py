@@ -8,10 +8,10 @@ def main(smk):
     import pandas as pd
 
     from dqreview.cost import load_costs
-    from dqreview.io import atomic_path, read_json, write_text
+    from dqreview.io import read_json, write_csv, write_text
     from dqreview.report.compute import compute_verdicts, selection_costs, target_flops_per_token
     from dqreview.report.figures import cost_verdicts, learning_curves
-    from dqreview.report.runs import collect_curves, collect_runs, method_label
+    from dqreview.report.runs import collect_curves, collect_runs, method_labels
     from dqreview.report.tables import to_latex
 
     runs = collect_runs(smk.input.evals, smk.input.infos)
@@ -40,10 +40,9 @@ def main(smk):
     verdicts.insert(
         0,
         "method",
-        [method_label(*k) for k in zip(verdicts.metric, verdicts.variant, verdicts.keep, strict=True)],
+        method_labels(verdicts),
     )
-    with atomic_path(smk.output.table) as tmp:
-        verdicts.to_csv(tmp, index=False)
+    write_csv(verdicts, smk.output.table)
     cols = [
         "method",
         "budget",
@@ -57,12 +56,9 @@ def main(smk):
     write_text(to_latex(verdicts[cols], digits=2), smk.output.table_tex)
     cost_verdicts(verdicts, target, smk.output.figure)
 
-    with atomic_path(smk.output.curves_table) as tmp:
-        points.sort_values(["budget", "seed", "tokens"]).to_csv(tmp, index=False)
+    write_csv(points.sort_values(["budget", "seed", "tokens"]), smk.output.curves_table)
     per_run = collect_curves(smk.input.evals)
-    per_run["method"] = [
-        method_label(*k) for k in zip(per_run.metric, per_run.variant, per_run.keep, strict=True)
-    ]
+    per_run["method"] = method_labels(per_run)
     learning_curves(per_run[per_run.budget < 1.0], points[points.budget < 1.0], smk.output.curves_figure)
 
 

@@ -5,7 +5,7 @@ from dqreview.runner import run
 
 def main(smk):
     from dqreview.cost import load_costs
-    from dqreview.io import atomic_path, write_text
+    from dqreview.io import write_csv, write_text
     from dqreview.report.tables import to_latex
 
     costs = load_costs(smk.input.costs)
@@ -20,8 +20,7 @@ def main(smk):
         )
         .reset_index()
     )
-    with atomic_path(smk.output.table) as tmp:
-        costs.to_csv(tmp, index=False)
+    write_csv(costs, smk.output.table)
     write_text(to_latex(by_stage, digits=1), smk.output.table_tex)
 
 

@@ -9,7 +9,7 @@ from dqreview.runner import run
 
 def main(smk):
     from dqreview.config import variant_params
-    from dqreview.io import atomic_path, read_parquet, write_text
+    from dqreview.io import read_parquet, write_csv, write_text
     from dqreview.metrics import minhash
     from dqreview.report.dedup_quality import DEFAULT_NGRAM, DEFAULT_THRESHOLD, dedup_quality, similar_pairs
     from dqreview.report.tables import to_latex
@@ -32,10 +32,8 @@ def main(smk):
         rows.append({"metric": metric, "variant": variant, "truth_threshold": threshold, **summary})
         domains.append(by_domain.assign(metric=metric, variant=variant))
     table = pd.DataFrame(rows)
-    with atomic_path(smk.output.table) as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_path(smk.output.by_domain) as tmp:
-        (pd.concat(domains, ignore_index=True) if domains else pd.DataFrame()).to_csv(tmp, index=False)
+    write_csv(table, smk.output.table)
+    write_csv((pd.concat(domains, ignore_index=True) if domains else pd.DataFrame()), smk.output.by_domain)
     write_text(to_latex(table, digits=3), smk.output.table_tex)
 
 

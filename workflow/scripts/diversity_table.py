@@ -12,7 +12,7 @@ log = logging.getLogger("dqreview.diversity")
 
 def main(smk):
     from dqreview.cost import measure
-    from dqreview.io import atomic_path, read_parquet, write_text
+    from dqreview.io import atomic_path, read_parquet, write_csv, write_text
     from dqreview.metrics.diversity import lower_bound_docs, upper_bound_docs
     from dqreview.probe import workflow_probe
     from dqreview.report.t2v_tables import diversity_table
@@ -52,8 +52,7 @@ def main(smk):
         )
         rec.items, rec.items_unit = len(emb) * coef["n_batches"], "batch embeddings"
         rec.extra = {"probe": probe.name, "dim": int(next(iter(emb.values())).shape[1])}
-    with atomic_path(smk.output.table) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(table, smk.output.table)
     write_text(to_latex(table.drop(columns=["n_batches", "batch_size"]), digits=3), smk.output.table_tex)
     with atomic_path(smk.output.embeddings) as tmp:
         with open(tmp, "wb") as fh:

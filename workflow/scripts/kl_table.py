@@ -8,7 +8,7 @@ from dqreview.runner import run
 
 
 def main(smk):
-    from dqreview.io import atomic_path, read_parquet
+    from dqreview.io import read_parquet, write_csv
     from dqreview.report.kl_table import kl_reduction_table
 
     shards = [read_parquet(p, columns=["id", "text"]) for p in smk.input.shards]
@@ -22,8 +22,7 @@ def main(smk):
         for p in smk.input.selections
     }
     table = kl_reduction_table(pool_ids, pool_texts, target, selections)
-    with atomic_path(smk.output.table) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(table, smk.output.table)
 
 
 run(main, snakemake)

@@ -14,7 +14,7 @@ CLAIMS = {
 def main(smk):
     import pandas as pd
 
-    from dqreview.io import atomic_path, write_text
+    from dqreview.io import write_csv, write_text
     from dqreview.report.figures import metrics_vs_bpb
     from dqreview.report.stats import pearson_with_ci
     from dqreview.report.tables import to_latex
@@ -39,10 +39,8 @@ def main(smk):
         {"metric": m, **pearson_with_ci(data[m], data["bpb/target"]), "claim": CLAIMS[m]} for m in metrics
     ]
     table = pd.DataFrame(rows)
-    with atomic_path(smk.output.table) as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_path(smk.output.points) as tmp:
-        data.to_csv(tmp, index=False)
+    write_csv(table, smk.output.table)
+    write_csv(data, smk.output.points)
     write_text(to_latex(table[["metric", "n", "r", "r_lo", "r_hi", "r2"]], digits=3), smk.output.table_tex)
     metrics_vs_bpb(data, table, smk.output.figure)
 

@@ -4,7 +4,7 @@ from dqreview.runner import run
 
 
 def main(smk):
-    from dqreview.io import atomic_path, read_json
+    from dqreview.io import read_json, write_csv
     from dqreview.report import mixture
 
     if smk.rule == "doremi_figure":
@@ -15,8 +15,7 @@ def main(smk):
         table = mixture.mixture_selection_table(
             [read_json(p) for p in smk.input.infos], list(smk.input.infos)
         )
-        with atomic_path(smk.output.table) as tmp:
-            table.to_csv(tmp, index=False)
+        write_csv(table, smk.output.table)
 
 
 run(main, snakemake)

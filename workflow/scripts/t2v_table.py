@@ -9,7 +9,7 @@ log = logging.getLogger("dqreview.t2v_table")
 
 
 def main(smk):
-    from dqreview.io import atomic_path, read_npy, read_parquet, write_text
+    from dqreview.io import read_npy, read_parquet, write_csv, write_text
     from dqreview.report.t2v_tables import selection_table
     from dqreview.report.tables import to_latex
 
@@ -23,8 +23,7 @@ def main(smk):
     table = selection_table(
         shards, index, selections, read_npy(smk.input.ref), cfg["n_batches"], cfg["batch_size"], cfg["seed"]
     )
-    with atomic_path(smk.output.table) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(table, smk.output.table)
     write_text(to_latex(table[table.kind != "selection"], digits=3), smk.output.table_tex)
     log.info("Task2Vec table of %d sets", len(table))
 

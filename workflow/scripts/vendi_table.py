@@ -6,7 +6,7 @@ from dqreview.runner import run
 
 
 def main(smk):
-    from dqreview.io import atomic_path, read_npy, read_parquet, write_text
+    from dqreview.io import read_npy, read_parquet, write_csv, write_text
     from dqreview.report.tables import to_latex
     from dqreview.report.vendi_table import vendi_table
 
@@ -18,8 +18,7 @@ def main(smk):
     }
     targets = {"target/ref": read_npy(smk.input.ref), "target/test": read_npy(smk.input.test)}
     table = vendi_table(shards, index, selections, targets)
-    with atomic_path(smk.output.table) as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(table, smk.output.table)
     summary = table[table.kind != "selection"]
     write_text(to_latex(summary, digits=2), smk.output.table_tex)
 

@@ -56,3 +56,8 @@ def collect_curves(eval_paths) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def method_labels(df: pd.DataFrame) -> list[str]:
+    """:func:`method_label` of every row of a table with ``metric``, ``variant`` and ``keep`` columns."""
+    return [method_label(m, v, k) for m, v, k in zip(df["metric"], df["variant"], df["keep"], strict=True)]

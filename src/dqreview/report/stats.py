@@ -54,13 +54,14 @@ def paired_differences(
     -------
     DataFrame
         ``keys + ["budget"]``, ``diff`` (mean of the per-seed differences), ``ci95`` (Student-t
-        half-width), ``n_pairs``. Seeds missing on either side are left out of the pairing.
+        half-width), ``n_pairs``, ``sd`` (their standard deviation). Seeds missing on either side are left out of the pairing.
     """
     base = baseline[["budget", "seed", value]].rename(columns={value: "_base"})
     paired = runs.merge(base, on=["budget", "seed"], how="inner")
     paired["_diff"] = paired[value] - paired["_base"]
     out = summarise(paired, [*keys, "budget"], "_diff", level)
-    return out.rename(columns={"mean": "diff", "n_seeds": "n_pairs"})
+    sd = paired.groupby([*keys, "budget"], sort=True)["_diff"].std(ddof=1).to_numpy()
+    return out.rename(columns={"mean": "diff", "n_seeds": "n_pairs"}).assign(sd=sd)
 
 
 def minimal_detectable_effect(sd_diff: float, n_pairs: int, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -115,3 +116,12 @@ def pearson_with_ci(x, y, n_boot: int = 2000, seed: int = 0, level: float = 0.95
         "r2": r * r, "r2_lo": float(np.quantile(r2b, (1 - level) / 2)), "r2_hi": float(np.quantile(r2b, (1 + level) / 2)),
         "n": n,
     }  # fmt: skip
+
+
+def pooled_minimal_detectable_effect(diffs: pd.DataFrame, alpha: float = 0.05, power: float = 0.8) -> float:
+    """:func:`minimal_detectable_effect` with the spread of the per-seed differences pooled over every
+    comparison in ``diffs`` (:func:`paired_differences` output) and its smallest number of pairs."""
+    if len(diffs) == 0:
+        return float("nan")
+    pooled_sd = float((diffs["sd"] ** 2).mean() ** 0.5)
+    return minimal_detectable_effect(pooled_sd, int(diffs["n_pairs"].min()), alpha, power)
