@@ -255,7 +255,7 @@ def test_lr_schedule_endpoints():
 
 def _run(docs, dom, seed=0, ckpt_dir=None, evaluate=None, **kw):
     eval_docs, _ = random_docs(4, seed=99)
-    evaluate = evaluate or (lambda m: {"val": bits_per_byte(m, eval_docs, 100, 8, 4)["bpb"]})
+    evaluate = evaluate or (lambda m, final: {"val": bits_per_byte(m, eval_docs, 100, 8, 4)["bpb"]})
     return train_run(
         docs, dom, GPTConfig(**TINY), tiny_train_cfg(**kw), seed, evaluate, ckpt_dir, progress=False
     )
@@ -268,6 +268,9 @@ def test_training_deterministic_and_seeded():
     assert a["curve"] == b["curve"]
     assert a["train_loss"] != c["train_loss"]
     assert [p["step"] for p in a["curve"]] == [5, 10]
+    finals = []
+    _run(docs, dom, evaluate=lambda m, final: finals.append(final) or {})
+    assert finals == [False, True]  # only the last checkpoint is told it is final
     assert a["train_loss"][-1] < a["train_loss"][0]  # it learns something
     assert a["n_params"] > 0 and a["flops_per_token"] > 6 * a["n_params"] and a["tokens_per_s"] > 0
 
@@ -290,7 +293,7 @@ def test_resume_gives_identical_run(tmp_path):
     full = _run(docs, dom, ckpt_dir=tmp_path / "full")
     eval_docs, _ = random_docs(4, seed=99)
 
-    def dies_at_step_5(model):
+    def dies_at_step_5(model, final):
         raise Killed
 
     with pytest.raises(Killed):  # the first evaluation is at step 5; the last state saved is step 3
@@ -312,7 +315,7 @@ def test_resume_gives_identical_run(tmp_path):
 def test_stale_checkpoint_is_ignored(tmp_path):
     docs, dom = random_docs(30)
     with pytest.raises(Killed):
-        _run(docs, dom, seed=1, ckpt_dir=tmp_path, evaluate=lambda m: (_ for _ in ()).throw(Killed()))
+        _run(docs, dom, seed=1, ckpt_dir=tmp_path, evaluate=lambda m, final: (_ for _ in ()).throw(Killed()))
     # Different seed: the step-3 state of seed 1 must not be resumed.
     assert _run(docs, dom, seed=0, ckpt_dir=tmp_path)["train_loss"] == _run(docs, dom, seed=0)["train_loss"]
 
@@ -330,7 +333,7 @@ def test_loss_weights_callable_is_used():
     eval_docs, _ = random_docs(4, seed=99)
     weighted = train_run(
         docs, dom, GPTConfig(**TINY), tiny_train_cfg(), 0,
-        lambda m: {"val": bits_per_byte(m, eval_docs, 100, 8, 4)["bpb"]}, None,
+        lambda m, final: {"val": bits_per_byte(m, eval_docs, 100, 8, 4)["bpb"]}, None,
         progress=False, loss_weights=group_weighted,
     )  # fmt: skip
     assert len(calls) == 10

@@ -246,7 +246,16 @@ def test_train_run_follows_rounds_once_over_the_whole_run(tmp_path):
     train = {**TRAIN, "tokens": 8 * 4 * 30, "checkpoints": 1, "save_every": 100}
     # the domain id carries the round so the loss hook sees which round each target token is from
     res = train_run(
-        docs, rounds, cfg, train, 0, lambda m: {}, None, progress=False, loss_weights=record, rounds=rounds
+        docs,
+        rounds,
+        cfg,
+        train,
+        0,
+        lambda m, final: {},
+        None,
+        progress=False,
+        loss_weights=record,
+        rounds=rounds,
     )
     per_step = [np.bincount(d.ravel(), minlength=3) for d in seen]
     order = np.concatenate([d.ravel() for d in seen])
@@ -257,7 +266,7 @@ def test_train_run_follows_rounds_once_over_the_whole_run(tmp_path):
     assert res["epochs"] == pytest.approx(8 * 4 * 30 / sizes.sum(), rel=1e-9)
     # without rounds, the rounds interleave
     seen.clear()
-    train_run(docs, rounds, cfg, train, 0, lambda m: {}, None, progress=False, loss_weights=record)
+    train_run(docs, rounds, cfg, train, 0, lambda m, final: {}, None, progress=False, loss_weights=record)
     assert not (np.diff(np.concatenate([d.ravel() for d in seen])) >= 0).all()
 
 
@@ -323,7 +332,7 @@ def test_round_ordered_run_resumes_exactly(tmp_path):
     cfg = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=40)
     train = {**TRAIN, "tokens": 8 * 4 * 10, "checkpoints": 2, "save_every": 3}
 
-    def run(ckpt, evaluate=lambda m: {}, rounds=rounds):
+    def run(ckpt, evaluate=lambda m, final: {}, rounds=rounds):
         return train_run(docs, rounds, cfg, train, 0, evaluate, ckpt, progress=False, rounds=rounds)
 
     full = run(tmp_path / "full")
@@ -331,7 +340,7 @@ def test_round_ordered_run_resumes_exactly(tmp_path):
     class Killed(Exception):
         pass
 
-    def dies(model):
+    def dies(model, final):
         raise Killed
 
     with pytest.raises(Killed):  # first evaluation at step 5; state saved at step 3
@@ -341,6 +350,6 @@ def test_round_ordered_run_resumes_exactly(tmp_path):
     # the rounds are part of the run's identity: a checkpoint of another order is not resumed
     with pytest.raises(Killed):
         run(tmp_path / "other", evaluate=dies)
-    plain = train_run(docs, rounds, cfg, train, 0, lambda m: {}, tmp_path / "other", progress=False)
-    fresh_plain = train_run(docs, rounds, cfg, train, 0, lambda m: {}, None, progress=False)
+    plain = train_run(docs, rounds, cfg, train, 0, lambda m, final: {}, tmp_path / "other", progress=False)
+    fresh_plain = train_run(docs, rounds, cfg, train, 0, lambda m, final: {}, None, progress=False)
     assert plain["train_loss"] == fresh_plain["train_loss"] != full["train_loss"]

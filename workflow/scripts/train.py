@@ -47,18 +47,21 @@ def main(smk):
         t["name"]: load_task(path) for t, path in zip(cfg["eval"]["tasks"], smk.input.tasks, strict=True)
     }
 
-    def evaluate(model):
+    def evaluate(model, final):
+        # the learning curve needs target bits per byte only; the heldout domains and the tasks,
+        # read from the final checkpoint alone, are scored there
         results = evaluate_sets(
             model,
-            eval_sets,
+            eval_sets if final else {"target": eval_sets["target"]},
             block_size=model_cfg.block_size,
             batch_size=cfg["eval"]["batch_size"],
             device=device,
         )
         scores = {f"bpb/{name}": r["bpb"] for name, r in results.items()}
-        for name, items in tasks.items():
-            res = score_task(model, tok, items, device=device)
-            scores.update({f"task/{name}/acc": res["acc"], f"task/{name}/acc_norm": res["acc_norm"]})
+        if final:
+            for name, items in tasks.items():
+                res = score_task(model, tok, items, device=device)
+                scores.update({f"task/{name}/acc": res["acc"], f"task/{name}/acc_norm": res["acc_norm"]})
         return scores
 
     selection = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}"

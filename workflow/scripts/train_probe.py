@@ -33,7 +33,7 @@ def main(smk):
     train_cfg = {**cfg["lm"]["train"], **(spec.get("train") or {})}
     trained = {}
 
-    def keep_model(model):  # called at every evaluation step; the last one sees the trained model
+    def keep_model(model, final):  # the last evaluation step sees the trained model
         trained["model"] = model
         return {}
 

@@ -221,7 +221,7 @@ def train_run(
     model_cfg: GPTConfig,
     train_cfg: dict[str, Any],
     seed: int,
-    evaluate: Callable[[GPT], dict[str, Any]],
+    evaluate: Callable[[GPT, bool], dict[str, Any]],
     ckpt_dir: Path | None,
     device: str = "cpu",
     progress: bool = True,
@@ -240,7 +240,9 @@ def train_run(
     seed : int
         Seeds the model init (``torch.manual_seed``) and the data order.
     evaluate : callable
-        ``model -> dict`` of metrics, called at each of the ``checkpoints`` evaluation steps.
+        ``(model, final) -> dict`` of metrics, called at each of the ``checkpoints`` evaluation
+        steps; ``final`` is True at the last one, so a caller may score its cheap sets along the
+        curve and everything at the end.
     ckpt_dir : Path or None
         Where ``state.pt`` lives; None disables saving and resuming.
     device : str
@@ -258,7 +260,7 @@ def train_run(
     Returns
     -------
     dict
-        ``curve`` (``[{step, tokens, epochs, **evaluate(model)}]``), ``tokens_per_s`` (training
+        ``curve`` (``[{step, tokens, epochs, **evaluate(model, final)}]``), ``tokens_per_s`` (training
         only, excluding evaluation), ``n_params``, ``flops_per_token``, ``flops_formula``,
         ``train_loss`` (per-step mean, rounded to 6 decimals), ``epochs``, ``tokens``, ``steps``.
     """
@@ -350,7 +352,7 @@ def train_run(
             )
             if step in at_eval:
                 point = {"step": step, "tokens": step * tokens_per_step, "epochs": stream.epochs_completed}
-                curve.append(_plain({**point, **evaluate(model)}))
+                curve.append(_plain({**point, **evaluate(model, step == total_steps)}))
             if state_path is not None and (step % save_every == 0 or step == total_steps):
                 save()
     finally:
