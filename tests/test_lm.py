@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -339,3 +341,33 @@ def test_loss_weights_callable_is_used():
     assert len(calls) == 10
     # The weighted loss equals the mean here, so training matches up to float summation order.
     np.testing.assert_allclose(weighted["train_loss"], plain["train_loss"], rtol=1e-4)
+
+
+_ALLOC_LOOP = """
+import resource, sys
+import torch
+from dqreview.runner import keep_freed_memory
+if sys.argv[1] == "reuse":
+    assert keep_freed_memory()
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for i in range(20):  # 48 MiB of float32, over glibc's largest mmap threshold; the heap settles first
+    if i == 10:
+        before = faults()
+    torch.ones(48 << 18).sum()
+print(faults() - before)
+"""
+
+
+def test_keep_freed_memory_stops_page_faults_on_large_tensors():
+    # A training step frees and re-allocates its 32 MiB logits; by default every step faults them in again.
+    faults = {
+        mode: int(
+            subprocess.run(
+                [sys.executable, "-c", _ALLOC_LOOP, mode], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for mode in ("default", "reuse")
+    }
+    assert faults["default"] > 10 * 12_000  # 12,288 pages of 4 KiB per allocation
+    assert faults["reuse"] < 1_000
