@@ -2,7 +2,8 @@
 
 ``run(main)`` gives every workflow script the same behaviour: logging to the rule's log file
 and to stderr, thread counts from the config (never from the machine, so results do not depend
-on it), and user errors (:class:`DQError`) reported as one clear message without a traceback.
+on it), freed memory kept for reuse (:func:`keep_freed_memory`), and user errors
+(:class:`DQError`) reported as one clear message without a traceback.
 """
 
 from __future__ import annotations
