@@ -39,7 +39,7 @@ run: $(STAMP) tex
 	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) all
 
 tiny: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --configfile configs/tiny.yaml $(SNAKEMAKE_ARGS) all
+	$(BIN)/snakemake all --cores $(CORES) --configfile configs/tiny.yaml $(SNAKEMAKE_ARGS)
 
 test: $(STAMP)
 	$(BIN)/pytest -q

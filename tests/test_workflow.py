@@ -304,3 +304,40 @@ def test_tiny_run_report_gathers_figures_and_tables(tiny_run, archive_cache, tmp
         "compute.csv",
     ):
         assert name in html, name
+
+
+def _documented_snakemake_commands() -> list[tuple[str, list[str]]]:
+    """Every snakemake command line in the README's code blocks and the Makefile's recipes."""
+    import re
+    import shlex
+
+    found = []
+    readme = (REPO / "README.md").read_text()
+    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
+        found += [("README.md", ln) for ln in block.splitlines()]
+    found += [("Makefile", ln) for ln in (REPO / "Makefile").read_text().splitlines() if ln.startswith("\t")]
+    commands = []
+    for where, line in found:
+        if not re.match(r"(\.venv/bin/|\$\(BIN\)/)?snakemake\s", line.strip()):
+            continue
+        words = shlex.split(line.split("#")[0].replace("$(BIN)/", "").replace("$(CORES)", "2"))
+        words = [w for w in words if not w.startswith("$(")]
+        commands.append((f"{where}: {line.strip()}", words[1:]))
+    return commands
+
+
+def test_documented_commands_parse_as_meant():
+    """`--configfile`, `--config` and `--resources` take every following word: a target written after one of
+    them would be read as a config file or a resource (Snakemake then stops with a bare ValueError)."""
+    from snakemake.cli import get_argument_parser
+
+    commands = _documented_snakemake_commands()
+    assert any("tiny.yaml" in c for c, _ in commands) and any("profiles/slurm" in c for c, _ in commands)
+    parser = get_argument_parser()
+    for command, args in commands:
+        try:
+            parsed = parser.parse_args(args)
+        except (ValueError, SystemExit) as exc:
+            pytest.fail(f"{command}: does not parse ({exc!r})")
+        for path in parsed.configfile or []:
+            assert str(path).endswith((".yaml", ".yml")), f"{command}: {path} is read as a config file"
