@@ -28,13 +28,22 @@ def clustered_rows(seed: int = 0, n_per: int = 40, k: int = 4, d: int = 16, nois
     return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
 
 
-def snakemake(workdir: Path, *args: str, configfiles=(), timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the workflow with ``workdir`` as the working directory (outputs land under workdir/results)."""
+def snakemake_cmd(workdir: Path, *args: str, configfiles=()) -> list[str]:
+    """The workflow's command line with ``workdir`` as the working directory (config.yaml, then ``configfiles``)."""
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--configfile", str(REPO / "config.yaml"), *[str(c) for c in configfiles]]
-    cmd += list(args)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return cmd + list(args)
+
+
+def offline_env() -> dict[str, str]:
+    """The environment for workflow runs in tests: Hugging Face never goes to the network."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def snakemake(workdir: Path, *args: str, configfiles=(), timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the workflow with ``workdir`` as the working directory (outputs land under workdir/results)."""
+    cmd = snakemake_cmd(workdir, *args, configfiles=configfiles)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=offline_env())
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, SNAKEMAKE
+from conftest import REPO, offline_env, snakemake_cmd
 
 pytestmark = pytest.mark.workflow
 
@@ -35,18 +35,14 @@ STATE = f"results/.ckpt/train/{SELECTION}/s0/state.pt"
 
 
 def _cmd(workdir: Path, archive_cache: Path, *args: str) -> list[str]:
-    return [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--cores", "2", *args, TARGET, "--configfile", str(REPO / "config.yaml"),
-            str(REPO / "configs/tiny.yaml"), "--config", f"cache={archive_cache}"]  # fmt: skip
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # --config takes every following word: it comes last
+    return snakemake_cmd(workdir, "--cores", "2", *args, TARGET, "--config", f"cache={archive_cache}",
+                         configfiles=[REPO / "configs/tiny.yaml"])  # fmt: skip
 
 
 def _run(workdir: Path, archive_cache: Path, *args: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        _cmd(workdir, archive_cache, *args), capture_output=True, text=True, timeout=900, env=_env()
+        _cmd(workdir, archive_cache, *args), capture_output=True, text=True, timeout=900, env=offline_env()
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc
@@ -56,7 +52,7 @@ def _kill_when(workdir: Path, archive_cache: Path, path: str, *args: str, timeou
     """Start snakemake in its own session; SIGKILL its whole process group as soon as ``path`` exists."""
     log = (workdir / "killed-run.log").open("w")
     proc = subprocess.Popen(
-        _cmd(workdir, archive_cache, *args), stdout=log, stderr=subprocess.STDOUT, env=_env(),
+        _cmd(workdir, archive_cache, *args), stdout=log, stderr=subprocess.STDOUT, env=offline_env(),
         start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + timeout
@@ -77,7 +73,11 @@ def _kill_when(workdir: Path, archive_cache: Path, path: str, *args: str, timeou
     assert proc.returncode == -signal.SIGKILL
     # kill -9 leaves snakemake's directory lock behind: the documented recovery is --unlock, then rerun
     subprocess.run(
-        _cmd(workdir, archive_cache, "--unlock"), capture_output=True, timeout=300, env=_env(), check=True
+        _cmd(workdir, archive_cache, "--unlock"),
+        capture_output=True,
+        timeout=300,
+        env=offline_env(),
+        check=True,
     )
 
 

@@ -310,15 +310,9 @@ def test_disk_full_names_the_file_and_the_fix(tmp_path, disk_full, writer, obj, 
     assert not path.exists() and not list(path.parent.iterdir())  # no partial file, no temporary left
 
 
-def test_disk_full_while_saving_training_state(tmp_path, monkeypatch):
+def test_disk_full_while_saving_training_state(tmp_path, disk_full):
     import dqreview.lm.train as train
 
-    def mkstemp(prefix="", suffix="", dir=None):
-        path = os.path.join(dir, f"{prefix}full{suffix}")
-        os.symlink("/dev/full", path)
-        return os.open(path, os.O_WRONLY), path
-
-    monkeypatch.setattr(train.tempfile, "mkstemp", mkstemp)
     path = tmp_path / ".ckpt" / "state.pt"
     with pytest.raises(DQError, match=rf"{path}: cannot write.*(free space|free disk space)"):
         train._save_state(path, {"step": 1, "weights": np.zeros(10_000).tolist()})

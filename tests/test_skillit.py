@@ -353,3 +353,13 @@ def test_round_ordered_run_resumes_exactly(tmp_path):
     plain = train_run(docs, rounds, cfg, train, 0, lambda m, final: {}, tmp_path / "other", progress=False)
     fresh_plain = train_run(docs, rounds, cfg, train, 0, lambda m, final: {}, None, progress=False)
     assert plain["train_loss"] == fresh_plain["train_loss"] != full["train_loss"]
+
+
+def test_target_rows_is_a_fixed_hash_picked_subset():
+    from dqreview.metrics.skillit import target_rows
+
+    ids = np.array([f"t{i}" for i in range(50)])
+    assert target_rows(ids, None).tolist() == list(range(50)) == target_rows(ids, 50).tolist()
+    rows = target_rows(ids, 10)
+    assert len(set(rows)) == 10 and rows.tolist() == target_rows(ids, 10).tolist()
+    assert set(target_rows(ids[::-1], 10)) == {49 - r for r in rows}  # chosen by id, not by position

@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, snakemake
+from conftest import REPO, offline_env, snakemake, snakemake_cmd
 
 SELECTION = "random/uniform/high/b0.30"
 SEEDS = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())["seeds"]
@@ -245,9 +245,8 @@ def test_profile_dry_run_without_slurm_binaries(tmp_path):
     env = {**os.environ, "PATH": os.pathsep.join([*path, str(bindir)])}
     assert shutil.which("sbatch", path=env["PATH"]) is None
     workdir = tmp_path / "work"
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
-    cmd += ["--configfile", str(REPO / "config.yaml"), str(REPO / "configs/tiny.yaml")]
-    cmd += ["--profile", str(REPO / "profiles/slurm"), "-n", "all"]
+    cmd = snakemake_cmd(workdir, "--profile", str(REPO / "profiles/slurm"), "-n", "all",
+                        configfiles=[REPO / "configs/tiny.yaml"])  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
@@ -345,11 +344,10 @@ def test_scancel_then_rerun_recovers(slurm_run, override_profile, archive_cache,
     (workdir / f"results/cost/train/{SELECTION}.json").unlink()
     shutil.rmtree(workdir / "results/.ckpt", ignore_errors=True)
 
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
-    cmd += ["--configfile", str(REPO / "config.yaml"), str(REPO / "configs/tiny.yaml")]
+    cmd = snakemake_cmd(workdir, configfiles=[REPO / "configs/tiny.yaml"])
     cmd += _slurm_args(override_profile, archive_cache)
     cmd += ["--retries", "0", EVALS[0]]  # no automatic resubmission: the cancel must fail the run
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = offline_env()
     log_path = tmp_path / "first.log"
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, text=True, env=env)

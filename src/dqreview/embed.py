@@ -249,6 +249,11 @@ class Encoder:
         return out
 
 
+def check_task2vec_vectors(X: np.ndarray, n_rows: int | None, path: str | os.PathLike) -> None:
+    """:func:`check_embeddings` for per-document Task2Vec vectors (finite, not normalised)."""
+    check_embeddings(X, n_rows, path, unit_norm=False, what="Task2Vec vector")
+
+
 def check_embeddings(
     X: np.ndarray,
     n_rows: int | None,

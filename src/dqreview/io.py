@@ -40,6 +40,12 @@ def os_error(path: str | os.PathLike, exc: OSError, doing: str) -> DQError:
     return DQError(f"{path}: cannot {doing} it ({cause}); {fix}")
 
 
+def _damaged(path: str | os.PathLike, what: str, exc: Exception) -> DQError:
+    return DQError(
+        f"{path}: not {what} ({exc.__class__.__name__}: {exc}); delete it and rerun snakemake to rebuild it"
+    )
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -120,16 +126,10 @@ def read_parquet(path: str | os.PathLike, columns: Sequence[str] | None = None) 
         raise DQError(f"{path}: file not found; rebuild it with snakemake") from None
     except OSError as exc:
         if exc.errno is None:  # pyarrow's own errors on damaged files are OSErrors without errno
-            raise DQError(
-                f"{path}: not a readable Parquet file ({exc.__class__.__name__}: {exc}); "
-                "delete it and rerun snakemake to rebuild it"
-            ) from None
+            raise _damaged(path, "a readable Parquet file", exc) from None
         raise os_error(path, exc, "read") from None
     except Exception as exc:  # pyarrow raises several types for damaged files
-        raise DQError(
-            f"{path}: not a readable Parquet file ({exc.__class__.__name__}: {exc}); "
-            "delete it and rerun snakemake to rebuild it"
-        ) from None
+        raise _damaged(path, "a readable Parquet file", exc) from None
     if columns is not None:
         missing = [c for c in columns if c not in df.columns]
         if missing:
@@ -164,10 +164,7 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except OSError as exc:
         raise os_error(path, exc, "read") from None
     except Exception as exc:  # zipfile.BadZipFile, ValueError (object arrays), EOFError
-        raise DQError(
-            f"{path}: not a readable .npz of plain arrays ({exc.__class__.__name__}: {exc}); "
-            "delete it and rerun snakemake to rebuild it"
-        ) from None
+        raise _damaged(path, "a readable .npz of plain arrays", exc) from None
 
 
 def read_json(path: str | os.PathLike) -> Any:

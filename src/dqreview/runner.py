@@ -51,8 +51,8 @@ def keep_freed_memory() -> bool:
     anew (16 x 128 x 4,096 float32 = 32 MiB each): a quarter of a CPU training step went to the
     kernel. With mmap off and a 1 GiB trim threshold, freed blocks are reused: 1.41x training and
     1.47x evaluation tokens/s for the embedded default's model on one thread, bit-identical results
-    (``benchmarks/proxy_lm_throughput.py``). The price is that a job's memory stays near its peak until it exits. Returns False where the C
-    library has no glibc ``mallopt`` (macOS; musl ignores it).
+    (``benchmarks/proxy_lm_throughput.py``). The price is that a job's memory stays near its peak
+    until it exits. Returns False where the C library has no glibc ``mallopt`` (macOS; musl ignores it).
     """
     if not sys.platform.startswith("linux"):
         return False

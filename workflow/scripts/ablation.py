@@ -7,7 +7,7 @@ def main(smk):
     from dqreview.io import write_csv, write_text
     from dqreview.report.figures import ablation
     from dqreview.report.runs import collect_runs
-    from dqreview.report.stats import paired_differences, summarise
+    from dqreview.report.stats import paired_differences, summarise, versus_random
     from dqreview.report.tables import to_latex
 
     spec = smk.params.spec
@@ -33,7 +33,7 @@ def main(smk):
     summary = summary.merge(extra.reset_index(), on=["series", "budget"])
     diffs = paired_differences(series, random, ["series"], "bpb/target")
     table = summary.merge(
-        diffs.drop(columns="sd").rename(columns={"diff": "diff_vs_random", "ci95": "diff_ci95"}),
+        versus_random(diffs),
         on=["series", "budget"],
     )
     order = {s["label"]: i for i, s in enumerate(spec["series"])}

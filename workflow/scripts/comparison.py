@@ -7,7 +7,12 @@ def main(smk):
     from dqreview.io import write_csv, write_text
     from dqreview.report.figures import comparison
     from dqreview.report.runs import collect_runs, method_labels
-    from dqreview.report.stats import paired_differences, pooled_minimal_detectable_effect, summarise
+    from dqreview.report.stats import (
+        paired_differences,
+        pooled_minimal_detectable_effect,
+        summarise,
+        versus_random,
+    )
     from dqreview.report.tables import to_latex
 
     runs = collect_runs(smk.input.evals, smk.input.infos)
@@ -21,7 +26,7 @@ def main(smk):
     diffs = paired_differences(methods, random, ["method"], "bpb/target")
     mde = pooled_minimal_detectable_effect(diffs)
     table = summary.merge(
-        diffs.drop(columns="sd").rename(columns={"diff": "diff_vs_random", "ci95": "diff_ci95"}),
+        versus_random(diffs),
         on=["method", "budget"],
         how="left",
     )

@@ -65,14 +65,11 @@ def _load(name, paths):
 
 
 def _checked(name, path):
-    from dqreview.embed import check_embeddings
+    from dqreview.embed import check_embeddings, check_task2vec_vectors
     from dqreview.io import read_npy
 
     X = read_npy(path)
-    if name.endswith("t2v"):
-        check_embeddings(X, None, path, unit_norm=False, what="Task2Vec vector")
-    else:
-        check_embeddings(X, None, path)
+    (check_task2vec_vectors if name.endswith("t2v") else check_embeddings)(X, None, path)
     return X
 
 

@@ -10,7 +10,7 @@ log = logging.getLogger("dqreview.score")
 def main(smk):
     from dqreview.config import variant_params
     from dqreview.cost import measure
-    from dqreview.embed import check_embeddings
+    from dqreview.embed import check_embeddings, check_task2vec_vectors
     from dqreview.io import read_npy, read_npz, read_parquet, write_parquet
     from dqreview.metrics import get_metric
 
@@ -24,7 +24,7 @@ def main(smk):
         check_embeddings(emb, len(docs), smk.input.emb)
     if "t2v" in smk.input.keys():  # per-document Task2Vec vectors reach score() as its embeddings
         emb = read_npy(smk.input.t2v)
-        check_embeddings(emb, len(docs), smk.input.t2v, unit_norm=False, what="Task2Vec vector")
+        check_task2vec_vectors(emb, len(docs), smk.input.t2v)
     state = None
     if "state" in smk.input.keys():
         state = read_npz(smk.input.state)

@@ -12,11 +12,10 @@ log = logging.getLogger("dqreview.skillit")
 def main(smk):
     from dqreview.config import variant_params
     from dqreview.cost import measure
-    from dqreview.hashing import unit_uniform
     from dqreview.io import read_parquet, write_json
     from dqreview.lm.model import GPTConfig
     from dqreview.lm.tokenizer import encode_batch
-    from dqreview.metrics.skillit import check_params, run_skillit, skill_labels, validation_mask
+    from dqreview.metrics.skillit import check_params, run_skillit, skill_labels, target_rows, validation_mask
     from dqreview.mixture import load_pool_tokens
 
     wc = smk.wildcards
@@ -31,11 +30,7 @@ def main(smk):
     names = sorted(frame["domain"].unique())
     codes = frame["domain"].map({d: i for i, d in enumerate(names)}).to_numpy(np.int64)
     ref = read_parquet(smk.input.ref, columns=["id", "text"])
-    if params["target_docs"] is not None and params["target_docs"] < len(ref):
-        # the evaluation is most of Skill-It's cost: a fixed hash-picked subset of target ref
-        ref = ref.iloc[
-            np.argsort(unit_uniform(ref["id"].to_numpy(), 0), kind="stable")[: params["target_docs"]]
-        ]
+    ref = ref.iloc[target_rows(ref["id"].to_numpy(), params["target_docs"])]
     target = encode_batch(pool.tokenizer, ref["text"].tolist())
     model_cfg = GPTConfig.from_dict({**cfg["model"], "vocab_size": pool.vocab_size})
     with measure("mixture", f"skillit/{wc.variant}", smk.output.cost, device) as rec:

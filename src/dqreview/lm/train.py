@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from dqreview.errors import DQError
+from dqreview.io import atomic_path
 from dqreview.lm.data import TokenStream
 from dqreview.lm.model import FLOPS_FORMULA, GPT, GPTConfig
 
@@ -175,22 +175,12 @@ def _plain(obj: Any) -> Any:
 
 
 def _save_state(path: Path, state: dict[str, Any]) -> None:
-    # torch.save to a temporary file in the same directory, then an atomic rename.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # atomic_path turns OS errors (disk full) into a DQError naming the checkpoint
     try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:  # disk full: name the checkpoint, not a traceback
-        from dqreview.io import os_error
-
-        raise os_error(path, exc, "write") from exc
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
     except RuntimeError as exc:  # torch.save reports a failed write as a RuntimeError
         raise DQError(f"{path}: cannot write the training state ({exc}); free disk space and rerun") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _load_state(path: Path, fingerprint: str) -> dict[str, Any] | None:

@@ -277,6 +277,17 @@ def validation_mask(ids: Sequence[str], domains: Sequence[str], n_per_domain: in
     return mask
 
 
+def target_rows(ids: Sequence[str], target_docs: int | None) -> np.ndarray:
+    """Positions of the target documents evaluated each round: all of them (in order) when ``target_docs``
+    is None or covers them, else the ``target_docs`` first in ``unit_uniform(id, 0)`` order, a fixed
+    hash-picked subset (the evaluation is most of Skill-It's cost)."""
+    from dqreview.hashing import unit_uniform
+
+    if target_docs is None or target_docs >= len(ids):
+        return np.arange(len(ids))
+    return np.argsort(unit_uniform(np.asarray(ids), 0), kind="stable")[:target_docs]
+
+
 # --- training ---------------------------------------------------------------------------------
 
 

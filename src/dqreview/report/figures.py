@@ -56,10 +56,11 @@ def comparison(summary: pd.DataFrame, diffs: pd.DataFrame, mde: float, path) -> 
     bx.set_xlabel("bits per byte minus random's, same seed (< 0: better than random)")
     bx.set_title("(b) paired difference from random, mean ± 95% CI")
     bx.grid(alpha=0.3, axis="x")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _save(fig, path) -> None:
+def save_figure(fig, path) -> None:
+    """Write ``fig`` to ``path`` as PDF atomically and close it."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="pdf")
     plt.close(fig)
@@ -93,7 +94,7 @@ def cost_verdicts(verdicts: pd.DataFrame, target_model: str, path) -> None:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     fig.suptitle("Is selecting cheaper than the training it saves? (above the line: yes)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: str = "bpb/target") -> None:
@@ -121,7 +122,7 @@ def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: s
     axes[0][-1].legend(fontsize=6, loc="upper right")
     n = int(curves.groupby(["method", "budget"])["seed"].nunique().min())
     fig.suptitle(f"Learning curves (mean over {n} seeds); black: random trained for each length", fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: dict, path) -> None:
@@ -161,7 +162,7 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: d
     bx.grid(alpha=0.3)
     bx.legend(fontsize=7)
     fig.suptitle(spec["title"] + (f"\n{spec['question']}" if spec.get("question") else ""), fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def composition(
@@ -207,7 +208,7 @@ def composition(
     dx.set_title("(d) overlap between methods (first seed)")
     for a in (ax, cx):
         a.tick_params(axis="y", labelsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def metrics_vs_bpb(data: pd.DataFrame, table: pd.DataFrame, path) -> None:
@@ -237,7 +238,7 @@ def metrics_vs_bpb(data: pd.DataFrame, table: pd.DataFrame, path) -> None:
     fig.suptitle(
         "Data metrics of each selection vs the proxy LM's bits per byte (bootstrap 95% CIs)", fontsize=10
     )
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def diversity(table: pd.DataFrame, path) -> None:
@@ -268,4 +269,4 @@ def diversity(table: pd.DataFrame, path) -> None:
     bx.set_title("(b) alignment with the target")
     bx.legend(fontsize=7)
     bx.grid(alpha=0.3, axis="x")
-    _save(fig, path)
+    save_figure(fig, path)

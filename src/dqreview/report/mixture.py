@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dqreview.report.figures import _save  # noqa: E402  (atomic write, closes the figure)
+from dqreview.report.figures import save_figure  # noqa: E402
 
 
 def doremi_weights_figure(states: Sequence[dict], path) -> None:
@@ -65,7 +65,7 @@ def doremi_weights_figure(states: Sequence[dict], path) -> None:
         ax.set_title("learned vs natural mixture")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3, axis="y")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def skillit_schedule_figure(states: Sequence[dict], path) -> None:
@@ -103,7 +103,7 @@ def skillit_schedule_figure(states: Sequence[dict], path) -> None:
                 j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < 0.6 else "black"
             )
         fig.colorbar(im, ax=ax, shrink=0.8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def mixture_selection_table(infos: Sequence[dict], paths: Sequence[str] | None = None) -> pd.DataFrame:

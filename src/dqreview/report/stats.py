@@ -64,6 +64,11 @@ def paired_differences(
     return out.rename(columns={"mean": "diff", "n_seeds": "n_pairs"}).assign(sd=sd)
 
 
+def versus_random(diffs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`paired_differences` output as the tables' columns: ``diff_vs_random``, ``diff_ci95``, ``n_pairs``."""
+    return diffs.drop(columns="sd").rename(columns={"diff": "diff_vs_random", "ci95": "diff_ci95"})
+
+
 def minimal_detectable_effect(sd_diff: float, n_pairs: int, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest true paired mean difference a two-sided paired t-test detects with the given power.
 
