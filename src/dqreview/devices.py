@@ -18,6 +18,8 @@ import os
 import time
 from pathlib import Path
 
+from dqreview import paths
+
 log = logging.getLogger(__name__)
 
 _held: list = []  # open lock files of this process; closing them releases the GPUs
@@ -33,7 +35,7 @@ def cuda_device_count() -> int:
 
 def claim_device(
     gpus: int,
-    lock_dir: str | os.PathLike = "results/.gpu-locks",
+    lock_dir: str | os.PathLike = paths.GPU_LOCKS,
     n_devices: int | None = None,
     timeout_s: float = 3600.0,
     poll_s: float = 2.0,

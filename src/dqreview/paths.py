@@ -1,0 +1,172 @@
+"""Every file the workflow writes under ``results/``: one home for the path templates.
+
+Rules, scripts, cost accounting and the reports build paths only from here (``tests/policy/test_policy.py``
+fails on a ``results/`` literal anywhere else). Templates use Snakemake's wildcard syntax
+(``{metric}``); :func:`fill` formats some wildcards and leaves the others for Snakemake.
+
+A *job key* names one job (``score/{metric}/{variant}/shard-{shard}``); its log, benchmark and cost
+record are ``results/{logs,benchmarks,cost}/<key>.{log,tsv,json}`` (:func:`log`, :func:`benchmark`,
+:func:`cost`). A *selection* is ``{metric}/{variant}/{keep}/b{budget}`` (:data:`SELECTION`,
+:func:`selection`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+RESULTS = "results"
+
+# --- data ---------------------------------------------------------------------------------
+DOWNLOAD = "results/download/{source}.parquet"
+DOWNLOAD_STATS = "results/download/{source}.json"
+#: A document split: ``pool/shard-{i}``, ``target/ref``, ``target/test``.
+DOCS = "results/data/{part}.parquet"
+POOL_SHARD = "results/data/pool/shard-{shard}.parquet"
+POOL_INDEX = "results/data/pool/index.parquet"
+TARGET = "results/data/target/{split}.parquet"
+HELDOUT = "results/data/heldout/{domain}.parquet"
+PREPARE_STATS = "results/data/prepare.json"
+#: The parts (document splits) that get embeddings and Task2Vec vectors.
+PART_PATTERN = r"pool/shard-\d+|target/ref|target/test"
+
+# --- embeddings, probe, Task2Vec --------------------------------------------------------------
+EMBED = "results/embed/{part}.npy"
+TOKENIZER = "results/lm/tokenizer.json"
+PROBE_MODEL = "results/probe/model.safetensors"
+PROBE_CONFIG = "results/probe/config.json"
+T2V = "results/t2v/{part}.npy"
+T2V_INFO = "results/t2v/{part}.parquet"
+T2V_DIVERSITY_BATCHES = "results/t2v/diversity_batches.npz"
+
+# --- metrics and selection --------------------------------------------------------------------
+FEATURES = "results/features/{metric}/{variant}/shard-{shard}.npz"
+STATE = "results/prototypes/{metric}/{variant}.npz"
+SHARD_SCORES = "results/scores/{metric}/{variant}/shard-{shard}.parquet"
+SCORES = "results/scores/{metric}/{variant}.parquet"
+MIXTURE_STATE = "results/mixture/{metric}/{variant}/s{seed}.json"
+SELECTION = "{metric}/{variant}/{keep}/b{budget}"
+SELECT_IDS = f"results/select/{SELECTION}/s{{seed}}.parquet"
+SELECT_INFO = f"results/select/{SELECTION}/s{{seed}}.json"
+SELECT_ROOT = "results/select"
+
+# --- training and evaluation ------------------------------------------------------------------
+EVAL = f"results/eval/{SELECTION}/s{{seed}}.json"
+TRAIN_LOG = f"results/train/{SELECTION}/s{{seed}}.json"
+CURVE_EVAL = f"results/curves/x{{mult}}/{SELECTION}/s{{seed}}.json"
+CURVE_TRAIN_LOG = f"results/train_curve/x{{mult}}/{SELECTION}/s{{seed}}.json"
+#: Resumable training state: outside declared outputs, which Snakemake deletes before a rerun.
+CKPT_TRAIN = f"results/.ckpt/train/{SELECTION}"
+CKPT_CURVE = f"results/.ckpt/train_curve/x{{mult}}/{SELECTION}"
+CKPT_PROBE = "results/.ckpt/probe"
+GPU_LOCKS = "results/.gpu-locks"
+
+# --- reports ------------------------------------------------------------------------------
+TABLE = "results/tables/{name}.csv"
+TABLE_TEX = "results/tables/{name}.tex"
+FIGURE = "results/figs/{name}.pdf"
+MANIFEST = "results/manifest.json"
+PAPER_MACROS = "results/paper/macros.tex"
+PAPER_SOURCES = "results/paper/sources.tex"
+PAPER_PDF = "results/paper/main.pdf"
+
+#: The fixed figures (``results/figs/<name>.pdf``) and what draws each. A mixture method names its own
+#: figure (``MixtureLearner.figure``); ablation figures take their names from the config and may reuse
+#: neither.
+FIGURES = {
+    "comparison": "every method at every budget (rule comparison)",
+    "cost": "the compute verdict per method (rule compute_table)",
+    "learning_curves": "learning curves and random's compute curve (rule compute_table)",
+    "composition": "what each selection contains (rule composition)",
+    "metrics": "data metrics of each selection vs its bits per byte (rule metrics_vs_bpb)",
+    "theory": "Sorscher et al.'s teacher-student theory (rule theory)",
+    "diversity": "Task2Vec coefficients (rule diversity_figure)",
+}
+#: The figures and tables the paper includes (besides every ablation figure).
+PAPER_FIGURES = ("comparison", "composition", "cost", "learning_curves", "metrics", "theory")
+PAPER_TABLES = ("data", "comparison", "compute", "diversity")
+
+
+def fill(template: str, **wildcards) -> str:
+    """``template`` with the given wildcards formatted; other ``{wildcards}`` are left as they are."""
+    return re.sub(
+        r"\{(\w+)\}",
+        lambda m: str(wildcards[m.group(1)]) if m.group(1) in wildcards else m.group(0),
+        template,
+    )
+
+
+def expand(template: str, **values: Iterable) -> list[str]:
+    """``template`` filled with every combination of ``values`` (in the given order), others kept."""
+    out = [template]
+    for name, options in values.items():
+        out = [fill(t, **{name: v}) for t in out for v in options]
+    return out
+
+
+def figure(name: str) -> str:
+    return fill(FIGURE, name=name)
+
+
+def table(name: str, tex: bool = False) -> str:
+    return fill(TABLE_TEX if tex else TABLE, name=name)
+
+
+def selection(metric: str, variant: str, keep: str, budget: str) -> str:
+    """The selection key ``metric/variant/keep/bBUDGET`` (``budget`` formatted like ``0.10``)."""
+    return fill(SELECTION, metric=metric, variant=variant, keep=keep, budget=budget)
+
+
+def under_select(path: str) -> str:
+    """``results/select/<selection>/s<seed>.<ext>`` → ``<selection>/s<seed>`` (how tables name a run)."""
+    return str(PurePosixPath(path).relative_to(SELECT_ROOT).with_suffix(""))
+
+
+def parse_selection(key: str) -> dict[str, str]:
+    """``metric/variant/keep/bBUDGET[/sSEED]`` → its parts (``seed`` only when present)."""
+    parts = key.split("/")
+    if len(parts) not in (4, 5) or not parts[3].startswith("b"):
+        raise ValueError(f"{key!r} is not a selection key metric/variant/keep/bBUDGET[/sSEED]")
+    out = dict(zip(("metric", "variant", "keep"), parts[:3], strict=True), budget=parts[3][1:])
+    if len(parts) == 5:
+        out["seed"] = parts[4].removeprefix("s")
+    return out
+
+
+# --- job keys: one log, benchmark and cost record per job ---------------------------------------
+class Job:
+    """Job keys of the workflow's rules (templates)."""
+
+    DOWNLOAD = "download/{source}"
+    PREPARE = "prepare"
+    EMBED = "embed/{part}"
+    TOKENIZER = "tokenizer"
+    PROBE = "probe/train"
+    T2V = "t2v/{part}"
+    T2V_DIVERSITY = "t2v/diversity_table"
+    FEATURES = "features/{metric}/{variant}/shard-{shard}"
+    FIT = "fit/{metric}/{variant}"
+    SCORE = "score/{metric}/{variant}/shard-{shard}"
+    MERGE_SCORES = "merge_scores/{metric}/{variant}"
+    MIXTURE = "mixture/{metric}/{variant}"
+    SELECT = f"select/{SELECTION}/s{{seed}}"
+    TRAIN = f"train/{SELECTION}"
+    TRAIN_CURVE = f"train_curve/x{{mult}}/{SELECTION}"
+    MANIFEST = "manifest"
+
+    @staticmethod
+    def report(name: str) -> str:
+        return f"report/{name}"
+
+
+def log(job: str) -> str:
+    return f"{RESULTS}/logs/{job}.log"
+
+
+def benchmark(job: str) -> str:
+    return f"{RESULTS}/benchmarks/{job}.tsv"
+
+
+def cost(job: str) -> str:
+    return f"{RESULTS}/cost/{job}.json"
