@@ -36,7 +36,7 @@ tex:
 	fi
 
 run: $(STAMP) tex
-	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) all
+	$(BIN)/snakemake all --cores $(CORES) $(SNAKEMAKE_ARGS)
 
 tiny: $(STAMP)
 	$(BIN)/snakemake all --cores $(CORES) --configfile configs/tiny.yaml $(SNAKEMAKE_ARGS)

@@ -43,14 +43,14 @@ for message in drop_incomplete_ablations(config):
     print(f"note: {message}", file=sys.stderr)
 
 
-# paper: auto builds results/paper/main.pdf when latexmk is installed and otherwise leaves it out of
+# paper: auto builds the paper PDF when latexmk is installed and otherwise leaves it out of
 # `all` with one message; on requires it; off never builds it.
 PAPER = {True: "on", False: "off"}.get(config["paper"], config["paper"])
 if PAPER == "auto":
     PAPER = "on" if shutil.which("latexmk") else "off"
     if PAPER == "off":
         print(
-            "paper: auto - latexmk not found, so results/paper/main.pdf is left out of `all`. Install TeX "
+            "paper: auto - latexmk not found, so the paper PDF is left out of `all`. Install TeX "
             "(Debian/Ubuntu: apt-get install latexmk texlive-latex-base texlive-latex-recommended; "
             "`make run` does it where it may) or set `paper: on` to make this an error.",
             file=sys.stderr,
@@ -62,6 +62,7 @@ elif PAPER == "on" and not shutil.which("latexmk"):
     )
 
 
+# common.smk first: the plan, wildcard constraints and input functions every other file uses.
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/embed.smk"
@@ -76,23 +77,4 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        figure="results/figs/comparison.pdf",
-        table="results/tables/comparison.csv",
-        data_table="results/tables/data.csv",
-        target_embeddings=expand(
-            "results/embed/target/{split}.npy", split=["ref", "test"]
-        ),
-        costs="results/tables/cost.csv",
-        vendi="results/tables/vendi.csv",
-        dedup="results/tables/dedup_quality.csv",
-        kl="results/tables/kl_reduction.csv",
-        theory="results/figs/theory.pdf",
-        manifest="results/manifest.json",
-        compute="results/tables/compute.csv",
-        composition="results/figs/composition.pdf",
-        metrics="results/figs/metrics.pdf",
-        paper=["results/paper/main.pdf"] if PAPER == "on" else [],
-        ablations=expand("results/figs/{ablation}.pdf", ablation=ABLATIONS),
-        mixture=mixture_outputs(),
-        diversity="results/figs/diversity.pdf",
-        t2v_selections="results/tables/t2v_selections.csv",
+        PLAN.targets(paper=PAPER == "on"),

@@ -13,7 +13,7 @@ Task, identical for all three, on one core (BLAS limited to one thread): fit γ 
 the pool (all tokens), then the log importance weight of every pool document. The package:
 ``HashedNgramDSIR(num_proc=1)`` with its defaults (wordpunct tokenizer, unigrams + bigrams, 10,000
 buckets), ``fit_importance_estimator(num_tokens_to_fit="all")`` then ``compute_importance_weights()``,
-reading JSONL files written beforehand (untimed). Ours: ``dsir.fit`` then ``dsir.score`` with empty
+reading JSONL files written beforehand (untimed). Ours: ``dsir.METHOD.fit`` then ``.score`` with empty
 n-gram caches; numba's one-off compilation (or load from its on-disk cache) happens before the timing
 and is printed on its own. Each is run ``--repeat`` times; the best and the median are shown.
 
@@ -78,11 +78,13 @@ def load_wiki_chat(cache: Path) -> tuple[list[str], list[str]]:
 
 def run_ours(feat: str, target: list[str], pool: list[str]) -> np.ndarray:
     from dqreview.metrics import dsir
+    from dqreview.metrics.dsir import features
 
-    dsir._CACHES.clear()
+    features._CACHES.clear()
     docs = pd.DataFrame({"id": [str(i) for i in range(len(pool))], "text": pool})
-    state = dsir.fit({"target_texts": target, "pool_texts": pool}, {"featurizer": feat})
-    return dsir.score(docs, None, state, {"featurizer": feat})["score"].to_numpy()
+    params = dsir.METHOD.params({"featurizer": feat})
+    state = dsir.METHOD.fit({"target_texts": target, "pool_texts": pool}, params)
+    return dsir.METHOD.score(docs, None, state, params)["score"].to_numpy()
 
 
 def run_package(d: str, cache: str) -> np.ndarray:
@@ -117,7 +119,6 @@ def main() -> None:
     from dqreview.metrics import dsir
 
     t = time.perf_counter()
-    dsir._kernels()
     for feat in ("fast", "compat"):
         dsir.bucket_counts(["Warm up, the kernels."], featurizer=feat)
     print(

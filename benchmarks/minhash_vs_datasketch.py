@@ -101,15 +101,16 @@ if args.e2e:
         ("legacy, T=0.8", {"mode": "legacy", "threshold": 0.8}),
         ("fast, LSH at 0.6 + verify at 0.8 (config.yaml)", {"lsh_threshold": 0.6, "verify": True}),
     )
-    for label, params in settings:
+    for label, raw in settings:
+        params = M.METHOD.params(raw)
         t0 = time.perf_counter()
-        features = [M.shard_features(frame.iloc[s], params) for s in shards]
+        features = [M.METHOD.shard_features(frame.iloc[s], params) for s in shards]
         t1 = time.perf_counter()
-        state = M.fit({"shard_features": features}, params)
+        state = M.METHOD.fit({"shard_features": features}, params)
         t2 = time.perf_counter()
         print(
             f"end-to-end {args.e2e} docs ({label}; b={state['bands']}, r={state['rows']}; 4 shards, 1 process): "
-            f"signatures {t1 - t0:.2f}s + fit (LSH, {'verify, ' if params.get('verify') else ''}union-find, "
+            f"signatures {t1 - t0:.2f}s + fit (LSH, {'verify, ' if params.verify else ''}union-find, "
             f"representatives) {t2 - t1:.2f}s = {t2 - t0:.2f}s; {int(state['n_pairs'])} candidate pairs, "
             f"{int(state['removed'].sum())} removed (planted {len(range(0, args.e2e - 1, 20))})"
         )

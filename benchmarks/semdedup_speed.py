@@ -1,6 +1,6 @@
 """SemDeDup speed and peak memory on synthetic clustered embeddings (no reference to compare against).
 
-Blobs on the unit sphere plus planted near-duplicates; times the whole ``semdedup.fit`` (spherical
+Blobs on the unit sphere plus planted near-duplicates; times the whole ``semdedup.METHOD.fit`` (spherical
 k-means included) and, separately, the two stages; prints peak resident memory (ru_maxrss, which
 includes the embedding matrix itself). Target on 2 cores: ≤ 15 s for 100k × 384.
 
@@ -71,7 +71,7 @@ def main() -> None:
 
     semdedup.cluster_with_split = timed_clustering
     t0 = time.perf_counter()
-    state = semdedup.fit({"pool_embeddings": X, "pool_ids": ids}, params)
+    state = semdedup.METHOD.fit({"pool_embeddings": X, "pool_ids": ids}, semdedup.METHOD.params(params))
     t_total = time.perf_counter() - t0
     semdedup.cluster_with_split = inner
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

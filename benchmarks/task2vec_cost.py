@@ -33,9 +33,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from dqreview.lm.model import GPT, GPTConfig
-    from dqreview.metrics import diversity as dv
-    from dqreview.metrics.task2vec import document_vectors, forward_backward_seconds
+    from dqreview.measures import diversity as dv
     from dqreview.probe import gpt_probe, load_gpt_probe
+    from dqreview.task2vec import document_vectors, forward_backward_seconds
 
     config = yaml.safe_load(open(args.config))
     t2v = config["task2vec"]

@@ -27,7 +27,7 @@ def rss():  # MiB, peak of this process so far
 def chunk(i, m):  # unit rows, like the embeddings the workflow writes
     X = np.random.default_rng(i).standard_normal((m, d), dtype=np.float32)
     return X / np.linalg.norm(X, axis=1, keepdims=True)
-from dqreview.metrics.vendi import GramAccumulator
+from dqreview.measures.vendi import GramAccumulator
 from vendi_score import vendi
 base = rss()
 times = []

@@ -3,12 +3,12 @@
 
 rule download:
     output:
-        docs="results/download/{source}.parquet",
-        stats="results/download/{source}.json",
+        docs=paths.DOWNLOAD,
+        stats=paths.DOWNLOAD_STATS,
     log:
-        "results/logs/download/{source}.log",
+        paths.log(Job.DOWNLOAD),
     benchmark:
-        "results/benchmarks/download/{source}.tsv"
+        paths.benchmark(Job.DOWNLOAD)
     localrule: True
     conda:
         "../envs/data.yaml"
@@ -25,20 +25,20 @@ rule download:
 
 rule prepare:
     input:
-        docs=expand("results/download/{source}.parquet", source=SOURCES),
+        docs=paths.expand(paths.DOWNLOAD, source=PLAN.sources),
     output:
-        shards=pool_shards(),
-        index="results/data/pool/index.parquet",
-        ref="results/data/target/ref.parquet",
-        test="results/data/target/test.parquet",
-        heldout=expand("results/data/heldout/{domain}.parquet", domain=DOMAINS),
-        stats="results/data/prepare.json",
-        table=report("results/tables/data.csv", category="3 Composition"),
-        table_tex="results/tables/data.tex",
+        shards=PLAN.pool_shards(),
+        index=paths.POOL_INDEX,
+        ref=paths.fill(paths.TARGET, split="ref"),
+        test=paths.fill(paths.TARGET, split="test"),
+        heldout=paths.expand(paths.HELDOUT, domain=PLAN.domains),
+        stats=paths.PREPARE_STATS,
+        table=report(paths.table("data"), category="3 Composition"),
+        table_tex=paths.table("data", tex=True),
     log:
-        "results/logs/prepare.log",
+        paths.log(Job.PREPARE),
     benchmark:
-        "results/benchmarks/prepare.tsv"
+        paths.benchmark(Job.PREPARE)
     conda:
         "../envs/data.yaml"
     threads: 1

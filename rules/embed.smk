@@ -3,14 +3,14 @@
 
 rule embed:
     input:
-        docs="results/data/{part}.parquet",
+        docs=paths.DOCS,
     output:
-        emb="results/embed/{part}.npy",
-        cost="results/cost/embed/{part}.json",
+        emb=paths.EMBED,
+        cost=paths.cost(Job.EMBED),
     log:
-        "results/logs/embed/{part}.log",
+        paths.log(Job.EMBED),
     benchmark:
-        "results/benchmarks/embed/{part}.tsv"
+        paths.benchmark(Job.EMBED)
     conda:
         "../envs/torch.yaml"
     threads: THREADS

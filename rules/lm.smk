@@ -4,13 +4,13 @@
 
 rule tokenizer:
     input:
-        shards=pool_shards(),
+        shards=PLAN.pool_shards(),
     output:
-        tokenizer="results/lm/tokenizer.json",
+        tokenizer=paths.TOKENIZER,
     log:
-        "results/logs/tokenizer.log",
+        paths.log(Job.TOKENIZER),
     benchmark:
-        "results/benchmarks/tokenizer.tsv"
+        paths.benchmark(Job.TOKENIZER)
     conda:
         "../envs/torch.yaml"
     threads: THREADS
@@ -23,28 +23,19 @@ rule tokenizer:
 
 rule train:
     input:
-        ids=expand(
-            "results/select/{{metric}}/{{variant}}/{{keep}}/b{{budget}}/s{seed}.parquet",
-            seed=SEEDS,
-        ),
-        shards=pool_shards(),
-        tokenizer="results/lm/tokenizer.json",
-        eval_sets=eval_sets(),
-        tasks=task_files(),
+        ids=per_seed(paths.SELECT_IDS),
+        shards=PLAN.pool_shards(),
+        tokenizer=paths.TOKENIZER,
+        eval_sets=list(PLAN.eval_sets().values()),
+        tasks=PLAN.task_files(),
     output:
-        evals=expand(
-            "results/eval/{{metric}}/{{variant}}/{{keep}}/b{{budget}}/s{seed}.json",
-            seed=SEEDS,
-        ),
-        logs=expand(
-            "results/train/{{metric}}/{{variant}}/{{keep}}/b{{budget}}/s{seed}.json",
-            seed=SEEDS,
-        ),
-        cost="results/cost/train/{metric}/{variant}/{keep}/b{budget}.json",
+        evals=per_seed(paths.EVAL),
+        logs=per_seed(paths.TRAIN_LOG),
+        cost=paths.cost(Job.TRAIN),
     log:
-        "results/logs/train/{metric}/{variant}/{keep}/b{budget}.log",
+        paths.log(Job.TRAIN),
     benchmark:
-        "results/benchmarks/train/{metric}/{variant}/{keep}/b{budget}.tsv"
+        paths.benchmark(Job.TRAIN)
     conda:
         "../envs/torch.yaml"
     threads: THREADS
@@ -53,7 +44,8 @@ rule train:
         mem_mb=4000,
         runtime=120,
     params:
-        ckpt=checkpoint_dir,
+        ckpt=paths.CKPT_TRAIN,
+        eval_names=list(PLAN.eval_sets()),
         stage="train",
         train_overrides={},
     script:
@@ -66,28 +58,19 @@ rule train:
 # intermediate checkpoints would not do: their learning rate has not decayed yet.
 rule train_curve:
     input:
-        ids=expand(
-            "results/select/{{metric}}/{{variant}}/{{keep}}/b{{budget}}/s{seed}.parquet",
-            seed=SEEDS,
-        ),
-        shards=pool_shards(),
-        tokenizer="results/lm/tokenizer.json",
-        eval_sets=eval_sets(),
-        tasks=task_files(),
+        ids=per_seed(paths.SELECT_IDS),
+        shards=PLAN.pool_shards(),
+        tokenizer=paths.TOKENIZER,
+        eval_sets=list(PLAN.eval_sets().values()),
+        tasks=PLAN.task_files(),
     output:
-        evals=expand(
-            "results/curves/x{{mult}}/{{metric}}/{{variant}}/{{keep}}/b{{budget}}/s{seed}.json",
-            seed=SEEDS,
-        ),
-        logs=expand(
-            "results/train_curve/x{{mult}}/{{metric}}/{{variant}}/{{keep}}/b{{budget}}/s{seed}.json",
-            seed=SEEDS,
-        ),
-        cost="results/cost/train_curve/x{mult}/{metric}/{variant}/{keep}/b{budget}.json",
+        evals=per_seed(paths.CURVE_EVAL),
+        logs=per_seed(paths.CURVE_TRAIN_LOG),
+        cost=paths.cost(Job.TRAIN_CURVE),
     log:
-        "results/logs/train_curve/x{mult}/{metric}/{variant}/{keep}/b{budget}.log",
+        paths.log(Job.TRAIN_CURVE),
     benchmark:
-        "results/benchmarks/train_curve/x{mult}/{metric}/{variant}/{keep}/b{budget}.tsv"
+        paths.benchmark(Job.TRAIN_CURVE)
     conda:
         "../envs/torch.yaml"
     threads: THREADS
@@ -96,9 +79,8 @@ rule train_curve:
         mem_mb=4000,
         runtime=240,
     params:
-        ckpt=lambda wc: checkpoint_dir(wc).replace(
-            "/.ckpt/train/", f"/.ckpt/train_curve/x{wc.mult}/"
-        ),
+        ckpt=paths.CKPT_CURVE,
+        eval_names=list(PLAN.eval_sets()),
         stage="train_curve",
         train_overrides=curve_overrides,
     script:

@@ -3,17 +3,17 @@
 
 rule comparison:
     input:
-        evals=all_evals(),
-        infos=all_selection_infos(),
+        evals=PLAN.evals(),
+        infos=PLAN.selection_infos(),
     output:
-        figure=report("results/figs/comparison.pdf", category="1 Main comparison"),
-        table=report("results/tables/comparison.csv", category="1 Main comparison"),
-        table_tex="results/tables/comparison.tex",
-        runs="results/tables/runs.csv",
+        figure=report(paths.figure("comparison"), category="1 Main comparison"),
+        table=report(paths.table("comparison"), category="1 Main comparison"),
+        table_tex=paths.table("comparison", tex=True),
+        runs=paths.table("runs"),
     log:
-        "results/logs/report/comparison.log",
+        paths.log(Job.report("comparison")),
     benchmark:
-        "results/benchmarks/report/comparison.tsv"
+        paths.benchmark(Job.report("comparison"))
     localrule: True
     conda:
         "../envs/report.yaml"
@@ -27,14 +27,14 @@ rule comparison:
 
 rule cost_table:
     input:
-        costs=all_costs(),
+        costs=PLAN.all_costs(),
     output:
-        table=report("results/tables/cost.csv", category="5 Cost"),
-        table_tex="results/tables/cost.tex",
+        table=report(paths.table("cost"), category="5 Cost"),
+        table_tex=paths.table("cost", tex=True),
     log:
-        "results/logs/report/cost_table.log",
+        paths.log(Job.report("cost_table")),
     benchmark:
-        "results/benchmarks/report/cost_table.tsv"
+        paths.benchmark(Job.report("cost_table"))
     localrule: True
     conda:
         "../envs/report.yaml"
@@ -48,13 +48,13 @@ rule cost_table:
 
 rule manifest:
     input:
-        downloads=expand("results/download/{source}.json", source=SOURCES),
+        downloads=paths.expand(paths.DOWNLOAD_STATS, source=PLAN.sources),
     output:
-        manifest="results/manifest.json",
+        manifest=paths.MANIFEST,
     log:
-        "results/logs/manifest.log",
+        paths.log(Job.MANIFEST),
     benchmark:
-        "results/benchmarks/manifest.tsv"
+        paths.benchmark(Job.MANIFEST)
     localrule: True
     conda:
         "../envs/data.yaml"
@@ -68,18 +68,18 @@ rule manifest:
 
 rule vendi_table:
     input:
-        index="results/data/pool/index.parquet",
-        pool=pool_embeddings(),
-        ref="results/embed/target/ref.npy",
-        test="results/embed/target/test.npy",
-        selections=all_selection_ids(),
+        index=paths.POOL_INDEX,
+        pool=PLAN.pool_embeddings(),
+        ref=paths.fill(paths.EMBED, part="target/ref"),
+        test=paths.fill(paths.EMBED, part="target/test"),
+        selections=PLAN.selection_ids(),
     output:
-        table=report("results/tables/vendi.csv", category="4 Data metrics"),
-        table_tex="results/tables/vendi.tex",
+        table=report(paths.table("vendi"), category="4 Data metrics"),
+        table_tex=paths.table("vendi", tex=True),
     log:
-        "results/logs/report/vendi_table.log",
+        paths.log(Job.report("vendi_table")),
     benchmark:
-        "results/benchmarks/report/vendi_table.tsv"
+        paths.benchmark(Job.report("vendi_table"))
     conda:
         "../envs/data.yaml"
     threads: THREADS
@@ -92,17 +92,17 @@ rule vendi_table:
 
 rule dedup_quality:
     input:
-        index="results/data/pool/index.parquet",
-        shards=pool_shards(),
-        scores=dedup_scores(),
+        index=paths.POOL_INDEX,
+        shards=PLAN.pool_shards(),
+        scores=PLAN.dedup_scores(),
     output:
-        table=report("results/tables/dedup_quality.csv", category="4 Data metrics"),
-        table_tex="results/tables/dedup_quality.tex",
-        by_domain="results/tables/dedup_by_domain.csv",
+        table=report(paths.table("dedup_quality"), category="4 Data metrics"),
+        table_tex=paths.table("dedup_quality", tex=True),
+        by_domain=paths.table("dedup_by_domain"),
     log:
-        "results/logs/report/dedup_quality.log",
+        paths.log(Job.report("dedup_quality")),
     benchmark:
-        "results/benchmarks/report/dedup_quality.tsv"
+        paths.benchmark(Job.report("dedup_quality"))
     localrule: True
     conda:
         "../envs/data.yaml"
@@ -110,19 +110,21 @@ rule dedup_quality:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        variants=PLAN.dedup_variants(),
     script:
         f"../{SCRIPTS}/dedup_quality.py"
 
 
 rule theory:
     output:
-        figure=report("results/figs/theory.pdf", category="6 Theory"),
-        table="results/tables/theory.csv",
-        table_tex="results/tables/theory.tex",
+        figure=report(paths.figure("theory"), category="6 Theory"),
+        table=paths.table("theory"),
+        table_tex=paths.table("theory", tex=True),
     log:
-        "results/logs/report/theory.log",
+        paths.log(Job.report("theory")),
     benchmark:
-        "results/benchmarks/report/theory.tsv"
+        paths.benchmark(Job.report("theory"))
     conda:
         "../envs/report.yaml"
     threads: THREADS
@@ -135,15 +137,15 @@ rule theory:
 
 rule kl_table:
     input:
-        shards=pool_shards(),
-        ref="results/data/target/ref.parquet",
-        selections=all_selection_ids(),
+        shards=PLAN.pool_shards(),
+        ref=paths.fill(paths.TARGET, split="ref"),
+        selections=PLAN.selection_ids(),
     output:
-        table=report("results/tables/kl_reduction.csv", category="4 Data metrics"),
+        table=report(paths.table("kl_reduction"), category="4 Data metrics"),
     log:
-        "results/logs/report/kl_table.log",
+        paths.log(Job.report("kl_table")),
     benchmark:
-        "results/benchmarks/report/kl_table.tsv"
+        paths.benchmark(Job.report("kl_table"))
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -156,21 +158,21 @@ rule kl_table:
 
 rule compute_table:
     input:
-        evals=all_evals(),
-        infos=all_selection_infos(),
-        curves=all_curves(),
-        train_logs=all_train_logs(),
-        costs=all_costs(),
+        evals=PLAN.evals(),
+        infos=PLAN.selection_infos(),
+        curves=PLAN.curves(),
+        train_logs=PLAN.train_logs(),
+        costs=PLAN.all_costs(),
     output:
-        table=report("results/tables/compute.csv", category="5 Cost"),
-        table_tex="results/tables/compute.tex",
-        figure=report("results/figs/cost.pdf", category="5 Cost"),
-        curves_figure=report("results/figs/learning_curves.pdf", category="5 Cost"),
-        curves_table="results/tables/compute_curves.csv",
+        table=report(paths.table("compute"), category="5 Cost"),
+        table_tex=paths.table("compute", tex=True),
+        figure=report(paths.figure("cost"), category="5 Cost"),
+        curves_figure=report(paths.figure("learning_curves"), category="5 Cost"),
+        curves_table=paths.table("compute_curves"),
     log:
-        "results/logs/report/compute_table.log",
+        paths.log(Job.report("compute_table")),
     benchmark:
-        "results/benchmarks/report/compute_table.tsv"
+        paths.benchmark(Job.report("compute_table"))
     localrule: True
     conda:
         "../envs/report.yaml"
@@ -178,9 +180,6 @@ rule compute_table:
     resources:
         mem_mb=2000,
         runtime=10,
-    params:
-        uses=metric_uses(),
-        runs_as=metric_runs_as(),
     script:
         f"../{SCRIPTS}/compute_table.py"
 
@@ -189,13 +188,13 @@ rule ablation:
     input:
         unpack(ablation_runs),
     output:
-        figure=report("results/figs/{ablation}.pdf", category="2 Ablations"),
-        table=report("results/tables/{ablation}.csv", category="2 Ablations"),
-        table_tex="results/tables/{ablation}.tex",
+        figure=report(paths.figure("{ablation}"), category="2 Ablations"),
+        table=report(paths.table("{ablation}"), category="2 Ablations"),
+        table_tex=paths.table("{ablation}", tex=True),
     log:
-        "results/logs/report/{ablation}.log",
+        paths.log(Job.report("{ablation}")),
     benchmark:
-        "results/benchmarks/report/{ablation}.tsv"
+        paths.benchmark(Job.report("{ablation}"))
     localrule: True
     conda:
         "../envs/report.yaml"
@@ -205,28 +204,23 @@ rule ablation:
         runtime=10,
     params:
         spec=lambda wc: ABLATIONS[wc.ablation],
-        pool_fractions=lambda wc: {
-            f"{s['metric']}/{s['variant']}": variant_param(
-                s["metric"], s["variant"], "pool_fraction", 1.0
-            )
-            for s in ABLATIONS[wc.ablation]["series"]
-        },
+        pool_fractions=lambda wc: PLAN.ablation_pool_fractions(wc.ablation),
     script:
         f"../{SCRIPTS}/ablation.py"
 
 
 rule composition:
     input:
-        index="results/data/pool/index.parquet",
-        selections=all_selection_ids(),
+        index=paths.POOL_INDEX,
+        selections=PLAN.selection_ids(),
     output:
-        figure=report("results/figs/composition.pdf", category="3 Composition"),
-        table=report("results/tables/composition.csv", category="3 Composition"),
-        table_tex="results/tables/composition.tex",
+        figure=report(paths.figure("composition"), category="3 Composition"),
+        table=report(paths.table("composition"), category="3 Composition"),
+        table_tex=paths.table("composition", tex=True),
     log:
-        "results/logs/report/composition.log",
+        paths.log(Job.report("composition")),
     benchmark:
-        "results/benchmarks/report/composition.tsv"
+        paths.benchmark(Job.report("composition"))
     localrule: True
     conda:
         "../envs/report.yaml"
@@ -240,19 +234,19 @@ rule composition:
 
 rule metrics_vs_bpb:
     input:
-        runs="results/tables/runs.csv",
-        vendi="results/tables/vendi.csv",
-        kl="results/tables/kl_reduction.csv",
-        t2v="results/tables/t2v_selections.csv",
+        runs=paths.table("runs"),
+        vendi=paths.table("vendi"),
+        kl=paths.table("kl_reduction"),
+        t2v=paths.table("t2v_selections"),
     output:
-        figure=report("results/figs/metrics.pdf", category="4 Data metrics"),
-        table=report("results/tables/metrics.csv", category="4 Data metrics"),
-        table_tex="results/tables/metrics.tex",
-        points="results/tables/metrics_points.csv",
+        figure=report(paths.figure("metrics"), category="4 Data metrics"),
+        table=report(paths.table("metrics"), category="4 Data metrics"),
+        table_tex=paths.table("metrics", tex=True),
+        points=paths.table("metrics_points"),
     log:
-        "results/logs/report/metrics_vs_bpb.log",
+        paths.log(Job.report("metrics_vs_bpb")),
     benchmark:
-        "results/benchmarks/report/metrics_vs_bpb.tsv"
+        paths.benchmark(Job.report("metrics_vs_bpb"))
     localrule: True
     conda:
         "../envs/report.yaml"
@@ -266,22 +260,22 @@ rule metrics_vs_bpb:
 
 rule paper_macros:
     input:
-        data="results/tables/data.csv",
-        comparison="results/tables/comparison.csv",
-        compute="results/tables/compute.csv",
-        dedup="results/tables/dedup_quality.csv",
-        metrics="results/tables/metrics.csv",
-        ablations=expand("results/tables/{ablation}.csv", ablation=ABLATIONS),
-        diversity="results/tables/diversity.csv",
-        doremi=doremi_states(),
-        manifest="results/manifest.json",
+        data=paths.table("data"),
+        comparison=paths.table("comparison"),
+        compute=paths.table("compute"),
+        dedup=paths.table("dedup_quality"),
+        metrics=paths.table("metrics"),
+        ablations=paths.expand(paths.TABLE, name=ABLATIONS),
+        diversity=paths.table("diversity"),
+        doremi=PLAN.first_variant_states("doremi"),  # the paper quotes its weights
+        manifest=paths.MANIFEST,
     output:
-        macros="results/paper/macros.tex",
-        sources="results/paper/sources.tex",
+        macros=paths.PAPER_MACROS,
+        sources=paths.PAPER_SOURCES,
     log:
-        "results/logs/report/paper_macros.log",
+        paths.log(Job.report("paper_macros")),
     benchmark:
-        "results/benchmarks/report/paper_macros.tsv"
+        paths.benchmark(Job.report("paper_macros"))
     localrule: True
     conda:
         "../envs/report.yaml"
@@ -298,16 +292,16 @@ rule paper_macros:
 rule paper:
     input:
         tex=str(Path(workflow.basedir) / "paper/main.tex"),
-        macros="results/paper/macros.tex",
-        sources="results/paper/sources.tex",
-        figures=paper_figures(),
-        tables=paper_tables(),
+        macros=paths.PAPER_MACROS,
+        sources=paths.PAPER_SOURCES,
+        figures=PLAN.paper_figures(),
+        tables=PLAN.paper_tables(),
     output:
-        pdf=report("results/paper/main.pdf", category="0 Paper"),
+        pdf=report(paths.PAPER_PDF, category="0 Paper"),
     log:
-        "results/logs/report/paper.log",
+        paths.log(Job.report("paper")),
     benchmark:
-        "results/benchmarks/report/paper.tsv"
+        paths.benchmark(Job.report("paper"))
     localrule: True
     conda:
         "../envs/report.yaml"
@@ -321,13 +315,13 @@ rule paper:
 
 rule diversity_figure:
     input:
-        table="results/tables/diversity.csv",
+        table=paths.table("diversity"),
     output:
-        figure=report("results/figs/diversity.pdf", category="4 Data metrics"),
+        figure=report(paths.figure("diversity"), category="4 Data metrics"),
     log:
-        "results/logs/report/diversity_figure.log",
+        paths.log(Job.report("diversity_figure")),
     benchmark:
-        "results/benchmarks/report/diversity_figure.tsv"
+        paths.benchmark(Job.report("diversity_figure"))
     localrule: True
     conda:
         "../envs/report.yaml"

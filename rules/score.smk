@@ -1,18 +1,18 @@
-# Metric scores: a metric's global state is fitted once (e.g. k-means prototypes), then every
-# pool shard is scored independently and the shards are merged. A metric with shard_features
+# Document scores: a method's global state is fitted once (e.g. k-means prototypes), then every
+# pool shard is scored independently and the shards are merged. A method with shard_features
 # (e.g. MinHash signatures) does its per-document work per shard before the global fit.
 
 
 rule shard_features:
     input:
-        docs="results/data/pool/shard-{shard}.parquet",
+        docs=paths.POOL_SHARD,
     output:
-        features="results/features/{metric}/{variant}/shard-{shard}.npz",
-        cost="results/cost/features/{metric}/{variant}/shard-{shard}.json",
+        features=paths.FEATURES,
+        cost=paths.cost(Job.FEATURES),
     log:
-        "results/logs/features/{metric}/{variant}/shard-{shard}.log",
+        paths.log(Job.FEATURES),
     benchmark:
-        "results/benchmarks/features/{metric}/{variant}/shard-{shard}.tsv"
+        paths.benchmark(Job.FEATURES)
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -27,12 +27,12 @@ rule fit_metric:
     input:
         unpack(fit_inputs),
     output:
-        state="results/prototypes/{metric}/{variant}.npz",
-        cost="results/cost/fit/{metric}/{variant}.json",
+        state=paths.STATE,
+        cost=paths.cost(Job.FIT),
     log:
-        "results/logs/fit/{metric}/{variant}.log",
+        paths.log(Job.FIT),
     benchmark:
-        "results/benchmarks/fit/{metric}/{variant}.tsv"
+        paths.benchmark(Job.FIT)
     conda:
         "../envs/data.yaml"
     threads: THREADS
@@ -47,12 +47,12 @@ rule score_shard:
     input:
         unpack(score_inputs),
     output:
-        scores="results/scores/{metric}/{variant}/shard-{shard}.parquet",
-        cost="results/cost/score/{metric}/{variant}/shard-{shard}.json",
+        scores=paths.SHARD_SCORES,
+        cost=paths.cost(Job.SCORE),
     log:
-        "results/logs/score/{metric}/{variant}/shard-{shard}.log",
+        paths.log(Job.SCORE),
     benchmark:
-        "results/benchmarks/score/{metric}/{variant}/shard-{shard}.tsv"
+        paths.benchmark(Job.SCORE)
     conda:
         "../envs/data.yaml"
     threads: THREADS
@@ -65,15 +65,13 @@ rule score_shard:
 
 rule merge_scores:
     input:
-        shards=expand(
-            "results/scores/{{metric}}/{{variant}}/shard-{shard}.parquet", shard=SHARDS
-        ),
+        shards=paths.expand(paths.SHARD_SCORES, shard=SHARDS),
     output:
-        scores="results/scores/{metric}/{variant}.parquet",
+        scores=paths.SCORES,
     log:
-        "results/logs/merge_scores/{metric}/{variant}.log",
+        paths.log(Job.MERGE_SCORES),
     benchmark:
-        "results/benchmarks/merge_scores/{metric}/{variant}.tsv"
+        paths.benchmark(Job.MERGE_SCORES)
     conda:
         "../envs/data.yaml"
     threads: 1

@@ -1,18 +1,21 @@
-# Selection: metric × variant × keep × budget × seed → ids, taken in score order to a byte budget.
+# Selection: metric × variant × keep × budget × seed → ids, taken in score order to a byte budget
+# (document scorers) or sampled per domain from a learned mixture (mixture learners).
 
 
 rule select:
     input:
-        scores="results/scores/{metric}/{variant}.parquet",
-        index="results/data/pool/index.parquet",
+        scores=paths.SCORES,
+        index=paths.POOL_INDEX,
     output:
-        ids="results/select/{metric}/{variant}/{keep}/b{budget}/s{seed}.parquet",
-        info="results/select/{metric}/{variant}/{keep}/b{budget}/s{seed}.json",
-        cost="results/cost/select/{metric}/{variant}/{keep}/b{budget}/s{seed}.json",
+        ids=paths.SELECT_IDS,
+        info=paths.SELECT_INFO,
+        cost=paths.cost(Job.SELECT),
     log:
-        "results/logs/select/{metric}/{variant}/{keep}/b{budget}/s{seed}.log",
+        paths.log(Job.SELECT),
     benchmark:
-        "results/benchmarks/select/{metric}/{variant}/{keep}/b{budget}/s{seed}.tsv"
+        paths.benchmark(Job.SELECT)
+    wildcard_constraints:
+        metric="|".join(PLAN.scoring_metrics) or "(?!)",
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -21,3 +24,27 @@ rule select:
         runtime=10,
     script:
         f"../{SCRIPTS}/select.py"
+
+
+rule select_mixture:
+    input:
+        unpack(select_mixture_inputs),
+        index=paths.POOL_INDEX,
+    output:
+        ids=paths.SELECT_IDS,
+        info=paths.SELECT_INFO,
+        cost=paths.cost(Job.SELECT),
+    log:
+        paths.log(Job.SELECT),
+    benchmark:
+        paths.benchmark(Job.SELECT)
+    wildcard_constraints:
+        metric="|".join(MIXTURE_METRICS) or "(?!)",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        f"../{SCRIPTS}/select_mixture.py"

@@ -2,44 +2,18 @@
 # shard and of target ref, and the diversity/alignment tables.
 
 
-def probe_inputs(wildcards=None):
-    # the workflow-trained GPT probe and its tokenizer; a pretrained (hf) probe is named in the config
-    if config["task2vec"]["probe"].get("kind", "gpt") != "gpt":
-        return {}
-    return {
-        "probe": "results/probe/model.safetensors",
-        "probe_config": "results/probe/config.json",
-        "tokenizer": "results/lm/tokenizer.json",
-    }
-
-
-def pool_t2v():
-    return expand("results/t2v/pool/shard-{shard}.npy", shard=SHARDS)
-
-
-def task2vec_costs():
-    costs = expand("results/cost/t2v/pool/shard-{shard}.json", shard=SHARDS)
-    costs += [
-        "results/cost/t2v/target/ref.json",
-        "results/cost/t2v/diversity_table.json",
-    ]
-    if probe_inputs():
-        costs.append("results/cost/probe/train.json")
-    return costs
-
-
 rule train_probe:
     input:
-        shards=pool_shards(),
-        tokenizer="results/lm/tokenizer.json",
+        shards=PLAN.pool_shards(),
+        tokenizer=paths.TOKENIZER,
     output:
-        model="results/probe/model.safetensors",
-        config="results/probe/config.json",
-        cost="results/cost/probe/train.json",
+        model=paths.PROBE_MODEL,
+        config=paths.PROBE_CONFIG,
+        cost=paths.cost(Job.PROBE),
     log:
-        "results/logs/probe/train.log",
+        paths.log(Job.PROBE),
     benchmark:
-        "results/benchmarks/probe/train.tsv"
+        paths.benchmark(Job.PROBE)
     conda:
         "../envs/torch.yaml"
     threads: THREADS
@@ -48,7 +22,7 @@ rule train_probe:
         mem_mb=4000,
         runtime=120,
     params:
-        ckpt="results/.ckpt/probe",
+        ckpt=paths.CKPT_PROBE,
     script:
         f"../{SCRIPTS}/train_probe.py"
 
@@ -56,15 +30,15 @@ rule train_probe:
 rule t2v_vectors:
     input:
         unpack(probe_inputs),
-        docs="results/data/{part}.parquet",
+        docs=paths.DOCS,
     output:
-        vectors="results/t2v/{part}.npy",
-        info="results/t2v/{part}.parquet",
-        cost="results/cost/t2v/{part}.json",
+        vectors=paths.T2V,
+        info=paths.T2V_INFO,
+        cost=paths.cost(Job.T2V),
     log:
-        "results/logs/t2v/{part}.log",
+        paths.log(Job.T2V),
     benchmark:
-        "results/benchmarks/t2v/{part}.tsv"
+        paths.benchmark(Job.T2V)
     conda:
         "../envs/torch.yaml"
     threads: THREADS
@@ -79,17 +53,17 @@ rule t2v_vectors:
 rule diversity_table:
     input:
         unpack(probe_inputs),
-        shards=pool_shards(),
-        ref="results/data/target/ref.parquet",
+        shards=PLAN.pool_shards(),
+        ref=paths.fill(paths.TARGET, split="ref"),
     output:
-        table="results/tables/diversity.csv",
-        table_tex="results/tables/diversity.tex",
-        embeddings="results/t2v/diversity_batches.npz",
-        cost="results/cost/t2v/diversity_table.json",
+        table=paths.table("diversity"),
+        table_tex=paths.table("diversity", tex=True),
+        embeddings=paths.T2V_DIVERSITY_BATCHES,
+        cost=paths.cost(Job.T2V_DIVERSITY),
     log:
-        "results/logs/report/diversity_table.log",
+        paths.log(Job.report("diversity_table")),
     benchmark:
-        "results/benchmarks/report/diversity_table.tsv"
+        paths.benchmark(Job.report("diversity_table"))
     conda:
         "../envs/torch.yaml"
     threads: THREADS
@@ -103,17 +77,17 @@ rule diversity_table:
 
 rule t2v_table:
     input:
-        index="results/data/pool/index.parquet",
-        pool=pool_t2v(),
-        ref="results/t2v/target/ref.npy",
-        selections=all_selection_ids(),
+        index=paths.POOL_INDEX,
+        pool=PLAN.pool_t2v(),
+        ref=paths.fill(paths.T2V, part="target/ref"),
+        selections=PLAN.selection_ids(),
     output:
-        table="results/tables/t2v_selections.csv",
-        table_tex="results/tables/t2v_selections.tex",
+        table=paths.table("t2v_selections"),
+        table_tex=paths.table("t2v_selections", tex=True),
     log:
-        "results/logs/report/t2v_table.log",
+        paths.log(Job.report("t2v_table")),
     benchmark:
-        "results/benchmarks/report/t2v_table.tsv"
+        paths.benchmark(Job.report("t2v_table"))
     conda:
         "../envs/data.yaml"
     threads: THREADS

@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from dqreview import paths
 from dqreview.errors import DQError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -87,7 +88,10 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
 
 
 def _check_semantics(config: dict) -> None:
-    from dqreview.metrics import validate_metric_entry  # lazy: keeps the Snakefile import light
+    from dqreview.metrics import (
+        MixtureLearner,
+        validate_metric_entry,
+    )  # lazy: keeps the Snakefile import light
 
     names = [s["name"] for s in config["sources"]]
     dup = {n for n in names if names.count(n) > 1}
@@ -116,8 +120,10 @@ def _check_semantics(config: dict) -> None:
         )
     metric_names = [e["name"] for e in config["metrics"]]
     budgets = {budget_slug(b) for b in config["select"]["budgets"]}
+    parsed = {}
     for i, entry in enumerate(config["metrics"]):
-        validate_metric_entry(entry, i)
+        method, variants = validate_metric_entry(entry, i)
+        parsed[entry["name"]] = (i, method, variants)
         for j, variant in enumerate(entry["variants"]):
             extra = sorted({budget_slug(b) for b in variant.get("budgets", [])} - budgets)
             if extra:
@@ -129,24 +135,40 @@ def _check_semantics(config: dict) -> None:
         raise DQError(
             f"config key 'metrics': a metric is listed twice in {metric_names}; use variants instead"
         )
+    _check_required_outputs(parsed)
+    method_figures = {m.figure for _, m, _ in parsed.values() if isinstance(m, MixtureLearner) and m.figure}
     if config["select"]["full_data"] and "random" not in metric_names:
         raise DQError(
             "config key 'select.full_data': the full-data baseline needs the 'random' metric configured"
         )
-    _check_ablations(config)
+    _check_ablations(config, method_figures)
 
 
-#: results/figs/ names that other rules make (an ablation may not take them).
-RESERVED_FIGURES = {"comparison", "cost", "learning_curves", "composition", "metrics", "theory", "diversity"}
+def _check_required_outputs(parsed: dict) -> None:
+    """An input that is another method's output (e.g. Skill-It's skills: an ssl_proto variant's
+    clusters) must name a configured variant of that method."""
+    for i, method, variants in parsed.values():
+        for j, params in enumerate(variants.values()):
+            for inp in method.inputs(params):
+                if inp.requires is None:
+                    continue
+                metric, variant = inp.requires
+                configured = list(parsed[metric][2]) if metric in parsed else []
+                if variant not in configured:
+                    raise DQError(
+                        f"config key 'metrics[{i}].variants[{j}].params': input {inp.name!r} reads "
+                        f"{metric}/{variant}, which is not configured; {metric} variants: {configured}"
+                    )
 
 
-def _check_ablations(config: dict) -> None:
-    """Ablation names must not take a fixed figure's name."""
+def _check_ablations(config: dict, method_figures: set[str]) -> None:
+    """Ablation names must not take a fixed figure's name or a method's."""
+    reserved = sorted({*paths.FIGURES, *method_figures})
     for name in config.get("review", {}).get("ablations", {}):
-        if name in RESERVED_FIGURES:
+        if name in reserved:
             raise DQError(
                 f"config key 'review.ablations.{name}': {name!r} is the name of a fixed figure "
-                f"(results/figs/{name}.pdf); reserved: {sorted(RESERVED_FIGURES)}"
+                f"({paths.figure(name)}); reserved: {reserved}"
             )
 
 
@@ -169,7 +191,7 @@ def drop_incomplete_ablations(config: dict) -> list[str]:
         if missing:
             del ablations[name]
             messages.append(
-                f"review.ablations.{name}: left out (results/figs/{name}.pdf not built): {', '.join(missing)} "
+                f"review.ablations.{name}: left out ({paths.figure(name)} not built): {', '.join(missing)} "
                 "(metric/variant/keep) not in the metrics grid; add them to 'metrics' to draw it"
             )
     return messages
@@ -194,8 +216,12 @@ class Selection:
     budget: str  # formatted like "0.10"
 
     @property
+    def wildcards(self) -> dict[str, str]:
+        return {"metric": self.metric, "variant": self.variant, "keep": self.keep, "budget": self.budget}
+
+    @property
     def path(self) -> str:
-        return f"{self.metric}/{self.variant}/{self.keep}/b{self.budget}"
+        return paths.selection(**self.wildcards)
 
     @property
     def is_full_data(self) -> bool:
@@ -216,14 +242,9 @@ def selection_grid(config: dict) -> list[Selection]:
     return grid
 
 
-def metric_entry(config: dict, metric: str) -> dict:
-    for e in config["metrics"]:
-        if e["name"] == metric:
-            return e
-    raise DQError(f"metric '{metric}' is not in the config's metrics list")
-
-
 def variant_params(config: dict, metric: str, variant: str) -> dict:
+    from dqreview.metrics import metric_entry
+
     for v in metric_entry(config, metric)["variants"]:
         if v["slug"] == variant:
             return dict(v.get("params") or {})

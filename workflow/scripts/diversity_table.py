@@ -13,7 +13,7 @@ log = logging.getLogger("dqreview.diversity")
 def main(smk):
     from dqreview.cost import measure
     from dqreview.io import atomic_path, read_parquet, write_csv, write_text
-    from dqreview.metrics.diversity import lower_bound_docs, upper_bound_docs
+    from dqreview.measures.diversity import lower_bound_docs, upper_bound_docs
     from dqreview.probe import workflow_probe
     from dqreview.report.t2v_tables import diversity_table
     from dqreview.report.tables import to_latex

@@ -1,13 +1,12 @@
 """KL reduction (DSIR's data metric) of every selection, on hashed n-gram distributions."""
 
-from pathlib import Path
-
 import numpy as np
 
 from dqreview.runner import run
 
 
 def main(smk):
+    from dqreview import paths
     from dqreview.io import read_parquet, write_csv
     from dqreview.report.kl_table import kl_reduction_table
 
@@ -16,10 +15,7 @@ def main(smk):
     pool_texts = np.concatenate([s["text"].to_numpy(dtype=object) for s in shards])
     target = read_parquet(smk.input.ref, columns=["text"])["text"].to_numpy(dtype=object)
     selections = {
-        str(Path(p).relative_to("results/select").with_suffix("")): read_parquet(p, columns=["id"])[
-            "id"
-        ].to_numpy()
-        for p in smk.input.selections
+        paths.under_select(p): read_parquet(p, columns=["id"])["id"].to_numpy() for p in smk.input.selections
     }
     table = kl_reduction_table(pool_ids, pool_texts, target, selections)
     write_csv(table, smk.output.table)

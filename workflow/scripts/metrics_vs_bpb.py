@@ -14,6 +14,7 @@ CLAIMS = {
 def main(smk):
     import pandas as pd
 
+    from dqreview import paths
     from dqreview.io import write_csv, write_text
     from dqreview.report.figures import metrics_vs_bpb
     from dqreview.report.stats import pearson_with_ci
@@ -21,7 +22,7 @@ def main(smk):
 
     runs = pd.read_csv(smk.input.runs)
     runs["selection"] = [
-        f"{m}/{v}/{k}/b{b:.2f}/s{s}"
+        f"{paths.selection(m, v, k, f'{b:.2f}')}/s{s}"
         for m, v, k, b, s in zip(runs.metric, runs.variant, runs.keep, runs.budget, runs.seed, strict=True)
     ]
     data = runs[runs.budget < 1.0][["selection", "method", "bpb/target"]]

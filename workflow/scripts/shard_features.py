@@ -1,4 +1,4 @@
-"""Per-shard features of one metric variant (e.g. MinHash signatures), merged later by fit_metric."""
+"""Per-shard features of one method variant (e.g. MinHash signatures), merged later by fit_metric."""
 
 import logging
 
@@ -10,18 +10,16 @@ log = logging.getLogger("dqreview.features")
 
 
 def main(smk):
-    from dqreview.config import variant_params
     from dqreview.cost import measure
     from dqreview.io import atomic_path, read_parquet
-    from dqreview.metrics import get_metric
+    from dqreview.metrics import variant_of
 
     metric, variant = smk.wildcards.metric, smk.wildcards.variant
-    module = get_metric(metric)
-    params = variant_params(smk.config, metric, variant)
+    method, params = variant_of(smk.config, metric, variant)
     docs = read_parquet(smk.input.docs, columns=["id", "text", "domain", "n_bytes"])
     job = f"{metric}/{variant}/shard-{smk.wildcards.shard}"
     with measure("features", job, smk.output.cost, "cpu") as rec:
-        features = module.shard_features(docs, params)
+        features = method.shard_features(docs, params)
         rec.items, rec.items_unit = len(docs), "documents"
     with atomic_path(smk.output.features) as tmp:
         with open(tmp, "wb") as fh:

@@ -1,7 +1,6 @@
 """Task2Vec diversity/alignment of the pool, domains, target ref and every selection, from cached vectors."""
 
 import logging
-from pathlib import Path
 
 from dqreview.runner import run
 
@@ -9,6 +8,7 @@ log = logging.getLogger("dqreview.t2v_table")
 
 
 def main(smk):
+    from dqreview import paths
     from dqreview.io import read_npy, read_parquet, write_csv, write_text
     from dqreview.report.t2v_tables import selection_table
     from dqreview.report.tables import to_latex
@@ -16,10 +16,7 @@ def main(smk):
     cfg = smk.config["task2vec"]["selections"]
     index = read_parquet(smk.input.index, columns=["id", "domain", "shard"])
     shards = [read_npy(p) for p in smk.input.pool]
-    selections = {
-        str(Path(p).relative_to("results/select").with_suffix("")): read_parquet(p, columns=["id"])["id"]
-        for p in smk.input.selections
-    }
+    selections = {paths.under_select(p): read_parquet(p, columns=["id"])["id"] for p in smk.input.selections}
     table = selection_table(
         shards, index, selections, read_npy(smk.input.ref), cfg["n_batches"], cfg["batch_size"], cfg["seed"]
     )

@@ -13,8 +13,8 @@ log = logging.getLogger("dqreview.t2v")
 def main(smk):
     from dqreview.cost import measure
     from dqreview.io import read_parquet, write_npy, write_parquet
-    from dqreview.metrics.task2vec import document_vectors, forward_backward_seconds
     from dqreview.probe import workflow_probe
+    from dqreview.task2vec import document_vectors, forward_backward_seconds
 
     cfg = smk.config["task2vec"]
     doc_cfg = cfg["documents"]

@@ -17,6 +17,7 @@ log = logging.getLogger("dqreview.train")
 
 
 def main(smk):
+    from dqreview import paths
     from dqreview.cost import measure
     from dqreview.io import read_parquet, write_json
     from dqreview.lm.evaluate import evaluate_sets
@@ -36,9 +37,8 @@ def main(smk):
     domain_names = sorted(pool["domain"].unique())
     domain_code = {d: i for i, d in enumerate(domain_names)}
 
-    eval_sets = {}
-    for path in smk.input.eval_sets:
-        name = "target" if path.endswith("target/test.parquet") else "heldout/" + Path(path).stem
+    eval_sets = {}  # evaluation name (target, heldout/<domain>) → its tokens and bytes
+    for name, path in zip(smk.params.eval_names, smk.input.eval_sets, strict=True):
         df = read_parquet(path, columns=["text", "n_bytes"])
         eval_sets[name] = (encode_batch(tok, df["text"].tolist()), int(df["n_bytes"].sum()))
 
@@ -64,7 +64,7 @@ def main(smk):
                 scores.update({f"task/{name}/acc": res["acc"], f"task/{name}/acc_norm": res["acc_norm"]})
         return scores
 
-    selection = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}"
+    selection = paths.selection(wc.metric, wc.variant, wc.keep, wc.budget)
     # a baseline's learning-curve run (rule train_curve) trains longer, with more checkpoints
     train_cfg = {**cfg["train"], **smk.params.train_overrides}
     total_tokens = 0

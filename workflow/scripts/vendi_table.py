@@ -1,21 +1,17 @@
 """Vendi of the pool, every domain, target ref/test and every selection (streamed, never n×n)."""
 
-from pathlib import Path
-
 from dqreview.runner import run
 
 
 def main(smk):
+    from dqreview import paths
     from dqreview.io import read_npy, read_parquet, write_csv, write_text
     from dqreview.report.tables import to_latex
     from dqreview.report.vendi_table import vendi_table
 
     index = read_parquet(smk.input.index, columns=["id", "domain", "shard"])
     shards = [read_npy(p) for p in smk.input.pool]
-    selections = {
-        str(Path(p).relative_to("results/select").with_suffix("")): read_parquet(p, columns=["id"])["id"]
-        for p in smk.input.selections
-    }
+    selections = {paths.under_select(p): read_parquet(p, columns=["id"])["id"] for p in smk.input.selections}
     targets = {"target/ref": read_npy(smk.input.ref), "target/test": read_npy(smk.input.test)}
     table = vendi_table(shards, index, selections, targets)
     write_csv(table, smk.output.table)

@@ -1,5 +1,5 @@
 """Corpus construction: sources → raw documents → normalised, chunked, split, decontaminated,
-planted and sharded document frames (see ``ARCHITECTURE.md``, "Documents")."""
+planted and sharded document frames (see docs/architecture.md, "Documents")."""
 
 from dqreview.corpus.parsers import PARSERS, get_parser
 from dqreview.corpus.prepare import Prepared, prepare_corpus

@@ -12,6 +12,9 @@
 
 Nothing depends on the order of the input rows: every choice goes through a stable hash or
 through an RNG applied to id-sorted rows.
+
+One module for one pipeline (about 550 lines): the steps share the row format and the hash-keyed
+choices, and each is only meaningful in this order.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ import numpy as np
 
 from dqreview.errors import DQError
 from dqreview.hashing import stable_hash64
-from dqreview.metrics.task2vec import distance_matrix
+from dqreview.task2vec import distance_matrix
 
 Z95 = 1.959963984540054
 
@@ -140,10 +140,10 @@ def dataset_embeddings(
 ) -> np.ndarray:
     """Task2Vec embeddings (n_batches, D) of batches drawn from ``docs`` (see :func:`sample_batches`).
 
-    ``embed_kwargs`` go to :func:`dqreview.metrics.task2vec.embed_batch` (window, layers, finetune, ...);
+    ``embed_kwargs`` go to :func:`dqreview.task2vec.embed_batch` (window, layers, finetune, ...);
     batch ``i`` samples its labels with key ``"{key}/{i}"``.
     """
-    from dqreview.metrics.task2vec import embed_batch
+    from dqreview.task2vec import embed_batch
 
     batches = sample_batches(len(docs), n_batches, batch_size, seed, key)
     return np.stack(
@@ -159,7 +159,7 @@ def batch_vectors_from_documents(
 ) -> np.ndarray:
     """Batch embeddings from cached per-document vectors: the mean of each sampled batch's rows.
 
-    A set's Task2Vec vector is the mean of its documents' (METHODS.md §9), so this needs no probe. A set
+    A set's Task2Vec vector is the mean of its documents' (docs/methods.md, "Task2Vec coefficients"), so this needs no probe. A set
     smaller than one batch is an error (as for :func:`sample_batches`): its "batches" would all be the
     whole set.
     """

@@ -3,7 +3,7 @@
 A *reported quantity* (the diversity of a selection), not a selection metric: this module does not
 follow the metric protocol of :mod:`dqreview.metrics` and is not in its registry.
 
-Definitions (METHODS.md §1). For n items with a PSD similarity ``k`` (``k(x, x) = 1``) and kernel
+Definitions (docs/methods.md, "Vendi"). For n items with a PSD similarity ``k`` (``k(x, x) = 1``) and kernel
 matrix ``K``, let λ be the eigenvalues of ``K / n`` (they sum to 1). Then
 
 * ``VS_1 = exp(-Σ λ log λ)``

@@ -1,69 +1,36 @@
-"""Data-quality metrics: the metric protocol and the registry of metric modules.
+"""Selection methods: the registry, and loading a method named by the config.
 
-The metric protocol
--------------------
-A metric is a module (imported lazily from :data:`REGISTRY`) that defines:
+A method is one module that sets ``METHOD`` to an instance of
+:class:`~dqreview.metrics.base.DocumentScorer` or :class:`~dqreview.metrics.base.MixtureLearner`
+(the protocol, :mod:`dqreview.metrics.base`). A config entry names it either by a registered name
+(:data:`REGISTRY`) or, for a method that lives outside dq-review, by import path::
 
-``PER_DOCUMENT : bool``
-    True when a document's score depends only on the document (and on global state computed once by
-    ``fit``), so the workflow may score each pool shard independently.
-``KEEP : tuple[str, ...]``
-    The keep directions the metric allows, a subset of ``("high", "low")``. ``"high"`` keeps what the
-    method itself prefers; ``"low"`` is the reversed ablation, only where it means something.
-``NEEDS : tuple[str, ...]``
-    Inputs that scoring needs besides the documents, from ``{"embeddings", "t2v"}``. ``"t2v"`` = the
-    shard's per-document Task2Vec vectors (``results/t2v/pool/shard-{i}.npy``); they reach ``score`` as its
-    ``embeddings`` argument (a metric needs one or the other).
-``FIT_NEEDS : tuple[str, ...]`` and ``fit(inputs, params) -> dict[str, np.ndarray]`` (optional)
-    Global state computed once (e.g. k-means centroids of the pool, target prototypes). ``inputs``
-    maps each name in ``FIT_NEEDS`` (from :data:`KNOWN_FIT_NEEDS`: ``pool_embeddings``, all pool
-    shards' embeddings concatenated in shard order; ``pool_ids``, the matching document ids (str);
-    ``pool_texts``, the matching texts; ``target_embeddings`` and ``target_texts``, target ref's) to
-    its array; ``pool_t2v`` / ``target_t2v`` are the per-document Task2Vec vectors and ``target_losses``
-    target ref's per-document probe losses (for "hardest example" prototypes). The workflow saves the
-    state as ``.npz`` without pickle, so every value must be a plain numeric or string array.
-``shard_features(docs, params) -> dict[str, np.ndarray]`` (optional)
-    Per-document work that ``fit`` needs, done per pool shard (embarrassingly parallel) instead of
-    inside the global ``fit``: ``docs`` is one pool shard (``id``, ``text``, ``domain``, ``n_bytes``), the
-    result plain arrays (saved as ``.npz`` without pickle). A metric that defines it lists
-    ``shard_features`` in ``FIT_NEEDS``; ``fit`` then gets ``inputs["shard_features"]``, the list of the
-    shards' dicts in shard order (e.g. MinHash: signatures per shard; LSH and union-find in ``fit``).
-``score(docs, embeddings, state, params) -> pd.DataFrame``
-    ``docs`` is a pool shard (data contract columns, at least ``id``); ``embeddings`` is ``None`` or a
-    float32 array whose row i belongs to ``docs.iloc[i]``; ``state`` is ``fit``'s output or ``None``;
-    ``params`` the variant's parameters. Returns one row per document, in ``docs`` order, with ``id``,
-    ``score`` (float; HIGH = what the method itself prefers) and metric-specific columns.
+    metrics:
+      - name: length                       # the name used in results/ paths
+        module: mylab.metrics.length       # importable in every job (installed, or on PYTHONPATH)
+        keep: [high, low]
+        variants: [{slug: p1, params: {power: 1.0}}]
 
-Optional ``selection_score(scores, seed, params, keep) -> ndarray`` turns the stored scores into the
-per-seed ordering key (e.g. DSIR adds Gumbel noise keyed by hash(id, seed) to sample without
-replacement ∝ importance weight). Selection (:mod:`dqreview.select`) turns scores into budgeted
-selections; ties are broken by hash(id, seed), never by row order.
-
-Optional ``select_budget(pool, state, budget, seed, params) -> (selection, info)`` (with ``MIXTURE =
-True``) marks a mixture method (DoReMi, Skill-It): it has no per-document scores; a training rule
-(``rules/mixture.smk``) writes its learned mixture or schedule per seed as JSON (``state``), and
-selection samples the pool (``id``, ``n_bytes``, ``domain``) per domain from it to the byte budget
-(:mod:`dqreview.mixture`), returning the selection (``id``, ``order``, ``n_bytes``, optionally ``round``)
-and its info (as :func:`dqreview.select.select_budget`'s, plus the requested and achieved mixture).
-
-The workflow calls :func:`fit_state`, not ``fit`` directly: it hands ``fit`` the pool's rows sorted by
-document id, so a fitted state (k-means seeding depends on row order) is the same for any number of
-pool shards.
-
-Adding a metric = one module implementing this protocol + one entry in :data:`REGISTRY` + one entry in
-the config's ``metrics`` list.
+Every variant's parameters are parsed into the method's typed ``Params`` when the workflow loads
+(:func:`validate_metric_entry`), so a bad value stops ``snakemake -n`` with the config key.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
-from types import ModuleType
 from typing import Any
 
-from dqreview.errors import DQError
+import numpy as np
 
-#: Metric name → module path, imported on first use so that unused metrics cost nothing.
+from dqreview.errors import DQError
+from dqreview.metrics.base import KEEP_DIRECTIONS, DocumentScorer, Method, MixtureLearner, check_method
+from dqreview.params import Params
+
+__all__ = ["REGISTRY", "KEEP_DIRECTIONS", "DocumentScorer", "Method", "MixtureLearner", "load_method"]
+
+#: Registered name → module (imported on first use, so unused methods cost nothing).
 REGISTRY: dict[str, str] = {
     "random": "dqreview.metrics.random",
     "ssl_proto": "dqreview.metrics.prototypes",
@@ -72,40 +39,81 @@ REGISTRY: dict[str, str] = {
     "d4": "dqreview.metrics.d4",
     "minhash": "dqreview.metrics.minhash",  # also exact dedup: variant param mode=exact
     "dsir": "dqreview.metrics.dsir",
-    "doremi": "dqreview.metrics.doremi",  # a learned domain mixture: select_budget, rules/mixture.smk
-    "skillit": "dqreview.metrics.skillit",  # a learned per-round schedule; static control by variant
-    "t2v_align": "dqreview.metrics.t2v_align",  # Task2Vec similarity to target-ref prototypes
-    "dq": "dqreview.metrics.dq",  # greedy α·alignment + (1−α)·diversity over Task2Vec vectors
+    "doremi": "dqreview.metrics.doremi",
+    "skillit": "dqreview.metrics.skillit",
+    "t2v_align": "dqreview.metrics.t2v_align",
+    "dq": "dqreview.metrics.dq",
 }
 
-KEEP_DIRECTIONS = ("high", "low")
-KNOWN_NEEDS = ("embeddings", "t2v")
-KNOWN_FIT_NEEDS = (
-    "pool_embeddings", "pool_ids", "pool_texts", "target_embeddings", "target_texts",
-    "shard_features",  # the metric's own shard_features() outputs, in shard order
-    "pool_t2v", "target_t2v", "target_losses",  # per-document Task2Vec vectors, target ref's probe losses
-)  # fmt: skip
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def known_metrics() -> list[str]:
-    """Names of the registered metrics, sorted."""
+    """Names of the registered methods, sorted."""
     return sorted(REGISTRY)
 
 
-def get_metric(name: str) -> ModuleType:
-    """Import and return the module implementing metric ``name``."""
-    if name not in REGISTRY:
-        raise DQError(f"unknown metric {name!r}; known metrics: {', '.join(known_metrics())}")
-    return importlib.import_module(REGISTRY[name])
+@functools.cache
+def load_method(name: str, module: str | None = None) -> Method:
+    """The method ``name``: from ``module`` (an import path) when given, else from :data:`REGISTRY`."""
+    where = f"metric {name!r}"
+    if module is None:
+        if name not in REGISTRY:
+            raise DQError(
+                f"unknown metric {name!r}; known metrics: {', '.join(known_metrics())} "
+                "(or name your own module with `module: package.module`)"
+            )
+        module = REGISTRY[name]
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
+            raise  # the module exists but imports something missing: its own bug, with its traceback
+        raise DQError(
+            f"{where}: cannot import module {module!r} ({exc}); install it or put it on PYTHONPATH"
+        ) from None
+    if not hasattr(mod, "METHOD"):
+        raise DQError(
+            f"{where}: module {module!r} defines no METHOD (an instance of a dqreview.metrics.base class)"
+        )
+    method = check_method(mod.METHOD, f"{where} (module {module})")
+    if method.name != name:  # one instance per name: a module may serve under another name
+        method = type(method)(name)
+    return method
 
 
-#: Fit inputs with one row per pool document (in the order of ``pool_ids``).
-POOL_ROW_INPUTS = ("pool_embeddings", "pool_ids", "pool_texts", "pool_t2v")
+def method_of(config: dict, metric: str) -> Method:
+    """The method of the config's entry named ``metric``."""
+    entry = metric_entry(config, metric)
+    return load_method(entry["name"], entry.get("module"))
 
 
-def canonical_pool_order(inputs: dict[str, Any]) -> dict[str, Any]:
-    """``inputs`` with the per-document pool arrays sorted by document id.
+def params_of(config: dict, metric: str, variant: str) -> Params:
+    """Typed parameters of one variant (validated again here; the Snakefile validated them at load)."""
+    from dqreview.config import variant_params
+
+    i = next(i for i, e in enumerate(config["metrics"]) if e["name"] == metric)
+    j = next(j for j, v in enumerate(config["metrics"][i]["variants"]) if v["slug"] == variant)
+    return method_of(config, metric).params(
+        variant_params(config, metric, variant), f"metrics[{i}].variants[{j}].params"
+    )
+
+
+def variant_of(config: dict, metric: str, variant: str) -> tuple[Method, Params]:
+    """The method of ``metric`` and the typed parameters of its ``variant`` (what a job script needs)."""
+    return method_of(config, metric), params_of(config, metric, variant)
+
+
+def metric_entry(config: dict, metric: str) -> dict:
+    for e in config["metrics"]:
+        if e["name"] == metric:
+            return e
+    raise DQError(f"metric '{metric}' is not in the config's metrics list")
+
+
+def canonical_pool_order(inputs: dict[str, Any], pool_rows: tuple[str, ...]) -> dict[str, Any]:
+    """``inputs`` with the per-document pool arrays (``pool_rows``) sorted by document id.
 
     The workflow concatenates the pool in shard order, which depends on the number of shards; sorting
     by id makes every ``fit`` see the same rows in the same order for 1 or many shards. Inputs without
@@ -113,12 +121,10 @@ def canonical_pool_order(inputs: dict[str, Any]) -> dict[str, Any]:
     """
     if "pool_ids" not in inputs:
         return dict(inputs)
-    import numpy as np
-
     ids = np.asarray(inputs["pool_ids"]).astype(str)
     order = np.argsort(ids, kind="stable")
     out = dict(inputs)
-    for name in POOL_ROW_INPUTS:
+    for name in pool_rows:
         if name in out:
             rows = np.asarray(out[name])
             if len(rows) != len(ids):
@@ -130,47 +136,40 @@ def canonical_pool_order(inputs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def fit_state(module: ModuleType, inputs: dict[str, Any], params: dict) -> dict[str, Any]:
-    """``module.fit`` on the pool in id order (see :func:`canonical_pool_order`)."""
-    return module.fit(canonical_pool_order(inputs), params)
+def fit_state(method: DocumentScorer, inputs: dict[str, Any], params: Params) -> dict[str, Any]:
+    """``method.fit`` on the pool in id order (see :func:`canonical_pool_order`)."""
+    pool_rows = tuple(i.name for i in method.fit_inputs if i.pool_rows)
+    return method.fit(canonical_pool_order(inputs, pool_rows), params)
 
 
-def validate_metric_entry(entry: dict[str, Any], index: int = 0) -> ModuleType:
-    """Check one entry of the config's ``metrics`` list against its module.
-
-    Parameters
-    ----------
-    entry : dict
-        ``{"name": str, "keep": [..], "variants": [{"slug": str, "params": {..}}, ..]}``.
-    index : int
-        Position of the entry in ``metrics``, used in error messages (``metrics[i].keep``).
+def validate_metric_entry(entry: Any, index: int = 0) -> tuple[Method, dict[str, Params]]:
+    """Check one entry of the config's ``metrics`` list against its method and parse its variants.
 
     Returns
     -------
-    module
-        The metric's module.
+    method, params
+        The method, and each variant's typed parameters by slug.
     """
     where = f"metrics[{index}]"
     if not isinstance(entry, dict):
         raise DQError(f"{where}: expected a mapping with name, keep and variants; got {entry!r}")
     name = entry.get("name")
-    if not isinstance(name, str):
-        raise DQError(f"{where}.name: missing or not a string; known metrics: {', '.join(known_metrics())}")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise DQError(
+            f"{where}.name: {name!r} is not a metric name (lower-case letters, digits and '_'); "
+            f"known metrics: {', '.join(known_metrics())}"
+        )
+    module = entry.get("module")
     try:
-        module = get_metric(name)
+        method = load_method(name, module)
     except DQError as exc:
-        raise DQError(f"{where}.name: {exc}") from None
+        raise DQError(f"{where}.{'module' if module else 'name'}: {exc}") from None
     keep = entry.get("keep", ["high"])
-    if isinstance(keep, str) or not isinstance(keep, list | tuple) or not keep:
-        raise DQError(f"{where}.keep: expected a non-empty list such as [high]; got {keep!r}")
-    bad = [k for k in keep if k not in module.KEEP]
-    if bad:
-        raise DQError(f"{where}.keep: {bad} not allowed for metric {name!r}; it allows {list(module.KEEP)}")
-    if len(set(keep)) != len(keep):
-        raise DQError(f"{where}.keep: repeated direction in {list(keep)}")
+    _check_keep(keep, method, f"{where}.keep")
     variants = entry.get("variants")
     if not isinstance(variants, list) or not variants:
         raise DQError(f"{where}.variants: expected a non-empty list of {{slug: ..., params: {{...}}}}")
+    parsed: dict[str, Params] = {}
     seen: dict[str, int] = {}
     for j, variant in enumerate(variants):
         vwhere = f"{where}.variants[{j}]"
@@ -187,13 +186,18 @@ def validate_metric_entry(entry: dict[str, Any], index: int = 0) -> ModuleType:
                 f"{vwhere}.slug: {slug!r} repeats {where}.variants[{seen[slug]}].slug; slugs must be unique"
             )
         seen[slug] = j
-        params = variant.get("params", {})
-        if not isinstance(params, dict):
-            raise DQError(f"{vwhere}.params: expected a mapping; got {params!r}")
-        vkeep = variant.get("keep", [])
-        bad = [k for k in vkeep if k not in module.KEEP]
-        if bad:
-            raise DQError(
-                f"{vwhere}.keep: {bad} not allowed for metric {name!r}; it allows {list(module.KEEP)}"
-            )
-    return module
+        if "keep" in variant:
+            _check_keep(variant["keep"], method, f"{vwhere}.keep")
+        parsed[slug] = method.params(variant.get("params"), f"{vwhere}.params")
+    method.check_variants(parsed, where)
+    return method, parsed
+
+
+def _check_keep(keep: Any, method: Method, where: str) -> None:
+    if isinstance(keep, str) or not isinstance(keep, list | tuple) or not keep:
+        raise DQError(f"{where}: expected a non-empty list such as [high]; got {keep!r}")
+    bad = [k for k in keep if k not in method.keep]
+    if bad:
+        raise DQError(f"{where}: {bad} not allowed for metric {method.name!r}; it allows {list(method.keep)}")
+    if len(set(keep)) != len(keep):
+        raise DQError(f"{where}: repeated direction in {list(keep)}")

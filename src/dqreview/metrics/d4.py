@@ -18,47 +18,63 @@ As for SemDeDup, ``fit`` works over the whole pool and ``score`` is a lookup by 
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
-from dqreview.metrics.prototypes import _l2_normalise, distance_to_nearest, spherical_kmeans
-from dqreview.metrics.semdedup import _int, finish_state, scores_from_state, semdedup_core
-from dqreview.metrics.semdedup import check_params as _semdedup_params
+from dqreview.metrics.base import DocumentScorer
+from dqreview.metrics.inputs import POOL_EMBEDDINGS, POOL_IDS
+from dqreview.metrics.prototypes import distance_to_nearest, l2_normalise, spherical_kmeans
+from dqreview.metrics.semdedup import ClusterDedupParams, finish_state, scores_from_state, semdedup_core
+from dqreview.params import Ge, Gt, Le
 
-PER_DOCUMENT = True  # scores come from the state fitted once over the whole pool
-#: scores carry a `removed` column: select ranks those last, reports judge them on planted duplicates
-REMOVES = True
-KEEP = ("high", "low")
-NEEDS: tuple[str, ...] = ()
-FIT_NEEDS = ("pool_embeddings", "pool_ids")
-
-_KEY = "metrics[d4].variants[].params"
+#: SemDeDup's kept fraction when neither ``dedup_fraction_kept`` nor ``eps`` is given (R_dedup).
+DEFAULT_FRACTION_KEPT = 0.75
 
 
-def check_params(params: dict | None) -> dict:
-    """SemDeDup's parameters (``k``, ``seed``, ``keep``, ``max_cluster``, ``n_iter``, ``n_init``, ``eps``)
-    plus ``dedup_fraction_kept`` (default 0.75 unless ``eps`` is given) and ``k2`` (default ``k``)."""
-    params = dict(params or {})
-    if "remove_fraction" in params:
-        raise DQError(f"{_KEY}.remove_fraction: not a d4 parameter; use dedup_fraction_kept (e.g. 0.75)")
-    kept = params.pop("dedup_fraction_kept", None)
-    if kept is not None and params.get("eps") is not None:
-        raise DQError(f"{_KEY}: give either eps or dedup_fraction_kept, not both")
-    if kept is None and params.get("eps") is None:
-        kept = 0.75
-    if kept is not None:
-        if isinstance(kept, bool) or not isinstance(kept, int | float) or not 0 < float(kept) <= 1:
-            raise DQError(f"{_KEY}.dedup_fraction_kept must be a number in (0, 1]; got {kept!r}")
-        params["remove_fraction"] = 1.0 - float(kept)
-    k2 = params.pop("k2", None)
-    out = _semdedup_params(params, key=_KEY)
-    out["k2"] = out["k"] if k2 is None else _int({"k2": k2}, "k2", None, _KEY, 1)
-    return out
+class D4Params(ClusterDedupParams):
+    """SemDeDup's parameters (:class:`~dqreview.metrics.semdedup.ClusterDedupParams`) plus
+    ``dedup_fraction_kept`` (in (0, 1]; 0.75 unless ``eps`` is given; not both) and ``k2`` survivor
+    clusters (default ``k``)."""
+
+    dedup_fraction_kept: Annotated[float, Gt(0), Le(1)] | None = None
+    k2: Annotated[int, Ge(1)] | None = None
+
+    def check(self, where: str) -> None:
+        if self.eps is not None and self.dedup_fraction_kept is not None:
+            self.fail(where, "dedup_fraction_kept", "give either eps or dedup_fraction_kept, not both")
+
+    @property
+    def remove_fraction(self) -> float | None:
+        """The fraction SemDeDup removes (None when ``eps`` is given)."""
+        if self.eps is not None:
+            return None
+        kept = DEFAULT_FRACTION_KEPT if self.dedup_fraction_kept is None else self.dedup_fraction_kept
+        return 1.0 - float(kept)
+
+    @property
+    def survivor_k(self) -> int:
+        """Clusters of the survivors: ``k2``, else ``k``."""
+        return self.k if self.k2 is None else self.k2
 
 
-def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
-    """SemDeDup, re-cluster the survivors, score.
+def d4_state(
+    X: np.ndarray,
+    ids: np.ndarray,
+    k: int,
+    k2: int,
+    seed: int = 0,
+    keep: str = "hard",
+    max_cluster: int = 20000,
+    n_iter: int = 50,
+    n_init: int = 1,
+    eps: float | None = None,
+    remove_fraction: float | None = 0.25,
+) -> dict[str, np.ndarray]:
+    """SemDeDup (threshold ``eps``, or ε removing ``remove_fraction``), re-cluster the survivors into
+    ``k2`` clusters, score.
 
     Returns
     -------
@@ -67,23 +83,23 @@ def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
         ``dedup_score``, its ``cluster`` renamed ``dedup_cluster``) plus ``score`` (the D4 score),
         ``cluster`` (survivor cluster, −1 for removed) and ``survivor_centroids`` (k2, d).
     """
-    p = check_params(params)
-    ids = np.asarray(inputs["pool_ids"]).astype(str)
-    X = _l2_normalise(inputs["pool_embeddings"])
-    core = semdedup_core(
-        X, ids, p["k"], p["seed"], p["keep"], p["max_cluster"], p["n_iter"], p["n_init"], _KEY
-    )
-    state = finish_state(core, ids, p["eps"], p["remove_fraction"])
+    ids = np.asarray(ids).astype(str)
+    X = l2_normalise(X)
+    if k > len(X):
+        raise DQError(
+            f"d4: k={k} exceeds the number of pool documents n={len(X)}; lower the variant's k to at most "
+            f"{len(X)}"
+        )
+    core = semdedup_core(X, ids, k, seed, keep, max_cluster, n_iter, n_init)
+    state = finish_state(core, ids, eps, remove_fraction)
     removed = state["removed"]
     survivors = np.flatnonzero(~removed)
-    if survivors.size < p["k2"]:
+    if survivors.size < k2:
         raise DQError(
-            f"{_KEY}.k2={p['k2']} exceeds the {survivors.size} SemDeDup survivors; lower k2 or keep more "
-            "(dedup_fraction_kept)"
+            f"d4: k2={k2} exceeds the {survivors.size} SemDeDup survivors; lower the variant's k2 or keep "
+            "more (dedup_fraction_kept)"
         )
-    C2 = spherical_kmeans(
-        X[survivors], p["k2"], p["seed"], n_iter=p["n_iter"], n_init=p["n_init"], key=f"{_KEY}.k2"
-    )
+    C2 = spherical_kmeans(X[survivors], k2, seed, n_iter=n_iter, n_init=n_init)
     dist, nearest, _ = distance_to_nearest(X[survivors], C2, "cosine")
     score = -1.0 - np.where(np.isfinite(core["max_sim"]), core["max_sim"], 0.0)  # removed: < −1
     score[survivors] = np.maximum(dist, 0.0)
@@ -95,15 +111,26 @@ def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
     return state
 
 
-def score(
-    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
-) -> pd.DataFrame:
-    """Look up each document's D4 score by id.
+class D4(DocumentScorer):
+    """SemDeDup, then prototypes of the survivors (HIGH = far from them); keep=low is the ablation."""
 
-    Returns
-    -------
-    DataFrame
-        ``id``, ``score``, ``removed`` (by SemDeDup), ``cluster`` (survivor cluster, −1 if removed),
-        ``duplicate_of``, in ``docs`` order.
-    """
-    return scores_from_state(docs, state, "d4")
+    Params = D4Params
+    keep = ("high", "low")
+    deduplicates = True
+    fit_inputs = (POOL_EMBEDDINGS, POOL_IDS)
+
+    def fit(self, inputs: dict[str, Any], params: D4Params) -> dict[str, np.ndarray]:
+        """:func:`d4_state` over the whole pool."""
+        p = params
+        return d4_state(
+            inputs["pool_embeddings"], inputs["pool_ids"], p.k, p.survivor_k, p.seed, p.keep, p.max_cluster,
+            p.n_iter, p.n_init, p.eps, p.remove_fraction,
+        )  # fmt: skip
+
+    def score(self, docs, features, state, params: D4Params) -> pd.DataFrame:
+        """Each document's D4 score, looked up by id: ``id``, ``score``, ``removed`` (by SemDeDup),
+        ``cluster`` (survivor cluster, −1 if removed), ``duplicate_of``, in ``docs`` order."""
+        return scores_from_state(docs, state, "d4")
+
+
+METHOD = D4()

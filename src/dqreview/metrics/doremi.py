@@ -11,8 +11,9 @@
    as JSON; optional further rounds retrain the reference on ``ᾱ`` (iterated DoReMi).
 
 The update is :func:`doremi_update` (float64, pure, unit-tested by hand); the training loop is
-:func:`train_doremi`. As a selection, ``ᾱ`` (a token mixture) is converted to byte shares with each
-domain's bytes per token and sampled to the byte budget by :func:`dqreview.mixture.sample_mixture`.
+:func:`train_doremi`, run per seed by :meth:`DoReMi.learn`. As a selection, ``ᾱ`` (a token mixture)
+is converted to byte shares with each domain's bytes per token and sampled to the byte budget by
+:func:`dqreview.mixture.sample_mixture` (:func:`select_from_weights`).
 
 Batches: the proxy's batches are *stratified* — every domain gets ``min_per_domain`` (1) windows of
 each batch and the rest are drawn uniformly over domains (the paper samples the proxy's data
@@ -25,52 +26,36 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
+from dqreview.metrics.base import Learned, MixtureLearner, ProxyLM
+from dqreview.params import Ge, Gt, Le, Lt, Params
+
+if TYPE_CHECKING:
+    from dqreview.mixture import PoolTokens
 
 log = logging.getLogger(__name__)
 
-PER_DOCUMENT = False
-KEEP = ("high",)
-NEEDS: tuple[str, ...] = ()
-#: Selection comes from a learned mixture (``select_budget``), not from per-document scores.
-MIXTURE = True
 
-DEFAULTS: dict[str, Any] = {
-    "steps": 200,  # optimizer steps of the reference and of the proxy (each round)
-    "batch_size": None,  # windows per batch; None = lm.train.batch_size
-    "eta": 1.0,  # step size η of the exponentiated-gradient update
-    "c": 1e-3,  # smoothing towards uniform
-    "rounds": 1,  # >1: iterated DoReMi (the next reference trains on ᾱ)
-    "min_per_domain": 1,  # windows of every domain in each proxy batch
-}
+class DoReMiParams(Params):
+    """A DoReMi variant's settings."""
 
-
-def check_params(params: dict | None, where: str = "doremi params") -> dict:
-    """Variant parameters with defaults filled in; DQError naming the key on a bad value."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        raise DQError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
-    for key, lo in (("steps", 1), ("rounds", 1), ("min_per_domain", 0)):
-        v = p[key]
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-            raise DQError(f"{where}.{key}: expected an integer >= {lo}; got {v!r}")
-    b = p["batch_size"]
-    if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
-        raise DQError(f"{where}.batch_size: expected a positive integer or null; got {b!r}")
-    eta, c = p["eta"], p["c"]
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not 0 < eta < math.inf:
-        raise DQError(f"{where}.eta: expected a positive finite number; got {eta!r}")
-    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0 <= c <= 1:
-        raise DQError(f"{where}.c: expected a number in [0, 1]; got {c!r}")
-    return p
+    #: optimizer steps of the reference and of the proxy (each round)
+    steps: Annotated[int, Ge(1)] = 200
+    #: windows per batch; None = lm.train.batch_size
+    batch_size: Annotated[int, Ge(1)] | None = None
+    #: step size η of the exponentiated-gradient update (positive, finite)
+    eta: Annotated[float, Gt(0), Lt(math.inf)] = 1.0
+    #: smoothing towards uniform
+    c: Annotated[float, Ge(0), Le(1)] = 1e-3
+    #: >1: iterated DoReMi (the next reference trains on ᾱ)
+    rounds: Annotated[int, Ge(1)] = 1
+    #: windows of every domain in each proxy batch
+    min_per_domain: Annotated[int, Ge(0)] = 1
 
 
 # --- the update rule (pure, float64) ----------------------------------------------------------
@@ -225,9 +210,15 @@ def train_doremi(
     domain_names: list[str],
     model_cfg,
     train_cfg: dict[str, Any],
-    params: dict | None,
     seed: int,
     device: str = "cpu",
+    *,
+    steps: int = 200,
+    batch_size: int | None = None,
+    eta: float = 1.0,
+    c: float = 1e-3,
+    rounds: int = 1,
+    min_per_domain: int = 1,
 ) -> dict[str, Any]:
     """Train the reference and the Group DRO proxy; return the domain weights.
 
@@ -239,10 +230,10 @@ def train_doremi(
         The proxy's shape (the same for the reference).
     train_cfg : dict
         ``lm.train`` (lr, min_lr, warmup_steps, weight_decay, grad_clip, batch_size).
-    params : dict
-        Variant parameters (:data:`DEFAULTS`).
     seed : int
         Seeds both models' initialisation and their data streams.
+    steps, batch_size, eta, c, rounds, min_per_domain
+        The variant's parameters (:class:`DoReMiParams`); ``batch_size=None`` takes ``train_cfg``'s.
 
     Returns
     -------
@@ -257,24 +248,24 @@ def train_doremi(
     from dqreview.lm.model import GPT
     from dqreview.lm.train import Trainer, make_optimizer
 
-    p = check_params(params)
     k = len(domain_names)
     domain_ids = np.asarray(domain_ids, dtype=np.int64)
-    batch = int(p["batch_size"] or train_cfg["batch_size"])
-    if batch < k * p["min_per_domain"]:
+    batch = int(batch_size or train_cfg["batch_size"])
+    if batch < k * min_per_domain:
         raise DQError(
-            f"doremi: a batch of {batch} windows cannot hold {p['min_per_domain']} window(s) of each of "
-            f"{k} domains; raise the variant's batch_size to at least {k * p['min_per_domain']}"
+            f"doremi: a batch of {batch} windows cannot hold {min_per_domain} window(s) of each of "
+            f"{k} domains; raise the variant's batch_size to at least {k * min_per_domain}"
         )
-    steps = int(p["steps"])
+    steps = int(steps)
     tok = np.bincount(domain_ids, weights=[len(d) + 1 for d in docs], minlength=k)
     natural = tok / tok.sum()
     ref_mixture = natural
     uniform = np.full(k, 1.0 / k)
     tokens_per_step = batch * model_cfg.block_size
+    n_rounds = int(rounds)
     rounds = []
     flops_per_token = None
-    for r in range(int(p["rounds"])):
+    for r in range(n_rounds):
         ref, ref_losses = _train_reference(
             docs, domain_ids, k, ref_mixture, model_cfg, train_cfg, steps, batch, seed + 7919 * r, device
         )
@@ -292,7 +283,7 @@ def train_doremi(
                 batch,
                 seed + 104729 * (r + 1),
                 uniform,
-                p["min_per_domain"],
+                min_per_domain,
             )
         )
         state = {"alpha": uniform.copy(), "lam": np.zeros(k)}
@@ -306,7 +297,7 @@ def train_doremi(
                 per_token.detach().double().cpu().numpy(), ref_loss.double().cpu().numpy(), dom, k
             )
             state["alpha"], state["lam"] = doremi_update(
-                state["alpha"], state["lam"], excess, present, p["eta"], p["c"]
+                state["alpha"], state["lam"], excess, present, eta, c
             )
             alphas.append(state["alpha"])
             lams.append(state["lam"])
@@ -341,7 +332,6 @@ def train_doremi(
             ", ".join(f"{d} {a:.3f}" for d, a in zip(domain_names, average, strict=True)),
         )
         ref_mixture = average
-    n_rounds = int(p["rounds"])
     tokens_ref = n_rounds * steps * tokens_per_step
     tokens_proxy = n_rounds * steps * tokens_per_step
     # reference: a training run; proxy: a training run plus a reference forward (≈ 1/3 of a
@@ -352,7 +342,14 @@ def train_doremi(
         "weights_last": dict(zip(domain_names, np.array(rounds[-1]["alpha"])[-1].tolist(), strict=True)),
         "natural": dict(zip(domain_names, natural.tolist(), strict=True)),
         "rounds": rounds,
-        "params": {**p, "batch_size": batch},
+        "params": {
+            "steps": steps,
+            "batch_size": batch,
+            "eta": eta,
+            "c": c,
+            "rounds": n_rounds,
+            "min_per_domain": min_per_domain,
+        },  # fmt: skip
         "tokens": {"reference": tokens_ref, "proxy": tokens_proxy},
         "flops": float(flops),
         "flops_formula": (
@@ -365,19 +362,20 @@ def train_doremi(
 # --- selection ---------------------------------------------------------------------------------
 
 
-def select_budget(
-    pool: pd.DataFrame, state: dict, budget: float, seed: int, params: dict | None = None
+def select_from_weights(
+    pool: pd.DataFrame, state: dict, budget: float, seed: int
 ) -> tuple[pd.DataFrame, dict]:
     """Sample the pool to a byte budget from the learned weights ``state["weights"]`` (tokens).
 
-    ``state`` is the JSON written by the DoReMi rule for this seed; its ``bytes_per_token`` turns
-    the token mixture into byte shares (:func:`dqreview.mixture.token_to_byte_mixture`).
+    ``state`` is this seed's learned state (:meth:`DoReMi.learn`); its ``bytes_per_token`` turns the
+    token mixture into byte shares (:func:`dqreview.mixture.token_to_byte_mixture`).
     """
     from dqreview.mixture import check_covers, check_mixture, sample_mixture, token_to_byte_mixture
 
     if not isinstance(state, dict) or "weights" not in state or "bytes_per_token" not in state:
         raise DQError(
-            "doremi state: expected a JSON object with 'weights' and 'bytes_per_token'; rerun the doremi rule"
+            "doremi state: expected a JSON object with 'weights' and 'bytes_per_token'; "
+            "rerun the learn_mixture rule"
         )
     domains = sorted(pool["domain"].astype(str).unique()) if "domain" in pool.columns else []
     check_covers(state["weights"], domains, "doremi weights")
@@ -386,3 +384,45 @@ def select_budget(
     selection, info = sample_mixture(pool, byte_mix, budget, seed)
     info["mixture_tokens"] = weights
     return selection, info
+
+
+# --- the method --------------------------------------------------------------------------------
+
+
+class DoReMi(MixtureLearner):
+    """Domain weights ᾱ from a reference and a Group DRO proxy per seed, sampled to each budget."""
+
+    Params = DoReMiParams
+    keep = ("high",)
+    figure = "doremi_weights"
+
+    def draw(self, states, path):
+        from dqreview.report.mixture import doremi_weights_figure
+
+        doremi_weights_figure(states, path)
+
+    def learn(
+        self, pool: PoolTokens, inputs: dict[str, Any], params: DoReMiParams, seed: int, proxy: ProxyLM
+    ) -> Learned:
+        names = sorted(pool.frame["domain"].unique())
+        codes = pool.frame["domain"].map({d: i for i, d in enumerate(names)}).to_numpy(np.int64)
+        p = params
+        out = train_doremi(
+            pool.tokens, codes, names, proxy.model, proxy.train, int(seed), proxy.device, steps=p.steps,
+            batch_size=p.batch_size, eta=p.eta, c=p.c, rounds=p.rounds, min_per_domain=p.min_per_domain,
+        )  # fmt: skip
+        out.update(domains=names, bytes_per_token=pool.bytes_per_token)
+        log.info("seed %s: weights %s", seed, {d: round(w, 4) for d, w in out["weights"].items()})
+        return Learned(
+            state=out,
+            flops=out["flops"],
+            tokens=int(sum(out["tokens"].values())),
+            flops_formula=out["flops_formula"],
+            extra={"reference_and_proxy_tokens_per_seed": out["tokens"]},
+        )
+
+    def select_budget(self, pool, state, budget, seed, params, inputs) -> tuple[pd.DataFrame, dict]:
+        return select_from_weights(pool, state, budget, seed)
+
+
+METHOD = DoReMi()

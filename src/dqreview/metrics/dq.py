@@ -1,6 +1,6 @@
 """Data quality DQ(S, T) = α · alignment(S, T) + (1 − α) · diversity(S), maximised greedily.
 
-The author's note (METHODS.md §9): the coverage/diversity term must be a property of the selected SET —
+The author's note (docs/methods.md, "DQ"): the coverage/diversity term must be a property of the selected SET —
 with a per-document "1 − alignment" the sum would only rescale alignment. Both terms come from the cached
 per-document Task2Vec vectors (no probe runs here):
 
@@ -28,49 +28,32 @@ keep=high only.
 
 from __future__ import annotations
 
+from typing import Annotated, Any, Literal
+
 import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
+from dqreview.metrics.base import DocumentScorer
+from dqreview.metrics.inputs import POOL_IDS, POOL_T2V, TARGET_T2V
 from dqreview.metrics.t2v_align import task2vec_kmeans
-from dqreview.metrics.task2vec import distance_matrix
-
-PER_DOCUMENT = True  # scores come from the state fitted once over the whole pool (a lookup by id)
-KEEP = ("high",)
-NEEDS: tuple[str, ...] = ()
-FIT_NEEDS = ("pool_t2v", "pool_ids", "target_t2v")
-
-COVER = ("pool", "target")
-_KEY = "metrics[dq].variants[].params"
+from dqreview.params import Ge, Le, Params
+from dqreview.task2vec import distance_matrix
 
 
-def check_params(params: dict | None) -> dict:
-    """``alpha`` (required, in [0, 1]), ``k`` (20), ``cover`` ("pool"), ``seed`` (0), ``n_iter`` (30), ``n_init``
-    (2), ``kmeans_sample`` (2000: the prototypes are fitted on at most this many documents, drawn with
-    ``seed``; every document is then scored against them)."""
-    params = dict(params or {})
-    unknown = set(params) - {"alpha", "k", "cover", "seed", "n_iter", "n_init", "kmeans_sample"}
-    if unknown:
-        raise DQError(f"{_KEY}: unknown parameter(s) {sorted(unknown)}")
-    alpha = params.get("alpha")
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 <= float(alpha) <= 1:
-        raise DQError(f"{_KEY}.alpha: required, a number in [0, 1] (1 = alignment only); got {alpha!r}")
-    out = {"alpha": float(alpha), "cover": params.get("cover", "pool")}
-    if out["cover"] not in COVER:
-        raise DQError(f"{_KEY}.cover: {out['cover']!r} is not one of {list(COVER)}")
-    for name, default, minimum in (
-        ("k", 20, 1),
-        ("seed", 0, 0),
-        ("n_iter", 30, 1),
-        ("n_init", 2, 1),
-        ("kmeans_sample", 2000, 1),
-    ):
-        value = params.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-            raise DQError(f"{_KEY}.{name}: must be an integer >= {minimum}; got {value!r}")
-        out[name] = int(value)
-    return out
+class DQParams(Params):
+    """``alpha`` (required, in [0, 1]; 1 = alignment only), ``k`` prototypes of the ``cover`` set, their
+    k-means ``seed``, ``n_iter``, ``n_init``, and ``kmeans_sample`` (the prototypes are fitted on at most
+    this many documents, drawn with ``seed``; every document is then scored against them)."""
+
+    alpha: Annotated[float, Ge(0), Le(1)]
+    k: Annotated[int, Ge(1)] = 20
+    cover: Literal["pool", "target"] = "pool"
+    seed: Annotated[int, Ge(0)] = 0
+    n_iter: Annotated[int, Ge(1)] = 30
+    n_init: Annotated[int, Ge(1)] = 2
+    kmeans_sample: Annotated[int, Ge(1)] = 2000
 
 
 def greedy_order(
@@ -124,29 +107,44 @@ def greedy_order(
     return perm[np.asarray(order, dtype=np.int64)], np.asarray(objective)
 
 
-def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
-    """Greedy order of the whole pool: ``ids`` (str), ``rank`` (int64), ``alignment``, ``objective``."""
-    p = check_params(params)
-    X = np.asarray(inputs["pool_t2v"], dtype=np.float64)
-    ids = np.asarray(inputs["pool_ids"]).astype(str)
-    T = np.asarray(inputs["target_t2v"], dtype=np.float64)
+def greedy_state(
+    pool_t2v: np.ndarray,
+    pool_ids: np.ndarray,
+    target_t2v: np.ndarray,
+    alpha: float,
+    k: int = 20,
+    cover: str = "pool",
+    seed: int = 0,
+    n_iter: int = 30,
+    n_init: int = 2,
+    kmeans_sample: int = 2000,
+) -> dict[str, np.ndarray]:
+    """Greedy order of the whole pool: ``ids`` (str), ``rank`` (int64), ``alignment``, ``objective``.
+
+    ``alignment`` is each document's ``1 − d(f_i, mean target vector)``; the coverage prototypes are
+    :func:`task2vec_kmeans` centroids of the pool (``cover="pool"``) or of the target, fitted on at most
+    ``kmeans_sample`` documents (the smallest hash(id, seed) of the pool, the first target rows).
+    """
+    X = np.asarray(pool_t2v, dtype=np.float64)
+    ids = np.asarray(pool_ids).astype(str)
+    T = np.asarray(target_t2v, dtype=np.float64)
     if X.ndim != 2 or len(X) != len(ids):
         raise DQError(f"dq: {X.shape} pool Task2Vec vectors for {len(ids)} pool ids; rebuild the t2v shards")
     if T.ndim != 2 or T.shape[1] != X.shape[1]:
         raise DQError(f"dq: target Task2Vec vectors {T.shape} do not match the pool's {X.shape}")
     alignment = 1.0 - distance_matrix(X, T.mean(axis=0), "cosine")[:, 0]
-    base = X if p["cover"] == "pool" else T
-    if p["k"] > len(base):
+    base = X if cover == "pool" else T
+    if k > len(base):
         raise DQError(
-            f"{_KEY}.k={p['k']}: more prototypes than the {len(base)} {p['cover']} documents; lower k"
+            f"dq: k={k} is more prototypes than the {len(base)} {cover} documents; lower the variant's k"
         )
-    if len(base) > p["kmeans_sample"]:
+    if len(base) > kmeans_sample:
         # the documents with the smallest hash(id, seed) (pool), so the sample does not depend on row order
-        key = unit_uniform(ids, p["seed"]) if p["cover"] == "pool" else np.arange(len(base))
-        base = base[np.sort(np.argsort(key, kind="stable")[: p["kmeans_sample"]])]
-    centres = task2vec_kmeans(base, p["k"], p["seed"], "cosine", p["n_iter"], p["n_init"])
+        key = unit_uniform(ids, seed) if cover == "pool" else np.arange(len(base))
+        base = base[np.sort(np.argsort(key, kind="stable")[:kmeans_sample])]
+    centres = task2vec_kmeans(base, k, seed, "cosine", n_iter, n_init)
     similarity = 1.0 - distance_matrix(X, centres, "cosine")
-    order, objective = greedy_order(alignment, similarity, p["alpha"], tie_key=ids)
+    order, objective = greedy_order(alignment, similarity, alpha, tie_key=ids)
     rank = np.empty(len(ids), dtype=np.int64)
     rank[order] = np.arange(len(ids))
     obj = np.empty(len(ids))
@@ -154,11 +152,9 @@ def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
     return {"ids": ids, "rank": rank, "alignment": alignment, "objective": obj}
 
 
-def score(
-    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
-) -> pd.DataFrame:
-    """Look up each document's greedy rank: ``id``, ``score`` (= −rank), ``rank``, ``alignment``, ``objective``."""
-    check_params(params)
+def lookup_scores(docs: pd.DataFrame, state: dict | None) -> pd.DataFrame:
+    """Each document's greedy rank from :func:`greedy_state`: ``id``, ``score`` (= −rank), ``rank``,
+    ``alignment``, ``objective``."""
     if state is None or "ids" not in state:
         raise DQError("dq needs its fitted greedy order (state['ids']); run its fit step first")
     lookup = pd.Series(np.arange(len(state["ids"])), index=pd.Index(state["ids"].astype(str)))
@@ -180,3 +176,24 @@ def score(
             "objective": state["objective"][row],
         }
     )
+
+
+class DQ(DocumentScorer):
+    """DQ(S, T) maximised greedily over the whole pool at fit time; scoring looks up each document's rank."""
+
+    Params = DQParams
+    keep = ("high",)
+    fit_inputs = (POOL_T2V, POOL_IDS, TARGET_T2V)
+
+    def fit(self, inputs: dict[str, Any], params: DQParams) -> dict[str, np.ndarray]:
+        p = params
+        return greedy_state(
+            inputs["pool_t2v"], inputs["pool_ids"], inputs["target_t2v"], p.alpha, p.k, p.cover, p.seed,
+            p.n_iter, p.n_init, p.kmeans_sample,
+        )  # fmt: skip
+
+    def score(self, docs, features, state, params: DQParams) -> pd.DataFrame:
+        return lookup_scores(docs, state)
+
+
+METHOD = DQ()

@@ -1,7 +1,7 @@
 """Target-prototype alignment: similarity of a pool document to the nearest *target* prototype.
 
-The prototypes come from target ref's embeddings (``FIT_NEEDS = ("target_embeddings",)``), never from
-the pool. ``params.source`` chooses them:
+The prototypes come from target ref's embeddings (``fit_inputs = (TARGET_EMBEDDINGS,)``), never from
+the pool. The variant's ``source`` chooses them:
 
 ``"kmeans"``
     spherical k-means centroids of target ref (``k`` of them);
@@ -24,83 +24,55 @@ unit sphere whatever the distance. The building blocks (:func:`build_prototypes`
 from __future__ import annotations
 
 import math
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
+from dqreview.metrics.base import DocumentScorer
+from dqreview.metrics.inputs import EMBEDDINGS, TARGET_EMBEDDINGS
 from dqreview.metrics.prototypes import (
     CHUNK_ROWS,
-    DISTANCES,
-    _l2_normalise,
     check_scoring_inputs,
     distance_to_nearest,
+    l2_normalise,
     spherical_kmeans,
 )
-
-PER_DOCUMENT = True
-KEEP = ("high", "low")
-NEEDS = ("embeddings",)
-FIT_NEEDS = ("target_embeddings",)
+from dqreview.params import Ge, Gt, Le, Params
 
 #: Where the target prototypes come from.
 SOURCES = ("kmeans", "hard", "mean")
 
-_KEY = "metrics[proto_align].variants[].params"
 
+class ProtoAlignParams(Params):
+    """``source`` of the prototypes, nearest by ``distance``; ``k`` prototypes (required unless
+    source=mean), k-means ``seed``, ``n_iter`` and ``n_init``; ``hard_fraction`` of target rows
+    re-clustered for source=hard; ``chunk_size`` rows per block when scoring."""
 
-def _param_error(name: str, message: str) -> DQError:
-    return DQError(f"{_KEY}.{name}: {message}")
+    source: Literal["kmeans", "hard", "mean"] = "kmeans"
+    distance: Literal["cosine", "l1", "l2"] = "cosine"
+    k: Annotated[int, Ge(1)] | None = None
+    seed: Annotated[int, Ge(0)] = 0
+    hard_fraction: Annotated[float, Gt(0), Le(1)] = 0.3
+    n_iter: Annotated[int, Ge(1)] = 50
+    n_init: Annotated[int, Ge(1)] = 3
+    chunk_size: Annotated[int, Ge(1)] = CHUNK_ROWS
 
-
-def check_params(params: dict | None) -> dict:
-    """Validated parameters with defaults filled in.
-
-    ``source`` ("kmeans"), ``distance`` ("cosine"), ``k`` (required unless source="mean"),
-    ``seed`` (0), ``hard_fraction`` (0.3), ``n_iter`` (50), ``n_init`` (3), ``chunk_size``.
-    """
-    params = dict(params or {})
-    out: dict = {}
-    out["source"] = params.get("source", "kmeans")
-    if out["source"] not in SOURCES:
-        raise _param_error("source", f"unknown source {out['source']!r}; use one of {', '.join(SOURCES)}")
-    out["distance"] = params.get("distance", "cosine")
-    if out["distance"] not in DISTANCES:
-        raise _param_error(
-            "distance", f"unknown distance {out['distance']!r}; known distances: {', '.join(DISTANCES)}"
-        )
-    for name, default in (
-        ("k", None),
-        ("seed", 0),
-        ("n_iter", 50),
-        ("n_init", 3),
-        ("chunk_size", CHUNK_ROWS),
-    ):
-        value = params.get(name, default)
-        if value is None:
-            if name == "k" and out["source"] == "mean":
-                out[name] = 1
-                continue
-            raise _param_error(name, f"required for source={out['source']!r} (e.g. {name}: 20)")
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise _param_error(name, f"must be an integer; got {value!r}")
-        out[name] = int(value)
-    hf = params.get("hard_fraction", 0.3)
-    if isinstance(hf, bool) or not isinstance(hf, int | float) or not 0 < float(hf) <= 1:
-        raise _param_error("hard_fraction", f"must be a number in (0, 1]; got {hf!r}")
-    out["hard_fraction"] = float(hf)
-    return out
+    def check(self, where: str) -> None:
+        if self.k is None and self.source != "mean":
+            self.fail(where, "k", f"required for source={self.source!r} (e.g. k: 20)")
 
 
 def mean_prototype(T: np.ndarray) -> np.ndarray:
     """The whole-set prototype: normalised mean of the normalised rows, shape (1, d), float32."""
-    T = _l2_normalise(T).astype(np.float64)
+    T = l2_normalise(T).astype(np.float64)
     mean = T.sum(axis=0)
     norm = np.linalg.norm(mean)
     if norm <= 1e-12:
         raise DQError(
             "the target embeddings average to the zero vector, so the mean prototype is undefined; "
-            f"use {_KEY}.source: kmeans"
+            "use source: kmeans in the variant's params"
         )
     return (mean / norm)[None, :].astype(np.float32)
 
@@ -130,17 +102,22 @@ def build_prototypes(
 ) -> np.ndarray:
     """Prototypes of a reference set ``T`` (n, d): unit rows, float32, shape (k, d) or (1, d) for "mean"."""
     if source not in SOURCES:
-        raise _param_error("source", f"unknown source {source!r}; use one of {', '.join(SOURCES)}")
-    T = _l2_normalise(T)
+        raise DQError(f"proto_align: unknown prototype source {source!r}; use one of {', '.join(SOURCES)}")
+    T = l2_normalise(T)
     if T.ndim != 2 or T.shape[0] == 0:
         raise DQError(f"proto_align needs a non-empty 2-D target embedding matrix; got shape {T.shape}")
     if source == "mean":
         return mean_prototype(T)
-    centroids = spherical_kmeans(T, k, seed, n_iter=n_iter, n_init=n_init, key=f"{_KEY}.k")
+    if k > len(T):
+        raise DQError(
+            f"proto_align: k={k} exceeds the number of target ref documents n={len(T)}; "
+            f"lower the variant's k to at most {len(T)}"
+        )
+    centroids = spherical_kmeans(T, k, seed, n_iter=n_iter, n_init=n_init)
     if source == "kmeans":
         return centroids
     hard = hard_subset(T, centroids, hard_fraction, distance, min_rows=k)
-    return spherical_kmeans(T[hard], k, seed, n_iter=n_iter, n_init=n_init, key=f"{_KEY}.k")
+    return spherical_kmeans(T[hard], k, seed, n_iter=n_iter, n_init=n_init)
 
 
 def alignment_scores(
@@ -157,39 +134,40 @@ def alignment_scores(
     distance : ndarray (n,), float64
         The distance to it.
     """
-    X = _l2_normalise(X)
+    X = l2_normalise(X)
     dist, index, _ = distance_to_nearest(X, prototypes, distance, chunk_size)
     return -dist if distance != "cosine" else 1.0 - dist, index, dist
 
 
-def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
-    """Target prototypes. Returns ``{"prototypes": ndarray (k, d) float32}``."""
-    p = check_params(params)
-    protos = build_prototypes(
-        inputs["target_embeddings"],
-        p["source"],
-        p["k"],
-        p["seed"],
-        p["distance"],
-        p["hard_fraction"],
-        p["n_iter"],
-        p["n_init"],
-    )
-    return {"prototypes": protos}
+class ProtoAlign(DocumentScorer):
+    """Alignment with the nearest target prototype (HIGH = aligned); keep=low is the misaligned ablation."""
+
+    Params = ProtoAlignParams
+    keep = ("high", "low")
+    features = EMBEDDINGS
+    fit_inputs = (TARGET_EMBEDDINGS,)
+
+    def fit(self, inputs: dict[str, Any], params: ProtoAlignParams) -> dict[str, np.ndarray]:
+        """Target prototypes: ``{"prototypes": ndarray (k, d) float32}``."""
+        p = params
+        protos = build_prototypes(
+            inputs["target_embeddings"],
+            p.source,
+            p.k if p.k is not None else 1,
+            p.seed,
+            p.distance,
+            p.hard_fraction,
+            p.n_iter,
+            p.n_init,
+        )
+        return {"prototypes": protos}
+
+    def score(self, docs, features, state, params: ProtoAlignParams) -> pd.DataFrame:
+        """``id``, ``score``, ``prototype`` (int64, nearest prototype), ``distance`` (to it), in
+        ``docs`` order."""
+        X, protos = check_scoring_inputs("proto_align", docs, features, state, "prototypes")
+        s, index, dist = alignment_scores(X, protos, params.distance, params.chunk_size)
+        return pd.DataFrame({"id": docs["id"].to_numpy(), "score": s, "prototype": index, "distance": dist})
 
 
-def score(
-    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
-) -> pd.DataFrame:
-    """Alignment with the nearest target prototype (HIGH = aligned).
-
-    Returns
-    -------
-    DataFrame
-        ``id``, ``score``, ``prototype`` (int64, nearest prototype), ``distance`` (to it), in
-        ``docs`` order.
-    """
-    p = check_params(params)
-    embeddings, protos = check_scoring_inputs("proto_align", docs, embeddings, state, "prototypes")
-    s, index, dist = alignment_scores(embeddings, protos, p["distance"], p["chunk_size"])
-    return pd.DataFrame({"id": docs["id"].to_numpy(), "score": s, "prototype": index, "distance": dist})
+METHOD = ProtoAlign()

@@ -19,17 +19,17 @@ above the sub-pool's bytes is capped).
 
 from __future__ import annotations
 
+from typing import Annotated, Any, Literal
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from dqreview.errors import DQError
-
-PER_DOCUMENT = True
-KEEP = ("high", "low")
-NEEDS = ("embeddings",)
-FIT_NEEDS = ("pool_embeddings", "pool_ids")
-REMOVES = False  # only a pool-size variant removes documents (those outside its sub-pool)
+from dqreview.hashing import unit_uniform
+from dqreview.metrics.base import DocumentScorer
+from dqreview.metrics.inputs import EMBEDDINGS, POOL_EMBEDDINGS, POOL_IDS
+from dqreview.params import Ge, Gt, Le, Params
 
 #: Distances between a document and a prototype that :func:`distance_to_nearest` implements.
 DISTANCES = ("cosine", "l1", "l2")
@@ -37,7 +37,20 @@ DISTANCES = ("cosine", "l1", "l2")
 #: Rows per block in the chunked similarity computations (bounds memory at chunk × k float64).
 CHUNK_ROWS = 8192
 
-_K_KEY = "metrics[ssl_proto].variants[].params.k"
+
+class SSLProtoParams(Params):
+    """``k`` pool prototypes (required), their spherical k-means ``seed``, ``n_iter`` and ``n_init``;
+    the score's ``distance`` and ``chunk_size`` (rows per block when scoring); the pool-size ablation's
+    ``pool_fraction`` (1 = the whole pool) and ``pool_seed`` (which nested sub-pool)."""
+
+    k: Annotated[int, Ge(1)]
+    seed: Annotated[int, Ge(0)] = 0
+    n_iter: Annotated[int, Ge(1)] = 50
+    n_init: Annotated[int, Ge(1)] = 3
+    distance: Literal["cosine", "l1", "l2"] = "cosine"
+    chunk_size: Annotated[int, Ge(1)] = CHUNK_ROWS
+    pool_fraction: Annotated[float, Gt(0), Le(1)] = 1.0
+    pool_seed: int = 0
 
 
 def _check_distance(distance: str) -> None:
@@ -45,7 +58,7 @@ def _check_distance(distance: str) -> None:
         raise DQError(f"unknown distance {distance!r}; known distances: {', '.join(DISTANCES)}")
 
 
-def _l2_normalise(X: np.ndarray) -> np.ndarray:
+def l2_normalise(X: np.ndarray) -> np.ndarray:
     """Rows scaled to unit norm (float32); zero rows stay zero. No copy when rows are already unit."""
     X = np.asarray(X, dtype=np.float32)
     norms = np.linalg.norm(X, axis=1)
@@ -200,7 +213,6 @@ def spherical_kmeans(
     n_iter: int = 50,
     n_init: int = 3,
     chunk_size: int = CHUNK_ROWS,
-    key: str = _K_KEY,
 ) -> np.ndarray:
     """Spherical k-means: assign by largest cosine similarity, centroid = normalised member mean.
 
@@ -219,21 +231,21 @@ def spherical_kmeans(
         Initialisations; the one with the largest total cosine similarity to the assigned centroids wins.
     chunk_size : int
         Rows per block in the similarity computations.
-    key : str
-        Config key of ``k``, named in the error message.
 
     Returns
     -------
     centroids : ndarray of shape (k, d), float32, unit rows
     """
-    X = _l2_normalise(X)
+    X = l2_normalise(X)
     if X.ndim != 2:
         raise DQError(f"spherical k-means needs a 2-D embedding matrix; got shape {X.shape}")
     n = X.shape[0]
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise DQError(f"{key}: the number of clusters must be a positive integer; got {k!r}")
+        raise DQError(f"spherical k-means: the number of clusters k must be a positive integer; got {k!r}")
     if k > n:
-        raise DQError(f"{key}={k} exceeds the number of documents n={n}; lower k to at most {n}")
+        raise DQError(
+            f"spherical k-means: k={k} exceeds the number of documents n={n}; lower the variant's k to at most {n}"
+        )
     rng = np.random.default_rng(seed)
     best_centroids, best_objective = None, -np.inf
     for _ in range(max(1, int(n_init))):
@@ -254,15 +266,6 @@ def spherical_kmeans(
     return best_centroids.astype(np.float32)
 
 
-def _int_param(params: dict, name: str, default: int | None) -> int:
-    value = params.get(name, default)
-    if value is None:
-        raise DQError(f"metrics[ssl_proto].variants[].params.{name} is required (e.g. {name}: 20)")
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise DQError(f"metrics[ssl_proto].variants[].params.{name} must be an integer; got {value!r}")
-    return int(value)
-
-
 def check_scoring_inputs(
     metric: str, docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, key: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -271,7 +274,7 @@ def check_scoring_inputs(
     Shared by every metric that scores a shard by its distance to fitted prototypes.
     """
     if embeddings is None:
-        raise DQError(f"{metric} needs the shard's embeddings (NEEDS = ('embeddings',)); none were given")
+        raise DQError(f"{metric} needs the shard's per-document features (embeddings); none were given")
     if state is None or key not in state:
         raise DQError(f"{metric} needs the fitted {key} (state[{key!r}]); run its fit step first")
     embeddings = np.asarray(embeddings)
@@ -289,82 +292,70 @@ def check_scoring_inputs(
     return embeddings, prototypes
 
 
-def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
-    """Spherical k-means centroids of the pool.
+def in_sub_pool(ids: np.ndarray, pool_fraction: float, pool_seed: int = 0) -> np.ndarray:
+    """Membership of the nested sub-pool of fraction ``pool_fraction`` (1: the whole pool).
 
-    Parameters
-    ----------
-    inputs : dict
-        ``{"pool_embeddings": ndarray (n_pool, d)}`` (see ``FIT_NEEDS``).
-    params : dict
-        ``k`` (required), ``seed`` (default 0), ``n_iter`` (default 50), ``n_init`` (default 3).
-
-    Returns
-    -------
-    dict
-        ``{"centroids": ndarray (k, d) float32}``.
+    A document belongs iff ``unit_uniform(id, pool_seed) < pool_fraction``, so the sub-pool of a
+    smaller fraction is a subset of a larger one's and membership does not depend on row order.
     """
-    X = inputs["pool_embeddings"]
-    if "pool_ids" in inputs and len(inputs["pool_ids"]) != len(X):
-        raise DQError(f"pool ids ({len(inputs['pool_ids'])}) and pool embeddings ({len(X)}) differ in length")
-    in_pool = in_sub_pool(inputs["pool_ids"], params) if "pool_ids" in inputs else np.ones(len(X), bool)
-    centroids = spherical_kmeans(
-        X[in_pool],
-        k=_int_param(params, "k", None),
-        seed=_int_param(params, "seed", 0),
-        n_iter=_int_param(params, "n_iter", 50),
-        n_init=_int_param(params, "n_init", 3),
-    )
-    return {"centroids": centroids}
-
-
-def score(
-    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
-) -> pd.DataFrame:
-    """Distance to the nearest pool centroid (HIGH = hard / atypical).
-
-    ``params["distance"]`` ∈ {"cosine" (default), "l1", "l2"}: the score is the distance to the nearest
-    centroid (nearest by that same distance).
-
-    Returns
-    -------
-    DataFrame
-        ``id``, ``score`` (the distance: 1 − max cosine similarity for cosine), ``cluster`` (int64,
-        nearest centroid), ``similarity`` (cosine similarity to that centroid), in ``docs`` order.
-    """
-    params = params or {}
-    embeddings, centroids = check_scoring_inputs("ssl_proto", docs, embeddings, state, "centroids")
-    which = params.get("distance", "cosine")
-    if which not in DISTANCES:
-        raise DQError(
-            f"metrics[ssl_proto].variants[].params.distance: unknown distance {which!r}; "
-            f"known distances: {', '.join(DISTANCES)}"
-        )
-    distance, cluster, similarity = distance_to_nearest(
-        embeddings, centroids, which, int(params.get("chunk_size", CHUNK_ROWS))
-    )
-    out = pd.DataFrame(
-        {"id": docs["id"].to_numpy(), "score": distance, "cluster": cluster, "similarity": similarity}
-    )
-    if _pool_fraction(params) < 1.0:
-        out["removed"] = ~in_sub_pool(out["id"].to_numpy(), params)
-    return out
-
-
-def _pool_fraction(params: dict) -> float:
-    f = params.get("pool_fraction", 1.0)
-    if isinstance(f, bool) or not isinstance(f, int | float) or not 0 < f <= 1:
-        raise DQError(
-            f"metrics[ssl_proto].variants[].params.pool_fraction: expected a number in (0, 1]; got {f!r}"
-        )
-    return float(f)
-
-
-def in_sub_pool(ids: np.ndarray, params: dict) -> np.ndarray:
-    """Membership of the nested sub-pool of ``params["pool_fraction"]`` (default 1: the whole pool)."""
-    from dqreview.hashing import unit_uniform
-
-    f = _pool_fraction(params)
-    if f >= 1.0:
+    if not 0 < pool_fraction <= 1:
+        raise DQError(f"ssl_proto: the sub-pool fraction must be in (0, 1]; got {pool_fraction!r}")
+    if pool_fraction >= 1.0:
         return np.ones(len(ids), dtype=bool)
-    return unit_uniform(np.asarray(ids).astype(str), _int_param(params, "pool_seed", 0)) < f
+    return unit_uniform(np.asarray(ids).astype(str), pool_seed) < pool_fraction
+
+
+class SSLPrototypes(DocumentScorer):
+    """Distance to the nearest pool prototype (HIGH = hard / atypical); keep=low keeps the easy ones."""
+
+    Params = SSLProtoParams
+    keep = ("high", "low")
+    features = EMBEDDINGS
+    fit_inputs = (POOL_EMBEDDINGS, POOL_IDS)
+
+    def fit(self, inputs: dict[str, Any], params: SSLProtoParams) -> dict[str, np.ndarray]:
+        """Spherical k-means centroids of the pool (of its sub-pool when ``pool_fraction`` < 1):
+        ``{"centroids": ndarray (k, d) float32}``. ``pool_ids`` may be left out for the whole pool."""
+        p = params
+        X = inputs["pool_embeddings"]
+        ids = inputs.get("pool_ids")
+        if ids is None:
+            if p.pool_fraction < 1.0:
+                raise DQError(
+                    f"ssl_proto: pool_fraction={p.pool_fraction} needs the pool ids (fit input pool_ids)"
+                )
+            in_pool = np.ones(len(X), bool)
+        else:
+            if len(ids) != len(X):
+                raise DQError(f"pool ids ({len(ids)}) and pool embeddings ({len(X)}) differ in length")
+            in_pool = in_sub_pool(ids, p.pool_fraction, p.pool_seed)
+        n = int(in_pool.sum())
+        if p.k > n:
+            sub = f" of its pool_fraction={p.pool_fraction} sub-pool" if p.pool_fraction < 1.0 else ""
+            raise DQError(
+                f"ssl_proto: k={p.k} exceeds the number of documents{sub} n={n}; lower the variant's k to at "
+                f"most {n}"
+            )
+        return {"centroids": spherical_kmeans(X[in_pool], p.k, p.seed, n_iter=p.n_iter, n_init=p.n_init)}
+
+    def score(self, docs, features, state, params: SSLProtoParams) -> pd.DataFrame:
+        """Distance to the nearest pool centroid, nearest by that same ``distance`` (HIGH = hard).
+
+        Returns
+        -------
+        DataFrame
+            ``id``, ``score`` (the distance: 1 − max cosine similarity for cosine), ``cluster`` (int64,
+            nearest centroid), ``similarity`` (dot product with that centroid), in ``docs`` order; plus
+            ``removed`` (outside the sub-pool) when ``pool_fraction`` < 1.
+        """
+        X, centroids = check_scoring_inputs("ssl_proto", docs, features, state, "centroids")
+        distance, cluster, similarity = distance_to_nearest(X, centroids, params.distance, params.chunk_size)
+        out = pd.DataFrame(
+            {"id": docs["id"].to_numpy(), "score": distance, "cluster": cluster, "similarity": similarity}
+        )
+        if params.pool_fraction < 1.0:
+            out["removed"] = ~in_sub_pool(out["id"].to_numpy(), params.pool_fraction, params.pool_seed)
+        return out
+
+
+METHOD = SSLPrototypes()

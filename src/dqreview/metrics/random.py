@@ -10,16 +10,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-PER_DOCUMENT = True
-KEEP = ("high",)
-NEEDS: tuple[str, ...] = ()
+from dqreview.metrics.base import DocumentScorer
+from dqreview.params import NoParams
 
 
-def score(
-    docs: pd.DataFrame,
-    embeddings: np.ndarray | None = None,
-    state: dict | None = None,
-    params: dict | None = None,
-) -> pd.DataFrame:
+def zero_scores(docs: pd.DataFrame) -> pd.DataFrame:
     """Score 0.0 for every document of ``docs`` (columns ``id``, ``score``)."""
     return pd.DataFrame({"id": docs["id"].to_numpy(), "score": np.zeros(len(docs), dtype=np.float64)})
+
+
+class Random(DocumentScorer):
+    """Uniform selection: every score is 0, the select step's hash(id, seed) tie-break orders them."""
+
+    Params = NoParams
+    keep = ("high",)
+
+    def score(self, docs, features, state, params) -> pd.DataFrame:
+        return zero_scores(docs)
+
+
+METHOD = Random()

@@ -12,8 +12,8 @@ Algorithm (a transcription of ``facebookresearch/SemDeDup`` ``semdedup.py``, per
    ``unit_uniform(id, seed)``. Exact ties are broken by id, so the result does not depend on row
    order or on how the pool is sharded.
 3. ``M_j`` = max cosine similarity of member j to ANY member ranked before it — kept *or removed*, as
-   in the reference code (strict upper triangle of the similarity matrix; METHODS_DETAIL §4(a), issue
-   #8). Member j is removed iff ``M_j > 1 − ε``.
+   in the reference code (strict upper triangle of the similarity matrix; docs/methods.md, "SemDeDup").
+   Member j is removed iff ``M_j > 1 − ε``.
 
 The greedy rule is order dependent and is NOT connected components. Take a ~ b and b ~ c similar,
 a and c not: ranked (a, b, c), b is removed as a duplicate of a and c as a duplicate of b — even
@@ -34,20 +34,17 @@ of at most ``block_elems`` float64 per step (the per-cluster matrix is computed 
 from __future__ import annotations
 
 import math
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
-from dqreview.metrics.prototypes import _l2_normalise, nearest_centroid, spherical_kmeans
-
-PER_DOCUMENT = True  # scores come from the state fitted once over the whole pool
-#: scores carry a `removed` column: select ranks those last, reports judge them on planted duplicates
-REMOVES = True
-KEEP = ("high",)
-NEEDS: tuple[str, ...] = ()
-FIT_NEEDS = ("pool_embeddings", "pool_ids")
+from dqreview.metrics.base import DocumentScorer
+from dqreview.metrics.inputs import POOL_EMBEDDINGS, POOL_IDS
+from dqreview.metrics.prototypes import l2_normalise, nearest_centroid, spherical_kmeans
+from dqreview.params import Ge, Le, Lt, Params
 
 #: Member-ranking policies inside a cluster.
 KEEP_POLICIES = ("hard", "easy", "random")
@@ -55,57 +52,38 @@ KEEP_POLICIES = ("hard", "easy", "random")
 #: Largest similarity block (elements of float64) computed at once inside a cluster.
 BLOCK_ELEMS = 1 << 22
 
-_KEY = "metrics[semdedup].variants[].params"
-
 
 # --- parameters ---------------------------------------------------------------------------------
 
 
-def _int(params: dict, name: str, default, key: str, minimum: int = 0) -> int:
-    value = params.get(name, default)
-    if value is None:
-        raise DQError(f"{key}.{name} is required (e.g. {name}: 100)")
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise DQError(f"{key}.{name} must be an integer ≥ {minimum}; got {value!r}")
-    return int(value)
+class ClusterDedupParams(Params):
+    """The parameters SemDeDup and D4 share: ``k`` clusters (required), k-means ``seed`` (also of the
+    ``random`` ranking), ``n_iter``, ``n_init``; the member ranking ``keep``; giant clusters above
+    ``max_cluster`` rows are re-clustered; ``eps``: remove a member whose similarity to an earlier-ranked
+    one exceeds 1 − ε."""
+
+    k: Annotated[int, Ge(1)]
+    seed: Annotated[int, Ge(0)] = 0
+    keep: Literal["hard", "easy", "random"] = "hard"
+    max_cluster: Annotated[int, Ge(2)] = 20000
+    n_iter: Annotated[int, Ge(1)] = 50
+    n_init: Annotated[int, Ge(1)] = 1
+    eps: Annotated[float, Ge(0), Le(2)] | None = None
 
 
-def _fraction(value, name: str, key: str, closed_high: bool = False) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    ok = ok and (0 <= float(value) <= 1 if closed_high else 0 <= float(value) < 1)
-    if not ok:
-        raise DQError(f"{key}.{name} must be a number in [0, 1{']' if closed_high else ')'}; got {value!r}")
-    return float(value)
+class SemDeDupParams(ClusterDedupParams):
+    """:class:`ClusterDedupParams` plus ``remove_fraction`` (in [0, 1)): ε chosen to remove that
+    fraction of the pool. Exactly one of ``eps`` and ``remove_fraction`` is given."""
 
+    remove_fraction: Annotated[float, Ge(0), Lt(1)] | None = None
 
-def check_params(params: dict | None, key: str = _KEY, need_threshold: bool = True) -> dict:
-    """Validated SemDeDup parameters.
-
-    ``k`` (required), ``seed`` (0), ``keep`` ("hard"), ``max_cluster`` (20000), exactly one of ``eps``
-    (ε ≥ 0) or ``remove_fraction`` (in [0, 1)), ``n_iter`` (50), ``n_init`` (1).
-    """
-    params = dict(params or {})
-    out = {
-        "k": _int(params, "k", None, key, 1),
-        "seed": _int(params, "seed", 0, key),
-        "max_cluster": _int(params, "max_cluster", 20000, key, 2),
-        "n_iter": _int(params, "n_iter", 50, key, 1),
-        "n_init": _int(params, "n_init", 1, key, 1),
-    }
-    keep = params.get("keep", "hard")
-    if keep not in KEEP_POLICIES:
-        raise DQError(f"{key}.keep: unknown policy {keep!r}; use one of {', '.join(KEEP_POLICIES)}")
-    out["keep"] = keep
-    eps, frac = params.get("eps"), params.get("remove_fraction")
-    if eps is not None and frac is not None:
-        raise DQError(f"{key}: give either eps or remove_fraction, not both")
-    if need_threshold and eps is None and frac is None:
-        raise DQError(f"{key}: give eps (e.g. eps: 0.01) or remove_fraction (e.g. remove_fraction: 0.25)")
-    if eps is not None and (isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 <= eps <= 2):
-        raise DQError(f"{key}.eps must be a number in [0, 2]; got {eps!r}")
-    out["eps"] = None if eps is None else float(eps)
-    out["remove_fraction"] = None if frac is None else _fraction(frac, "remove_fraction", key)
-    return out
+    def check(self, where: str) -> None:
+        if self.eps is not None and self.remove_fraction is not None:
+            self.fail(where, "remove_fraction", "give either eps or remove_fraction, not both")
+        if self.eps is None and self.remove_fraction is None:
+            self.fail(
+                where, "eps", "give eps (e.g. eps: 0.01) or remove_fraction (e.g. remove_fraction: 0.25)"
+            )
 
 
 # --- clustering ---------------------------------------------------------------------------------
@@ -134,7 +112,7 @@ def rank_members(
     elif keep == "random":
         primary = rand
     else:
-        raise DQError(f"{_KEY}.keep: unknown policy {keep!r}; use one of {', '.join(KEEP_POLICIES)}")
+        raise DQError(f"semdedup: unknown ranking policy {keep!r}; use one of {', '.join(KEEP_POLICIES)}")
     return np.lexsort((ids_rank, primary))
 
 
@@ -145,7 +123,6 @@ def cluster_with_split(
     max_cluster: int,
     n_iter: int = 50,
     n_init: int = 1,
-    key: str = _KEY,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Spherical k-means, then giant clusters re-clustered until none exceeds ``max_cluster`` rows.
 
@@ -163,7 +140,7 @@ def cluster_with_split(
         from an unsplittable cluster, its parent's centroid).
     """
     n = X.shape[0]
-    C = spherical_kmeans(X, k, seed, n_iter=n_iter, n_init=n_init, key=f"{key}.k")  # k > n: a DQError
+    C = spherical_kmeans(X, k, seed, n_iter=n_iter, n_init=n_init)  # k > n: a DQError
     _, labels = nearest_centroid(X, C)
     final_members: list[np.ndarray] = []
     final_centroids: list[np.ndarray] = []
@@ -179,7 +156,7 @@ def cluster_with_split(
             continue
         sub_k = max(2, math.ceil(members.size / max_cluster))
         sub = X[members]
-        Cs = spherical_kmeans(sub, sub_k, seed, n_iter=n_iter, n_init=n_init, key=f"{key}.k")
+        Cs = spherical_kmeans(sub, sub_k, seed, n_iter=n_iter, n_init=n_init)
         _, sub_labels = nearest_centroid(sub, Cs)
         parts = [members[sub_labels == j] for j in range(sub_k)]
         if max(p.size for p in parts) == members.size:  # k-means made no progress: cut in pieces
@@ -244,7 +221,6 @@ def semdedup_core(
     max_cluster: int = 20000,
     n_iter: int = 50,
     n_init: int = 1,
-    key: str = _KEY,
 ) -> dict[str, np.ndarray]:
     """Everything SemDeDup needs that does not depend on ε, per pool row.
 
@@ -256,14 +232,18 @@ def semdedup_core(
         ``rank`` (int64 position inside its cluster's ranking), ``sim_to_centroid`` (float64),
         ``centroids`` (m, d).
     """
-    X = _l2_normalise(X)
+    X = l2_normalise(X)
     ids = np.asarray(ids).astype(str)
     n = X.shape[0]
     if X.ndim != 2 or n != len(ids):
         raise DQError(f"semdedup: {X.shape} pool embeddings for {len(ids)} pool ids; rebuild the embeddings")
     if len(np.unique(ids)) != n:
         raise DQError("semdedup: the pool ids are not unique; rebuild the pool (ids must identify documents)")
-    labels, centroids = cluster_with_split(X, k, seed, max_cluster, n_iter, n_init, key)
+    if k > n:
+        raise DQError(
+            f"semdedup: k={k} exceeds the number of pool documents n={n}; lower the variant's k to at most {n}"
+        )
+    labels, centroids = cluster_with_split(X, k, seed, max_cluster, n_iter, n_init)
     id_rank = _id_rank(ids)
     rand = unit_uniform(ids, seed) if keep == "random" else None
     sim_c = np.einsum("ij,ij->i", X.astype(np.float64), centroids[labels])
@@ -320,38 +300,12 @@ def eps_for_fraction(max_sim: np.ndarray, remove_fraction: float) -> float:
     return float((lo + hi) / 2.0)
 
 
-# --- protocol -----------------------------------------------------------------------------------
-
-
-def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
-    """Run SemDeDup over the whole pool.
-
-    Returns
-    -------
-    dict
-        Per pool row, keyed by ``ids``: ``score`` (1 − M, 1.0 for the first member of a cluster),
-        ``duplicate_of`` (str id, "" if none), ``removed`` (bool), ``cluster`` (int64), ``rank``
-        (int64); plus ``eps`` (0-d, the ε used), ``removed_fraction`` (0-d) and ``n_clusters`` (0-d).
-    """
-    p = check_params(params)
-    ids = np.asarray(inputs["pool_ids"]).astype(str)
-    core = semdedup_core(
-        inputs["pool_embeddings"],
-        ids,
-        p["k"],
-        p["seed"],
-        p["keep"],
-        p["max_cluster"],
-        p["n_iter"],
-        p["n_init"],
-    )
-    return finish_state(core, ids, p["eps"], p["remove_fraction"])
-
-
 def finish_state(core: dict, ids: np.ndarray, eps: float | None, remove_fraction: float | None) -> dict:
     """Turn :func:`semdedup_core`'s output and a threshold into the saved state."""
     max_sim = core["max_sim"]
     if eps is None:
+        if remove_fraction is None:
+            raise DQError("semdedup: give a threshold: eps or remove_fraction")
         eps = eps_for_fraction(max_sim, remove_fraction)
     removed = removal_mask(max_sim, eps)
     score = np.where(np.isfinite(max_sim), 1.0 - max_sim, 1.0)
@@ -385,19 +339,6 @@ def lookup(docs: pd.DataFrame, state: dict, name: str = "semdedup") -> np.ndarra
     return rows
 
 
-def score(
-    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
-) -> pd.DataFrame:
-    """Look up each document's SemDeDup result by id (HIGH = unique).
-
-    Returns
-    -------
-    DataFrame
-        ``id``, ``score``, ``duplicate_of``, ``removed``, ``cluster``, in ``docs`` order.
-    """
-    return scores_from_state(docs, state, "semdedup")
-
-
 def scores_from_state(docs: pd.DataFrame, state: dict, name: str) -> pd.DataFrame:
     """The per-document columns of a pool-wide dedup state, for the rows of ``docs`` (looked up by id)."""
     rows = lookup(docs, state, name)
@@ -410,3 +351,40 @@ def scores_from_state(docs: pd.DataFrame, state: dict, name: str) -> pd.DataFram
             "cluster": np.asarray(state["cluster"], dtype=np.int64)[rows],
         }
     )
+
+
+# --- protocol -----------------------------------------------------------------------------------
+
+
+class SemDeDup(DocumentScorer):
+    """SemDeDup over the whole pool at fit time (HIGH = unique); scoring looks each document up by id."""
+
+    Params = SemDeDupParams
+    keep = ("high",)
+    deduplicates = True
+    fit_inputs = (POOL_EMBEDDINGS, POOL_IDS)
+
+    def fit(self, inputs: dict[str, Any], params: SemDeDupParams) -> dict[str, np.ndarray]:
+        """Run SemDeDup over the whole pool.
+
+        Returns
+        -------
+        dict
+            Per pool row, keyed by ``ids``: ``score`` (1 − M, 1.0 for the first member of a cluster),
+            ``duplicate_of`` (str id, "" if none), ``removed`` (bool), ``cluster`` (int64), ``rank``
+            (int64); plus ``eps`` (0-d, the ε used), ``removed_fraction`` (0-d) and ``n_clusters`` (0-d).
+        """
+        p = params
+        ids = np.asarray(inputs["pool_ids"]).astype(str)
+        core = semdedup_core(
+            inputs["pool_embeddings"], ids, p.k, p.seed, p.keep, p.max_cluster, p.n_iter, p.n_init
+        )
+        return finish_state(core, ids, p.eps, p.remove_fraction)
+
+    def score(self, docs, features, state, params: SemDeDupParams) -> pd.DataFrame:
+        """Each document's SemDeDup result, looked up by id: ``id``, ``score``, ``duplicate_of``,
+        ``removed``, ``cluster``, in ``docs`` order."""
+        return scores_from_state(docs, state, "semdedup")
+
+
+METHOD = SemDeDup()

@@ -39,102 +39,76 @@ column) and the training run streams the rounds in order, each stretched to its 
 training tokens and shuffled within the round (:class:`dqreview.lm.data.TokenStream`). The
 ``static`` variant is the control: the final round's mixture (``static: final``) or the
 token-weighted average mixture (``static: average``) sampled without rounds.
+
+One module for one method (about 550 lines, a fifth of them this docstring and the parameters): the
+graph estimator, the online loop and sampling the schedule share the skills and the state format.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import numbers
-import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
+from dqreview.metrics.base import Learned, MixtureLearner, ProxyLM
+from dqreview.metrics.inputs import TARGET_DOCS, Input, scores_of
+from dqreview.params import Ge, Gt, Match, Params, config_key
+
+if TYPE_CHECKING:
+    from dqreview.mixture import PoolTokens
 
 log = logging.getLogger(__name__)
 
-PER_DOCUMENT = False
-KEEP = ("high",)
-NEEDS: tuple[str, ...] = ()
-#: Selection comes from a learned schedule (``select_budget``), not from per-document scores.
-MIXTURE = True
-
-DEFAULTS: dict[str, Any] = {
-    "rounds": 6,  # T
-    "update_steps": 50,  # optimizer steps per round
-    "graph_steps": 50,  # h: steps on one skill alone, per training skill
-    "start_steps": 0,  # natural-mixture steps before the graph's common start
-    "eta": 0.5,
-    "window": 3,
-    "normalize_loss": True,
-    "reduce": "sum",  # window reduction: sum (METHODS.md §7) or mean (reference with a target mask)
-    "prior": "uniform",  # or natural (token proportions)
-    "eval_skills": "all",  # all = domain validation slices + target; target = the target only
-    "val_docs": 20,  # validation documents per domain (kept out of the proxy's training data)
-    "target_docs": None,  # target ref documents evaluated each round (None = all; a hash-picked subset)
-    "batch_size": None,  # None = lm.train.batch_size
-    "skills": "domains",  # or "ssl_proto/<variant>": that variant's pool k-means clusters
-    "static": None,  # None (online schedule), final or average: the static control
-    "from": None,  # another variant's slug whose schedule a static variant reuses
-}
+#: ``skills``: the pool's domains, or the k-means clusters of an ssl_proto variant.
+SKILLS_PATTERN = r"domains|ssl_proto/[A-Za-z0-9][A-Za-z0-9._-]*"
 
 
-def check_params(params: dict | None, where: str = "skillit params") -> dict:
-    """Variant parameters with defaults filled in; DQError naming the key on a bad value."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        raise DQError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
-    for key, lo in (
-        ("rounds", 1),
-        ("update_steps", 1),
-        ("graph_steps", 1),
-        ("start_steps", 0),
-        ("window", 1),
-        ("val_docs", 1),
-    ):
-        v = p[key]
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-            raise DQError(f"{where}.{key}: expected an integer >= {lo}; got {v!r}")
-    if isinstance(p["eta"], bool) or not isinstance(p["eta"], numbers.Real) or not p["eta"] > 0:
-        raise DQError(f"{where}.eta: expected a positive number; got {p['eta']!r}")
-    t = p["target_docs"]
-    if t is not None and (isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1):
-        raise DQError(f"{where}.target_docs: expected a positive integer or null; got {t!r}")
-    b = p["batch_size"]
-    if b is not None and (isinstance(b, bool) or not isinstance(b, numbers.Integral) or b < 1):
-        raise DQError(f"{where}.batch_size: expected a positive integer or null; got {b!r}")
-    choices = {
-        "reduce": ("sum", "mean"),
-        "prior": ("uniform", "natural"),
-        "eval_skills": ("all", "target"),
-        "static": (None, "final", "average"),
-        "normalize_loss": (True, False),
-    }
-    for key, allowed in choices.items():
-        if p[key] not in allowed:
-            raise DQError(f"{where}.{key}: {p[key]!r} is not one of {list(allowed)}")
-    skills = p["skills"]
-    if not isinstance(skills, str) or not (
-        skills == "domains" or re.fullmatch(r"ssl_proto/[A-Za-z0-9][A-Za-z0-9._-]*", skills)
-    ):
-        raise DQError(
-            f"{where}.skills: {skills!r} is neither 'domains' nor 'ssl_proto/<variant slug>' (the pool's "
-            "k-means clusters of an ssl_proto variant)"
-        )
-    if p["from"] is not None and (not isinstance(p["from"], str) or p["static"] is None):
-        raise DQError(f"{where}.from: only a static variant reuses another variant's schedule (a slug)")
-    return p
+class SkillItParams(Params):
+    """A Skill-It variant's settings."""
 
+    #: T, the online rounds
+    rounds: Annotated[int, Ge(1)] = 6
+    #: optimizer steps per round
+    update_steps: Annotated[int, Ge(1)] = 50
+    #: h: steps on one skill alone, per training skill
+    graph_steps: Annotated[int, Ge(1)] = 50
+    #: natural-mixture steps before the graph's common start
+    start_steps: Annotated[int, Ge(0)] = 0
+    eta: Annotated[float, Gt(0)] = 0.5
+    window: Annotated[int, Ge(1)] = 3
+    normalize_loss: bool = True
+    #: window reduction: sum (docs/methods.md, "Skill-It") or mean (reference with a target mask)
+    reduce: Literal["sum", "mean"] = "sum"
+    #: uniform, or natural (token proportions)
+    prior: Literal["uniform", "natural"] = "uniform"
+    #: all = domain validation slices + target; target = the target only
+    eval_skills: Literal["all", "target"] = "all"
+    #: validation documents per domain (kept out of the proxy's training data)
+    val_docs: Annotated[int, Ge(1)] = 20
+    #: target ref documents evaluated each round (None = all; a hash-picked subset)
+    target_docs: Annotated[int, Ge(1)] | None = None
+    #: None = lm.train.batch_size
+    batch_size: Annotated[int, Ge(1)] | None = None
+    #: "domains", or "ssl_proto/<variant>": that variant's pool k-means clusters
+    skills: Annotated[str, Match(SKILLS_PATTERN, "'domains' or 'ssl_proto/<variant slug>'")] = "domains"
+    #: None (online schedule), final or average: the static control
+    static: Literal["final", "average"] | None = None
+    #: another variant's slug whose schedule a static variant reuses
+    from_: str | None = config_key("from", None)
 
-def schedule_variant(params: dict | None, slug: str) -> str:
-    """The variant whose proxy run provides the schedule (``from``, else the variant itself)."""
-    return check_params(params).get("from") or slug
+    def check(self, where: str) -> None:
+        if self.from_ is not None and self.static is None:
+            self.fail(where, "from_", "only a static variant reuses another variant's schedule (a slug)")
+
+    @property
+    def skills_variant(self) -> str | None:
+        """The ssl_proto variant whose clusters are the skills (None for the domains)."""
+        return None if self.skills == "domains" else self.skills.split("/", 1)[1]
 
 
 def skill_labels(ids: Sequence[str], clusters: pd.DataFrame, where: str = "skill clusters") -> np.ndarray:
@@ -183,7 +157,7 @@ def skillit_mixture(
     loss_scale : ndarray, shape (n_eval,), optional
         Divides the losses (``L_0`` for the reference's ``--normalize_loss``).
     reduce : {"sum", "mean"}
-        Sum over the window (METHODS.md §7) or mean (the reference code with a target mask).
+        Sum over the window (docs/methods.md, "Skill-It") or mean (the reference code with a target mask).
 
     Returns
     -------
@@ -310,7 +284,7 @@ def run_skillit(
     eval_sets: dict[str, list[np.ndarray]],
     model_cfg,
     train_cfg: dict[str, Any],
-    params: dict | None,
+    params: SkillItParams | None,
     seed: int,
     device: str = "cpu",
     eval_batch_size: int = 32,
@@ -326,8 +300,8 @@ def run_skillit(
         Evaluation skill name → token arrays (the target ref last by convention: ``"target"``).
     model_cfg, train_cfg
         The proxy's shape and ``lm.train``.
-    params : dict
-        Variant parameters (:data:`DEFAULTS`).
+    params : SkillItParams or None
+        The variant's parameters (None: the defaults).
     seed : int
 
     Returns
@@ -343,13 +317,13 @@ def run_skillit(
     from dqreview.lm.model import GPT
     from dqreview.lm.train import Trainer, make_optimizer
 
-    p = check_params(params)
+    p = params if params is not None else SkillItParams()
     k = len(train_skills)
     domain_ids = np.asarray(domain_ids, dtype=np.int64)
-    batch = int(p["batch_size"] or train_cfg["batch_size"])
+    batch = int(p.batch_size or train_cfg["batch_size"])
     T = model_cfg.block_size
     tokens_per_step = batch * T
-    if p["eval_skills"] == "target":
+    if p.eval_skills == "target":
         if "target" not in eval_sets:
             raise DQError("skill-it: eval_skills=target but there is no 'target' evaluation set")
         eval_sets = {"target": eval_sets["target"]}
@@ -357,7 +331,7 @@ def run_skillit(
     eval_tokens_once = sum(len(d) + 1 for docs_ in eval_sets.values() for d in docs_)
     tok = np.bincount(domain_ids, weights=[len(d) + 1 for d in docs], minlength=k)
     natural = tok / tok.sum()
-    prior = natural if p["prior"] == "natural" else np.ones(k) / k
+    prior = natural if p.prior == "natural" else np.ones(k) / k
 
     def evaluate(model):
         return _mean_losses(model, eval_sets, T, eval_batch_size, device)
@@ -371,9 +345,9 @@ def run_skillit(
     torch.manual_seed(seed)
     start = GPT(model_cfg).to(device)
     flops_per_token = start.flops_per_token()
-    if p["start_steps"]:
-        tr, _ = trainer_for(start, natural, p["start_steps"], seed)
-        for _ in range(p["start_steps"]):
+    if p.start_steps:
+        tr, _ = trainer_for(start, natural, p.start_steps, seed)
+        for _ in range(p.start_steps):
             tr.step()
     loss_start = evaluate(start)
     # 2. one short run per training skill, from the common start
@@ -381,8 +355,8 @@ def run_skillit(
     for i in range(k):
         model = copy.deepcopy(start)
         one_hot = np.eye(k)[i]
-        tr, _ = trainer_for(model, one_hot, p["graph_steps"], seed + 1 + i)
-        for _ in range(p["graph_steps"]):
+        tr, _ = trainer_for(model, one_hot, p.graph_steps, seed + 1 + i)
+        for _ in range(p.graph_steps):
             tr.step()
         loss_after.append(evaluate(model))
         del model
@@ -398,36 +372,36 @@ def run_skillit(
     # 3. the online run, from scratch (as the run it steers)
     torch.manual_seed(seed)
     proxy = GPT(model_cfg).to(device)
-    total = p["rounds"] * p["update_steps"]
+    total = p.rounds * p.update_steps
     tr, stream = trainer_for(proxy, prior, total, seed + 1 + k)
 
     def train_round(r, mixture):
         stream.set_weights(mixture)
-        for _ in range(p["update_steps"]):
+        for _ in range(p.update_steps):
             tr.step()
 
     online = online_schedule(
-        prior, graph, lambda: evaluate(proxy), train_round, p["rounds"], p["eta"], p["window"],
-        p["normalize_loss"], p["reduce"],
+        prior, graph, lambda: evaluate(proxy), train_round, p.rounds, p.eta, p.window,
+        p.normalize_loss, p.reduce,
     )  # fmt: skip
     mixtures, losses = online["mixtures"], online["losses"]
-    round_tokens = p["update_steps"] * tokens_per_step
+    round_tokens = p.update_steps * tokens_per_step
     rounds = [
         {
             "round": r,
-            "steps": p["update_steps"],
+            "steps": p.update_steps,
             "tokens": round_tokens,
             "mixture": dict(zip(train_skills, mixtures[r].tolist(), strict=True)),
             "loss_after": dict(zip(eval_names, losses[r + 1].tolist(), strict=True)),
         }
-        for r in range(p["rounds"])
+        for r in range(p.rounds)
     ]
     average = mixtures.mean(axis=0)  # rounds have equal token counts
     tokens = {
-        "start": p["start_steps"] * tokens_per_step,
-        "graph": k * p["graph_steps"] * tokens_per_step,
+        "start": p.start_steps * tokens_per_step,
+        "graph": k * p.graph_steps * tokens_per_step,
         "online": total * tokens_per_step,
-        "evaluation": (1 + k + 1 + p["rounds"]) * eval_tokens_once,
+        "evaluation": (1 + k + 1 + p.rounds) * eval_tokens_once,
     }
     train_tokens = tokens["start"] + tokens["graph"] + tokens["online"]
     flops = flops_per_token * train_tokens + flops_per_token / 3.0 * tokens["evaluation"]
@@ -443,7 +417,7 @@ def run_skillit(
         "loss_history": losses.tolist(),
         "final_mixture": rounds[-1]["mixture"],
         "average_mixture": dict(zip(train_skills, average.tolist(), strict=True)),
-        "params": {**p, "batch_size": batch},
+        "params": {**p.to_dict(), "batch_size": batch},
         "tokens": tokens,
         "flops": float(flops),
         "flops_formula": (
@@ -456,30 +430,30 @@ def run_skillit(
 # --- selection ---------------------------------------------------------------------------------
 
 
-def select_budget(
-    pool: pd.DataFrame, state: dict, budget: float, seed: int, params: dict | None = None
+def select_from_schedule(
+    pool: pd.DataFrame, state: dict, budget: float, seed: int, static: str | None = None
 ) -> tuple[pd.DataFrame, dict]:
-    """Sample the schedule (or, for ``static``, one mixture) to a byte budget.
+    """Sample the schedule (or, for ``static`` "final" / "average", one mixture) to a byte budget.
 
     Mixtures are over tokens; each is converted to byte shares with ``state["bytes_per_token"]``,
     and a round's share of the budget is its tokens times its mixture's bytes per token.
     """
     from dqreview.mixture import check_covers, sample_mixture, sample_schedule, token_to_byte_mixture
 
-    p = check_params(params)
     if not isinstance(state, dict) or "rounds" not in state or "bytes_per_token" not in state:
         raise DQError(
-            "skillit state: expected a JSON object with 'rounds' and 'bytes_per_token'; rerun the skillit rule"
+            "skillit state: expected a JSON object with 'rounds' and 'bytes_per_token'; "
+            "rerun the learn_mixture rule"
         )
     bpt = state["bytes_per_token"]
     if "domain" in pool.columns:
         for r in state["rounds"]:
             check_covers(r["mixture"], pool["domain"].astype(str).unique(), "skillit schedule")
-    if p["static"] is not None:
-        mix = state["final_mixture"] if p["static"] == "final" else state["average_mixture"]
+    if static is not None:
+        mix = state["final_mixture"] if static == "final" else state["average_mixture"]
         sel, info = sample_mixture(pool, token_to_byte_mixture(mix, bpt), budget, seed)
         info["mixture_tokens"] = mix
-        info["static"] = p["static"]
+        info["static"] = static
         return sel, info
     mixtures = [r["mixture"] for r in state["rounds"]]
     round_bytes = [r["tokens"] * sum(w * bpt[d] for d, w in r["mixture"].items()) for r in state["rounds"]]
@@ -488,3 +462,95 @@ def select_budget(
     for r, m in zip(info["rounds"], mixtures, strict=True):
         r["mixture_tokens"] = m
     return sel, info
+
+
+# --- the method --------------------------------------------------------------------------------
+
+
+def skills_input(params: SkillItParams) -> Input | None:
+    """The ssl_proto scores whose k-means clusters are the skills (None when the skills are the domains)."""
+    slug = params.skills_variant
+    return None if slug is None else scores_of("skills", "ssl_proto", slug)
+
+
+class SkillIt(MixtureLearner):
+    """An online skill schedule per seed (skill graph + rounds with a proxy), sampled to each budget."""
+
+    Params = SkillItParams
+    keep = ("high",)
+    figure = "skillit_schedule"
+
+    def draw(self, states, path):
+        from dqreview.report.mixture import skillit_schedule_figure
+
+        skillit_schedule_figure(states, path)
+
+    def state_variant(self, slug: str, params: SkillItParams) -> str:
+        """The variant whose proxy run provides the schedule (``from``, else the variant itself)."""
+        return params.from_ or slug
+
+    def check_variants(self, variants: dict[str, SkillItParams], where: str) -> None:
+        slugs = list(variants)
+        static = {slug for slug, p in variants.items() if p.static is not None}
+        for j, p in enumerate(variants.values()):
+            if p.from_ is not None and (p.from_ not in slugs or p.from_ in static):
+                raise DQError(
+                    f"{where}.variants[{j}].params.from: {p.from_!r} is not a non-static variant of "
+                    f"{self.name}; variants: {slugs}"
+                )
+
+    def learn_inputs(self, params: SkillItParams) -> tuple[Input, ...]:
+        skills = skills_input(params)
+        return (TARGET_DOCS, *((skills,) if skills is not None else ()))
+
+    def select_inputs(self, params: SkillItParams) -> tuple[Input, ...]:
+        skills = skills_input(params)
+        return (skills,) if skills is not None else ()
+
+    def learn(
+        self, pool: PoolTokens, inputs: dict[str, Any], params: SkillItParams, seed: int, proxy: ProxyLM
+    ) -> Learned:
+        from dqreview.lm.tokenizer import encode_batch
+
+        p, seed = params, int(seed)
+        skills = skills_input(p)
+        if skills is not None:  # skills = k-means clusters of an ssl_proto variant
+            pool = copy.copy(pool)  # relabel a copy: the caller's pool keeps its domains
+            pool.relabel(skill_labels(pool.frame["id"], inputs["skills"], skills.template))
+        frame = pool.frame
+        names = sorted(frame["domain"].unique())
+        codes = frame["domain"].map({d: i for i, d in enumerate(names)}).to_numpy(np.int64)
+        ref = inputs["target_docs"]
+        ref = ref.iloc[target_rows(ref["id"].to_numpy(), p.target_docs)]
+        target = encode_batch(pool.tokenizer, ref["text"].tolist())
+        # evaluation skills: a hash-picked validation slice of each domain (kept out of the proxy's
+        # training data) and the target ref
+        val = validation_mask(frame["id"], frame["domain"], p.val_docs, seed)
+        evals = {d: [pool.tokens[i] for i in np.flatnonzero(val & (codes == j))] for j, d in enumerate(names)}
+        evals["target"] = target
+        train_idx = np.flatnonzero(~val)
+        out = run_skillit(
+            [pool.tokens[i] for i in train_idx], codes[train_idx], names, evals, proxy.model, proxy.train,
+            p, seed, proxy.device, eval_batch_size=proxy.eval_batch_size,
+        )  # fmt: skip
+        out.update(domains=names, bytes_per_token=pool.bytes_per_token)
+        log.info("seed %s: final mixture %s", seed, {d: round(w, 4) for d, w in out["final_mixture"].items()})
+        return Learned(
+            state=out,
+            flops=out["flops"],
+            tokens=int(out["tokens"]["start"] + out["tokens"]["graph"] + out["tokens"]["online"]),
+            flops_formula=out["flops_formula"],
+            extra={"tokens_per_seed": out["tokens"]},
+        )
+
+    def select_budget(
+        self, pool, state, budget, seed, params: SkillItParams, inputs
+    ) -> tuple[pd.DataFrame, dict]:
+        if "skills" in inputs:  # Skill-It over k-means clusters: the clusters are the slices
+            skills = skills_input(params)
+            where = skills.template if skills is not None else "skill clusters"
+            pool = pool.assign(domain=skill_labels(pool["id"], inputs["skills"], where))
+        return select_from_schedule(pool, state, budget, seed, params.static)
+
+
+METHOD = SkillIt()

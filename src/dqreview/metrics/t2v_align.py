@@ -1,8 +1,8 @@
 """Task2Vec alignment: similarity of each pool document to a target prototype in Task2Vec space.
 
-Per-document Task2Vec vectors (METHODS.md §9; :func:`dqreview.metrics.task2vec.document_vectors`) of
-every pool shard and of target ref are computed once by the workflow (``NEEDS = ("t2v",)``). The
-prototypes come from target ref only (``FIT_NEEDS``), chosen by the variant's parameters:
+Per-document Task2Vec vectors (docs/methods.md, "Task2Vec"; :func:`dqreview.task2vec.document_vectors`) of
+every pool shard and of target ref are computed once by the workflow (``features = T2V``). The
+prototypes come from target ref only (``fit_inputs``), chosen by the variant's parameters:
 
 ``prototype``
     ``"mean"`` — one whole-set embedding of the target: the mean of its documents' vectors (a set's
@@ -26,66 +26,35 @@ the cluster's own set embedding, and assignment uses the Task2Vec distance itsel
 from __future__ import annotations
 
 import math
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
+from dqreview.metrics.base import DocumentScorer
+from dqreview.metrics.inputs import T2V, TARGET_LOSSES, TARGET_T2V
 from dqreview.metrics.prototypes import check_scoring_inputs
-from dqreview.metrics.task2vec import DISTANCES, distance_matrix
-
-PER_DOCUMENT = True
-KEEP = ("high", "low")
-NEEDS = ("t2v",)
-FIT_NEEDS = ("target_t2v", "target_losses")
-
-PROTOTYPES = ("mean", "kmeans")
-SOURCES = ("all", "hard")
-_KEY = "metrics[t2v_align].variants[].params"
+from dqreview.params import Ge, Gt, Le, Params
+from dqreview.task2vec import distance_matrix
 
 
-def _int(params: dict, name: str, default: int, minimum: int = 1) -> int:
-    value = params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise DQError(f"{_KEY}.{name}: must be an integer >= {minimum}; got {value!r}")
-    return int(value)
+class T2VAlignParams(Params):
+    """``prototype`` (one whole-set ``mean`` or ``k`` k-means centroids), ``source`` (``all`` target
+    documents or the ``hard_fraction`` hardest), ``distance``; k-means ``seed``, ``n_iter``, ``n_init``."""
 
+    prototype: Literal["mean", "kmeans"] = "mean"
+    source: Literal["all", "hard"] = "all"
+    distance: Literal["cosine", "l1", "l2"] = "cosine"
+    k: Annotated[int, Ge(1)] = 1
+    seed: Annotated[int, Ge(0)] = 0
+    hard_fraction: Annotated[float, Gt(0), Le(1)] = 0.3
+    n_iter: Annotated[int, Ge(1)] = 30
+    n_init: Annotated[int, Ge(1)] = 2
 
-def check_params(params: dict | None) -> dict:
-    """Validated parameters with defaults: prototype=mean, source=all, distance=cosine, k=1, seed=0,
-    hard_fraction=0.3, n_iter=30, n_init=2."""
-    params = dict(params or {})
-    unknown = set(params) - {
-        "prototype",
-        "source",
-        "distance",
-        "k",
-        "seed",
-        "hard_fraction",
-        "n_iter",
-        "n_init",
-    }
-    if unknown:
-        raise DQError(f"{_KEY}: unknown parameter(s) {sorted(unknown)}")
-    out = {
-        "prototype": params.get("prototype", "mean"),
-        "source": params.get("source", "all"),
-        "distance": params.get("distance", "cosine"),
-    }
-    for name, allowed in (("prototype", PROTOTYPES), ("source", SOURCES), ("distance", DISTANCES)):
-        if out[name] not in allowed:
-            raise DQError(f"{_KEY}.{name}: {out[name]!r} is not one of {list(allowed)}")
-    out["k"] = _int(params, "k", 1)
-    if out["prototype"] == "mean" and "k" in params and out["k"] != 1:
-        raise DQError(f"{_KEY}.k: prototype=mean is one whole-set embedding; drop k or use prototype=kmeans")
-    out["seed"] = _int(params, "seed", 0, minimum=0)
-    out["n_iter"] = _int(params, "n_iter", 30)
-    out["n_init"] = _int(params, "n_init", 2)
-    hf = params.get("hard_fraction", 0.3)
-    if isinstance(hf, bool) or not isinstance(hf, int | float) or not 0 < float(hf) <= 1:
-        raise DQError(f"{_KEY}.hard_fraction: must be a number in (0, 1]; got {hf!r}")
-    out["hard_fraction"] = float(hf)
-    return out
+    def check(self, where: str) -> None:
+        if self.prototype == "mean" and self.k != 1:
+            self.fail(where, "k", "prototype=mean is one whole-set embedding; drop k or use prototype=kmeans")
 
 
 def hardest(losses: np.ndarray, fraction: float, min_rows: int = 1) -> np.ndarray:
@@ -132,7 +101,7 @@ def task2vec_kmeans(
     if X.ndim != 2 or len(X) == 0:
         raise DQError(f"t2v_align: need a non-empty (n, D) array of Task2Vec vectors; got shape {X.shape}")
     if k > len(X):
-        raise DQError(f"{_KEY}.k={k}: more prototypes than the {len(X)} target documents; lower k")
+        raise DQError(f"task2vec k-means: k={k} is more prototypes than the {len(X)} vectors; lower k")
     best_cost, best = math.inf, None
     for init in range(n_init):
         rng = np.random.default_rng((seed, init))
@@ -158,20 +127,38 @@ def task2vec_kmeans(
     return best
 
 
-def build_prototypes(target: np.ndarray, losses: np.ndarray | None, p: dict) -> np.ndarray:
-    """Target prototypes (k, D) for validated parameters ``p`` (see :func:`check_params`)."""
+def build_prototypes(
+    target: np.ndarray,
+    losses: np.ndarray | None,
+    prototype: str = "mean",
+    source: str = "all",
+    k: int = 1,
+    seed: int = 0,
+    distance: str = "cosine",
+    hard_fraction: float = 0.3,
+    n_iter: int = 30,
+    n_init: int = 2,
+) -> np.ndarray:
+    """Target prototypes (k, D): the mean of ``target`` (``prototype="mean"``) or its
+    :func:`task2vec_kmeans` centroids, over every row (``source="all"``) or the ``hard_fraction``
+    highest-``losses`` rows (``"hard"``)."""
     target = np.asarray(target, dtype=np.float64)
     if target.ndim != 2 or len(target) == 0:
         raise DQError(
             f"t2v_align: target ref Task2Vec vectors must be a non-empty (n, D) array; got {target.shape}"
         )
-    if p["source"] == "hard":
+    if prototype == "kmeans" and k > len(target):
+        raise DQError(
+            f"t2v_align: k={k} is more prototypes than the {len(target)} target ref documents; "
+            "lower the variant's k"
+        )
+    if source == "hard":
         if losses is None or len(losses) != len(target):
             raise DQError("t2v_align: source=hard needs one probe loss per target document (target_losses)")
-        target = target[hardest(losses, p["hard_fraction"], min_rows=p["k"])]
-    if p["prototype"] == "mean":
+        target = target[hardest(losses, hard_fraction, min_rows=k)]
+    if prototype == "mean":
         return target.mean(axis=0, keepdims=True)
-    return task2vec_kmeans(target, p["k"], p["seed"], p["distance"], p["n_iter"], p["n_init"])
+    return task2vec_kmeans(target, k, seed, distance, n_iter, n_init)
 
 
 def alignment_scores(
@@ -184,21 +171,29 @@ def alignment_scores(
     return (1.0 - dist if distance == "cosine" else -dist), index.astype(np.int64), dist
 
 
-def fit(inputs: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
-    """Target prototypes in Task2Vec space: ``{"prototypes": (k, D) float64}``."""
-    p = check_params(params)
-    return {"prototypes": build_prototypes(inputs["target_t2v"], inputs.get("target_losses"), p)}
+class T2VAlign(DocumentScorer):
+    """Alignment with the nearest target prototype in Task2Vec space (HIGH = aligned)."""
+
+    Params = T2VAlignParams
+    keep = ("high", "low")
+    features = T2V
+    fit_inputs = (TARGET_T2V, TARGET_LOSSES)
+
+    def fit(self, inputs: dict[str, Any], params: T2VAlignParams) -> dict[str, np.ndarray]:
+        """Target prototypes in Task2Vec space: ``{"prototypes": (k, D) float64}``."""
+        p = params
+        protos = build_prototypes(
+            inputs["target_t2v"], inputs.get("target_losses"), p.prototype, p.source, p.k, p.seed,
+            p.distance, p.hard_fraction, p.n_iter, p.n_init,
+        )  # fmt: skip
+        return {"prototypes": protos}
+
+    def score(self, docs, features, state, params: T2VAlignParams) -> pd.DataFrame:
+        """Alignment of each document (``features``: the shard's per-document Task2Vec vectors) with
+        its nearest target prototype: ``id``, ``score``, ``prototype``, ``distance``, in ``docs`` order."""
+        X, protos = check_scoring_inputs("t2v_align", docs, features, state, "prototypes")
+        s, index, dist = alignment_scores(X, protos, params.distance)
+        return pd.DataFrame({"id": docs["id"].to_numpy(), "score": s, "prototype": index, "distance": dist})
 
 
-def score(
-    docs: pd.DataFrame, embeddings: np.ndarray | None, state: dict | None, params: dict | None = None
-) -> pd.DataFrame:
-    """Alignment of each document with its nearest target prototype (HIGH = aligned).
-
-    ``embeddings`` are the shard's per-document Task2Vec vectors. Returns ``id``, ``score``, ``prototype``,
-    ``distance``, in ``docs`` order.
-    """
-    p = check_params(params)
-    X, protos = check_scoring_inputs("t2v_align", docs, embeddings, state, "prototypes")
-    s, index, dist = alignment_scores(X, protos, p["distance"])
-    return pd.DataFrame({"id": docs["id"].to_numpy(), "score": s, "prototype": index, "distance": dist})
+METHOD = T2VAlign()

@@ -17,11 +17,13 @@ assuming the multiplier measured with the proxy carries over (an assumption, sta
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
+from dqreview.plan import MethodJobs
 
 #: Where a method's result lies relative to the baseline's learning curve.
 WITHIN, BETTER_THAN_CURVE, WORSE_THAN_CURVE = "within", "better_than_curve", "worse_than_curve"
@@ -164,88 +166,75 @@ def target_flops_per_token(name: str) -> float:
         return GPT(GPTConfig(**TARGET_MODELS[name])).flops_per_token()
 
 
-#: Inputs a metric may need (its ``NEEDS`` and ``FIT_NEEDS``) that come from a stage shared with other
-#: methods, by the cost-record stage that produces them.
-_EMBED, _TASK2VEC = ("embed",), ("probe", "t2v")  # the encoder pass; the probe's training + Task2Vec vectors
-SHARED_STAGES_OF_NEED = {
-    "embeddings": _EMBED, "pool_embeddings": _EMBED, "target_embeddings": _EMBED,
-    "t2v": _TASK2VEC, "pool_t2v": _TASK2VEC, "target_t2v": _TASK2VEC, "target_losses": _TASK2VEC,
-}  # fmt: skip
-#: Jobs of a shared stage that serve evaluation only, never selection (so are charged to no method).
-EVALUATION_ONLY_JOBS = {"embed": ("target/test",), "t2v": ("t2v/diversity_table",)}
-
-
-def shared_stages(needs) -> list[str]:
-    """The shared stages a metric depends on, from its ``NEEDS`` + ``FIT_NEEDS`` names."""
-    return sorted({stage for n in needs for stage in SHARED_STAGES_OF_NEED.get(n, ())})
-
-
 def selection_costs(
     costs: pd.DataFrame,
     methods: pd.DataFrame,
-    uses: dict[tuple[str, str], list[str]],
-    runs_as: dict[tuple[str, str], str] | None = None,
+    jobs: dict[tuple[str, str], MethodJobs],
+    stage_costs: dict[str, Sequence[str]],
+    select_costs: dict[tuple[str, str, str, str], Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """Selection cost of every (metric, variant, keep, budget), in seconds and FLOPs.
 
     Parameters
     ----------
     costs : DataFrame
-        Cost records (:func:`dqreview.cost.load_costs`): ``stage``, ``job``, ``wall_s``, ``flops``.
+        Cost records (:func:`dqreview.cost.load_costs`): ``path``, ``wall_s``, ``flops``.
     methods : DataFrame
         ``metric``, ``variant``, ``keep``, ``budget`` rows to cost.
-    uses : dict
-        ``(metric, variant)`` → shared stages it depends on (:func:`shared_stages`).
-    runs_as : dict, optional
-        ``(metric, variant)`` → the variant whose jobs it reuses (Skill-It's static control reuses the
-        online run's proxy), so it is charged that variant's own jobs.
+    jobs : dict
+        ``(metric, variant)`` → its :class:`~dqreview.plan.MethodJobs`: ``own``, the cost records of its
+        own jobs (fit, per-shard work, scoring, proxy training), and ``shared``, the shared stages it uses
+        (:meth:`dqreview.plan.Plan.method_jobs`).
+    stage_costs : dict
+        Shared stage → the cost record paths of its jobs (:meth:`dqreview.plan.Plan.stage_costs`).
+    select_costs : dict, optional
+        ``(metric, variant, keep, budget)`` → the selection jobs' cost record paths, one per seed (their
+        mean is charged: one seed's selection).
 
     Returns
     -------
     DataFrame
-        ``methods`` plus ``own_s`` (the method's own jobs: fit, per-shard work, scoring and the extra
-        training some methods need, plus one seed's selection), ``shared_s`` (its shared stages in full),
-        ``shared_amortised_s`` (each shared stage divided by the number of metric variants using it),
-        ``selection_s`` (= own + shared in full: what running this method alone costs),
-        ``selection_amortised_s`` and ``selection_flops`` (where every job estimated FLOPs, else NaN).
+        ``methods`` plus ``own_s`` (the method's own jobs plus one seed's selection), ``shared_s`` (its
+        shared stages in full), ``shared_amortised_s`` (each shared stage divided by the number of metric
+        variants using it), ``selection_s`` (= own + shared in full: what running this method alone
+        costs), ``selection_amortised_s`` and ``selection_flops`` (where every job estimated FLOPs, else
+        NaN).
     """
-    costs = costs.copy()
-    costs["flops"] = pd.to_numeric(costs["flops"], errors="coerce")
+    by_path = costs.assign(flops=pd.to_numeric(costs["flops"], errors="coerce")).set_index("path")
+
+    def records(files: Sequence[str]) -> pd.DataFrame:
+        missing = [f for f in files if f not in by_path.index]
+        if missing:
+            raise DQError(
+                f"cost accounting: no cost record {missing[0]} (and {len(missing) - 1} more); rerun"
+            )
+        return by_path.loc[list(files)]
+
     users: dict[str, int] = {}
-    for stages in uses.values():
-        for s in stages:
-            users[s] = users.get(s, 0) + 1
-    shared_rows = {}
+    for spec in jobs.values():
+        for stage in spec.shared:
+            users[stage] = users.get(stage, 0) + 1
+    shared = {}
     for stage in users:
-        rows = costs[(costs["stage"] == stage) & ~costs["job"].isin(EVALUATION_ONLY_JOBS.get(stage, ()))]
-        shared_rows[stage] = (float(rows["wall_s"].sum()), float(rows["flops"].sum(min_count=len(rows))))
-    not_own = {"train", "train_curve", "select", *users}
+        rows = records(stage_costs[stage])
+        shared[stage] = (float(rows["wall_s"].sum()), float(rows["flops"].sum(min_count=len(rows))))
     out = []
     for row in methods.itertuples(index=False):
-        prefix = f"{row.metric}/{(runs_as or {}).get((row.metric, row.variant), row.variant)}"
-        own = costs[
-            ~costs["stage"].isin(not_own)
-            & ((costs["job"] == prefix) | costs["job"].str.startswith(prefix + "/"))
-        ]
-        sel = costs[
-            (costs["stage"] == "select")
-            & costs["job"].str.startswith(f"{row.metric}/{row.variant}/{row.keep}/b{row.budget:.2f}/")
-        ]
+        spec = jobs.get((row.metric, row.variant), MethodJobs(own=(), shared=()))
+        own = records(spec.own)
+        sel = records((select_costs or {}).get((row.metric, row.variant, row.keep, f"{row.budget:.2f}"), ()))
         own_s = float(own["wall_s"].sum()) + (float(sel["wall_s"].mean()) if len(sel) else 0.0)
         own_flops = float(own["flops"].sum(min_count=len(own))) if len(own) else 0.0
-        stages = uses.get((row.metric, row.variant), [])
-        shared_s = sum(shared_rows[s][0] for s in stages)
-        shared_amortised = sum(amortised_cost(shared_rows[s][0], users[s]) for s in stages)
-        shared_flops = sum(shared_rows[s][1] for s in stages)
+        stages = spec.shared
         out.append(
             {
                 **row._asdict(),
                 "own_s": own_s,
-                "shared_s": shared_s,
-                "shared_amortised_s": shared_amortised,
-                "selection_s": own_s + shared_s,
-                "selection_amortised_s": own_s + shared_amortised,
-                "selection_flops": own_flops + shared_flops,  # NaN where a job gave no estimate
+                "shared_s": sum(shared[s][0] for s in stages),
+                "shared_amortised_s": sum(amortised_cost(shared[s][0], users[s]) for s in stages),
+                "selection_s": own_s + sum(shared[s][0] for s in stages),
+                "selection_amortised_s": own_s + sum(amortised_cost(shared[s][0], users[s]) for s in stages),
+                "selection_flops": own_flops + sum(shared[s][1] for s in stages),  # NaN where a job gave none
             }
         )
     return pd.DataFrame(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dqreview.io import read_json
+from dqreview.paths import parse_selection
 
 
 def collect_runs(eval_paths, info_paths) -> pd.DataFrame:
@@ -12,12 +13,12 @@ def collect_runs(eval_paths, info_paths) -> pd.DataFrame:
     rows = []
     for eval_path, info_path in zip(eval_paths, info_paths, strict=True):
         ev, info = read_json(eval_path), read_json(info_path)
-        metric, variant, keep, budget = ev["selection"].split("/")
+        sel = parse_selection(ev["selection"])
         row = {
-            "metric": metric,
-            "variant": variant,
-            "keep": keep,
-            "budget": float(budget[1:]),
+            "metric": sel["metric"],
+            "variant": sel["variant"],
+            "keep": sel["keep"],
+            "budget": float(sel["budget"]),
             "seed": ev["seed"],
             "achieved": info["achieved"],
             "n_docs": ev["n_docs"],
@@ -38,14 +39,14 @@ def collect_curves(eval_paths) -> pd.DataFrame:
     rows = []
     for path in eval_paths:
         ev = read_json(path)
-        metric, variant, keep, budget = ev["selection"].split("/")
+        sel = parse_selection(ev["selection"])
         for point in ev["curve"]:
             rows.append(
                 {
-                    "metric": metric,
-                    "variant": variant,
-                    "keep": keep,
-                    "budget": float(budget[1:]),
+                    "metric": sel["metric"],
+                    "variant": sel["variant"],
+                    "keep": sel["keep"],
+                    "budget": float(sel["budget"]),
                     "seed": ev["seed"],
                     "run_tokens": ev["tokens"],
                     **{

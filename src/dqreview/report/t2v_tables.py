@@ -9,7 +9,7 @@ bound, each embedded as ``n_batches`` batches of ``batch_size`` documents (head 
 mean of a dataset's batch embeddings (the Fisher over all its sampled windows).
 
 ``selection_table`` does the same for the pool, every domain, target ref and every selection WITHOUT the
-probe: a batch's vector is the mean of its documents' cached vectors (METHODS.md §9), so the numbers are
+probe: a batch's vector is the mean of its documents' cached vectors (docs/methods.md, "Task2Vec"), so the numbers are
 comparable among themselves but not with ``diversity_table``'s (no head fine-tuning, final layers only,
 per-document windows).
 """
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dqreview.errors import DQError
-from dqreview.metrics import diversity as dv
+from dqreview.measures import diversity as dv
 
 #: Coefficient columns; NaN for a set with fewer documents than one batch (reported, not dropped).
 COLUMNS = ("div", "div_ci95", "align_batch", "align_batch_ci95", "align_full")

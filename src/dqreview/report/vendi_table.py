@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from dqreview.metrics.vendi import GramAccumulator
+from dqreview.measures.vendi import GramAccumulator
 
 ORDERS = (0.5, 1.0, 2.0, float("inf"))
 

@@ -1,0 +1,278 @@
+"""The experiment plan: every file the workflow builds for a validated config, and which job reads what.
+
+The rules' input functions (``rules/common.smk``) are thin wrappers around one :class:`Plan`, so the
+file lists are plain Python, testable without Snakemake, and defined in one place; the paths
+themselves come from :mod:`dqreview.paths`, the inputs of each method from its declaration
+(:mod:`dqreview.metrics.base`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from dqreview import paths
+from dqreview.config import Selection, selection_grid
+from dqreview.metrics import DocumentScorer, Method, MixtureLearner, method_of, params_of
+from dqreview.metrics.inputs import SHARED_STAGES, Input, shared_stage_costs
+from dqreview.params import Params
+
+
+@dataclass(frozen=True)
+class MethodJobs:
+    """The jobs one method variant's selections cost: its own cost records, and the shared stages it uses."""
+
+    own: tuple[str, ...]
+    shared: tuple[str, ...]
+
+
+class Plan:
+    """Files and jobs of one run of the workflow (``config`` already validated)."""
+
+    def __init__(self, config: dict[str, Any], basedir: str | Path = ".") -> None:
+        self.config = config
+        self.basedir = Path(basedir)
+        self.seeds = list(config["seeds"])
+        self.shards = list(range(config["prepare"]["shards"]))
+        self.sources = [s["name"] for s in config["sources"]]
+        self.domains = [d["name"] for d in config["domains"]]
+        self.selections: list[Selection] = selection_grid(config)
+        self.ablations: dict[str, dict] = config["review"]["ablations"]
+
+    # --- methods -------------------------------------------------------------------------------
+    def method(self, metric: str) -> Method:
+        return method_of(self.config, metric)
+
+    def params(self, metric: str, variant: str) -> Params:
+        return params_of(self.config, metric, variant)
+
+    def variants(self) -> list[tuple[str, str]]:
+        """Every configured (metric, variant), in config order."""
+        return [(e["name"], v["slug"]) for e in self.config["metrics"] for v in e["variants"]]
+
+    def metrics_of_kind(self, kind: type[Method]) -> list[str]:
+        return [e["name"] for e in self.config["metrics"] if isinstance(self.method(e["name"]), kind)]
+
+    @cached_property
+    def mixture_metrics(self) -> list[str]:
+        return self.metrics_of_kind(MixtureLearner)
+
+    @cached_property
+    def scoring_metrics(self) -> list[str]:
+        return self.metrics_of_kind(DocumentScorer)
+
+    @property
+    def probe_trained(self) -> bool:
+        """The Task2Vec probe is trained by the workflow (not a pretrained model named in the config)."""
+        return self.config["task2vec"]["probe"].get("kind", "gpt") == "gpt"
+
+    def _paths(self, inputs: tuple[Input, ...], metric: str, variant: str) -> dict[str, Any]:
+        return {i.name: i.paths(self.shards, metric=metric, variant=variant) for i in inputs}
+
+    # --- data -----------------------------------------------------------------------------------
+    def pool_shards(self) -> list[str]:
+        return paths.expand(paths.POOL_SHARD, shard=self.shards)
+
+    def pool_embeddings(self) -> list[str]:
+        return paths.expand(paths.EMBED, part=[f"pool/shard-{s}" for s in self.shards])
+
+    def pool_t2v(self) -> list[str]:
+        return paths.expand(paths.T2V, part=[f"pool/shard-{s}" for s in self.shards])
+
+    def eval_sets(self) -> dict[str, str]:
+        """Evaluation name → documents: ``target`` (target test) and ``heldout/<domain>``."""
+        sets = {"target": paths.fill(paths.TARGET, split="test")}
+        sets.update({f"heldout/{d}": paths.fill(paths.HELDOUT, domain=d) for d in self.domains})
+        return sets
+
+    def task_files(self) -> list[str]:
+        """Multiple-choice task files: relative to the working directory, else to the repository."""
+        out = []
+        for task in self.config["lm"]["eval"]["tasks"]:
+            path = Path(task["path"])
+            if not path.is_absolute() and not path.exists():
+                path = self.basedir / path
+            out.append(str(path))
+        return out
+
+    # --- scoring ----------------------------------------------------------------------------------
+    def fit_inputs(self, metric: str, variant: str) -> dict[str, Any]:
+        return self._paths(self.method(metric).fit_inputs, metric, variant)
+
+    def score_inputs(self, metric: str, variant: str, shard: int | str) -> dict[str, str]:
+        method = self.method(metric)
+        inputs = {"docs": paths.fill(paths.POOL_SHARD, shard=shard)}
+        if method.features is not None:
+            inputs["features"] = method.features.shard_path(shard)
+        if method.fits:
+            inputs["state"] = paths.fill(paths.STATE, metric=metric, variant=variant)
+        return inputs
+
+    # --- mixtures -------------------------------------------------------------------------------
+    def learn_inputs(self, metric: str, variant: str) -> dict[str, Any]:
+        return self._paths(self.method(metric).learn_inputs(self.params(metric, variant)), metric, variant)
+
+    def select_inputs(self, metric: str, variant: str) -> dict[str, Any]:
+        """Inputs of a mixture selection: those of the variant whose learned state it samples from."""
+        source = self.state_variant(metric, variant)
+        return self._paths(self.method(metric).select_inputs(self.params(metric, source)), metric, source)
+
+    def state_variant(self, metric: str, variant: str) -> str:
+        return self.method(metric).state_variant(variant, self.params(metric, variant))
+
+    def mixture_state(self, metric: str, variant: str, seed: int | str) -> str:
+        return paths.fill(
+            paths.MIXTURE_STATE, metric=metric, variant=self.state_variant(metric, variant), seed=seed
+        )
+
+    def learned_variants(self, metric: str) -> list[str]:
+        """The variants of a mixture method that run their own proxies (others reuse one's state)."""
+        return sorted({self.state_variant(metric, v) for m, v in self.variants() if m == metric})
+
+    def mixture_states(self, metric: str) -> list[str]:
+        return [
+            paths.fill(paths.MIXTURE_STATE, metric=metric, variant=v, seed=s)
+            for v in self.learned_variants(metric)
+            for s in self.seeds
+        ]
+
+    # --- per selection ------------------------------------------------------------------------------
+    def _per_seed(self, template: str, selections: list[Selection] | None = None) -> list[str]:
+        return [
+            paths.fill(template, **sel.wildcards, seed=seed)
+            for sel in (self.selections if selections is None else selections)
+            for seed in self.seeds
+        ]
+
+    def evals(self, selections: list[Selection] | None = None) -> list[str]:
+        return self._per_seed(paths.EVAL, selections)
+
+    def selection_infos(self, selections: list[Selection] | None = None) -> list[str]:
+        return self._per_seed(paths.SELECT_INFO, selections)
+
+    def selection_ids(self) -> list[str]:
+        return self._per_seed(paths.SELECT_IDS)
+
+    def train_logs(self) -> list[str]:
+        return self._per_seed(paths.TRAIN_LOG)
+
+    def mixture_selection_infos(self) -> list[str]:
+        return self.selection_infos([s for s in self.selections if s.metric in self.mixture_metrics])
+
+    def dedup_variants(self) -> list[tuple[str, str]]:
+        """Every variant of a deduplicating method (judged on the planted duplicates)."""
+        return [(m, v) for m, v in self.variants() if self.method(m).deduplicates]
+
+    def dedup_scores(self) -> list[str]:
+        return [paths.fill(paths.SCORES, metric=m, variant=v) for m, v in self.dedup_variants()]
+
+    # --- the review ---------------------------------------------------------------------------------
+    @property
+    def curve_multipliers(self) -> list[str]:
+        """Token multipliers of the baselines' compute curves (1 is the main run itself)."""
+        return [f"{float(m):g}" for m in self.config["review"]["curve_multipliers"] if float(m) != 1.0]
+
+    @property
+    def curve_selections(self) -> list[Selection]:
+        """Random at every budget and the full-data baseline: the selections with compute curves."""
+        return [sel for sel in self.selections if sel.metric == "random"]
+
+    def curves(self) -> list[str]:
+        return [
+            paths.fill(paths.CURVE_EVAL, mult=mult, **sel.wildcards, seed=seed)
+            for mult in self.curve_multipliers
+            for sel in self.curve_selections
+            for seed in self.seeds
+        ]
+
+    def ablation_selections(self, name: str) -> list[Selection]:
+        """An ablation's series at every budget, plus random (the paired reference) and full data."""
+        keys = {(s["metric"], s["variant"], s.get("keep", "high")) for s in self.ablations[name]["series"]}
+        random = next(e for e in self.config["metrics"] if e["name"] == "random")
+        keys.add(("random", random["variants"][0]["slug"], "high"))
+        return [sel for sel in self.selections if (sel.metric, sel.variant, sel.keep) in keys]
+
+    def ablation_pool_fractions(self, name: str) -> dict[str, float]:
+        """``metric/variant`` → the fraction of the pool the variant sees (pool-size ablations)."""
+        return {
+            f"{s['metric']}/{s['variant']}": getattr(
+                self.params(s["metric"], s["variant"]), "pool_fraction", 1.0
+            )
+            for s in self.ablations[name]["series"]
+        }
+
+    def mixture_figures(self) -> dict[str, str]:
+        """Figure name → the mixture method that draws it (from every learned state)."""
+        return {self.method(m).figure: m for m in self.mixture_metrics if self.method(m).figure}
+
+    def targets(self, paper: bool) -> list[str]:
+        """What ``snakemake all`` builds: every figure (whose rule then writes its tables), the tables no
+        figure comes with, both target splits' embeddings, the manifest and, when asked, the paper."""
+        figures = [*paths.FIGURES, *self.mixture_figures(), *self.ablations]
+        out = [paths.figure(n) for n in figures]
+        out += [
+            paths.table(n)
+            for n in ("data", "cost", "vendi", "dedup_quality", "kl_reduction", "t2v_selections")
+        ]
+        out += paths.expand(paths.EMBED, part=["target/ref", "target/test"])
+        out += [paths.MANIFEST, *([paths.PAPER_PDF] if paper else [])]
+        if self.mixture_metrics:
+            out.append(paths.table("mixture_selection"))
+        return out
+
+    def paper_figures(self) -> list[str]:
+        return [paths.figure(n) for n in [*paths.PAPER_FIGURES, *self.ablations]]
+
+    def paper_tables(self) -> list[str]:
+        return [paths.table(n, tex=True) for n in paths.PAPER_TABLES]
+
+    def first_variant_states(self, metric: str) -> list[str]:
+        """The learned states (every seed) of a mixture method's first variant; none when not configured."""
+        entry = next((e for e in self.config["metrics"] if e["name"] == metric), None)
+        if entry is None:
+            return []
+        slug = entry["variants"][0]["slug"]
+        return [paths.fill(paths.MIXTURE_STATE, metric=metric, variant=slug, seed=s) for s in self.seeds]
+
+    # --- cost accounting ----------------------------------------------------------------------------
+    def method_jobs(self, metric: str, variant: str) -> MethodJobs:
+        """The cost records of one variant's own jobs (fit, per-shard work, scoring, proxy training)
+        and the shared stages it uses, from its declared inputs."""
+        method, params = self.method(metric), self.params(metric, variant)
+        own: list[str] = []
+        if isinstance(method, MixtureLearner):
+            own.append(
+                paths.cost(
+                    paths.fill(paths.Job.MIXTURE, metric=metric, variant=self.state_variant(metric, variant))
+                )
+            )
+        else:
+            job = {"metric": metric, "variant": variant}
+            own += paths.expand(paths.cost(paths.fill(paths.Job.SCORE, **job)), shard=self.shards)
+            if method.fits:
+                own.append(paths.cost(paths.fill(paths.Job.FIT, **job)))
+            if method.has_shard_features:
+                own += paths.expand(paths.cost(paths.fill(paths.Job.FEATURES, **job)), shard=self.shards)
+        shared = sorted({i.stage for i in method.inputs(params) if i.stage in SHARED_STAGES})
+        return MethodJobs(own=tuple(own), shared=tuple(shared))
+
+    def stage_costs(self) -> dict[str, list[str]]:
+        """Cost records of each shared stage's jobs that serve selection."""
+        return {s: shared_stage_costs(s, self.shards, self.probe_trained) for s in SHARED_STAGES}
+
+    def select_costs(self, sel: Selection) -> list[str]:
+        return [paths.cost(paths.fill(paths.Job.SELECT, **sel.wildcards, seed=s)) for s in self.seeds]
+
+    def all_costs(self) -> list[str]:
+        """Every cost record of the run (the cost table and the compute accounting read them)."""
+        costs = self.stage_costs()["embed"]
+        costs += [paths.cost(paths.fill(paths.Job.TRAIN, **sel.wildcards)) for sel in self.selections]
+        costs += [c for sel in self.selections for c in self.select_costs(sel)]
+        for metric, variant in self.variants():
+            costs += [c for c in self.method_jobs(metric, variant).own if c not in costs]
+        task2vec = self.stage_costs()["task2vec"]
+        probe = task2vec[:1] if self.probe_trained else []
+        costs += task2vec[len(probe) :] + [paths.cost(paths.Job.T2V_DIVERSITY)] + probe
+        return costs
