@@ -40,13 +40,17 @@ class Plan:
         self.domains = [d["name"] for d in config["domains"]]
         self.selections: list[Selection] = selection_grid(config)
         self.ablations: dict[str, dict] = config["review"]["ablations"]
+        self._params: dict[tuple[str, str], Params] = {}
 
     # --- methods -------------------------------------------------------------------------------
     def method(self, metric: str) -> Method:
         return method_of(self.config, metric)
 
     def params(self, metric: str, variant: str) -> Params:
-        return params_of(self.config, metric, variant)
+        key = (metric, variant)
+        if key not in self._params:  # input functions ask once per job
+            self._params[key] = params_of(self.config, metric, variant)
+        return self._params[key]
 
     def variants(self) -> list[tuple[str, str]]:
         """Every configured (metric, variant), in config order."""

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Start a single-node Slurm (controller + compute node "localhost", two fake GPUs) for
-# tests/test_slurm.py. Needs root and Debian/Ubuntu (apt). Idempotent: exits at once when the node
+# tests/slurm/test_slurm.py. Needs root and Debian/Ubuntu (apt). Idempotent: exits at once when the node
 # is already idle. Daemons are started by hand (containers have no init system).
-#   sudo tests/slurm/start.sh          # then: .venv/bin/pytest -m slurm tests/test_slurm.py
+#   sudo tests/slurm/start.sh          # then: .venv/bin/pytest -m slurm tests/slurm/test_slurm.py
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 STATE=/var/spool/slurm-dqci

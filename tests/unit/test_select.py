@@ -6,7 +6,7 @@ import pytest
 
 from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
-from dqreview.metrics import get_metric
+from dqreview.metrics import load_method
 from dqreview.select import select_budget
 
 
@@ -79,7 +79,8 @@ def test_ties_broken_by_hash_and_independent_of_row_order():
 
 def test_random_metric_order_is_unit_uniform_order():
     pool = _pool()
-    scores = get_metric("random").score(pool[["id"]], None, None, {})
+    method = load_method("random")
+    scores = method.score(pool[["id"]], None, None, method.params({}))
     sel, _ = select_budget(pool, scores, 1.0, "high", 2)
     expected = pool["id"].to_numpy()[np.argsort(unit_uniform(pool["id"], 2))]
     assert list(sel["id"]) == list(expected)
@@ -138,3 +139,16 @@ def test_supply_fraction_caps_at_what_a_method_did_not_remove():
     assert supply_fraction(pool, scores.drop(columns="removed")) is None
     sel, info = select_budget(pool, scores, 0.9, "high", 0, max_fraction=supply_fraction(pool, scores))
     assert info["capped"] is True and set(sel["id"]) == {"a", "c"}  # removed documents never fill the gap
+
+
+@pytest.mark.parametrize("budget", [0.0, -0.1, 1.5])
+def test_select_budget_out_of_range(budget):
+    pool = pd.DataFrame({"id": ["a", "b"], "n_bytes": [10, 20]})
+    with pytest.raises(DQError, match=rf"budget must be in \(0, 1\]; got {budget}"):
+        select_budget(pool, pool.assign(score=[1.0, 2.0])[["id", "score"]], budget, "high", 0)
+
+
+def test_duplicate_ids_across_shards_are_refused():
+    pool = pd.DataFrame({"id": ["a", "b", "a"], "n_bytes": [1, 2, 3]})
+    with pytest.raises(DQError, match=r"1 duplicate id\(s\), e.g. 'a'"):
+        select_budget(pool, pool.assign(score=[1.0, 2.0, 3.0])[["id", "score"]], 0.5, "high", 0)

@@ -6,20 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from dqreview import task2vec as t2v
 from dqreview.errors import DQError
 from dqreview.lm.model import GPT, GPTConfig
-from dqreview.metrics import task2vec as t2v
 from dqreview.probe import gpt_probe
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 V, W = 97, 16
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Workflow tests: dry runs, config validation, and the tiny end-to-end run."""
+"""Workflow tests: dry runs, config errors through the command line, local sources through prepare, targets
+outside results/, and the tiny end-to-end run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, snakemake
+from conftest import REPO, SNAKEMAKE, distinct_words, snakemake
 from dqreview.config import selection_grid, validate_config
 
 pytestmark = pytest.mark.workflow
@@ -133,6 +134,64 @@ def test_paper_on_without_latexmk_is_a_clear_error(tmp_path):
 def test_config_budget_out_of_range(tmp_path):
     out = _bad_config(tmp_path, lambda c: c["select"].__setitem__("budgets", [1.5]))
     assert "select.budgets[0]" in out
+
+
+def test_local_sources_through_the_workflow(tmp_path):
+    """A config made only of local files (one invalid UTF-8, one empty) runs through prepare with counts."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with open(data / "target.jsonl", "w") as fh:
+        for i in range(40):
+            fh.write(
+                json.dumps({"id": f"t{i}", "text": f"Article {i}. " + distinct_words(60, 100000 + 70 * i)})
+                + "\n"
+            )
+    pool = data / "pool"
+    pool.mkdir()
+    for i in range(12):
+        (pool / f"d{i}.txt").write_bytes(distinct_words(100, 1000 * i).encode())
+    (pool / "bad.txt").write_bytes(b"na\xefve " + distinct_words(40, 50000).encode())
+    (pool / "empty.txt").write_bytes(b"")
+    cfg = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
+    cfg["sources"] = [
+        {
+            "name": "tgt",
+            "kind": "local",
+            "paths": [str(data / "target.jsonl")],
+            "format": "jsonl",
+            "id_field": "id",
+        },
+        {"name": "misc", "kind": "local", "paths": [str(pool / "*.txt")], "format": "text"},
+    ]
+    cfg["target"] = {"source": "tgt", "share": 0.5, "ref_share": 0.5, "max_chunks": {"ref": 20, "test": 20}}
+    cfg["domains"] = [{"name": "misc", "sources": ["misc"], "max_chunks": 100}]
+    cfg["prepare"]["heldout_chunks"] = 2
+    path = tmp_path / "local.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "--cores", "1", "results/data/prepare.json", configfiles=[path], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = json.loads((tmp_path / "results/data/prepare.json").read_text())
+    assert stats["empty_dropped"] == 1
+    download = json.loads((tmp_path / "results/download/misc.json").read_text())
+    assert download["repaired_utf8"] == 1
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "results/select/../../etc/x/high/b0.30/s0.parquet",  # a wildcard value that climbs out
+        "results/download/../../../outside.parquet",
+    ],
+)
+def test_targets_outside_results_do_not_match_any_rule(tmp_path, target):
+    """Snakemake normalises a target; one that leaves results/ matches no rule (every output is under it)."""
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    proc = snakemake(work, "-n", target, configfiles=[REPO / "configs/tiny.yaml"])
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "MissingRuleException" in out and "No rule to produce" in out, out[-1500:]
+    assert not (work / "results").exists() and not list(tmp_path.rglob("*.parquet"))
 
 
 # --- the tiny end-to-end run ------------------------------------------------------------------
@@ -304,40 +363,3 @@ def test_tiny_run_report_gathers_figures_and_tables(tiny_run, archive_cache, tmp
         "compute.csv",
     ):
         assert name in html, name
-
-
-def _documented_snakemake_commands() -> list[tuple[str, list[str]]]:
-    """Every snakemake command line in the README's code blocks and the Makefile's recipes."""
-    import re
-    import shlex
-
-    found = []
-    readme = (REPO / "README.md").read_text()
-    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
-        found += [("README.md", ln) for ln in block.splitlines()]
-    found += [("Makefile", ln) for ln in (REPO / "Makefile").read_text().splitlines() if ln.startswith("\t")]
-    commands = []
-    for where, line in found:
-        if not re.match(r"(\.venv/bin/|\$\(BIN\)/)?snakemake\s", line.strip()):
-            continue
-        words = shlex.split(line.split("#")[0].replace("$(BIN)/", "").replace("$(CORES)", "2"))
-        words = [w for w in words if not w.startswith("$(")]
-        commands.append((f"{where}: {line.strip()}", words[1:]))
-    return commands
-
-
-def test_documented_commands_parse_as_meant():
-    """`--configfile`, `--config` and `--resources` take every following word: a target written after one of
-    them would be read as a config file or a resource (Snakemake then stops with a bare ValueError)."""
-    from snakemake.cli import get_argument_parser
-
-    commands = _documented_snakemake_commands()
-    assert any("tiny.yaml" in c for c, _ in commands) and any("profiles/slurm" in c for c, _ in commands)
-    parser = get_argument_parser()
-    for command, args in commands:
-        try:
-            parsed = parser.parse_args(args)
-        except (ValueError, SystemExit) as exc:
-            pytest.fail(f"{command}: does not parse ({exc!r})")
-        for path in parsed.configfile or []:
-            assert str(path).endswith((".yaml", ".yml")), f"{command}: {path} is read as a config file"

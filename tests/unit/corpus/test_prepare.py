@@ -1,4 +1,5 @@
-"""prepare_corpus: splits, decontamination, planting, sharding, determinism."""
+"""prepare_corpus: splits, decontamination, planting, sharding, determinism, and the counted repairs of damaged,
+empty, huge and duplicate source documents."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import distinct_words, local_source
 from dqreview.corpus.prepare import DOC_COLUMNS, near_duplicate, prepare_corpus, truncate_utf8
+from dqreview.corpus.sources import fetch_source
 from dqreview.errors import DQError
 from dqreview.hashing import doc_id, stable_hash64, text_hash
 
@@ -242,3 +245,95 @@ def test_config_errors():
     bad = {**raw, "py": pd.concat([raw["py"], raw["py"].iloc[:1]])}
     with pytest.raises(DQError, match="raw source 'py': duplicate document key 'mod0.py'"):
         prepare_corpus(bad, CFG)
+
+
+# --- sources with damaged, empty, huge or duplicate documents, through prepare ----------------------
+
+
+def _cfg(max_doc_bytes=1_000_000):
+    return {
+        "target": {"source": "tgt", "share": 0.5, "ref_share": 0.5, "max_chunks": {"ref": 50, "test": 50}},
+        "domains": [{"name": "misc", "sources": ["misc"], "max_chunks": 100000}],
+        "prepare": {
+            "chunk_words": 128,
+            "max_chunk_words": 192,
+            "max_doc_bytes": max_doc_bytes,
+            "heldout_chunks": 2,
+            "overlap_ngram": 13,
+            "shards": 2,
+            "seed": 0,
+        },
+    }
+
+
+@pytest.fixture
+def target(tmp_path):
+    files = {f"t{i}.txt": f"Article {i}. {distinct_words(40, 100000 + 50 * i)}".encode() for i in range(20)}
+    spec = local_source(tmp_path, "tgt", files)
+    return fetch_source(spec, tmp_path / "cache")[0]
+
+
+def test_invalid_utf8_is_repaired_and_counted(tmp_path, target):
+    spec = local_source(
+        tmp_path,
+        "misc",
+        {"bad.txt": b"caf\xe9 " + distinct_words(30).encode(), "ok.txt": distinct_words(30, 99).encode()},
+    )
+    docs, stats = fetch_source(spec, tmp_path / "cache")
+    assert stats["repaired_utf8"] == 1 and "bad.txt" in stats["first_repaired"]
+    prepared = prepare_corpus({"tgt": target, "misc": docs}, _cfg())
+    texts = pd.concat(prepared.pool_shards)["text"].tolist() + [
+        t for h in prepared.heldout.values() for t in h.text
+    ]
+    assert any("caf\ufffd" in t for t in texts)
+
+
+def test_empty_file_is_dropped_and_counted(tmp_path, target):
+    files = {
+        "empty.txt": b"",
+        "blank.txt": b"  \n\n\t ",
+        **{f"d{i}.txt": distinct_words(60, 1000 * i).encode() for i in range(6)},
+    }
+    docs, _ = fetch_source(local_source(tmp_path, "misc", files), tmp_path / "cache")
+    prepared = prepare_corpus({"tgt": target, "misc": docs}, _cfg())
+    assert prepared.stats["sources"]["misc"]["empty_dropped"] == 2
+    assert prepared.stats["empty_dropped"] == 2
+
+
+def test_50mb_single_document_is_cut_and_counted(tmp_path, target):
+    unit = (distinct_words(150) + ".\n\n").encode()
+    big = unit * (50_000_000 // len(unit) + 1)
+    assert len(big) >= 50_000_000
+    files = {"huge.txt": big, **{f"d{i}.txt": distinct_words(60, 1000 * i).encode() for i in range(6)}}
+    docs, _ = fetch_source(local_source(tmp_path, "misc", files), tmp_path / "cache")
+    prepared = prepare_corpus({"tgt": target, "misc": docs}, _cfg(max_doc_bytes=2_000_000))
+    assert prepared.stats["truncated_docs"] == 1
+    pool = pd.concat(prepared.pool_shards)
+    assert pool["n_words"].max() <= 192
+    # the cut keeps max_doc_bytes of the document, never more
+    assert (
+        pool["n_bytes"].sum() + sum(h["n_bytes"].sum() for h in prepared.heldout.values())
+        <= 2_000_000 + 6 * 1000
+    )
+
+
+def test_duplicate_texts_keep_one_hash_and_are_counted(tmp_path, target):
+    text = distinct_words(50, 777).encode()
+    files = {
+        "a.txt": text,
+        "b.txt": text,
+        **{f"d{i}.txt": distinct_words(60, 1000 * i).encode() for i in range(8)},
+    }
+    docs, _ = fetch_source(local_source(tmp_path, "misc", files), tmp_path / "cache")
+    prepared = prepare_corpus({"tgt": target, "misc": docs}, _cfg())
+    pool = pd.concat(prepared.pool_shards)
+    heldout = pd.concat(prepared.heldout.values())
+    in_pool = pool[pool["text"] == text.decode()]
+    in_heldout = heldout[heldout["text"] == text.decode()]
+    if len(in_heldout):
+        # one copy is evaluation text: its twin must have been removed from the pool, and counted
+        assert len(in_pool) == 0 and prepared.stats["decontaminated_total"] >= 1
+    else:
+        assert len(in_pool) == 2
+        assert in_pool["text_hash"].nunique() == 1 and in_pool["id"].nunique() == 2
+        assert prepared.stats["duplicate_texts_unplanted"] == 1

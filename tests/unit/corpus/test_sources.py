@@ -1,24 +1,21 @@
-"""Sources (pypi, hf, local), parsers and normalisation/chunking of dqreview.corpus."""
+"""dqreview.corpus.sources: glob matching of archive members and the pypi, local and hf sources."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import random
 import socket
 import subprocess
-import time
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from conftest import local_source
 from dqreview.corpus import sources
-from dqreview.corpus.parsers import PARSERS, get_parser
 from dqreview.corpus.sources import fetch_source, glob_to_regex, match_members
-from dqreview.corpus.text import chunk, normalise
 from dqreview.errors import DQError
 
 # --- glob matching ------------------------------------------------------------------------
@@ -47,35 +44,6 @@ def test_glob_to_regex(pattern, path, hit):
 def test_match_members_keeps_order_and_dedupes():
     names = ["b/x.py", "a/y.py", "a/z.txt"]
     assert match_members(names, ["**/*.py", "a/*"]) == ["b/x.py", "a/y.py", "a/z.txt"]
-
-
-# --- parsers ------------------------------------------------------------------------------
-
-
-def test_wiki_parser():
-    data = json.dumps({"Title A": {"title": "Title A", "extract": "Text A."}, "B": {"extract": ""}}).encode()
-    assert list(PARSERS["wiki_summaries_json"]("m.json", data)) == [("Title A", "Text A."), ("B", "")]
-    with pytest.raises(DQError, match=r'm.json: entry "X" has no string field "extract"'):
-        list(PARSERS["wiki_summaries_json"]("m.json", json.dumps({"X": {"text": "t"}}).encode()))
-
-
-def test_chitchat_parser_letters_speakers_by_first_appearance():
-    conv = {
-        "messages": [
-            [{"text": "Hello", "sender": "s2"}, {"text": "how are you?", "sender": "s2"}],
-            [{"text": "fine", "sender": "s1"}],
-            [{"text": "good", "sender": "s2"}],
-        ]
-    }
-    out = list(PARSERS["chitchat_json"]("d.json", json.dumps({"c1": conv}).encode()))
-    assert out == [("c1", "A: Hello how are you?\nB: fine\nA: good")]
-
-
-def test_invalid_json_member_and_unknown_format():
-    with pytest.raises(DQError, match="d.json: not valid UTF-8 JSON at line 1"):
-        list(PARSERS["chitchat_json"]("d.json", b"{oops"))
-    with pytest.raises(DQError, match=r"unknown format 'csv'; known formats: \['chitchat_json', 'text'"):
-        get_parser("csv")
 
 
 # --- pypi (offline: pip replaced by a fake that writes a wheel) -----------------------------
@@ -161,6 +129,33 @@ def test_pip_failure_names_package(monkeypatch, tmp_path):
     spec = {"name": "x", "kind": "pypi", "package": "nopkg", "version": "9", "sha256": "0" * 64}
     with pytest.raises(DQError, match=r"(?s)pip could not download nopkg==9.*No matching distribution"):
         fetch_source(spec, tmp_path)
+
+
+def test_pypi_tar_members_read_in_memory(tmp_path):
+    import tarfile
+
+    path = tmp_path / "pkg-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in {"pkg-1.0/src/a.py": b"x = 1\n", "pkg-1.0/README.rst": b"Read me"}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    members = {name: read() for name, read in sources.read_archive_members(path)}
+    assert members == {"pkg-1.0/src/a.py": b"x = 1\n", "pkg-1.0/README.rst": b"Read me"}
+
+
+def test_unfetchable_pypi_source_names_the_source(tmp_path, monkeypatch):
+    """Real pip, no index (as offline): the error names the source, the package and the version."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    spec = {"name": "ghost", "kind": "pypi", "package": "dq-review-no-such-package", "version": "0.0.1",
+            "sha256": "0" * 64, "members": ["*.txt"], "format": "text"}  # fmt: skip
+    with pytest.raises(DQError) as info:
+        fetch_source(spec, tmp_path / "cache")
+    msg = str(info.value)
+    assert "source 'ghost' (kind pypi) cannot be fetched" in msg and "dq-review-no-such-package==0.0.1" in msg
+    assert "put the pinned archive" in msg and str(tmp_path / "cache" / "pypi") in msg
+    assert not list((tmp_path / "cache").rglob("*.whl"))
 
 
 def _pypi_reachable() -> bool:
@@ -249,6 +244,28 @@ def test_local_missing_files(tmp_path, monkeypatch):
         fetch_source({"name": "n", "kind": "ftp"}, tmp_path)
 
 
+def test_invalid_utf8_strict_names_file_and_offset(tmp_path):
+    spec = local_source(tmp_path, "misc", {"bad.txt": b"abc\xff"}, decode_errors="strict")
+    with pytest.raises(DQError, match=r"bad\.txt.*(byte|offset) 3"):
+        fetch_source(spec, tmp_path / "cache")
+
+
+def test_duplicate_ids_in_jsonl_name_the_key(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n')
+    spec = {"name": "j", "kind": "local", "paths": [str(path)], "format": "jsonl", "id_field": "id"}
+    with pytest.raises(DQError, match="'a'.*unique|unique.*'a'"):
+        fetch_source(spec, tmp_path / "cache")
+
+
+def test_missing_text_column_in_parquet(tmp_path):
+    path = tmp_path / "docs.parquet"
+    pd.DataFrame({"body": ["x"]}).to_parquet(path)
+    spec = {"name": "p", "kind": "local", "paths": [str(path)], "format": "parquet"}
+    with pytest.raises(DQError, match="docs.parquet.*text|text.*docs.parquet"):
+        fetch_source(spec, tmp_path / "cache")
+
+
 # --- hf (a local dataset directory; no hub) -------------------------------------------------
 
 
@@ -273,95 +290,3 @@ def test_hf_local_directory(tmp_path, monkeypatch):
     assert df["text"].iloc[3] == "document number 3" and stats["documents"] == 4
     with pytest.raises(DQError, match=r"row 0: no field 'text'; found \['uid', 'content'\]"):
         fetch_source({**spec, "text_field": "text"}, tmp_path / "cache")
-
-
-# --- normalise ----------------------------------------------------------------------------
-
-
-def test_normalise():
-    raw = "Cafe\u0301 x\u00b2\r\nline  \t\rnext\x00\u200b\n\n\n\n  end \ufffd  "
-    out = normalise(raw)
-    assert out == "Café x\u00b2\nline\nnext\n\n  end \ufffd"  # NFC, not NFKC: x² survives
-    assert normalise(out) == out
-    assert normalise("\ud800bad") == "\ufffdbad"  # lone surrogates cannot be written as UTF-8
-
-
-# --- chunk --------------------------------------------------------------------------------
-
-
-def _words_of(chunks):
-    return [w for c in chunks for w in c.split()]
-
-
-def _prose(rng, n_paragraphs):
-    vocab = ["alpha", "beta", "gamma.", "delta", "eps!", "zeta", "eta?"]
-    return "\n\n".join(
-        " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 500))) for _ in range(n_paragraphs)
-    )
-
-
-def test_chunk_limits_and_word_preservation():
-    rng = random.Random(0)
-    text = normalise(_prose(rng, 200))
-    chunks = chunk(text, chunk_words=50, max_chunk_words=80)
-    assert all(0 < len(c.split()) <= 80 for c in chunks)
-    assert _words_of(chunks) == text.split()  # nothing lost, duplicated or reordered
-    # most chunks are close to the target: greedy packing, not one unit per chunk
-    assert sum(len(c.split()) >= 40 for c in chunks) / len(chunks) > 0.7
-
-
-def test_chunk_code_keeps_lines_and_splits_long_lines():
-    code = "\n".join(f"    x{i} = f(y)  # step {i}" for i in range(300))  # no sentence ends
-    chunks = chunk(code, chunk_words=60, max_chunk_words=90)
-    assert all(len(c.split()) <= 90 for c in chunks) and len(chunks) > 1
-    assert all("\n" in c for c in chunks)  # line structure kept within chunks
-    assert _words_of(chunks) == code.split()
-    one_line = " ".join(f"w{i}" for i in range(1000))
-    chunks = chunk(one_line, chunk_words=100, max_chunk_words=150)
-    assert [len(c.split()) for c in chunks] == [100] * 10
-
-
-def test_chunk_token_limit_with_fake_counter():
-    def count(texts):  # a "tokenizer" where long words cost many tokens
-        return [sum(1 + len(w) // 3 for w in t.split()) for t in texts]
-
-    rng = random.Random(1)
-    words = ["a", "bb", "supercalifragilistic", "x" * 40]
-    text = "\n\n".join(" ".join(rng.choice(words) for _ in range(rng.randint(50, 300))) for _ in range(20))
-    chunks = chunk(text, 128, 192, count_tokens=count, max_tokens=100)
-    assert max(count(chunks)) <= 100
-    assert _words_of(chunks) == text.split()
-    # a single word over the limit is cut by characters
-    assert max(count(chunk("y" * 1000, count_tokens=count, max_tokens=50))) <= 50
-
-
-def test_chunk_is_linear_time_on_a_large_document():
-    rng = random.Random(2)
-    text = normalise(_prose(rng, 6000))  # about 7 MB
-    assert len(text) > 5_000_000
-    start = time.perf_counter()
-    chunks = chunk(text)
-    flat = " ".join(["word"] * 1_000_000)  # one 5 MB paragraph, no sentences, no lines
-    chunks_flat = chunk(flat)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 15, f"chunking took {elapsed:.1f}s"
-    assert max(len(c.split()) for c in chunks + chunks_flat) <= 192
-
-
-def test_chunk_rejects_bad_limits():
-    with pytest.raises(DQError, match="chunk_words <= max_chunk_words"):
-        chunk("a b c", chunk_words=200, max_chunk_words=100)
-    assert chunk("") == []
-
-
-def test_pypi_tar_members_read_in_memory(tmp_path):
-    import tarfile
-
-    path = tmp_path / "pkg-1.0.tar.gz"
-    with tarfile.open(path, "w:gz") as tf:
-        for name, data in {"pkg-1.0/src/a.py": b"x = 1\n", "pkg-1.0/README.rst": b"Read me"}.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    members = {name: read() for name, read in sources.read_archive_members(path)}
-    assert members == {"pkg-1.0/src/a.py": b"x = 1\n", "pkg-1.0/README.rst": b"Read me"}

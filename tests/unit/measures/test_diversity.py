@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
+from dqreview import task2vec as t2v
 from dqreview.errors import DQError
 from dqreview.lm import GPTConfig, TokenStream, Trainer, encode_batch, make_optimizer, train_tokenizer
 from dqreview.lm.model import GPT
-from dqreview.metrics import diversity as dv
-from dqreview.metrics import task2vec as t2v
+from dqreview.measures import diversity as dv
 from dqreview.probe import gpt_probe
 
 WINDOW, BATCHES, BATCH = 32, 6, 8
@@ -171,36 +171,3 @@ def test_batch_vectors_from_documents_are_means():
     np.testing.assert_allclose(B, np.stack([X[i].mean(0) for i in idx]))
     with pytest.raises(DQError, match="fewer than a batch"):
         dv.batch_vectors_from_documents(X[:2], 3, 4, seed=0, key="s")
-
-
-def test_selection_table_from_cached_vectors():
-    import pandas as pd
-
-    from dqreview.report.t2v_tables import selection_table
-
-    rng = np.random.default_rng(0)
-    X = rng.random((30, 6))
-    index = pd.DataFrame(
-        {
-            "id": [f"d{i}" for i in range(30)],
-            "domain": ["a"] * 20 + ["b"] * 7 + ["noise"] * 3,
-            "shard": [0, 1] * 15,
-        }
-    )
-    shards = [X[index["shard"].to_numpy() == s] for s in (0, 1)]
-    T = rng.random((12, 6))
-    table = selection_table(shards, index, {"sel": [f"d{i}" for i in range(10)]}, T, 4, 5, seed=0).set_index(
-        "set"
-    )
-    assert table.loc["target/ref", "align_full"] == 1.0
-    assert np.isnan(table.loc["noise", "div"]) and table.loc["noise", "n"] == 3
-    sel = X[:10]
-    E = dv.batch_vectors_from_documents(sel, 4, 5, 0, "sel")
-    ET = dv.batch_vectors_from_documents(T, 4, 5, 0, "target/ref")
-    assert table.loc["sel", "div"] == pytest.approx(dv.diversity(E).value, abs=1e-15)
-    assert table.loc["sel", "align_batch"] == pytest.approx(dv.alignment(E, ET).value, abs=1e-15)
-    assert table.loc["sel", "align_full"] == pytest.approx(
-        dv.full_alignment(E.mean(0), ET.mean(0)), abs=1e-15
-    )
-    pool = dv.batch_vectors_from_documents(X, 4, 5, 0, "pool")
-    assert table.loc["pool", "div"] == pytest.approx(dv.diversity(pool).value, abs=1e-15)

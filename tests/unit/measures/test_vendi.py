@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dqreview.errors import DQError
-from dqreview.metrics.vendi import (
+from dqreview.measures.vendi import (
     GramAccumulator,
     vendi_dual,
     vendi_from_eigenvalues,

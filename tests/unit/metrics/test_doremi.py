@@ -6,11 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import TINY_GPT, domain_docs
 from dqreview.errors import DQError
-from dqreview.lm.data import DomainMixtureStream
 from dqreview.lm.model import GPTConfig
 from dqreview.metrics import doremi
+from dqreview.metrics.base import ProxyLM
 from dqreview.metrics.doremi import domain_excess_means, doremi_update, run_updates
+
+METHOD = doremi.METHOD
 
 # Two steps, three domains, η = 1, c = 1e-3, α_0 uniform.
 # Step 1: excess per token max(proxy − ref, 0) = [1, 0 | 1, 0 | 2, 0] → λ = [0.5, 0.5, 1.0]
@@ -79,38 +82,26 @@ def test_update_rejects_bad_weights():
 
 
 def test_params_are_checked():
-    assert doremi.check_params({})["eta"] == 1.0 and doremi.check_params({})["c"] == 1e-3
-    with pytest.raises(DQError, match="unknown key"):
-        doremi.check_params({"etaa": 1})
-    with pytest.raises(DQError, match=r"\.c"):
-        doremi.check_params({"c": 2})
-    with pytest.raises(DQError, match=r"\.steps"):
-        doremi.check_params({"steps": 0})
+    p = METHOD.params({})
+    assert (p.steps, p.batch_size, p.eta, p.c, p.rounds, p.min_per_domain) == (200, None, 1.0, 1e-3, 1, 1)
+    assert METHOD.params({"eta": 2, "batch_size": 16}).eta == 2.0
+    with pytest.raises(DQError, match=r"params: unknown key\(s\) \['etaa'\]"):
+        METHOD.params({"etaa": 1})
+    with pytest.raises(DQError, match=r"params\.c: expected a number >= 0 and <= 1; got 2"):
+        METHOD.params({"c": 2})
+    with pytest.raises(DQError, match=r"params\.steps: expected an integer >= 1; got 0"):
+        METHOD.params({"steps": 0})
+    with pytest.raises(DQError, match=r"params\.rounds: expected an integer >= 1; got 1\.5"):
+        METHOD.params({"rounds": 1.5})
+    with pytest.raises(DQError, match=r"params\.min_per_domain: expected an integer >= 0; got -1"):
+        METHOD.params({"min_per_domain": -1})
+    with pytest.raises(DQError, match=r"params\.batch_size: expected an integer >= 1 or null; got 0"):
+        METHOD.params({"batch_size": 0})
+    for eta in (0, -1.0, float("inf"), True):
+        with pytest.raises(DQError, match=r"params\.eta: expected a number > 0 and < inf"):
+            METHOD.params({"eta": eta})
 
 
-def _docs(n_per=12, k=3, seed=0):
-    rng = np.random.default_rng(seed)
-    docs, dom = [], []
-    for i in range(k):
-        for _ in range(n_per):
-            # domain i uses its own band of the vocabulary, so the domains differ in difficulty
-            docs.append(rng.integers(1 + 10 * i, 11 + 10 * i + 10 * i, size=int(rng.integers(10, 30))))
-            dom.append(i)
-    return docs, np.array(dom)
-
-
-def test_stratified_batches_hold_every_domain():
-    docs, dom = _docs()
-    s = DomainMixtureStream(docs, dom, 3, 8, 4, seed=1, weights=np.full(3, 1 / 3), min_per_domain=1)
-    for _ in range(20):
-        x, y, d = s.next_batch()
-        assert x.shape == y.shape == d.shape == (4, 8)
-        assert set(np.unique(d[:, -1])) == {0, 1, 2}
-    with pytest.raises(DQError, match="cannot hold"):
-        DomainMixtureStream(docs, dom, 3, 8, 2, seed=1, weights=np.full(3, 1 / 3), min_per_domain=1)
-
-
-TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8, "vocab_size": 64}
 TRAIN = {
     "batch_size": 6,
     "lr": 3e-3,
@@ -122,11 +113,10 @@ TRAIN = {
 
 
 def test_train_doremi_small_run():
-    docs, dom = _docs()
+    docs, dom = domain_docs()
     names = ["a", "b", "c"]
-    params = {"steps": 6, "rounds": 2}
-    out = doremi.train_doremi(docs, dom, names, GPTConfig(**TINY), TRAIN, params, seed=0)
-    again = doremi.train_doremi(docs, dom, names, GPTConfig(**TINY), TRAIN, params, seed=0)
+    out = doremi.train_doremi(docs, dom, names, GPTConfig(**TINY_GPT), TRAIN, seed=0, steps=6, rounds=2)
+    again = doremi.train_doremi(docs, dom, names, GPTConfig(**TINY_GPT), TRAIN, seed=0, steps=6, rounds=2)
     assert out["weights"] == again["weights"]  # deterministic on the CPU
     w = np.array([out["weights"][n] for n in names])
     assert w.min() > 0 and abs(w.sum() - 1) < 1e-12
@@ -135,6 +125,45 @@ def test_train_doremi_small_run():
     np.testing.assert_allclose(np.mean(out["rounds"][1]["alpha"], axis=0), w, rtol=1e-12)
     assert out["rounds"][1]["reference_mixture"] == out["rounds"][0]["average"]
     assert out["tokens"] == {"reference": 2 * 6 * 6 * 8, "proxy": 2 * 6 * 6 * 8}
+    assert out["params"] == {
+        "steps": 6,
+        "batch_size": 6,
+        "eta": 1.0,
+        "c": 1e-3,
+        "rounds": 2,
+        "min_per_domain": 1,
+    }
+    with pytest.raises(DQError, match="raise the variant's batch_size to at least 6"):
+        doremi.train_doremi(
+            docs, dom, names, GPTConfig(**TINY_GPT), TRAIN, seed=0, steps=1, batch_size=4, min_per_domain=2
+        )
+
+
+class _Pool:
+    """The parts of dqreview.mixture.PoolTokens that learn reads."""
+
+    def __init__(self, docs, domains):
+        self.frame = pd.DataFrame({"id": [f"d{i:03d}" for i in range(len(docs))], "domain": domains})
+        self.tokens = docs
+        self.bytes_per_token = {d: 2.0 for d in sorted(set(domains))}
+
+
+def test_learn_is_train_doremi_on_the_pool_by_sorted_domain():
+    docs, dom = domain_docs()
+    names = np.array(["web", "code", "wiki"])  # sorted: code, web, wiki
+    pool = _Pool(docs, names[dom])
+    proxy = ProxyLM(GPTConfig(**TINY_GPT), TRAIN, eval_batch_size=4)
+    learned = METHOD.learn(pool, {}, METHOD.params({"steps": 4, "eta": 0.5}), 3, proxy)
+    codes = np.array([1, 0, 2])[dom]  # web → 1, code → 0, wiki → 2
+    direct = doremi.train_doremi(
+        docs, codes, ["code", "web", "wiki"], GPTConfig(**TINY_GPT), TRAIN, 3, steps=4, eta=0.5
+    )
+    state = learned.state
+    assert state["domains"] == ["code", "web", "wiki"] and state["bytes_per_token"] == pool.bytes_per_token
+    assert state["weights"] == direct["weights"] and state["rounds"] == direct["rounds"]
+    assert learned.tokens == 2 * 4 * 6 * 8 == sum(direct["tokens"].values())
+    assert learned.flops == direct["flops"] > 0 and learned.flops_formula == direct["flops_formula"]
+    assert learned.extra == {"reference_and_proxy_tokens_per_seed": direct["tokens"]}
 
 
 def test_select_budget_converts_tokens_to_bytes():
@@ -143,12 +172,13 @@ def test_select_budget_converts_tokens_to_bytes():
     )
     # equal token weights, but a's documents hold 3 bytes per token and b's 1: byte shares 3:1
     state = {"weights": {"a": 0.5, "b": 0.5}, "bytes_per_token": {"a": 3.0, "b": 1.0}}
-    sel, info = doremi.select_budget(pool, state, 0.5, seed=0)
+    p = METHOD.params({})
+    sel, info = METHOD.select_budget(pool, state, 0.5, 0, p, {})
     assert info["n_bytes"] == 2000
     assert (sel["domain"] == "a").sum() == 15 and (sel["domain"] == "b").sum() == 5
     assert info["mixture_requested"] == {"a": 0.75, "b": 0.25}
     stale = {"weights": {"a": 1.0}, "bytes_per_token": {"a": 1.0}}  # learned on a pool without b
     with pytest.raises(DQError, match=r"no weight for pool domain\(s\) \['b'\]"):
-        doremi.select_budget(pool, stale, 0.5, seed=0)
-    with pytest.raises(DQError, match="rerun the doremi rule"):
-        doremi.select_budget(pool, {"weights": {"a": 1.0}}, 0.5, seed=0)
+        METHOD.select_budget(pool, stale, 0.5, 0, p, {})
+    with pytest.raises(DQError, match=r"doremi state: .*; rerun the learn_mixture rule"):
+        METHOD.select_budget(pool, {"weights": {"a": 1.0}}, 0.5, 0, p, {})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import glob
-import hashlib
 import json
 import sysconfig
 
@@ -13,8 +12,20 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
+from conftest import random_unicode
 from dqreview.errors import DQError
 from dqreview.metrics import dsir
+from dqreview.metrics.dsir import features as dsir_features
+
+DSIR = dsir.METHOD
+
+
+def _fit(target, pool, raw=None):
+    return DSIR.fit({"target_texts": target, "pool_texts": pool}, DSIR.params(raw))
+
+
+def _score(docs, state, raw=None):
+    return DSIR.score(docs, None, state, DSIR.params(raw))
 
 
 def _stdlib_docstrings(limit: int = 400) -> tuple[list[str], list[str]]:
@@ -57,37 +68,10 @@ def test_hash_values_match_reference():
     assert dsir.hash_bucket("alice went") == 114
 
 
-def _random_unicode(rng: np.random.Generator, n_chars: int) -> str:
-    """Text mixing ASCII, Latin/Greek/Cyrillic/CJK, combining marks, Unicode spaces and any code point."""
-    pools = [
-        np.arange(32, 127),
-        np.arange(0xC0, 0x250),
-        np.arange(0x370, 0x530),
-        np.arange(0x4E00, 0x4E80),
-        np.array([0x300, 0x301, 0x308, 0x660, 0x663, 0x2160, 0xB2, 0xBD, 0x5F, 0x130, 0x3A3, 0x1E9E]),
-        np.array(
-            [0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x85, 0xA0, 0x1680, 0x2000, 0x2028, 0x3000]
-        ),
-    ]
-    out = []
-    for _ in range(n_chars):
-        k = rng.integers(len(pools) + 1)
-        if k == len(pools):
-            cp = int(rng.integers(0x110000))
-            if 0xD800 <= cp <= 0xDFFF:
-                continue
-        else:
-            cp = int(rng.choice(pools[k]))
-        out.append(chr(cp))
-        if rng.random() < 0.15:
-            out.append(" ")
-    return "".join(out)
-
-
 @pytest.fixture(scope="module")
 def unicode_texts():
     rng = np.random.default_rng(5)
-    texts = [_random_unicode(rng, int(rng.integers(0, 400))) for _ in range(300)]
+    texts = [random_unicode(rng, int(rng.integers(0, 400))) for _ in range(300)]
     texts += [
         "İstanbul ΣΑΣ ΟΔΟΣ",
         "a\u0301b ٣٤ x²½ ⅱ_y",
@@ -99,20 +83,6 @@ def unicode_texts():
     return texts
 
 
-def test_sha256_kernel_matches_hashlib():
-    K = dsir._kernels()
-    rng = np.random.default_rng(0)
-    strings = ["", "alice", "alice went"] + [_random_unicode(rng, int(n)) for n in rng.integers(0, 90, 400)]
-    strings += ["a" * n for n in (54, 55, 56, 57, 63, 64, 65, 118, 119, 120, 128, 1000)]
-    data = [s.encode("utf-8") for s in strings]
-    ends = np.cumsum([len(b) for b in data], dtype=np.int64)
-    starts = ends - np.array([len(b) for b in data], dtype=np.int64)
-    buf = np.frombuffer(b"".join(data), dtype=np.uint8)
-    for B in (10000, 97, 1, 2**31 - 1):
-        got = K.sha256_mod_many(buf, starts, ends, B)
-        assert got.tolist() == [int(hashlib.sha256(b).hexdigest(), 16) % B for b in data]
-
-
 def test_compiled_tokenizer_equals_re(unicode_texts):
     """fast (numba scanner) and compat (stdlib re) give the same tokens, counted in 2**31 − 1 buckets."""
     for ngrams in (1, 2):
@@ -121,7 +91,7 @@ def test_compiled_tokenizer_equals_re(unicode_texts):
         np.testing.assert_array_equal(nf, [len(dsir.tokenize(t)) for t in unicode_texts])
         np.testing.assert_array_equal(nf, nc)
         assert (Xf != Xc).nnz == 0
-    Xp, npy = dsir._featurize_python(unicode_texts, 10000, 2)
+    Xp, npy = dsir_features._featurize_python(unicode_texts, 10000, 2)
     assert (dsir.featurize(unicode_texts) != Xp).nnz == 0
 
 
@@ -151,7 +121,7 @@ def test_cache_growth_and_eviction_keep_buckets(monkeypatch, unicode_texts, corp
     """Tiny initial tables (every array grows many times) and tiny limits (the caches are emptied
     mid-run) give the same counts as the uncached pure-Python featuriser."""
     texts = unicode_texts + corpus[0][:100]
-    want, _ = dsir._featurize_python(texts, 10000, 2)
+    want, _ = dsir_features._featurize_python(texts, 10000, 2)
     for attr, value in (
         ("INIT_WORDS", 2),
         ("INIT_ARENA", 4),
@@ -159,8 +129,8 @@ def test_cache_growth_and_eviction_keep_buckets(monkeypatch, unicode_texts, corp
         ("MAX_BIGRAM_SLOTS", 256),
         ("MAX_WORDS", 300),
     ):
-        monkeypatch.setattr(dsir._NgramCache, attr, value)
-    monkeypatch.setattr(dsir, "_CACHES", {})
+        monkeypatch.setattr(dsir_features._NgramCache, attr, value)
+    monkeypatch.setattr(dsir_features, "_CACHES", {})
     for feat in ("fast", "compat"):
         got = sum(dsir.bucket_counts(texts[i::7], featurizer=feat, chunk_docs=16) for i in range(7))
         np.testing.assert_array_equal(got, np.asarray(want.sum(axis=0)).ravel())
@@ -185,10 +155,10 @@ def test_compat_weights_equal_package(corpus, tmp_path):
     ref.compute_importance_weights()
     want = np.load(tmp_path / "cache" / "log_importance_weights" / "0.npy")
     for feat in ("compat", "fast"):
-        state = dsir.fit({"target_texts": target, "pool_texts": np.asarray(texts)}, {"featurizer": feat})
+        state = _fit(target, np.asarray(texts), {"featurizer": feat})
         np.testing.assert_allclose(state["target_dist"], ref.target_probs, rtol=0, atol=1e-15)
         np.testing.assert_allclose(state["pool_dist"], ref.raw_probs, rtol=0, atol=1e-15)
-        got = dsir.score(_df(texts), None, state, {"featurizer": feat})
+        got = _score(_df(texts), state, {"featurizer": feat})
         assert list(got.columns) == ["id", "score", "n_tokens"]
         if feat == "compat":  # the package's own dot product on the same counts: bit for bit
             np.testing.assert_array_equal(got["score"].to_numpy(), want)
@@ -202,8 +172,8 @@ def test_fast_agrees_with_compat(corpus):
     texts, target = corpus
     out = {}
     for feat in ("compat", "fast"):
-        state = dsir.fit({"target_texts": target, "pool_texts": texts}, {"featurizer": feat, "laplace": 1.0})
-        out[feat] = dsir.score(_df(texts), None, state, {"featurizer": feat})["score"].to_numpy()
+        state = _fit(target, texts, {"featurizer": feat, "laplace": 1.0})
+        out[feat] = _score(_df(texts), state, {"featurizer": feat})["score"].to_numpy()
     assert spearmanr(out["compat"], out["fast"]).statistic >= 0.99
     k = 50
     a, b = set(np.argsort(-out["compat"])[:k]), set(np.argsort(-out["fast"])[:k])
@@ -232,25 +202,22 @@ def test_scores_shard_invariant_and_deterministic(corpus, unicode_texts):
     docs = _df(texts)
     for feat in ("fast", "compat"):
         params = {"featurizer": feat, "laplace": 0.5}
-        dsir._CACHES.clear()
-        state = dsir.fit({"target_texts": target, "pool_texts": texts}, params)
-        warm = dsir.fit({"target_texts": target, "pool_texts": texts}, params)
+        dsir_features._CACHES.clear()
+        state = _fit(target, texts, params)
+        warm = _fit(target, texts, params)
         for k in state:
             np.testing.assert_array_equal(state[k], warm[k])
-        whole = dsir.score(docs, None, state, params)
+        whole = _score(docs, state, params)
         bounds = np.linspace(0, len(docs), 5).astype(int)
         shards = pd.concat(
-            [
-                dsir.score(docs.iloc[a:b], None, state, params)
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-            ],
+            [_score(docs.iloc[a:b], state, params) for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
             ignore_index=True,
         )
         assert shards["id"].tolist() == whole["id"].tolist()
         np.testing.assert_allclose(shards["score"], whole["score"], rtol=1e-9, atol=0)
         np.testing.assert_array_equal(shards["n_tokens"], whole["n_tokens"])
-        dsir._CACHES.clear()
-        again = dsir.score(docs, None, state, params)  # cold caches
+        dsir_features._CACHES.clear()
+        again = _score(docs, state, params)  # cold caches
         np.testing.assert_array_equal(again["score"].to_numpy(), whole["score"].to_numpy())
 
 
@@ -294,32 +261,64 @@ def test_gumbel_topk_inclusion_rises_with_weight():
 
 
 def test_score_rows_and_params():
-    state = dsir.fit(
-        {"target_texts": ["cats purr softly"], "pool_texts": ["cats purr", "stock prices fell"]}, {}
-    )
+    state = _fit(["cats purr softly"], ["cats purr", "stock prices fell"])
     assert set(state) == {"log_ratio", "target_dist", "pool_dist"}
     assert all(isinstance(v, np.ndarray) and v.dtype == np.float64 for v in state.values())
-    out = dsir.score(_df(["cats purr softly", "stock prices fell today", ""]), None, state, {})
+    out = _score(_df(["cats purr softly", "stock prices fell today", ""]), state)
     assert out["score"].iloc[0] > out["score"].iloc[1]
     assert out["score"].iloc[2] == 0.0 and out["n_tokens"].tolist() == [3, 4, 0]
-    for bad in ({"num_buckets": 0}, {"ngrams": "2"}, {"featurizer": "murmur"}, {"laplace": -1}):
-        with pytest.raises(DQError, match=r"metrics\[dsir\]\.variants\[\]\.params\."):
-            dsir.score(_df(["a"]), None, state, bad)
-    with pytest.raises(DQError, match="num_buckets"):
-        dsir.score(_df(["a"]), None, state, {"num_buckets": 5})
+    with pytest.raises(DQError, match=r"num_buckets=5 does not match the fitted state \(10000 buckets\)"):
+        _score(_df(["a"]), state, {"num_buckets": 5})
+    with pytest.raises(DQError, match=r"no 'text' column"):
+        _score(pd.DataFrame({"id": ["a"]}), state)
+    with pytest.raises(DQError, match=r"fit input 'pool_texts' has no documents"):
+        _fit(["cats"], [])
+    with pytest.raises(DQError, match=r"the target texts contain no tokens"):
+        _fit(["  "], ["cats"])
+
+
+def test_params():
+    p = DSIR.params({})
+    assert (p.num_buckets, p.ngrams, p.featurizer, p.laplace, p.sampling) == (10000, 2, "fast", 0.0, "gumbel")
+    assert DSIR.params({"laplace": 1}).laplace == 1.0
+
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ({"num_buckets": 0}, r"params\.num_buckets: expected an integer >= 1; got 0"),
+        ({"ngrams": "2"}, r"params\.ngrams: expected an integer >= 1; got '2'"),
+        ({"featurizer": "murmur"}, r"params\.featurizer: 'murmur' is not one of \['fast', 'compat'\]"),
+        ({"laplace": -1}, r"params\.laplace: expected a number >= 0; got -1"),
+        (
+            {"laplace": float("inf")},
+            r"params\.laplace: expected a finite pseudo-count >= 0 \(0 = none\); got inf",
+        ),
+        ({"sampling": "weighted"}, r"params\.sampling: 'weighted' is not one of \['gumbel', 'top_k'\]"),
+        ({"buckets": 10}, r"params: unknown key\(s\) \['buckets'\]"),
+    ],
+)
+def test_bad_params(raw, match):
+    with pytest.raises(DQError, match=match):
+        DSIR.params(raw)
 
 
 def test_selection_score_gumbel_keyed_by_id_and_seed():
     scores = pd.DataFrame({"id": [f"d{i}" for i in range(50)], "score": np.linspace(-5, 5, 50)})
-    top_k = dsir.selection_score(scores, 0, {"sampling": "top_k"}, "high")
+
+    def key(frame, seed, raw, keep):
+        return DSIR.selection_score(frame, seed, DSIR.params(raw), keep)
+
+    top_k = key(scores, 0, {"sampling": "top_k"}, "high")
     assert np.array_equal(top_k, scores["score"].to_numpy())
-    high = dsir.selection_score(scores, 3, {}, "high")
-    low = dsir.selection_score(scores, 3, {}, "low")
+    high = key(scores, 3, {}, "high")
+    low = key(scores, 3, {}, "low")
     noise = dsir.gumbel_keys(scores["id"].to_numpy(), 3)
     assert np.allclose(high - scores["score"], noise) and np.allclose(scores["score"] - low, noise)
     shuffled = scores.sample(frac=1.0, random_state=1)
-    again = dsir.selection_score(shuffled, 3, {}, "high")
+    again = key(shuffled, 3, {}, "high")
     assert np.allclose(pd.Series(again, index=shuffled["id"]).loc[scores["id"]].to_numpy(), high)
-    assert not np.allclose(dsir.selection_score(scores, 4, {}, "high"), high)
-    with pytest.raises(DQError, match="sampling"):
-        dsir.selection_score(scores, 0, {"sampling": "weighted"}, "high")
+    assert not np.allclose(key(scores, 4, {}, "high"), high)
+    np.testing.assert_array_equal(
+        dsir.sampling_keys(scores["score"], scores["id"], 3, "gumbel", "high"), high
+    )  # the library function the method calls

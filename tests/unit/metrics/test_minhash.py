@@ -10,7 +10,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dqreview.errors import DQError
 from dqreview.metrics import minhash as M
+
+MH = M.METHOD
+
+
+def _features(docs, raw):
+    return MH.shard_features(docs, MH.params(raw))
+
+
+def _fit(features, raw):
+    return MH.fit({"shard_features": features}, MH.params(raw))
+
+
+def _score(docs, state, raw=None):
+    return MH.score(docs, None, state, MH.params(raw))
+
 
 VOCAB = [f"w{i}" for i in range(3000)] + ["Ünïcödé", "straße", "日本語", "naïve"]
 
@@ -207,7 +223,7 @@ def test_representative_policy_deterministic_and_order_free():
     perm = np.random.default_rng(0).permutation(len(texts))
     st2 = M.fit_texts(np.array(texts)[perm], ids[perm], {"mode": "exact", "seed": 5})
     docs = pd.DataFrame({"id": ids})
-    a, b = M.score(docs, None, st), M.score(docs, None, st2)
+    a, b = _score(docs, st), _score(docs, st2)
     pd.testing.assert_frame_equal(a, b)
     # representative = smallest stable_hash64(id, seed) in its cluster
     from dqreview.hashing import stable_hash64
@@ -231,8 +247,8 @@ def test_shard_invariance(mode, verify):
     ids = np.array([f"s{i:03d}" for i in range(len(texts))])
     params = {"mode": mode, "verify": verify, "lsh_threshold": 0.6}
     docs = pd.DataFrame({"id": ids, "text": texts})
-    one = M.shard_features(docs, params)
-    four = [M.shard_features(docs.iloc[c], params) for c in np.array_split(np.arange(len(docs)), 4)]
+    one = _features(docs, params)
+    four = [_features(docs.iloc[c], params) for c in np.array_split(np.arange(len(docs)), 4)]
     # per-shard features are per-document: the four shards concatenate to the single one
     expected = {"ids", "text_hash"} if mode == "exact" else {"ids", "signatures"}
     if verify and mode != "exact":
@@ -241,24 +257,24 @@ def test_shard_invariance(mode, verify):
     for key in ("ids", "signatures", "text_hash"):
         if key in one:
             np.testing.assert_array_equal(one[key], np.concatenate([f[key] for f in four]))
-    st1 = M.fit({"shard_features": [one]}, params)
-    st4 = M.fit({"shard_features": four}, params)
+    st1 = _fit([one], params)
+    st4 = _fit(four, params)
     assert st1.keys() == st4.keys()
     for key in st1:
         np.testing.assert_array_equal(st1[key], st4[key], err_msg=key)
     assert st1["removed"].sum() >= 5  # at least the exact copies
-    score1 = M.score(docs, None, st1)
+    score1 = _score(docs, st1)
     chunks = [docs.iloc[c] for c in np.array_split(np.arange(len(docs)), 4)]
-    score4 = pd.concat([M.score(d, None, st4) for d in chunks], ignore_index=True)
+    score4 = pd.concat([_score(d, st4) for d in chunks], ignore_index=True)
     pd.testing.assert_frame_equal(score1, score4)
     assert set(score1.columns) >= {"id", "score", "removed", "duplicate_of", "cluster"}
-    assert score1.removed.dtype == bool and M.REMOVES
+    assert score1.removed.dtype == bool and MH.deduplicates
 
 
 def test_verification_uses_shingle_sets():
     texts = ["a b c d e f g h", "a b c d e f g x", "q r s t u v w"]  # J = 3/5 for the first pair
     docs = pd.DataFrame({"id": ["1", "2", "3"], "text": texts})
-    f = M.shard_features(docs, {"verify": True})
+    f = _features(docs, {"verify": True})
     assert list(np.diff(f["shingle_offsets"])) == [4, 4, 3]
     assert M.pair_jaccard(f["shingle_sets"], f["shingle_offsets"], np.array([[0, 1]]))[0] == pytest.approx(
         3 / 5
@@ -269,18 +285,18 @@ def test_verification_uses_shingle_sets():
 
 
 def test_fit_rejects_stale_or_missing_features():
-    from dqreview.errors import DQError
-
     docs = pd.DataFrame({"id": ["1", "2"], "text": ["a b", "c d"]})
-    f = M.shard_features(docs, {"num_perm": 64})
+    f = _features(docs, {"num_perm": 64})
     with pytest.raises(DQError, match="num_perm 128; rebuild"):
-        M.fit({"shard_features": [f]}, {})
+        _fit([f], {})
     with pytest.raises(DQError, match=r"lack \['shingle_sets', 'shingle_offsets'\]"):
-        M.fit({"shard_features": [f]}, {"num_perm": 64, "verify": True})
+        _fit([f], {"num_perm": 64, "verify": True})
     with pytest.raises(DQError, match="got none"):
-        M.fit({"shard_features": []}, {})
+        _fit([], {})
     with pytest.raises(DQError, match="not unique"):
-        M.fit({"shard_features": [f, f]}, {"num_perm": 64})
+        _fit([f, f], {"num_perm": 64})
+    with pytest.raises(DQError, match="no 'text' column"):
+        _features(docs[["id"]], {})
 
 
 def test_jaccard_pairs_equal_brute_force():
@@ -308,14 +324,42 @@ def test_state_saves_without_pickle(tmp_path):
     np.savez(tmp_path / "s.npz", **st)
     back = dict(np.load(tmp_path / "s.npz", allow_pickle=False))
     pd.testing.assert_frame_equal(
-        M.score(pd.DataFrame({"id": ["3", "2", "1"]}), None, back),
-        M.score(pd.DataFrame({"id": ["3", "2", "1"]}), None, st),
+        _score(pd.DataFrame({"id": ["3", "2", "1"]}), back),
+        _score(pd.DataFrame({"id": ["3", "2", "1"]}), st),
     )
 
 
-def test_bad_params():
-    from dqreview.errors import DQError
+def test_params_and_judged_at():
+    p = MH.params({})
+    assert (p.num_perm, p.threshold, p.lsh_threshold, p.ngram, p.mode, p.verify, p.seed, p.bands, p.rows) == (
+        128, 0.8, None, 5, "fast", False, 1, None, None,
+    )  # fmt: skip
+    assert p.lsh_at == 0.8 and MH.params({"threshold": 0.7, "lsh_threshold": 0.5}).lsh_at == 0.5
+    assert MH.params({"threshold": 1}).threshold == 1.0
+    assert MH.params({"bands": 8, "rows": 16}).bands == 8  # b·r = num_perm is allowed
+    # the dedup report judges each variant at its own threshold and shingle length, exact mode included
+    assert MH.judged_at(MH.params({"threshold": 0.7, "ngram": 3})) == (0.7, 3)
+    assert MH.judged_at(MH.params({"mode": "exact"})) == (0.8, 5)
 
-    for bad in ({"mode": "x"}, {"threshold": 0}, {"num_perm": 0}, {"bands": 2}, {"verify": "yes"}, {"zz": 1}):
-        with pytest.raises(DQError):
-            M.check_params(bad)
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ({"mode": "x"}, r"params\.mode: 'x' is not one of \['fast', 'legacy', 'exact'\]"),
+        ({"threshold": 0}, r"params\.threshold: expected a number > 0 and <= 1; got 0"),
+        ({"threshold": 1.1}, r"params\.threshold: expected a number > 0 and <= 1; got 1\.1"),
+        ({"lsh_threshold": 0}, r"params\.lsh_threshold: expected a number > 0 and <= 1 or null; got 0"),
+        ({"num_perm": 0}, r"params\.num_perm: expected an integer >= 1; got 0"),
+        ({"ngram": 0}, r"params\.ngram: expected an integer >= 1; got 0"),
+        ({"seed": -1}, r"params\.seed: expected an integer >= 0; got -1"),
+        ({"bands": 2}, r"params\.bands: give both bands and rows, or neither; got 2"),
+        ({"rows": 2}, r"params\.rows: give both bands and rows, or neither; got 2"),
+        ({"bands": 0, "rows": 2}, r"params\.bands: expected an integer >= 1 or null; got 0"),
+        ({"bands": 20, "rows": 7}, r"params\.bands: bands·rows = 140 exceeds num_perm = 128; got 20"),
+        ({"verify": "yes"}, r"params\.verify: expected true or false; got 'yes'"),
+        ({"zz": 1}, r"params: unknown key\(s\) \['zz'\]"),
+    ],
+)
+def test_bad_params(raw, match):
+    with pytest.raises(DQError, match=match):
+        MH.params(raw)

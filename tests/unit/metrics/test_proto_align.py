@@ -1,4 +1,4 @@
-"""proto_align (target prototypes) and the L1/L2 distances of prototypes.distance_to_nearest / ssl_proto."""
+"""dqreview.metrics.proto_align: prototypes of the target (k-means, hard examples, mean) and the alignment scores."""
 
 import io
 
@@ -6,10 +6,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import clustered_rows, unit_rows
+from conftest import clustered_rows, nearest_brute_force, unit_rows
 from dqreview.errors import DQError
 from dqreview.metrics import proto_align, prototypes
-from dqreview.metrics.prototypes import distance_to_nearest, nearest_centroid, spherical_kmeans
+from dqreview.metrics.prototypes import nearest_centroid, spherical_kmeans
+
+PA = proto_align.METHOD
+
+
+def _fit(T, raw):
+    return PA.fit({"target_embeddings": T}, PA.params(raw))
+
+
+def _score(docs, X, state, raw):
+    return PA.score(docs, X, state, PA.params(raw))
 
 
 def _unit(rng, n, d):
@@ -20,53 +30,6 @@ def _clustered(seed=0, n_per=30, k=4, d=12):
     return clustered_rows(seed, n_per, k, d, noise=0.15)
 
 
-def _brute(X, P, distance):
-    X64, P64 = X.astype(np.float64), P.astype(np.float64)
-    diff = X64[:, None, :] - P64[None, :, :]
-    if distance == "cosine":
-        D = 1.0 - X64 @ P64.T
-    elif distance == "l1":
-        D = np.abs(diff).sum(axis=2)
-    else:
-        D = np.sqrt((diff**2).sum(axis=2))
-    return D.min(axis=1), D.argmin(axis=1)
-
-
-@pytest.mark.parametrize("distance", ["cosine", "l1", "l2"])
-def test_distance_to_nearest_brute_force_and_chunking(distance):
-    rng = np.random.default_rng(0)
-    X, P = _unit(rng, 53, 8), _unit(rng, 5, 8)
-    d_ref, i_ref = _brute(X, P, distance)
-    for chunk in (7, 8192):
-        d, i, sim = distance_to_nearest(X, P, distance, chunk_size=chunk)
-        np.testing.assert_allclose(d, d_ref, atol=1e-10)
-        np.testing.assert_array_equal(i, i_ref)
-        np.testing.assert_allclose(sim, np.einsum("ij,ij->i", X.astype(np.float64), P[i].astype(np.float64)))
-
-
-@pytest.mark.parametrize("distance", ["cosine", "l1", "l2"])
-def test_ssl_proto_distance_param(distance):
-    pool = _clustered(seed=2)
-    state = prototypes.fit({"pool_embeddings": pool}, {"k": 4, "seed": 0})
-    X = _unit(np.random.default_rng(3), 31, pool.shape[1])
-    out = prototypes.score(
-        pd.DataFrame({"id": [str(i) for i in range(31)]}), X, state, {"distance": distance}
-    )
-    d_ref, i_ref = _brute(X, state["centroids"], distance)
-    np.testing.assert_allclose(out["score"], d_ref, atol=1e-6)  # HIGH = far
-    np.testing.assert_array_equal(out["cluster"], i_ref)
-
-
-def test_ssl_proto_unknown_distance():
-    X = _clustered()
-    state = prototypes.fit({"pool_embeddings": X}, {"k": 3})
-    docs = pd.DataFrame({"id": [str(i) for i in range(len(X))]})
-    with pytest.raises(
-        DQError, match=r"params.distance: unknown distance 'l3'; known distances: cosine, l1, l2"
-    ):
-        prototypes.score(docs, X, state, {"distance": "l3"})
-
-
 def _expected_prototypes(T, source, distance, k=3, seed=0, hard_fraction=0.3):
     if source == "mean":
         m = T.astype(np.float64).sum(axis=0)
@@ -74,7 +37,7 @@ def _expected_prototypes(T, source, distance, k=3, seed=0, hard_fraction=0.3):
     C = spherical_kmeans(T, k, seed, n_init=3)
     if source == "kmeans":
         return C
-    d, _ = _brute(T, C, distance)
+    d, _ = nearest_brute_force(T, C, distance)
     n_hard = int(np.ceil(hard_fraction * len(T)))
     hard = np.sort(np.argsort(-d, kind="stable")[:n_hard])
     return spherical_kmeans(T[hard], k, seed, n_init=3)
@@ -85,14 +48,14 @@ def _expected_prototypes(T, source, distance, k=3, seed=0, hard_fraction=0.3):
 def test_proto_align_against_brute_force(source, distance):
     T = _clustered(seed=5)
     params = {"source": source, "distance": distance, "k": 3, "seed": 0}
-    state = proto_align.fit({"target_embeddings": T}, params)
+    state = _fit(T, params)
     P = state["prototypes"]
     np.testing.assert_allclose(P, _expected_prototypes(T, source, distance), atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(P, axis=1), 1.0, atol=1e-6)
     X = _unit(np.random.default_rng(9), 41, T.shape[1])
     docs = pd.DataFrame({"id": [f"p{i}" for i in range(len(X))]})
-    out = proto_align.score(docs, X, state, params)
-    d_ref, i_ref = _brute(X, P, distance)
+    out = _score(docs, X, state, params)
+    d_ref, i_ref = nearest_brute_force(X, P, distance)
     expected = 1.0 - d_ref if distance == "cosine" else -d_ref  # HIGH = aligned
     np.testing.assert_allclose(out["score"], expected, atol=1e-6)
     np.testing.assert_array_equal(out["prototype"], i_ref)
@@ -109,12 +72,12 @@ def test_mean_prototype_is_normalised_mean_and_scales_do_not_matter():
     rng = np.random.default_rng(1)
     T = _clustered(seed=1)
     scaled = T * rng.uniform(0.5, 3.0, size=(len(T), 1)).astype(np.float32)  # normalised first
-    P = proto_align.fit({"target_embeddings": scaled}, {"source": "mean"})["prototypes"]
+    P = _fit(scaled, {"source": "mean"})["prototypes"]
     m = T.astype(np.float64).mean(axis=0)
     np.testing.assert_allclose(P[0], m / np.linalg.norm(m), atol=1e-6)
     # the prototype direction scores 1 (aligned), its opposite −1
     X = np.vstack([P, -P])
-    out = proto_align.score(pd.DataFrame({"id": ["a", "b"]}), X, {"prototypes": P}, {"source": "mean"})
+    out = _score(pd.DataFrame({"id": ["a", "b"]}), X, {"prototypes": P}, {"source": "mean"})
     np.testing.assert_allclose(out["score"], [1.0, -1.0], atol=1e-6)
 
 
@@ -127,20 +90,38 @@ def test_hard_source_uses_the_farthest_rows():
     assert sim[idx].max() <= np.delete(sim, idx).min() + 1e-12
 
 
+def test_proto_align_params():
+    p = PA.params({"k": 4})
+    assert (p.source, p.distance, p.k, p.seed, p.hard_fraction, p.n_iter, p.n_init, p.chunk_size) == (
+        "kmeans", "cosine", 4, 0, 0.3, 50, 3, prototypes.CHUNK_ROWS,
+    )  # fmt: skip
+    assert PA.params({"source": "mean"}).k is None  # one whole-set prototype: k is not needed
+    with pytest.raises(DQError, match=r"params.source: 'x' is not one of \['kmeans', 'hard', 'mean'\]"):
+        PA.params({"source": "x", "k": 2})
+    with pytest.raises(DQError, match=r"params.k: required for source='kmeans' \(e.g. k: 20\); got None"):
+        PA.params({})
+    with pytest.raises(DQError, match=r"params.k: required for source='hard'"):
+        PA.params({"source": "hard"})
+    with pytest.raises(DQError, match=r"params.k: expected an integer >= 1 or null; got 0"):
+        PA.params({"k": 0})
+    with pytest.raises(DQError, match=r"params.distance: 'dot' is not one of \['cosine', 'l1', 'l2'\]"):
+        PA.params({"k": 2, "distance": "dot"})
+    with pytest.raises(DQError, match=r"params.hard_fraction: expected a number > 0 and <= 1; got 0"):
+        PA.params({"k": 2, "source": "hard", "hard_fraction": 0})
+    with pytest.raises(DQError, match=r"params.seed: expected an integer >= 0; got 1.5"):
+        PA.params({"k": 2, "seed": 1.5})
+    with pytest.raises(DQError, match=r"params: unknown key\(s\) \['kk'\]"):
+        PA.params({"k": 2, "kk": 1})
+
+
 def test_proto_align_errors():
     T = _clustered()
-    with pytest.raises(
-        DQError, match=r"metrics\[proto_align\].variants\[\].params.source: unknown source 'x'"
-    ):
-        proto_align.fit({"target_embeddings": T}, {"source": "x", "k": 2})
-    with pytest.raises(DQError, match=r"params.k: required for source='kmeans'"):
-        proto_align.fit({"target_embeddings": T}, {})
-    with pytest.raises(DQError, match=r"params.distance: unknown distance 'dot'"):
-        proto_align.fit({"target_embeddings": T}, {"k": 2, "distance": "dot"})
-    with pytest.raises(DQError, match=r"params.hard_fraction"):
-        proto_align.fit({"target_embeddings": T}, {"k": 2, "source": "hard", "hard_fraction": 0})
-    with pytest.raises(DQError, match=r"params.k=500 exceeds"):
-        proto_align.fit({"target_embeddings": T}, {"k": 500})
-    state = proto_align.fit({"target_embeddings": T}, {"k": 2})
+    with pytest.raises(DQError, match=r"proto_align: k=500 exceeds the number of target ref documents n=120"):
+        _fit(T, {"k": 500})
+    with pytest.raises(DQError, match=r"proto_align: k=500 exceeds"):
+        _fit(T, {"k": 500, "source": "hard"})
+    with pytest.raises(DQError, match="average to the zero vector"):
+        _fit(np.vstack([T[:1], -T[:1]]), {"source": "mean"})
+    state = _fit(T, {"k": 2})
     with pytest.raises(DQError, match="another space"):
-        proto_align.score(pd.DataFrame({"id": ["a"]}), np.ones((1, 5), np.float32), state, {"k": 2})
+        _score(pd.DataFrame({"id": ["a"]}), np.ones((1, 5), np.float32), state, {"k": 2})

@@ -1,20 +1,25 @@
-"""Metric registry and protocol; random baseline; spherical k-means and ssl_proto scores."""
+"""dqreview.metrics.prototypes: spherical k-means, the cosine/L1/L2 distance to the nearest prototype, and the
+ssl_proto scores."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import clustered_rows, unit_rows
+from conftest import clustered_rows, nearest_brute_force, unit_rows
 from dqreview.errors import DQError
-from dqreview.metrics import (
-    KNOWN_FIT_NEEDS,
-    REGISTRY,
-    get_metric,
-    known_metrics,
-    prototypes,
-    validate_metric_entry,
-)
-from dqreview.metrics.prototypes import nearest_centroid, spherical_kmeans
+from dqreview.metrics import load_method, prototypes
+from dqreview.metrics.prototypes import distance_to_nearest, nearest_centroid, spherical_kmeans
+
+SSL = prototypes.METHOD
+
+
+def _fit(X, raw, ids=None):
+    fit_inputs = {"pool_embeddings": X} if ids is None else {"pool_embeddings": X, "pool_ids": ids}
+    return SSL.fit(fit_inputs, SSL.params(raw))
+
+
+def _score(docs, X, state, raw):
+    return SSL.score(docs, X, state, SSL.params(raw))
 
 
 def _unit(rng, n, d):
@@ -23,63 +28,6 @@ def _unit(rng, n, d):
 
 def _clustered(seed=0, n_per=40, k=4, d=16):
     return clustered_rows(seed, n_per, k, d, noise=0.1)
-
-
-# --- registry -----------------------------------------------------------------------------------
-
-
-def test_registry_modules_follow_protocol():
-    for name in known_metrics():
-        module = get_metric(name)
-        assert isinstance(module.PER_DOCUMENT, bool)
-        assert set(module.KEEP) <= {"high", "low"} and module.KEEP
-        assert set(module.NEEDS) <= {"embeddings", "t2v"}
-        if getattr(module, "MIXTURE", False):  # a learned mixture: selection instead of scores
-            assert callable(module.select_budget) and not module.PER_DOCUMENT
-        else:
-            assert callable(module.score)
-        if hasattr(module, "fit"):
-            assert set(module.FIT_NEEDS) <= set(KNOWN_FIT_NEEDS)
-    assert set(REGISTRY) == {
-        "random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir", "doremi", "skillit", "t2v_align", "dq",
-    }  # fmt: skip
-
-
-def test_unknown_metric_lists_known_ones():
-    with pytest.raises(
-        DQError,
-        match=r"unknown metric 'nope'; known metrics: d4, doremi, dq, dsir, minhash, proto_align, random, semdedup, "
-        r"skillit, ssl_proto, t2v_align",
-    ):
-        get_metric("nope")
-
-
-def test_validate_metric_entry():
-    ok = {
-        "name": "ssl_proto",
-        "keep": ["high", "low"],
-        "variants": [{"slug": "pool-k20", "params": {"k": 20}}],
-    }
-    assert validate_metric_entry(ok, 1) is prototypes
-    with pytest.raises(DQError, match=r"metrics\[2\].keep: \['low'\] not allowed for metric 'random'"):
-        validate_metric_entry({"name": "random", "keep": ["high", "low"], "variants": [{"slug": "u"}]}, 2)
-    with pytest.raises(DQError, match=r"metrics\[0\].variants\[1\].slug: 'a' repeats"):
-        validate_metric_entry(
-            {"name": "random", "keep": ["high"], "variants": [{"slug": "a"}, {"slug": "a"}]}
-        )
-    with pytest.raises(DQError, match=r"metrics\[0\].variants\[0\].slug: 'bad/slug'"):
-        validate_metric_entry({"name": "random", "keep": ["high"], "variants": [{"slug": "bad/slug"}]})
-    with pytest.raises(DQError, match=r"metrics\[3\].name: unknown metric 'x'"):
-        validate_metric_entry({"name": "x", "variants": [{"slug": "a"}]}, 3)
-
-
-# --- random -------------------------------------------------------------------------------------
-
-
-def test_random_scores_zero():
-    docs = pd.DataFrame({"id": ["a", "b", "c"]})
-    out = get_metric("random").score(docs, None, None, {})
-    assert list(out["id"]) == ["a", "b", "c"] and (out["score"] == 0.0).all()
 
 
 # --- spherical k-means --------------------------------------------------------------------------
@@ -109,7 +57,7 @@ def test_spherical_kmeans_is_a_fixed_point():
 
 def test_spherical_kmeans_k_too_large():
     X = _clustered(n_per=2, k=2)
-    with pytest.raises(DQError, match=r"params.k=5 exceeds the number of documents n=4"):
+    with pytest.raises(DQError, match=r"spherical k-means: k=5 exceeds the number of documents n=4"):
         spherical_kmeans(X, 5, seed=0)
     assert spherical_kmeans(X, 4, seed=0).shape == (4, X.shape[1])  # k = n works
 
@@ -121,55 +69,149 @@ def test_spherical_kmeans_duplicates_do_not_break_it():
     np.testing.assert_allclose(np.linalg.norm(C, axis=1), 1.0, atol=1e-6)
 
 
+# --- distance to the nearest prototype ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("distance", ["cosine", "l1", "l2"])
+def test_distance_to_nearest_brute_force_and_chunking(distance):
+    rng = np.random.default_rng(0)
+    X, P = _unit(rng, 53, 8), _unit(rng, 5, 8)
+    d_ref, i_ref = nearest_brute_force(X, P, distance)
+    for chunk in (7, 8192):
+        d, i, sim = distance_to_nearest(X, P, distance, chunk_size=chunk)
+        np.testing.assert_allclose(d, d_ref, atol=1e-10)
+        np.testing.assert_array_equal(i, i_ref)
+        np.testing.assert_allclose(sim, np.einsum("ij,ij->i", X.astype(np.float64), P[i].astype(np.float64)))
+
+
 # --- ssl_proto scores ---------------------------------------------------------------------------
 
 
 def test_ssl_proto_scores_equal_brute_force_and_chunking():
     rng = np.random.default_rng(1)
     pool = _clustered(seed=1)
-    state = prototypes.fit({"pool_embeddings": pool}, {"k": 6, "seed": 0})
+    state = _fit(pool, {"k": 6, "seed": 0})
     X = _unit(rng, 97, pool.shape[1])
     docs = pd.DataFrame({"id": [f"d{i}" for i in range(len(X))]})
-    out = prototypes.score(docs, X, state, {})
+    out = _score(docs, X, state, {"k": 6})
     sims = X.astype(np.float64) @ state["centroids"].astype(np.float64).T
     np.testing.assert_allclose(out["score"], (1 - sims).min(axis=1), atol=1e-6)
     np.testing.assert_array_equal(out["cluster"], sims.argmax(axis=1))
     np.testing.assert_allclose(out["similarity"], sims.max(axis=1), atol=1e-6)
     assert list(out["id"]) == list(docs["id"])
     for chunk in (1, 7, 50, 1000):
-        other = prototypes.score(docs, X, state, {"chunk_size": chunk})
+        other = _score(docs, X, state, {"k": 6, "chunk_size": chunk})
         np.testing.assert_array_equal(other["cluster"], out["cluster"])
         np.testing.assert_allclose(other["score"], out["score"], rtol=1e-12, atol=1e-15)
 
 
+def test_ssl_proto_params():
+    p = SSL.params({"k": 20})
+    assert (p.k, p.seed, p.n_iter, p.n_init, p.distance, p.chunk_size, p.pool_fraction, p.pool_seed) == (
+        20, 0, 50, 3, "cosine", prototypes.CHUNK_ROWS, 1.0, 0,
+    )  # fmt: skip
+    assert SSL.params({"k": 4, "pool_fraction": 1}).pool_fraction == 1.0  # an int is a number
+
+
+@pytest.mark.parametrize(
+    "raw, match",
+    [
+        ({}, r"params: missing required key\(s\) \['k'\]"),
+        ({"k": 0}, r"params\.k: expected an integer >= 1; got 0"),
+        ({"k": 2.5}, r"params\.k: expected an integer >= 1; got 2\.5"),
+        ({"k": True}, r"params\.k: expected an integer >= 1; got True"),
+        ({"k": 3, "seed": -1}, r"params\.seed: expected an integer >= 0; got -1"),
+        ({"k": 3, "n_iter": 0}, r"params\.n_iter: expected an integer >= 1; got 0"),
+        ({"k": 3, "n_init": 0}, r"params\.n_init: expected an integer >= 1; got 0"),
+        ({"k": 3, "chunk_size": 0}, r"params\.chunk_size: expected an integer >= 1; got 0"),
+        ({"k": 3, "distance": "l3"}, r"params\.distance: 'l3' is not one of \['cosine', 'l1', 'l2'\]"),
+        ({"k": 3, "pool_fraction": 0}, r"params\.pool_fraction: expected a number > 0 and <= 1; got 0"),
+        ({"k": 3, "pool_fraction": 1.5}, r"params\.pool_fraction: expected a number > 0 and <= 1; got 1\.5"),
+        ({"k": 3, "pool_seed": "a"}, r"params\.pool_seed: expected an integer; got 'a'"),
+        ({"k": 3, "kk": 1}, r"params: unknown key\(s\) \['kk'\]"),
+    ],
+)
+def test_ssl_proto_bad_params(raw, match):
+    with pytest.raises(DQError, match=match):
+        SSL.params(raw)
+
+
 def test_ssl_proto_errors():
     X = _clustered()
-    state = prototypes.fit({"pool_embeddings": X}, {"k": 3})
+    state = _fit(X, {"k": 3})
     docs = pd.DataFrame({"id": [str(i) for i in range(len(X))]})
-    with pytest.raises(DQError, match="unknown distance 'l3'; known distances: cosine, l1, l2"):
-        prototypes.score(docs, X, state, {"distance": "l3"})
     with pytest.raises(DQError, match="embeddings for 5 documents"):
-        prototypes.score(docs.head(5), X, state, {})
-    with pytest.raises(DQError, match="params.k is required"):
-        prototypes.fit({"pool_embeddings": X}, {})
+        _score(docs.head(5), X, state, {"k": 3})
+    with pytest.raises(DQError, match="needs the shard's per-document features"):
+        _score(docs, None, state, {"k": 3})
+    with pytest.raises(DQError, match="needs the fitted centroids"):
+        _score(docs, X, {}, {"k": 3})
+    with pytest.raises(DQError, match=r"^ssl_proto: k=500 exceeds the number of documents n=160;"):
+        _fit(X, {"k": 500})
+    ids = np.array([f"d{i}" for i in range(len(X))])
+    n_half = int(prototypes.in_sub_pool(ids, 0.5).sum())
+    with pytest.raises(
+        DQError, match=rf"^ssl_proto: k=150 exceeds .* pool_fraction=0.5 sub-pool n={n_half};"
+    ):
+        _fit(X, {"k": 150, "pool_fraction": 0.5}, ids)  # k fits the pool but not its half
+    # the library function checks its distance too
+    with pytest.raises(DQError, match="unknown distance 'l3'; known distances: cosine, l1, l2"):
+        prototypes.distance_to_nearest(X, state["centroids"], "l3")
 
 
 def test_ssl_proto_pool_fraction_nested_sub_pools():
-    from dqreview.metrics import prototypes
-
     X = clustered_rows(seed=3, n_per=50)
     ids = np.array([f"d{i}" for i in range(len(X))])
     docs = pd.DataFrame({"id": ids})
-    half = prototypes.in_sub_pool(ids, {"pool_fraction": 0.5})
-    quarter = prototypes.in_sub_pool(ids, {"pool_fraction": 0.25})
+    half = prototypes.in_sub_pool(ids, 0.5)
+    quarter = prototypes.in_sub_pool(ids, 0.25)
     assert (quarter <= half).all() and 0.15 < quarter.mean() < 0.35 and 0.4 < half.mean() < 0.6  # nested
+    assert (prototypes.in_sub_pool(ids, 0.5, pool_seed=1) != half).any()  # another seed, another sub-pool
+    assert prototypes.in_sub_pool(ids, 1.0).all()
     params = {"k": 4, "seed": 0, "pool_fraction": 0.5}
-    state = prototypes.fit({"pool_embeddings": X, "pool_ids": ids}, params)
+    state = _fit(X, params, ids)
     # the prototypes are those of the sub-pool alone
     expected = spherical_kmeans(X[half], k=4, seed=0, n_iter=50, n_init=3)
     np.testing.assert_array_equal(state["centroids"], expected)
-    out = prototypes.score(docs, X, state, params)
+    out = _score(docs, X, state, params)
     np.testing.assert_array_equal(out["removed"].to_numpy(), ~half)
-    assert "removed" not in prototypes.score(docs, X, state, {"k": 4}).columns  # the whole pool: none
-    with pytest.raises(DQError, match="pool_fraction"):
-        prototypes.in_sub_pool(ids, {"pool_fraction": 0})
+    assert "removed" not in _score(docs, X, state, {"k": 4}).columns  # the whole pool: none
+    with pytest.raises(DQError, match=r"sub-pool fraction must be in \(0, 1\]; got 0"):
+        prototypes.in_sub_pool(ids, 0)
+    with pytest.raises(DQError, match=r"pool_fraction=0.5 needs the pool ids"):
+        _fit(X, params)  # no pool ids: the sub-pool cannot be drawn
+    with pytest.raises(DQError, match=r"pool ids \(3\) and pool embeddings \(200\) differ in length"):
+        _fit(X, params, ids[:3])
+
+
+def test_wrong_dimension_embeddings_are_refused():
+    method = load_method("ssl_proto")
+    rng = np.random.default_rng(0)
+    params = method.params({"k": 2})
+    state = method.fit(
+        {"pool_embeddings": unit_rows(rng, 20, 16), "pool_ids": np.arange(20).astype(str)}, params
+    )
+    docs = pd.DataFrame({"id": [f"d{i}" for i in range(5)]})
+    with pytest.raises(DQError, match=r"centroids of shape \(2, 16\) do not match embeddings of dimension 8"):
+        method.score(docs, unit_rows(rng, 5, 8), state, params)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "l1", "l2"])
+def test_ssl_proto_distance_param(distance):
+    pool = clustered_rows(2, 30, 4, 12, noise=0.15)  # 4 blobs of 30 rows in 12 dimensions
+    state = SSL.fit({"pool_embeddings": pool}, SSL.params({"k": 4, "seed": 0}))
+    X = _unit(np.random.default_rng(3), 31, pool.shape[1])
+    out = SSL.score(
+        pd.DataFrame({"id": [str(i) for i in range(31)]}),
+        X,
+        state,
+        SSL.params({"k": 4, "distance": distance}),
+    )
+    d_ref, i_ref = nearest_brute_force(X, state["centroids"], distance)
+    np.testing.assert_allclose(out["score"], d_ref, atol=1e-6)  # HIGH = far
+    np.testing.assert_array_equal(out["cluster"], i_ref)
+
+
+def test_ssl_proto_unknown_distance():
+    with pytest.raises(DQError, match=r"params\.distance: 'l3' is not one of \['cosine', 'l1', 'l2'\]"):
+        SSL.params({"k": 3, "distance": "l3"})

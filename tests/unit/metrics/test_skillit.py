@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import TINY_GPT
 from dqreview.errors import DQError
 from dqreview.lm.model import GPTConfig
 from dqreview.metrics import skillit
+from dqreview.metrics.base import ProxyLM
 from dqreview.metrics.skillit import graph_from_losses, online_schedule, skillit_mixture
+
+METHOD = skillit.METHOD
 
 # a chain 0 → 1 → 2 with the reference code's 0.5 off-diagonal edges
 A = np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
@@ -97,16 +102,84 @@ def test_graph_estimator():
     assert graph_from_losses(start, np.array([[5.0, 3.0]])).tolist() == [[0.0, 0.0]]
 
 
-def test_params_and_schedule_variant():
-    assert skillit.check_params({})["eta"] == 0.5 and skillit.check_params({})["window"] == 3
-    with pytest.raises(DQError, match="unknown key"):
-        skillit.check_params({"windw": 3})
-    with pytest.raises(DQError, match="static"):
-        skillit.check_params({"static": "last"})
-    with pytest.raises(DQError, match="from"):
-        skillit.check_params({"from": "online"})
-    assert skillit.schedule_variant({"static": "final", "from": "online"}, "static-final") == "online"
-    assert skillit.schedule_variant({}, "online") == "online"
+def test_params_and_state_variant():
+    p = METHOD.params({})
+    assert (p.rounds, p.update_steps, p.graph_steps, p.start_steps, p.eta, p.window) == (6, 50, 50, 0, 0.5, 3)
+    assert (p.normalize_loss, p.reduce, p.prior, p.eval_skills, p.val_docs, p.target_docs, p.batch_size) == (
+        True, "sum", "uniform", "all", 20, None, None,
+    )  # fmt: skip
+    assert (p.skills, p.static, p.from_, p.skills_variant) == ("domains", None, None, None)
+    assert METHOD.params({"static": "final", "from": "online"}).to_dict()["from"] == "online"
+    with pytest.raises(DQError, match=r"params: unknown key\(s\) \['windw'\]"):
+        METHOD.params({"windw": 3})
+    with pytest.raises(
+        DQError, match=r"params\.static: expected one of \['final', 'average'\] or null; got 'last'"
+    ):
+        METHOD.params({"static": "last"})
+    with pytest.raises(
+        DQError,
+        match=r"params\.from: only a static variant reuses another variant's schedule \(a slug\); "
+        r"got 'online'",
+    ):
+        METHOD.params({"from": "online"})
+    with pytest.raises(DQError, match=r"params\.from: expected a string or null; got 3"):
+        METHOD.params({"static": "final", "from": 3})
+    for key, bad, expected in (
+        ("rounds", 0, "an integer >= 1"),
+        ("update_steps", 0, "an integer >= 1"),
+        ("graph_steps", 0, "an integer >= 1"),
+        ("start_steps", -1, "an integer >= 0"),
+        ("window", 0, "an integer >= 1"),
+        ("val_docs", 0, "an integer >= 1"),
+        ("eta", 0, "a number > 0"),
+        ("target_docs", 0, "an integer >= 1 or null"),
+        ("batch_size", 0, "an integer >= 1 or null"),
+        ("normalize_loss", "yes", "true or false"),
+    ):
+        with pytest.raises(DQError, match=rf"params\.{key}: expected {expected}; got {bad!r}"):
+            METHOD.params({key: bad})
+    for key, bad, allowed in (
+        ("reduce", "max", "['sum', 'mean']"),
+        ("prior", "zipf", "['uniform', 'natural']"),
+        ("eval_skills", "some", "['all', 'target']"),
+    ):
+        with pytest.raises(DQError, match=rf"params\.{key}: '{bad}' is not one of {re.escape(allowed)}"):
+            METHOD.params({key: bad})
+    # the variant whose proxy run provides the schedule
+    assert (
+        METHOD.state_variant("static-final", METHOD.params({"static": "final", "from": "online"})) == "online"
+    )
+    assert METHOD.state_variant("online", METHOD.params({})) == "online"
+    assert METHOD.state_variant("static", METHOD.params({"static": "average"})) == "static"
+
+
+def test_check_variants_from_names_a_non_static_variant():
+    variants = {
+        "online": METHOD.params({"rounds": 2}),
+        "static-own": METHOD.params({"static": "average"}),
+        "static-final": METHOD.params({"static": "final", "from": "online"}),
+    }
+    METHOD.check_variants(variants, "metrics[4]")  # fine
+    for source in ("nope", "static-own"):
+        bad = {**variants, "static-bad": METHOD.params({"static": "final", "from": source})}
+        with pytest.raises(
+            DQError,
+            match=rf"^metrics\[4\]\.variants\[3\]\.params\.from: '{source}' is not a non-static variant "
+            r"of skillit; "
+            r"variants: \['online', 'static-own', 'static-final', 'static-bad'\]$",
+        ):
+            METHOD.check_variants(bad, "metrics[4]")
+
+
+def test_declared_inputs():
+    p = METHOD.params({})
+    assert [i.name for i in METHOD.learn_inputs(p)] == ["target_docs"] and METHOD.select_inputs(p) == ()
+    k4 = METHOD.params({"skills": "ssl_proto/pool-k4"})
+    skills = METHOD.select_inputs(k4)
+    assert [i.name for i in skills] == ["skills"] and skills[0].requires == ("ssl_proto", "pool-k4")
+    assert skills[0].template == "results/scores/ssl_proto/pool-k4.parquet"
+    assert [i.name for i in METHOD.learn_inputs(k4)] == ["target_docs", "skills"]
+    assert [i.name for i in METHOD.inputs(k4)] == ["target_docs", "skills"]
 
 
 def test_validation_mask_is_per_domain_and_hash_keyed():
@@ -121,7 +194,6 @@ def test_validation_mask_is_per_domain_and_hash_keyed():
         skillit.validation_mask(ids, doms, 10, seed=0)
 
 
-TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 8, "vocab_size": 64}
 TRAIN = {
     "batch_size": 4,
     "lr": 3e-3,
@@ -137,11 +209,13 @@ def test_run_skillit_small():
     docs = [rng.integers(1 + 20 * (i % 3), 21 + 20 * (i % 3), size=20) for i in range(30)]
     dom = np.array([i % 3 for i in range(30)])
     evals = {"a": docs[:2], "target": [rng.integers(1, 21, size=20)]}
-    params = {"rounds": 3, "update_steps": 2, "graph_steps": 2}
-    out = skillit.run_skillit(docs, dom, ["a", "b", "c"], evals, GPTConfig(**TINY), TRAIN, params, seed=0)
+    raw = {"rounds": 3, "update_steps": 2, "graph_steps": 2}
+    params = METHOD.params(raw)
+    out = skillit.run_skillit(docs, dom, ["a", "b", "c"], evals, GPTConfig(**TINY_GPT), TRAIN, params, seed=0)
     assert np.array(out["graph"]).shape == (3, 2) and np.max(out["graph"]) == 1.0
     assert len(out["rounds"]) == 3 and len(out["loss_history"]) == 4
     assert out["rounds"][0]["tokens"] == 2 * 4 * 8
+    assert out["params"] == {**params.to_dict(), "batch_size": 4} and "from" in out["params"]
     # round 1 is exp(η A 1) with normalised losses
     z = np.exp(0.5 * np.array(out["graph"]).sum(axis=1))
     np.testing.assert_allclose(list(out["rounds"][0]["mixture"].values()), z / z.sum(), rtol=1e-12)
@@ -152,12 +226,69 @@ def test_run_skillit_small():
         dom,
         ["a", "b", "c"],
         evals,
-        GPTConfig(**TINY),
+        GPTConfig(**TINY_GPT),
         TRAIN,
-        {**params, "eval_skills": "target"},
+        METHOD.params({**raw, "eval_skills": "target"}),
         seed=0,
     )
     assert target_only["eval_skills"] == ["target"]
+
+
+def _token_pool(n=36):
+    from dqreview.lm.tokenizer import encode_batch, train_tokenizer
+    from dqreview.mixture import PoolTokens
+
+    rng = np.random.default_rng(1)
+    words = {d: [f"{d}{w}" for w in "abcdefgh"] for d in ("code", "web", "wiki")}
+    domains = [("web", "code", "wiki")[i % 3] for i in range(n)]
+    texts = [" ".join(rng.choice(words[d], size=int(rng.integers(6, 14)))) for d in domains]
+    frame = pd.DataFrame(
+        {"id": [f"doc{i:03d}" for i in range(n)], "domain": domains, "n_bytes": [len(t) for t in texts]}
+    )
+    tok = train_tokenizer(texts, 300, 1)
+    target = pd.DataFrame({"id": [f"t{i}" for i in range(8)], "text": [" ".join(words["wiki"][:5])] * 8})
+    return PoolTokens(frame, encode_batch(tok, texts), tok), target
+
+
+def test_learn_wires_validation_slices_target_and_cluster_skills():
+    from dqreview.lm.tokenizer import encode_batch
+
+    pool, target = _token_pool()
+    proxy = ProxyLM(GPTConfig(**{**TINY_GPT, "vocab_size": pool.vocab_size}), TRAIN, eval_batch_size=4)
+    raw = {"rounds": 2, "update_steps": 1, "graph_steps": 1, "val_docs": 2, "target_docs": 3}
+    p = METHOD.params(raw)
+    learned = METHOD.learn(pool, {"target_docs": target}, p, 5, proxy)
+    state = learned.state
+    assert state["train_skills"] == state["domains"] == ["code", "web", "wiki"]
+    assert state["eval_skills"] == ["code", "web", "wiki", "target"]
+    assert state["bytes_per_token"] == pool.bytes_per_token
+    # the same run by hand: validation slices out of the training data, the target_docs subset evaluated
+    frame = pool.frame
+    codes = frame["domain"].map({"code": 0, "web": 1, "wiki": 2}).to_numpy()
+    val = skillit.validation_mask(frame["id"], frame["domain"], 2, 5)
+    evals = {
+        d: [pool.tokens[i] for i in np.flatnonzero(val & (codes == j))]
+        for j, d in enumerate(state["domains"])
+    }
+    ref = target.iloc[skillit.target_rows(target["id"].to_numpy(), 3)]
+    evals["target"] = encode_batch(pool.tokenizer, ref["text"].tolist())
+    train = np.flatnonzero(~val)
+    direct = skillit.run_skillit(
+        [pool.tokens[i] for i in train], codes[train], state["domains"], evals, proxy.model, TRAIN, p, 5,
+        eval_batch_size=4,
+    )  # fmt: skip
+    assert state["rounds"] == direct["rounds"] and state["graph"] == direct["graph"]
+    assert (
+        learned.tokens == direct["tokens"]["start"] + direct["tokens"]["graph"] + direct["tokens"]["online"]
+    )
+    assert learned.tokens == (3 * 1 + 2 * 1) * 4 * 8
+    assert learned.flops == direct["flops"] and learned.extra == {"tokens_per_seed": direct["tokens"]}
+    # skills = clusters: the clusters are the training skills; the caller's pool keeps its domains
+    clusters = pd.DataFrame({"id": frame["id"], "cluster": np.arange(len(frame)) % 2})
+    k2 = METHOD.params({**raw, "skills": "ssl_proto/pool-k2"})
+    by_cluster = METHOD.learn(pool, {"target_docs": target, "skills": clusters}, k2, 5, proxy).state
+    assert by_cluster["train_skills"] == ["c0", "c1"] and set(by_cluster["bytes_per_token"]) == {"c0", "c1"}
+    assert list(pool.frame["domain"][:3]) == ["web", "code", "wiki"]
 
 
 def test_select_budget_schedule_and_static():
@@ -173,101 +304,42 @@ def test_select_budget_schedule_and_static():
         "final_mixture": {"a": 0.1, "b": 0.9},
         "average_mixture": {"a": 0.5, "b": 0.5},
     }
-    sel, info = skillit.select_budget(pool, state, 0.4, seed=1)
+    sel, info = METHOD.select_budget(pool, state, 0.4, 1, METHOD.params({}), {})
     assert set(sel["round"]) == {0, 1}
     assert info["n_bytes"] == 8000
     r0 = sel[sel["round"] == 0]
     assert (r0["domain"] == "a").mean() == pytest.approx(0.9, abs=0.06)
-    sel_f, info_f = skillit.select_budget(pool, state, 0.4, seed=1, params={"static": "final", "from": "x"})
+    sel_f, info_f = METHOD.select_budget(
+        pool, state, 0.4, 1, METHOD.params({"static": "final", "from": "x"}), {}
+    )
     assert "round" not in sel_f.columns and (sel_f["domain"] == "b").sum() == 72
     assert info_f["static"] == "final"
+    sel_a, info_a = METHOD.select_budget(pool, state, 0.4, 1, METHOD.params({"static": "average"}), {})
+    assert (sel_a["domain"] == "b").sum() == 40 and info_a["mixture_tokens"] == {"a": 0.5, "b": 0.5}
+    with pytest.raises(DQError, match=r"skillit state: .*; rerun the learn_mixture rule"):
+        METHOD.select_budget(pool, {"rounds": []}, 0.4, 1, METHOD.params({}), {})
 
 
-# --- round-ordered training -----------------------------------------------------------------
-
-
-def _round_docs():
-    # round r's documents use tokens 10r+1..10r+9, so a token tells its round
-    rng = np.random.default_rng(5)
-    docs, rounds = [], []
-    for r, n in ((0, 6), (1, 3), (2, 9)):
-        for _ in range(n):
-            docs.append(rng.integers(10 * r + 1, 10 * r + 10, size=int(rng.integers(3, 9))))
-            rounds.append(r)
-    perm = rng.permutation(len(docs))  # rounds interleaved in the input
-    return [docs[i] for i in perm], np.array(rounds)[perm]
-
-
-def _round_of(tokens):
-    t = np.asarray(tokens)
-    return t[t > 0] // 10  # EOT (0) belongs to no round
-
-
-def test_stream_plays_rounds_in_order_with_quotas_and_resumes():
-    from dqreview.lm.data import TokenStream
-
-    docs, rounds = _round_docs()
-    quotas = [40, 15, 60]
-    s = TokenStream(docs, np.zeros(len(docs), np.int64), 5, 1, seed=3, rounds=rounds, round_tokens=quotas)
-    toks, _ = s._epoch_stream(0)
-    assert len(toks) == sum(quotas) == s.tokens_per_epoch
-    r = _round_of(toks)
-    assert (np.diff(r) >= 0).all()  # every token of round r before any of round r + 1
-    # each round fills its quota (repeating its documents when the quota exceeds one pass)
-    assert set(_round_of(toks[:40])) == {0}
-    assert set(_round_of(toks[40:55])) == {1} and set(_round_of(toks[55:])) == {2}
-    # shuffled within rounds: another seed orders round 2 differently, same multiset per pass
-    other = TokenStream(docs, np.zeros(len(docs), np.int64), 5, 1, seed=4, rounds=rounds, round_tokens=quotas)
-    assert not np.array_equal(other._epoch_stream(0)[0], toks)
-    # resumable: a fresh stream loaded with the state continues identically
-    for _ in range(7):
-        s.next_batch()
-    state = s.state_dict()
-    expect = [s.next_batch()[0] for _ in range(30)]
-    t = TokenStream(docs, np.zeros(len(docs), np.int64), 5, 1, seed=3, rounds=rounds, round_tokens=quotas)
-    t.load_state_dict(state)
-    for e in expect:
-        np.testing.assert_array_equal(t.next_batch()[0], e)
-    with pytest.raises(DQError, match="round_tokens"):
-        TokenStream(docs, np.zeros(len(docs), np.int64), 5, 1, seed=3, rounds=rounds, round_tokens=[1, 2])
-
-
-def test_train_run_follows_rounds_once_over_the_whole_run(tmp_path):
-    from dqreview.lm.train import train_run
-
-    docs, rounds = _round_docs()
-    seen = []
-
-    def record(per_token, domains):
-        seen.append(domains.copy())
-        return per_token.mean()
-
-    cfg = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=40)
-    train = {**TRAIN, "tokens": 8 * 4 * 30, "checkpoints": 1, "save_every": 100}
-    # the domain id carries the round so the loss hook sees which round each target token is from
-    res = train_run(
-        docs,
-        rounds,
-        cfg,
-        train,
-        0,
-        lambda m, final: {},
-        None,
-        progress=False,
-        loss_weights=record,
-        rounds=rounds,
+def test_select_budget_relabels_the_pool_by_cluster_skills():
+    pool = pd.DataFrame(
+        {"id": [f"{i:04d}" for i in range(200)], "n_bytes": [100] * 200, "domain": ["a", "b"] * 100}
     )
-    per_step = [np.bincount(d.ravel(), minlength=3) for d in seen]
-    order = np.concatenate([d.ravel() for d in seen])
-    assert (np.diff(order) >= 0).all()  # round 0, then 1, then 2, once over the 30 steps
-    sizes = np.array([sum(len(d) + 1 for d, r in zip(docs, rounds, strict=True) if r == k) for k in range(3)])
-    share = np.sum(per_step, axis=0) / np.sum(per_step)
-    np.testing.assert_allclose(share, sizes / sizes.sum(), atol=0.01)  # stretched in proportion
-    assert res["epochs"] == pytest.approx(8 * 4 * 30 / sizes.sum(), rel=1e-9)
-    # without rounds, the rounds interleave
-    seen.clear()
-    train_run(docs, rounds, cfg, train, 0, lambda m, final: {}, None, progress=False, loss_weights=record)
-    assert not (np.diff(np.concatenate([d.ravel() for d in seen])) >= 0).all()
+    clusters = pd.DataFrame({"id": pool["id"], "cluster": [0] * 50 + [1] * 150})
+    state = {
+        "bytes_per_token": {"c0": 2.0, "c1": 2.0},
+        "rounds": [{"tokens": 10, "mixture": {"c0": 1.0, "c1": 0.0}}],
+        "final_mixture": {"c0": 1.0, "c1": 0.0},
+        "average_mixture": {"c0": 1.0, "c1": 0.0},
+    }
+    p = METHOD.params({"skills": "ssl_proto/pool-k2", "static": "final"})
+    sel, info = METHOD.select_budget(pool, state, 0.2, 0, p, {"skills": clusters})
+    assert set(sel["id"]) <= set(pool["id"][:50]) and info["n_bytes"] == 4000  # cluster 0 only
+    with pytest.raises(DQError, match=r"no weight for pool domain\(s\) \['a', 'b'\]"):
+        METHOD.select_budget(pool, state, 0.2, 0, p, {})  # without the clusters the domains are a, b
+    with pytest.raises(
+        DQError, match=r"results/scores/ssl_proto/pool-k2\.parquet: 50 pool id\(s\) without a cluster"
+    ):
+        METHOD.select_budget(pool, state, 0.2, 0, p, {"skills": clusters.iloc[50:]})
 
 
 # --- skills = k-means clusters ------------------------------------------------------------------
@@ -278,81 +350,14 @@ def test_skill_labels_from_clusters():
     assert skillit.skill_labels(["z", "x", "y"], clusters).tolist() == ["c00", "c10", "c02"]
     with pytest.raises(DQError, match="without a cluster"):
         skillit.skill_labels(["x", "w"], clusters)
-    assert skillit.check_params({"skills": "ssl_proto/pool-k4"})["skills"] == "ssl_proto/pool-k4"
-    with pytest.raises(DQError, match="skills"):
-        skillit.check_params({"skills": "kmeans"})
-
-
-def test_dry_run_with_cluster_skills(tmp_path):
-    import yaml
-
-    from conftest import REPO, snakemake
-
-    override = tmp_path / "clusters.yaml"
-    override.write_text(
-        yaml.safe_dump(
-            {
-                "metrics": [
-                    {"name": "random", "keep": ["high"], "variants": [{"slug": "uniform"}]},
-                    {
-                        "name": "ssl_proto",
-                        "keep": ["high"],
-                        "variants": [{"slug": "pool-k4", "params": {"k": 4}}],
-                    },
-                    {
-                        "name": "skillit",
-                        "keep": ["high"],
-                        "variants": [
-                            {"slug": "k4", "params": {"skills": "ssl_proto/pool-k4", "rounds": 2}},
-                            {"slug": "k4-static", "params": {"static": "final", "from": "k4"}},
-                        ],
-                    },
-                ]
-            }
-        )
-    )
-    proc = snakemake(
-        tmp_path, "-n", "--quiet", "rules", "all", configfiles=[REPO / "configs/tiny.yaml", override]
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout + proc.stderr
-    assert "skillit" in out and "select_mixture" in out and "doremi " not in out
-    # the skills must name a configured ssl_proto variant
-    bad = yaml.safe_load(override.read_text())
-    bad["metrics"][2]["variants"][0]["params"]["skills"] = "ssl_proto/pool-k9"
-    override.write_text(yaml.safe_dump(bad))
-    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / "configs/tiny.yaml", override])
-    assert proc.returncode != 0 and "names no configured ssl_proto variant" in proc.stdout + proc.stderr
-
-
-def test_round_ordered_run_resumes_exactly(tmp_path):
-    from dqreview.lm.train import train_run
-
-    docs, rounds = _round_docs()
-    cfg = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=8, vocab_size=40)
-    train = {**TRAIN, "tokens": 8 * 4 * 10, "checkpoints": 2, "save_every": 3}
-
-    def run(ckpt, evaluate=lambda m, final: {}, rounds=rounds):
-        return train_run(docs, rounds, cfg, train, 0, evaluate, ckpt, progress=False, rounds=rounds)
-
-    full = run(tmp_path / "full")
-
-    class Killed(Exception):
-        pass
-
-    def dies(model, final):
-        raise Killed
-
-    with pytest.raises(Killed):  # first evaluation at step 5; state saved at step 3
-        run(tmp_path / "resumed", evaluate=dies)
-    resumed = run(tmp_path / "resumed")
-    assert resumed["train_loss"] == full["train_loss"] and resumed["epochs"] == full["epochs"]
-    # the rounds are part of the run's identity: a checkpoint of another order is not resumed
-    with pytest.raises(Killed):
-        run(tmp_path / "other", evaluate=dies)
-    plain = train_run(docs, rounds, cfg, train, 0, lambda m, final: {}, tmp_path / "other", progress=False)
-    fresh_plain = train_run(docs, rounds, cfg, train, 0, lambda m, final: {}, None, progress=False)
-    assert plain["train_loss"] == fresh_plain["train_loss"] != full["train_loss"]
+    assert METHOD.params({"skills": "ssl_proto/pool-k4"}).skills_variant == "pool-k4"
+    for bad in ("kmeans", "ssl_proto/", "ssl_proto/a/b", "semdedup/x"):
+        with pytest.raises(
+            DQError,
+            match=r"params\.skills: expected a string of the form 'domains' or "
+            r"'ssl_proto/<variant slug>'; got",
+        ):
+            METHOD.params({"skills": bad})
 
 
 def test_target_rows_is_a_fixed_hash_picked_subset():

@@ -1,13 +1,15 @@
-"""Compute accounting (dqreview.report.compute) and paired statistics (dqreview.report.stats)."""
+"""dqreview.report.compute: tokens to reach a loss on a compute curve, compute multipliers, selection costs and
+verdicts."""
 
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
+from dqreview import paths
 from dqreview.errors import DQError
+from dqreview.plan import MethodJobs
 from dqreview.report.compute import (
     BETTER_THAN_CURVE,
     WITHIN,
@@ -16,11 +18,9 @@ from dqreview.report.compute import (
     compute_verdicts,
     project_saving,
     selection_costs,
-    shared_stages,
     target_flops_per_token,
     tokens_to_reach,
 )
-from dqreview.report.stats import minimal_detectable_effect, paired_differences
 
 
 def test_tokens_to_reach_interpolates_in_log_tokens():
@@ -72,20 +72,21 @@ def test_target_flops_per_token_gpt2_small():
 
 
 def test_selection_costs_own_shared_and_amortised():
+    rows = {
+        "embed/pool/shard-0": (10.0, 1e9),
+        "embed/target/ref": (2.0, 2e8),
+        "embed/target/test": (5.0, 5e8),  # evaluation only: in no stage's list, charged to nobody
+        "fit/ssl_proto/k2": (1.0, None),
+        "score/ssl_proto/k2/shard-0": (0.5, None),
+        "select/ssl_proto/k2/high/b0.10/s0": (0.2, None),
+        "select/ssl_proto/k2/high/b0.10/s1": (0.4, None),
+        "score/ssl_proto/k20/shard-0": (9.0, None),  # another variant: not ours
+        "score/dsir/b10k/shard-0": (0.1, 1e6),
+        "train/ssl_proto/k2/high/b0.10": (100.0, 1e12),  # training is not selection
+    }
     costs = pd.DataFrame(
-        [
-            ("embed", "pool/shard-0", 10.0, 1e9),
-            ("embed", "target/ref", 2.0, 2e8),
-            ("embed", "target/test", 5.0, 5e8),  # evaluation only: charged to nobody
-            ("fit", "ssl_proto/k2", 1.0, None),
-            ("score", "ssl_proto/k2/shard-0", 0.5, None),
-            ("select", "ssl_proto/k2/high/b0.10/s0", 0.2, None),
-            ("select", "ssl_proto/k2/high/b0.10/s1", 0.4, None),
-            ("score", "ssl_proto/k20/shard-0", 9.0, None),  # another variant: not ours
-            ("score", "dsir/b10k/shard-0", 0.1, 1e6),
-            ("train", "ssl_proto/k2/high/b0.10", 100.0, 1e12),  # training is not selection
-        ],
-        columns=["stage", "job", "wall_s", "flops"],
+        [(paths.cost(job), wall, flops) for job, (wall, flops) in rows.items()],
+        columns=["path", "wall_s", "flops"],
     )
     methods = pd.DataFrame(
         {
@@ -95,8 +96,19 @@ def test_selection_costs_own_shared_and_amortised():
             "budget": [0.1, 0.1],
         }
     )
-    uses = {("ssl_proto", "k2"): ["embed"], ("ssl_proto", "k20"): ["embed"], ("dsir", "b10k"): []}
-    out = selection_costs(costs, methods, uses).set_index("metric")
+    jobs = {
+        ("ssl_proto", "k2"): MethodJobs(own=(paths.cost("fit/ssl_proto/k2"), paths.cost("score/ssl_proto/k2/shard-0")),
+                                        shared=("embed",)),
+        ("ssl_proto", "k20"): MethodJobs(own=(paths.cost("score/ssl_proto/k20/shard-0"),), shared=("embed",)),
+        ("dsir", "b10k"): MethodJobs(own=(paths.cost("score/dsir/b10k/shard-0"),), shared=()),
+    }  # fmt: skip
+    stages = {"embed": [paths.cost("embed/pool/shard-0"), paths.cost("embed/target/ref")]}
+    selects = {
+        ("ssl_proto", "k2", "high", "0.10"): [
+            paths.cost(f"select/ssl_proto/k2/high/b0.10/s{s}") for s in (0, 1)
+        ]
+    }
+    out = selection_costs(costs, methods, jobs, stages, selects).set_index("metric")
     assert out.loc["ssl_proto", "own_s"] == pytest.approx(1.0 + 0.5 + 0.3)  # fit + score + mean selection
     assert out.loc["ssl_proto", "shared_s"] == pytest.approx(12.0)
     assert out.loc["ssl_proto", "shared_amortised_s"] == pytest.approx(
@@ -106,18 +118,10 @@ def test_selection_costs_own_shared_and_amortised():
     assert math.isnan(out.loc["ssl_proto", "selection_flops"])  # fit/score gave no FLOPs estimate
     assert out.loc["dsir", "selection_s"] == pytest.approx(0.1)
     assert out.loc["dsir", "selection_flops"] == pytest.approx(1e6)
-    # a variant that reuses another's jobs (Skill-It's static control) is charged those jobs
-    alias = pd.DataFrame(
-        {"metric": ["ssl_proto"], "variant": ["k2-static"], "keep": ["high"], "budget": [0.1]}
-    )
-    out = selection_costs(costs, alias, {}, runs_as={("ssl_proto", "k2-static"): "k2"})
-    assert out.loc[0, "own_s"] == pytest.approx(1.0 + 0.5)
-
-
-def test_shared_stages_from_needs():
-    assert shared_stages(["embeddings", "pool_embeddings"]) == ["embed"]
-    assert shared_stages(["pool_texts"]) == []
-    assert shared_stages(["t2v", "target_losses"]) == ["probe", "t2v"]
+    # a job the plan names but that wrote no record is an error, not a silent zero
+    jobs[("dsir", "b10k")] = MethodJobs(own=(paths.cost("score/dsir/b10k/shard-1"),), shared=())
+    with pytest.raises(DQError, match="no cost record results/cost/score/dsir/b10k/shard-1.json"):
+        selection_costs(costs, methods, jobs, stages, selects)
 
 
 def test_compute_verdicts_per_seed_against_the_same_seed():
@@ -140,38 +144,3 @@ def test_compute_verdicts_per_seed_against_the_same_seed():
     assert row["verdict"] == "pays off"
     assert row["target_saved_s"] == pytest.approx(100.0)
     assert list(out["metric"]) == ["m"]  # random itself gets no verdict
-
-
-def test_paired_differences_pair_by_seed():
-    runs = pd.DataFrame({"method": "m", "budget": 0.1, "seed": [0, 1, 2], "bpb": [3.0, 3.5, 4.2]})
-    base = pd.DataFrame({"budget": 0.1, "seed": [2, 1, 0], "bpb": [4.0, 3.7, 3.1]})
-    out = paired_differences(runs, base, ["method"], "bpb").iloc[0]
-    d = np.array([3.0 - 3.1, 3.5 - 3.7, 4.2 - 4.0])
-    half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)
-    assert (
-        out["diff"] == pytest.approx(d.mean()) and out["ci95"] == pytest.approx(half) and out["n_pairs"] == 3
-    )
-
-
-def test_minimal_detectable_effect():
-    # with many pairs the formula tends to the normal one: (1.96 + 0.8416) * sd / sqrt(n)
-    assert minimal_detectable_effect(1.0, 10_000) == pytest.approx((1.959964 + 0.841621) / 100, rel=1e-3)
-    assert minimal_detectable_effect(0.1, 3) == pytest.approx(
-        (stats.t.ppf(0.975, 2) + stats.t.ppf(0.8, 2)) * 0.1 / 3**0.5
-    )
-    assert math.isnan(minimal_detectable_effect(0.1, 1))
-
-
-def test_pearson_with_ci():
-    from dqreview.report.stats import pearson_with_ci
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=200)
-    y = 2 * x + rng.normal(size=200)
-    out = pearson_with_ci(x, y)
-    assert out["r"] == pytest.approx(stats.pearsonr(x, y)[0])
-    assert out["r2"] == pytest.approx(out["r"] ** 2)
-    assert out["r_lo"] < out["r"] < out["r_hi"] and out["r_hi"] - out["r_lo"] < 0.15
-    assert pearson_with_ci(x, y) == out  # seeded
-    assert math.isnan(pearson_with_ci([1, 2], [3, 4])["r"])  # too few pairs
-    assert math.isnan(pearson_with_ci([1, 1, 1], [3, 4, 5])["r"])  # constant

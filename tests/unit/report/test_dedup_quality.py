@@ -1,18 +1,17 @@
-"""Recall/precision of a dedup method against planted duplicates ∪ pairs with exact Jaccard ≥ T."""
+"""dqreview.report.dedup_quality: recall/precision of a dedup method against planted duplicates ∪ pairs with
+exact Jaccard ≥ T."""
 
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from conftest import REPO
 from dqreview.report.dedup_quality import dedup_quality, similar_pairs
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _index():
@@ -89,8 +88,12 @@ def test_minhash_recall_on_planted_near_duplicates_at_the_config_edit_rate():
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     edits_per_100 = cfg["prepare"]["plant"]["near_edits"]
     entry = next(m for m in cfg["metrics"] if m["name"] == "minhash")
-    params = next(v["params"] for v in entry["variants"] if v["params"].get("mode") != "exact")
-    assert edits_per_100 <= 2 and params["threshold"] == 0.8
+    params = M.METHOD.params(
+        next(v["params"] for v in entry["variants"] if v["params"].get("mode") != "exact")
+    )
+    # judged as the workflow judges it: at the variant's own threshold and shingle length
+    threshold, ngram = M.METHOD.judged_at(params)
+    assert edits_per_100 <= 2 and (threshold, ngram) == (params.threshold, params.ngram) == (0.8, 5)
     rng = random.Random(11)
     nrng = np.random.default_rng(11)
     vocab = [f"w{i}" for i in range(5000)]
@@ -104,6 +107,6 @@ def test_minhash_recall_on_planted_near_duplicates_at_the_config_edit_rate():
     texts = originals + near
     state = M.fit_texts(texts, ids, params, n_shards=4)
     removed = np.asarray(state["ids"])[state["removed"]]
-    summary, _ = dedup_quality(index, removed, similar_pairs(ids, texts, params["threshold"]))
+    summary, _ = dedup_quality(index, removed, similar_pairs(ids, texts, threshold, ngram))
     assert summary["recall_near"] >= 0.95, summary
     assert summary["precision"] == 1.0 and summary["removed"] <= n

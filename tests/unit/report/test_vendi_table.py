@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dqreview.metrics.vendi import vendi_dual
+from dqreview.measures.vendi import vendi_dual
 from dqreview.report.vendi_table import vendi_table
 
 

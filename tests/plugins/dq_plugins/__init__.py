@@ -1,0 +1,1 @@
+"""Methods that live outside dq-review, loaded by import path (``module: dq_plugins.length``)."""

@@ -1,0 +1,43 @@
+"""dqreview.report.stats: differences paired by seed, the minimal detectable effect, Pearson's r with its CI."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from dqreview.report.stats import minimal_detectable_effect, paired_differences, pearson_with_ci
+
+
+def test_paired_differences_pair_by_seed():
+    runs = pd.DataFrame({"method": "m", "budget": 0.1, "seed": [0, 1, 2], "bpb": [3.0, 3.5, 4.2]})
+    base = pd.DataFrame({"budget": 0.1, "seed": [2, 1, 0], "bpb": [4.0, 3.7, 3.1]})
+    out = paired_differences(runs, base, ["method"], "bpb").iloc[0]
+    d = np.array([3.0 - 3.1, 3.5 - 3.7, 4.2 - 4.0])
+    half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)
+    assert (
+        out["diff"] == pytest.approx(d.mean()) and out["ci95"] == pytest.approx(half) and out["n_pairs"] == 3
+    )
+
+
+def test_minimal_detectable_effect():
+    # with many pairs the formula tends to the normal one: (1.96 + 0.8416) * sd / sqrt(n)
+    assert minimal_detectable_effect(1.0, 10_000) == pytest.approx((1.959964 + 0.841621) / 100, rel=1e-3)
+    assert minimal_detectable_effect(0.1, 3) == pytest.approx(
+        (stats.t.ppf(0.975, 2) + stats.t.ppf(0.8, 2)) * 0.1 / 3**0.5
+    )
+    assert math.isnan(minimal_detectable_effect(0.1, 1))
+
+
+def test_pearson_with_ci():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    y = 2 * x + rng.normal(size=200)
+    out = pearson_with_ci(x, y)
+    assert out["r"] == pytest.approx(stats.pearsonr(x, y)[0])
+    assert out["r2"] == pytest.approx(out["r"] ** 2)
+    assert out["r_lo"] < out["r"] < out["r_hi"] and out["r_hi"] - out["r_lo"] < 0.15
+    assert pearson_with_ci(x, y) == out  # seeded
+    assert math.isnan(pearson_with_ci([1, 2], [3, 4])["r"])  # too few pairs
+    assert math.isnan(pearson_with_ci([1, 1, 1], [3, 4, 5])["r"])  # constant

@@ -1,0 +1,85 @@
+"""The experiment plan: file lists and cost bookkeeping from a validated config, without Snakemake."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO
+from dqreview import paths
+from dqreview.config import validate_config
+from dqreview.plan import Plan
+
+
+@pytest.fixture(scope="module")
+def tiny() -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config.update(yaml.safe_load((REPO / "configs/tiny.yaml").read_text()))
+    return validate_config(config)
+
+
+def test_inputs_come_from_the_method_declarations(tiny):
+    plan = Plan(tiny, REPO)
+    assert plan.fit_inputs("ssl_proto", "pool") == {
+        "pool_embeddings": ["results/embed/pool/shard-0.npy", "results/embed/pool/shard-1.npy"],
+        "pool_ids": "results/data/pool/index.parquet",
+    }
+    assert (
+        plan.fit_inputs("minhash", "exact")["shard_features"][1]
+        == "results/features/minhash/exact/shard-1.npz"
+    )
+    assert plan.score_inputs("t2v_align", "tgt-mean", 1) == {
+        "docs": "results/data/pool/shard-1.parquet",
+        "features": "results/t2v/pool/shard-1.npy",
+        "state": "results/prototypes/t2v_align/tgt-mean.npz",
+    }
+    assert plan.score_inputs("random", "uniform", 0) == {"docs": "results/data/pool/shard-0.parquet"}
+    assert plan.fit_inputs("random", "uniform") == {}
+
+
+def test_a_static_variant_reuses_the_learned_state_and_its_inputs(tiny):
+    config = copy.deepcopy(tiny)
+    skillit = next(e for e in config["metrics"] if e["name"] == "skillit")
+    skillit["variants"][0]["params"]["skills"] = "ssl_proto/pool"
+    plan = Plan(validate_config(config), REPO)
+    assert plan.state_variant("skillit", "static-final") == "online"
+    assert plan.mixture_state("skillit", "static-final", 1) == "results/mixture/skillit/online/s1.json"
+    assert plan.select_inputs("skillit", "static-final") == {
+        "skills": "results/scores/ssl_proto/pool.parquet"
+    }
+    assert plan.learned_variants("skillit") == ["online"]
+    # charged the proxy run it reuses, and nothing else of its own
+    assert plan.method_jobs("skillit", "static-final").own == (paths.cost("mixture/skillit/online"),)
+
+
+def test_method_jobs_charge_own_jobs_and_declared_shared_stages(tiny):
+    plan = Plan(tiny, REPO)
+    ssl = plan.method_jobs("ssl_proto", "pool")
+    assert ssl.shared == ("embed",)
+    assert ssl.own == (
+        paths.cost("score/ssl_proto/pool/shard-0"), paths.cost("score/ssl_proto/pool/shard-1"),
+        paths.cost("fit/ssl_proto/pool"),
+    )  # fmt: skip
+    assert plan.method_jobs("minhash", "exact").own[-1] == paths.cost("features/minhash/exact/shard-1")
+    assert plan.method_jobs("dsir", "b10k").shared == ()
+    assert plan.method_jobs("dq", "a0.5").shared == ("task2vec",)
+    stages = plan.stage_costs()
+    assert stages["task2vec"][0] == paths.cost("probe/train")  # the workflow trains the probe
+    assert paths.cost("embed/target/test") not in stages["embed"]  # evaluation only
+    every = plan.all_costs()
+    assert len(every) == len(set(every)) and set(ssl.own) <= set(every)
+
+
+def test_targets_list_every_figure_once(tiny):
+    plan = Plan(tiny, REPO)
+    targets = plan.targets(paper=False)
+    assert len(targets) == len(set(targets))
+    figures = {t for t in targets if t.startswith("results/figs/")}
+    assert figures == {
+        paths.figure(n) for n in [*paths.FIGURES, "doremi_weights", "skillit_schedule", *plan.ablations]
+    }
+    assert paths.PAPER_PDF in plan.targets(paper=True)
+    evals = plan.evals()
+    assert len(evals) == len(plan.selections) * len(plan.seeds)

@@ -1,0 +1,52 @@
+"""dqreview.runner: the harness of every rule's script (errors, memory reuse)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_scripts_turn_dqerror_into_one_message_without_traceback(tmp_path):
+    """What a user sees when a rule's script meets bad input: the message, exit status 1, no traceback."""
+    code = (
+        "import types\n"
+        "from dqreview.runner import run\n"
+        "from dqreview.io import read_parquet\n"
+        f"smk = types.SimpleNamespace(log=[{str(tmp_path / 'x.log')!r}], config={{'threads': 1}})\n"
+        f"run(lambda s: read_parquet({str(tmp_path / 'missing.parquet')!r}), smk)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "missing.parquet: file not found; rebuild it with snakemake" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "missing.parquet: file not found" in (tmp_path / "x.log").read_text()
+
+
+_ALLOC_LOOP = """
+import resource, sys
+import torch
+from dqreview.runner import keep_freed_memory
+if sys.argv[1] == "reuse":
+    assert keep_freed_memory()
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for i in range(20):  # 48 MiB of float32, over glibc's largest mmap threshold; the heap settles first
+    if i == 10:
+        before = faults()
+    torch.ones(48 << 18).sum()
+print(faults() - before)
+"""
+
+
+def test_keep_freed_memory_stops_page_faults_on_large_tensors():
+    # A training step frees and re-allocates its 32 MiB logits; by default every step faults them in again.
+    faults = {
+        mode: int(
+            subprocess.run(
+                [sys.executable, "-c", _ALLOC_LOOP, mode], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for mode in ("default", "reuse")
+    }
+    assert faults["default"] > 10 * 12_000  # 12,288 pages of 4 KiB per allocation
+    assert faults["reuse"] < 1_000
