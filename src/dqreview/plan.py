@@ -201,8 +201,8 @@ class Plan:
     def ablation_pool_fractions(self, name: str) -> dict[str, float]:
         """``metric/variant`` → the fraction of the pool the variant sees (pool-size ablations)."""
         return {
-            f"{s['metric']}/{s['variant']}": getattr(
-                self.params(s["metric"], s["variant"]), "pool_fraction", 1.0
+            f"{s['metric']}/{s['variant']}": self.method(s["metric"]).pool_fraction(
+                self.params(s["metric"], s["variant"])
             )
             for s in self.ablations[name]["series"]
         }

@@ -15,8 +15,10 @@ from dqreview.plan import Plan
 
 @pytest.fixture(scope="module")
 def tiny() -> dict:
+    from snakemake.utils import update_config  # how Snakemake merges a second --configfile
+
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config.update(yaml.safe_load((REPO / "configs/tiny.yaml").read_text()))
+    update_config(config, yaml.safe_load((REPO / "configs/tiny.yaml").read_text()))
     return validate_config(config)
 
 
@@ -83,3 +85,9 @@ def test_targets_list_every_figure_once(tiny):
     assert paths.PAPER_PDF in plan.targets(paper=True)
     evals = plan.evals()
     assert len(evals) == len(plan.selections) * len(plan.seeds)
+
+
+def test_pool_fractions_come_from_the_method(tiny):
+    plan = Plan(tiny, REPO)
+    assert plan.ablation_pool_fractions("ablation4") == {"ssl_proto/pool": 1.0, "ssl_proto/half-pool": 0.5}
+    assert set(plan.ablation_pool_fractions("ablation3").values()) == {1.0}

@@ -74,6 +74,10 @@ class Method:
         """Every input the method reads for these parameters (for the workflow and cost accounting)."""
         return ()
 
+    def pool_fraction(self, params: Params) -> float:
+        """The fraction of the pool the variant selects from (pool-size ablations); the whole pool by default."""
+        return 1.0
+
     def judged_at(self, params: Params) -> tuple[float, int] | None:
         """For a deduplicating method: the shingle-Jaccard threshold and shingle length at which its
         removals are judged (None: the report's defaults)."""

@@ -338,6 +338,9 @@ class SSLPrototypes(DocumentScorer):
             )
         return {"centroids": spherical_kmeans(X[in_pool], p.k, p.seed, n_iter=p.n_iter, n_init=p.n_init)}
 
+    def pool_fraction(self, params: SSLProtoParams) -> float:
+        return params.pool_fraction
+
     def score(self, docs, features, state, params: SSLProtoParams) -> pd.DataFrame:
         """Distance to the nearest pool centroid, nearest by that same ``distance`` (HIGH = hard).
 
