@@ -1,4 +1,4 @@
-"""Exact and MinHash-LSH near-duplicate removal (Lee et al. 2022; METHODS §5).
+"""Exact and MinHash-LSH near-duplicate removal (Lee et al. 2022; docs/methods.md, "MinHash").
 
 Shingles: word ``ngram``-grams (default 5) of the lower-cased, whitespace-split normalised text
 (:func:`dqreview.corpus.text.normalise`), joined by one space; a text shorter than ``ngram`` words is
@@ -11,25 +11,9 @@ whitespace (:class:`dqreview.textkernels.scan.SplitWords`: only texts with contr
 lone surrogates or not in NFC go through ``normalise``); prepared pool shards are already normalised,
 so in the workflow none does.
 
-Two signature families:
-
-``legacy``
-    Bit-identical to ``datasketch.MinHash(num_perm, seed=seed, scheme="legacy").hashvalues`` after
-    ``update(shingle.encode("utf-8"))`` for every shingle: H(s) = first 4 bytes of sha1(s) as
-    little-endian uint32; h_i(s) = ((a_i·H + b_i) mod (2^61−1)) & (2^32−1) where a_i·H + b_i is
-    computed in uint64 and wraps around 2^64 (as datasketch does); (a_i, b_i) drawn interleaved from
-    ``np.random.RandomState(seed)``, a ∈ [1, p), b ∈ [0, p). Values are uint64 (< 2^32). SHA-1 is a
-    numba port (FIPS 180-4; :mod:`dqreview.textkernels.sha`) run on every shingle occurrence, one-block shingles (≤ 55 bytes)
-    SHA1_LANES at a time: interning shingles first to hash each distinct one once cost more (a
-    random-access hash table, ~15 µs/doc) than the SHA-1 it saves on a pool with a few % duplicates
-    (measured; docs/benchmarks.md).
-``fast``
-    A word's 64-bit hash is FNV-1a over its UTF-8 bytes followed by the murmur3 ``fmix64`` finaliser; a
-    shingle's 64-bit hash is a polynomial combination of its word hashes (wrapping uint64, plus the
-    word count) followed by ``fmix64``. Permutation i is the multiply-shift family h_i(x) =
-    (a_i·x + b_i mod 2^64) >> 32 (Dietzfelbinger et al.), a_i odd, (a_i, b_i) from
-    ``np.random.default_rng(seed)``; values are uint32. Not comparable with legacy values, only
-    statistically (P[h_i(A) = h_i(B)] ≈ J(A, B)).
+Two signature families (:mod:`dqreview.metrics.minhash.sketch`): ``legacy``, bit-identical to
+datasketch's legacy scheme (SHA-1 of every shingle, ``(a·H + b) mod (2^61 − 1)``), and ``fast``
+(64-bit FNV-1a/fmix64 shingle hashes, multiply-shift permutations), equal to legacy only statistically.
 
 Per shard / global split (:meth:`MinHash.shard_features` / :meth:`MinHash.fit`): signatures (and, with ``verify``,
 each document's sorted distinct 64-bit shingle hashes) depend only on the document, so the workflow

@@ -9,7 +9,7 @@
     numba port (:mod:`dqreview.textkernels.sha`) run on every shingle occurrence, one-block shingles
     (≤ 55 bytes) SHA1_LANES at a time: interning shingles first to hash each distinct one once cost more
     (a random-access hash table, ~15 µs/doc) than the SHA-1 it saves on a pool with a few % duplicates
-    (measured; benchmarks/README.md).
+    (measured; docs/benchmarks.md).
 ``fast``
     The 64-bit shingle hashes of :func:`~dqreview.metrics.minhash.shingling.shingle_hashes`;
     permutation i is the multiply-shift family h_i(x) = (a_i·x + b_i mod 2^64) >> 32 (Dietzfelbinger
