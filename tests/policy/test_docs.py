@@ -12,7 +12,10 @@ import pytest
 from conftest import REPO, marked_local_rules, rule_blocks
 
 #: Pointers to files that exist only outside this repository (the pre-docs/ design notes).
-OUTSIDE = re.compile(r"\.\./shared|METHODS_DETAIL|WORKFLOW_DETAIL|METHODS(\.md| §)|ARCHITECTURE\.md|RESOURCES\.md")
+# the founding notes users do not have, spelled in pieces so that this file does not name them itself
+NOTES = ["METHODS" + "_DETAIL", "WORKFLOW" + "_DETAIL", "METHODS" + r"(\.md| §)", "ARCHITECTURE" + r"\.md",
+         "RESOURCES" + r"\.md"]  # fmt: skip
+OUTSIDE = re.compile("|".join([r"\.\./" + "shared", *NOTES]))
 README_MAX_LINES = 160
 
 
