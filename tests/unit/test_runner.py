@@ -30,8 +30,8 @@ if sys.argv[1] == "reuse":
     assert keep_freed_memory()
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for i in range(20):  # 48 MiB of float32, over glibc's largest mmap threshold; the heap settles first
-    if i == 10:
+for i in range(40):  # 48 MiB of float32, over glibc's largest mmap threshold; the heap settles first
+    if i == 30:
         before = faults()
     torch.ones(48 << 18).sum()
 print(faults() - before)
@@ -48,5 +48,8 @@ def test_keep_freed_memory_stops_page_faults_on_large_tensors():
         )
         for mode in ("default", "reuse")
     }
-    assert faults["default"] > 10 * 12_000  # 12,288 pages of 4 KiB per allocation
-    assert faults["reuse"] < 1_000
+    pages_per_allocation = 12_288  # 48 MiB in pages of 4 KiB
+    assert faults["default"] > 9 * pages_per_allocation  # each of the 10 measured steps faults its tensor in
+    # Reused memory faults nothing once the heap has settled; a late small allocation can still push one or two
+    # tensors to fresh pages (seen on a CI machine), never one per step.
+    assert faults["reuse"] < 3 * pages_per_allocation
