@@ -64,8 +64,7 @@ def probe_inputs(wildcards=None):
     if not PLAN.probe_trained:
         return {}
     return {
-        "probe": paths.PROBE_MODEL,
-        "probe_config": paths.PROBE_CONFIG,
+        "probe": paths.PROBE_DIR,
         "tokenizer": paths.TOKENIZER,
     }
 

@@ -31,6 +31,7 @@ rule train:
     output:
         evals=per_seed(paths.EVAL),
         logs=per_seed(paths.TRAIN_LOG),
+        models=directory(per_seed(paths.MODEL)) if PLAN.keep_models else [],
         cost=paths.cost(Job.TRAIN),
     log:
         paths.log(Job.TRAIN),
@@ -85,3 +86,27 @@ rule train_curve:
         train_overrides=curve_overrides,
     script:
         f"../{SCRIPTS}/train.py"
+
+
+# lm-eval-harness (lm.eval.harness) on every seed's exported proxy of a selection: one small CSV.
+rule harness:
+    input:
+        models=per_seed(paths.MODEL),
+        tasks=PLAN.harness_task_files(),
+    output:
+        table=paths.HARNESS,
+    log:
+        paths.log(Job.HARNESS),
+    benchmark:
+        paths.benchmark(Job.HARNESS)
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
+    params:
+        tasks=PLAN.harness_tasks,
+    script:
+        f"../{SCRIPTS}/harness.py"

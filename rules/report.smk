@@ -5,6 +5,7 @@ rule comparison:
     input:
         evals=PLAN.evals(),
         infos=PLAN.selection_infos(),
+        harness=PLAN.harness_tables(),
     output:
         figure=report(paths.figure("comparison"), category="1 Main comparison"),
         table=report(paths.table("comparison"), category="1 Main comparison"),

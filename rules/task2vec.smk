@@ -7,8 +7,7 @@ rule train_probe:
         shards=PLAN.pool_shards(),
         tokenizer=paths.TOKENIZER,
     output:
-        model=paths.PROBE_MODEL,
-        config=paths.PROBE_CONFIG,
+        model=directory(paths.PROBE_DIR),
         cost=paths.cost(Job.PROBE),
     log:
         paths.log(Job.PROBE),

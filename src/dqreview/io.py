@@ -10,6 +10,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -77,6 +78,29 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory beside ``path``; it replaces ``path`` (and whatever was there) if the
+    block succeeds, so a killed writer never leaves a half-written directory under the final name."""
+    path = Path(path)
+    tmp_path: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        yield tmp_path
+        os.chmod(tmp_path, 0o777 & ~_umask())
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)  # a rename onto a non-empty directory fails; the old copy is stale
+        elif path.exists():
+            path.unlink()
+        os.replace(tmp_path, path)
+    except OSError as exc:
+        raise os_error(path, exc, "write") from exc
+    finally:
+        if tmp_path is not None and tmp_path.exists():
+            shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:

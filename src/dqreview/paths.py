@@ -34,8 +34,8 @@ PART_PATTERN = r"pool/shard-\d+|target/ref|target/test"
 # --- embeddings, probe, Task2Vec --------------------------------------------------------------
 EMBED = "results/embed/{part}.npy"
 TOKENIZER = "results/lm/tokenizer.json"
-PROBE_MODEL = "results/probe/model.safetensors"
-PROBE_CONFIG = "results/probe/config.json"
+#: The Task2Vec probe: a Hugging Face ``GPT2LMHeadModel`` directory with its tokenizer (dqreview.lm.hf).
+PROBE_DIR = "results/probe/hf"
 T2V = "results/t2v/{part}.npy"
 T2V_INFO = "results/t2v/{part}.parquet"
 T2V_DIVERSITY_BATCHES = "results/t2v/diversity_batches.npz"
@@ -54,6 +54,10 @@ SELECT_ROOT = "results/select"
 # --- training and evaluation ------------------------------------------------------------------
 EVAL = f"results/eval/{SELECTION}/s{{seed}}.json"
 TRAIN_LOG = f"results/train/{SELECTION}/s{{seed}}.json"
+#: A final proxy as a Hugging Face ``GPT2LMHeadModel`` directory (``lm.train.keep_model``).
+MODEL = f"results/models/{SELECTION}/s{{seed}}"
+#: lm-eval-harness scores of a selection's proxies (``lm.eval.harness``), one row per seed, task and metric.
+HARNESS = f"results/harness/{SELECTION}.csv"
 CURVE_EVAL = f"results/curves/x{{mult}}/{SELECTION}/s{{seed}}.json"
 CURVE_TRAIN_LOG = f"results/train_curve/x{{mult}}/{SELECTION}/s{{seed}}.json"
 #: Resumable training state: outside declared outputs, which Snakemake deletes before a rerun.
@@ -153,6 +157,7 @@ class Job:
     SELECT = f"select/{SELECTION}/s{{seed}}"
     TRAIN = f"train/{SELECTION}"
     TRAIN_CURVE = f"train_curve/x{{mult}}/{SELECTION}"
+    HARNESS = f"harness/{SELECTION}"
     MANIFEST = "manifest"
 
     @staticmethod

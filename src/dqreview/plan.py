@@ -162,6 +162,35 @@ class Plan:
     def train_logs(self) -> list[str]:
         return self._per_seed(paths.TRAIN_LOG)
 
+    @property
+    def harness_tasks(self) -> list[str]:
+        """lm-eval-harness tasks (``lm.eval.harness``): names, or local task YAMLs resolved like task files."""
+        out = []
+        for task in self.config["lm"]["eval"].get("harness") or []:
+            path = Path(task)
+            if task.endswith((".yaml", ".yml")) and not path.is_absolute() and not path.exists():
+                task = str(self.basedir / path)
+            out.append(task)
+        return out
+
+    @property
+    def keep_models(self) -> bool:
+        """The final proxies are kept as Hugging Face directories (``lm.train.keep_model``, or for the harness)."""
+        return bool(self.config["lm"]["train"].get("keep_model", True) or self.harness_tasks)
+
+    def harness_task_files(self) -> list[str]:
+        """The local task YAMLs among the harness tasks (inputs of rule harness)."""
+        return [t for t in self.harness_tasks if t.endswith((".yaml", ".yml"))]
+
+    def models(self, selections: list[Selection] | None = None) -> list[str]:
+        return self._per_seed(paths.MODEL, selections) if self.keep_models else []
+
+    def harness_tables(self) -> list[str]:
+        """One lm-eval-harness CSV per selection; none when ``lm.eval.harness`` is empty."""
+        if not self.harness_tasks:
+            return []
+        return [paths.fill(paths.HARNESS, **sel.wildcards) for sel in self.selections]
+
     def mixture_selection_infos(self) -> list[str]:
         return self.selection_infos([s for s in self.selections if s.metric in self.mixture_metrics])
 
@@ -224,7 +253,7 @@ class Plan:
         out += [paths.MANIFEST, *([paths.PAPER_PDF] if paper else [])]
         if self.mixture_metrics:
             out.append(paths.table("mixture_selection"))
-        return out
+        return out + self.models() + self.harness_tables()
 
     def paper_figures(self) -> list[str]:
         return [paths.figure(n) for n in [*paths.PAPER_FIGURES, *self.ablations]]

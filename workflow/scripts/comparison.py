@@ -6,16 +6,17 @@ from dqreview.runner import run
 def main(smk):
     from dqreview.io import write_csv, write_text
     from dqreview.report.figures import comparison
-    from dqreview.report.runs import collect_runs, method_labels
+    from dqreview.report.runs import collect_runs, harness_columns, method_labels
     from dqreview.report.stats import (
         paired_differences,
         pooled_minimal_detectable_effect,
         summarise,
         versus_random,
+        versus_random_columns,
     )
     from dqreview.report.tables import to_latex
 
-    runs = collect_runs(smk.input.evals, smk.input.infos)
+    runs = collect_runs(smk.input.evals, smk.input.infos, smk.input.harness)
     runs["method"] = method_labels(runs)
     write_csv(runs, smk.output.runs)
     summary = summarise(runs, ["method", "budget"], "bpb/target").rename(columns={"mean": "target_bpb"})
@@ -31,6 +32,10 @@ def main(smk):
         how="left",
     )
     table["mde"] = mde
+    for column in harness_columns(runs):  # lm-eval-harness scores, paired with random like bits per byte
+        table = table.merge(
+            versus_random_columns(runs, random, methods, column), on=["method", "budget"], how="left"
+        )
     write_csv(table, smk.output.table)
     cols = ["method", "budget", "target_bpb", "ci95", "diff_vs_random", "diff_ci95", "n_seeds"]
     write_text(to_latex(table[cols]), smk.output.table_tex)

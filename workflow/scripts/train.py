@@ -21,10 +21,11 @@ def main(smk):
     from dqreview.cost import measure
     from dqreview.io import read_parquet, write_json
     from dqreview.lm.evaluate import evaluate_sets
+    from dqreview.lm.hf import export_hf
     from dqreview.lm.model import GPTConfig
     from dqreview.lm.tasks import load_task, score_task
     from dqreview.lm.tokenizer import encode_batch, load_tokenizer
-    from dqreview.lm.train import clear_checkpoint, train_run
+    from dqreview.lm.train import checkpoint_model, clear_checkpoint, train_run
 
     cfg = smk.config["lm"]
     wc = smk.wildcards
@@ -47,7 +48,11 @@ def main(smk):
         t["name"]: load_task(path) for t, path in zip(cfg["eval"]["tasks"], smk.input.tasks, strict=True)
     }
 
+    trained = {}  # the final model, handed over by the last evaluation
+
     def evaluate(model, final):
+        if final:
+            trained["model"] = model
         # the learning curve needs target bits per byte only; the heldout domains and the tasks,
         # read from the final checkpoint alone, are scored there
         results = evaluate_sets(
@@ -68,9 +73,11 @@ def main(smk):
     # a baseline's learning-curve run (rule train_curve) trains longer, with more checkpoints
     train_cfg = {**cfg["train"], **smk.params.train_overrides}
     total_tokens = 0
+    # the final proxies as Hugging Face directories (lm.train.keep_model; not for the compute curves' runs)
+    model_dirs = list(getattr(smk.output, "models", [])) or [None] * len(smk.config["seeds"])
     with measure(smk.params.stage, selection, smk.output.cost, device) as rec:
-        for ids_path, eval_path, log_path, seed in zip(
-            smk.input.ids, smk.output.evals, smk.output.logs, smk.config["seeds"], strict=True
+        for ids_path, eval_path, log_path, model_dir, seed in zip(
+            smk.input.ids, smk.output.evals, smk.output.logs, model_dirs, smk.config["seeds"], strict=True
         ):
             chosen = read_parquet(ids_path)
             ids = chosen["id"]
@@ -81,6 +88,7 @@ def main(smk):
             domains = docs["domain"].map(domain_code).to_numpy(np.int64)
             ckpt = Path(smk.params.ckpt) / f"s{seed}"
             t0 = time.perf_counter()
+            trained.clear()
             result = train_run(
                 tokens,
                 domains,
@@ -118,6 +126,10 @@ def main(smk):
                 eval_path,
             )
             write_json({k: v for k, v in result.items() if k != "curve"}, log_path)
+            if model_dir is not None:
+                # a job killed after the last step resumes there without evaluating: read the state's model
+                model = trained["model"] if "model" in trained else checkpoint_model(ckpt, model_cfg)
+                export_hf(model, tok, model_dir)  # atomic: the directory appears complete or not at all
             clear_checkpoint(ckpt)
             total_tokens += result["tokens"]
             rec.flops = (rec.flops or 0) + result["flops_per_token"] * result["tokens"]

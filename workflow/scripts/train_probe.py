@@ -12,13 +12,11 @@ log = logging.getLogger("dqreview.probe")
 
 
 def main(smk):
-    import torch
-
     from dqreview.cost import measure
     from dqreview.io import read_parquet
-    from dqreview.lm.model import GPT, GPTConfig
+    from dqreview.lm.model import GPTConfig
     from dqreview.lm.tokenizer import encode_batch, load_tokenizer
-    from dqreview.lm.train import STATE_FILE, clear_checkpoint, train_run
+    from dqreview.lm.train import checkpoint_model, clear_checkpoint, train_run
     from dqreview.probe import probe_model_config, save_gpt_probe
 
     cfg = smk.config
@@ -51,9 +49,7 @@ def main(smk):
         )
         model = trained.get("model")
         if model is None:  # resumed from a finished state: the loop ran no step, so read its weights
-            state = torch.load(Path(smk.params.ckpt) / STATE_FILE, map_location="cpu", weights_only=True)
-            model = GPT(model_cfg)
-            model.load_state_dict(state["model"])
+            model = checkpoint_model(smk.params.ckpt, model_cfg)
         rec.items, rec.items_unit = result["tokens"], "training tokens"
         rec.flops = result["flops_per_token"] * result["tokens"]
         rec.flops_formula = (
@@ -64,7 +60,7 @@ def main(smk):
             "n_params": result["n_params"],
             "tokens_per_s": result["tokens_per_s"],
         }
-    save_gpt_probe(model, smk.output.model, smk.output.config)
+    save_gpt_probe(model, tok, smk.output.model)
     clear_checkpoint(Path(smk.params.ckpt))
     log.info("probe: %d parameters, final train loss %.3f", result["n_params"], result["train_loss"][-1])
 

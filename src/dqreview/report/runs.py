@@ -7,9 +7,40 @@ import pandas as pd
 from dqreview.io import read_json
 from dqreview.paths import parse_selection
 
+HARNESS_PREFIX = "harness/"
 
-def collect_runs(eval_paths, info_paths) -> pd.DataFrame:
-    """One row per (selection, seed): final bits per byte on every evaluation set, plus budget accounting."""
+
+def harness_columns(runs: pd.DataFrame) -> list[str]:
+    """The ``harness/<task>/<metric>`` columns of a :func:`collect_runs` table."""
+    return [c for c in runs.columns if c.startswith(HARNESS_PREFIX)]
+
+
+def collect_harness(harness_paths) -> pd.DataFrame:
+    """lm-eval-harness CSVs (``paths.HARNESS``, one per selection: selection, seed, task, metric, value) as
+    one row per (selection, seed) with a ``harness/<task>/<metric>`` column per score."""
+    frames = []
+    for path in harness_paths:
+        df = pd.read_csv(path)
+        if df.empty:
+            continue
+        sel = parse_selection(str(df["selection"].iloc[0]))
+        wide = (
+            df.assign(column=HARNESS_PREFIX + df["task"] + "/" + df["metric"])
+            .pivot_table(index="seed", columns="column", values="value", aggfunc="first")
+            .reset_index()
+        )
+        wide.columns.name = None
+        frames.append(wide.assign(**{k: v for k, v in sel.items()}))
+    if not frames:
+        return pd.DataFrame(columns=["metric", "variant", "keep", "budget", "seed"])
+    out = pd.concat(frames, ignore_index=True)
+    out["budget"] = out["budget"].astype(float)
+    return out
+
+
+def collect_runs(eval_paths, info_paths, harness_paths=()) -> pd.DataFrame:
+    """One row per (selection, seed): final bits per byte on every evaluation set, plus budget accounting,
+    and the lm-eval-harness scores (``harness/<task>/<metric>``) when ``harness_paths`` are given."""
     rows = []
     for eval_path, info_path in zip(eval_paths, info_paths, strict=True):
         ev, info = read_json(eval_path), read_json(info_path)
@@ -27,7 +58,11 @@ def collect_runs(eval_paths, info_paths) -> pd.DataFrame:
         }
         row.update({k: v for k, v in ev["final"].items() if k.startswith("bpb/")})
         rows.append(row)
-    return pd.DataFrame(rows).sort_values(["metric", "variant", "keep", "budget", "seed"], ignore_index=True)
+    runs = pd.DataFrame(rows)
+    if harness_paths:
+        keys = ["metric", "variant", "keep", "budget", "seed"]
+        runs = runs.merge(collect_harness(harness_paths), on=keys, how="left")
+    return runs.sort_values(["metric", "variant", "keep", "budget", "seed"], ignore_index=True)
 
 
 def method_label(metric: str, variant: str, keep: str) -> str:

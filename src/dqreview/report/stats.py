@@ -69,6 +69,27 @@ def versus_random(diffs: pd.DataFrame) -> pd.DataFrame:
     return diffs.drop(columns="sd").rename(columns={"diff": "diff_vs_random", "ci95": "diff_ci95"})
 
 
+def versus_random_columns(
+    runs: pd.DataFrame, random: pd.DataFrame, methods: pd.DataFrame, value: str, level: float = 0.95
+) -> pd.DataFrame:
+    """Per ``method`` and ``budget``: the mean of ``value`` over seeds and its paired difference from random,
+    as columns named after it (``<value>``, ``<value>:ci95``, ``<value>:diff_vs_random``,
+    ``<value>:diff_ci95``); e.g. an lm-eval-harness score next to the target bits per byte."""
+    summary = summarise(runs, ["method", "budget"], value, level)[["method", "budget", "mean", "ci95"]]
+    diffs = paired_differences(methods, random, ["method"], value, level)[
+        ["method", "budget", "diff", "ci95"]
+    ]
+    out = summary.merge(diffs, on=["method", "budget"], how="left", suffixes=("", "_diff"))
+    return out.rename(
+        columns={
+            "mean": value,
+            "ci95": f"{value}:ci95",
+            "diff": f"{value}:diff_vs_random",
+            "ci95_diff": f"{value}:diff_ci95",
+        }
+    )
+
+
 def minimal_detectable_effect(sd_diff: float, n_pairs: int, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest true paired mean difference a two-sided paired t-test detects with the given power.
 
