@@ -22,26 +22,26 @@ def tok():
 def test_gpt_probe_roundtrip(tmp_path, tok):
     torch.manual_seed(0)
     model = GPT(GPTConfig(n_layer=2, n_head=2, n_embd=16, block_size=16, vocab_size=tok.get_vocab_size()))
-    save_gpt_probe(model, tmp_path / "model.safetensors", tmp_path / "config.json")
+    save_gpt_probe(model, tok, tmp_path / "probe")  # a GPT2LMHeadModel directory
     save_tokenizer(tok, tmp_path / "tokenizer.json")
-    probe = load_gpt_probe(tmp_path, tmp_path / "tokenizer.json")
+    probe = load_gpt_probe(tmp_path / "probe", tmp_path / "tokenizer.json")
     assert probe.was_tied and probe.model.lm_head.weight is not probe.model.wte.weight
     x = torch.tensor([[0, 5, 9, 33, 2]])
     with torch.no_grad():
         torch.testing.assert_close(probe.logits({}, x), model(x)[0], rtol=0, atol=0)
     assert [a.tolist() for a in probe.encode(["the cat"])] == [tok.encode("the cat").ids]
-    spec_probe = load_probe({"kind": "gpt"}, tmp_path, tmp_path / "tokenizer.json")
+    spec_probe = load_probe({"kind": "gpt"}, tmp_path / "probe", tmp_path / "tokenizer.json")
     assert spec_probe.vocab_size == tok.get_vocab_size()
 
 
 def test_gpt_probe_errors(tmp_path, tok):
-    with pytest.raises(DQError, match="not found"):
+    with pytest.raises(DQError, match="missing.*rule train_probe"):
         load_gpt_probe(tmp_path, tmp_path / "tokenizer.json")
     model = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=999))
-    save_gpt_probe(model, tmp_path / "model.safetensors", tmp_path / "config.json")
+    save_gpt_probe(model, train_tokenizer(TEXTS, vocab_size=999, min_frequency=1), tmp_path / "probe")
     save_tokenizer(tok, tmp_path / "tokenizer.json")
     with pytest.raises(DQError, match="another tokenizer"):
-        load_gpt_probe(tmp_path, tmp_path / "tokenizer.json")
+        load_gpt_probe(tmp_path / "probe", tmp_path / "tokenizer.json")
     with pytest.raises(DQError, match="hf_model"):
         load_probe({"kind": "hf"})
     with pytest.raises(DQError, match="kind"):
