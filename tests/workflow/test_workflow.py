@@ -54,6 +54,23 @@ def test_paper_config_uses_its_own_lists(tmp_path):
     assert "results/data/heldout/web.parquet" in out and "results/download/c4.parquet" in out
     assert "results/data/heldout/dialogue.parquet" not in out and "results/download/chitchat" not in out
     assert "results/eval/random/uniform/high/b0.05/s4.json" in out
+    # lm-eval-harness on the kept proxies (arc_easy, hellaswag, piqa, lambada_openai; run on a cluster)
+    assert "rule harness:" in out or "harness " in out
+    assert "results/harness/random/uniform/high/b0.05.csv" in out
+    assert "results/models/random/uniform/high/b0.05/s4" in out
+
+
+def test_dry_run_with_local_harness_task(tmp_path):
+    """lm.eval.harness set: rule harness per selection in the DAG, reading the kept proxies."""
+    (tmp_path / "harness.yaml").write_text(
+        yaml.safe_dump({"lm": {"eval": {"harness": [str(REPO / "configs/tasks/tiny_cloze.yaml")]}}})
+    )
+    proc = snakemake(
+        tmp_path, "-n", "all", configfiles=[REPO / "configs/tiny.yaml", tmp_path / "harness.yaml"]
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "harness " in out and "results/harness/random/uniform/high/" in out
 
 
 def _bad_config(tmp_path, mutate) -> str:

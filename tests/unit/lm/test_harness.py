@@ -43,7 +43,9 @@ def test_lm_eval_scores_like_our_task_scorer(tmp_path, monkeypatch):
 
 def test_task_files_and_labels(tmp_path):
     cfg = load_task_file(TASK_YAML)
-    assert Path(cfg["dataset_kwargs"]["data_files"]["test"]) == (TASK_YAML.parent / "tiny_cloze.jsonl").resolve()
+    assert (
+        Path(cfg["dataset_kwargs"]["data_files"]["test"]) == (TASK_YAML.parent / "tiny_cloze.jsonl").resolve()
+    )
     assert task_label(str(TASK_YAML)) == "tiny_cloze" and task_label("arc_easy") == "arc_easy"
     (tmp_path / "bad.yaml").write_text("- not a task\n")
     with pytest.raises(DQError, match="lm.eval.harness"):
@@ -56,7 +58,9 @@ def test_missing_lm_eval_fails_early_with_the_install_command(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lm_eval" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "lm_eval" else real(name, *a)
+    )
     config = {"lm": {"eval": {"harness": ["arc_easy"]}}}
     with pytest.raises(DQError, match=r"lm\.eval\.harness.*pip install -e '\.\[harness\]'"):
         check_harness(config)
