@@ -254,7 +254,7 @@ def load_gpt_probe(
     try:
         model, _ = load_hf(directory)
     except DQError as exc:
-        raise DQError(f"{exc} (rule train_probe)") from None
+        raise DQError(str(exc).replace("the rule that trained it", "rule train_probe")) from None
     tok = load_tokenizer(tokenizer_path)
     if tok.get_vocab_size() != model.cfg.vocab_size:
         raise DQError(
