@@ -1,7 +1,7 @@
 """Task2Vec cost: per-document vectors vs one forward+backward of the probe, and one diversity coefficient.
 
 .venv/bin/python benchmarks/task2vec_cost.py --config config.yaml --docs 256
-.venv/bin/python benchmarks/task2vec_cost.py --probe results/probe --tokenizer results/lm/tokenizer.json \
+.venv/bin/python benchmarks/task2vec_cost.py --probe results/probe/hf --tokenizer results/lm/tokenizer.json \
     --shard results/data/pool/shard-0.parquet
 
 Targets (issue 6): per-document Task2Vec <= 1.5x one forward+backward of the probe over the same tokens;
@@ -23,7 +23,7 @@ import yaml
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="config.yaml")
-    ap.add_argument("--probe", help="directory of a trained probe (model.safetensors + config.json)")
+    ap.add_argument("--probe", help="a trained probe: its Hugging Face directory (results/probe/hf)")
     ap.add_argument("--tokenizer", help="tokenizer.json (with --probe or --shard)")
     ap.add_argument("--shard", help="a pool shard parquet to take documents from")
     ap.add_argument("--docs", type=int, default=256, help="documents for the per-document measurement")

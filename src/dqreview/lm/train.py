@@ -148,8 +148,10 @@ def _fingerprint(
 ) -> str:
     """Hash of everything that determines the run, so a stale checkpoint is never resumed."""
     h = hashlib.blake2b(digest_size=16)
+    # keep_model decides what is written after the run, not how it trains
+    train = {k: v for k, v in train_cfg.items() if k != "keep_model"}
     h.update(
-        json.dumps({"model": model_cfg.to_dict(), "train": train_cfg, "seed": seed}, sort_keys=True).encode()
+        json.dumps({"model": model_cfg.to_dict(), "train": train, "seed": seed}, sort_keys=True).encode()
     )
     h.update(np.asarray(domains, dtype=np.int64).tobytes())
     if rounds is not None:  # (absent for plain selections, so their fingerprints are unchanged)
