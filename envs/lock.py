@@ -65,14 +65,18 @@ def uv_arguments(settings: dict[str, list[str]]) -> list[str]:
 
 
 def compile_lock(uv: str, torch: str, extra: list[str]) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".txt") as pin:
-        pin.write(f"torch=={torch}\n")
-        pin.flush()
+    with tempfile.TemporaryDirectory() as tmp:
+        pin, out = Path(tmp) / "torch.txt", Path(tmp) / LOCK.name
+        pin.write_text(f"torch=={torch}\n")
+        # uv keeps the versions of an existing output file; all but torch's, whose label the lock dropped
+        # (a preference for a plain 2.13.0 would pick the CUDA build over the machine's 2.13.0+cpu)
+        if LOCK.exists():
+            out.write_text(re.sub(r"^torch==.*\n", "", LOCK.read_text(), flags=re.M))
         cmd = [uv, "pip", "compile", "pyproject.toml", "--extra", "test", "--python-version", "3.11"]
         cmd += ["--index-strategy", "unsafe-best-match", "--custom-compile-command", "make lock"]
-        cmd += ["--constraint", pin.name, "--output-file", str(LOCK), "--quiet"]
+        cmd += ["--constraint", str(pin), "--output-file", str(out), "--quiet"]
         subprocess.run(cmd + uv_arguments(pip_config()) + extra, cwd=REPO, check=True)
-    text = LOCK.read_text()
+        text = out.read_text()
     # the constraint files are this machine's (and a temporary file): not part of the lock
     text = re.sub(r"^ +#( +via)? +-c .*\n", "", text, flags=re.M)
     # 2.13.0+cpu -> 2.13.0: the same release from any build (PEP 440: == ignores the local label)

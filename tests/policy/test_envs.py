@@ -9,11 +9,12 @@ import re
 import sys
 import tomllib
 from functools import cache
-from importlib.metadata import packages_distributions
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from conftest import REPO, rule_blocks
 from dqreview.metrics import REGISTRY
@@ -133,8 +134,8 @@ def env_pip_entries(env: str) -> dict[str, str]:
     entries = {}
     for dep in yaml.safe_load((REPO / env).read_text())["dependencies"]:
         for line in dep["pip"] if isinstance(dep, dict) else [dep]:
-            name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line).group(0)
-            entries[canonical(name)] = line
+            if name := re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line):  # not an option (--extra-index-url ...)
+                entries[canonical(name.group(0))] = line
     return entries
 
 
@@ -260,3 +261,29 @@ def test_the_lock_holds_every_declared_dependency():
     """requirements.lock is compiled from pyproject.toml with the test extra: each declared package is in it."""
     missing = declared("runtime", "test") - set(lock_pins())
     assert not missing, f"requirements.lock lacks {sorted(missing)}; run `make lock`"
+
+
+def test_the_lock_satisfies_the_declared_ranges():
+    pins = lock_pins()
+    wrong = []
+    for req in map(Requirement, [*PYPROJECT["dependencies"], *PYPROJECT["optional-dependencies"]["test"]]):
+        version = pins.get(canonical(req.name))
+        if version and not req.specifier.contains(version, prereleases=True):
+            wrong.append(f"{req} (locked {version})")
+    assert not wrong, "requirements.lock is older than pyproject.toml; run `make lock`: " + "; ".join(wrong)
+
+
+@pytest.mark.parametrize("env", ENV_FILES)
+def test_environment_lists_everything_its_packages_need(env):
+    """An environment is closed under its packages' requirements (as installed from the lock here), so pip
+    installs nothing in it that the lock did not choose."""
+    listed = set(env_pip_entries(env))
+    missing = []
+    for name in sorted(listed - {"python", "pip"}):
+        for line in distribution(name).requires or []:
+            req = Requirement(line)
+            if (req.marker is None or req.marker.evaluate({"extra": ""})) and canonical(
+                req.name
+            ) not in listed:
+                missing.append(f"{canonical(req.name)} (needed by {name})")
+    assert not missing, f"{env} lacks: " + "; ".join(missing) + "; run `make lock`"
