@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 # envs/*.yaml to it. Keeps the locked versions that still satisfy pyproject; LOCK_ARGS=--upgrade takes the newest.
 lock: | $(BIN)/python
 	@test -x $(VENV)/uv/bin/uv || $(BIN)/python -m pip install --quiet --target $(VENV)/uv uv==$(UV_VERSION)
-	PYTHONPATH=$(VENV)/uv $(BIN)/python envs/lock.py --uv $(VENV)/uv/bin/uv -- $(LOCK_ARGS)
+	$(BIN)/python envs/lock.py --uv $(VENV)/uv/bin/uv -- $(LOCK_ARGS)
 
 # TeX for the paper (config `paper: auto` builds results/paper/main.pdf when latexmk is found). Installed
 # where it may be: apt-get as root or with passwordless sudo; otherwise one line says what is missing.
