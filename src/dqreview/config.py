@@ -152,13 +152,14 @@ def _check_revisions(config: dict) -> None:
     embed = config["embed"]
     if embed.get("normalize") is False:
         raise DQError(
-            "config key 'embed.normalize': false is not usable in the workflow: every embedding method compares "
-            "directions (cosine, spherical k-means) and results/embed holds unit rows; use auto or true"
+            "config key 'embed.normalize': false is not usable in the workflow: every embedding method "
+            "compares directions (cosine, spherical k-means) and results/embed holds unit rows; use auto "
+            "or true"
         )
     if embed.get("revision") and embed["model"].replace("_", "-").lower() == PACKAGED_MODEL:
         raise DQError(
-            f"config key 'embed.revision': embed.model {embed['model']!r} is the packaged encoder (pinned by its "
-            "package version); a revision pins a Hugging Face hub model. Remove embed.revision"
+            f"config key 'embed.revision': embed.model {embed['model']!r} is the packaged encoder (pinned "
+            "by its package version); a revision pins a Hugging Face hub model. Remove embed.revision"
         )
     for i, source in enumerate(config["sources"]):
         if "revision" in source and source["kind"] != "hf":
@@ -169,7 +170,8 @@ def _check_revisions(config: dict) -> None:
     probe = config.get("task2vec", {}).get("probe", {})
     if "revision" in probe and probe.get("kind", "gpt") != "hf":
         raise DQError(
-            "config key 'task2vec.probe.revision': only a kind hf probe (task2vec.probe.hf_model) has a revision"
+            "config key 'task2vec.probe.revision': only a kind hf probe (task2vec.probe.hf_model) has a "
+            "revision"
         )
 
 

@@ -130,9 +130,9 @@ def _pooling_modes(config: dict, where: Path, model_dir: Path) -> tuple[str, ...
     unsupported = [m for m in modes if m not in SUPPORTED_POOLING]
     if unsupported or not modes:
         raise DQError(
-            f"embed.model {model_dir}: pooling mode {', '.join(map(repr, unsupported or modes))} in {where} is not "
-            f"implemented here (supported: {', '.join(SUPPORTED_POOLING)}); use a model with one of those, or "
-            "convert its pooling yourself"
+            f"embed.model {model_dir}: pooling mode {', '.join(map(repr, unsupported or modes))} in "
+            f"{where} is not implemented here (supported: {', '.join(SUPPORTED_POOLING)}); use a model "
+            "with one of those, or embed with sentence-transformers yourself"
         )
     return modes
 
@@ -151,16 +151,17 @@ def _sentence_transformers_head(model_dir: Path) -> EncoderHead | None:
     modules = _read_json(modules_path, "modules.json")
     if not isinstance(modules, list) or not all(isinstance(m, dict) and "type" in m for m in modules):
         raise DQError(f"{modules_path}: expected a list of modules with a 'type' each")
-    kinds = [str(m["type"]).rsplit(".", 1)[-1] if str(m["type"]).startswith("sentence_transformers.") else None
-             for m in modules]  # fmt: skip
+    # the class name: sentence_transformers.models.Pooling (old layout), ...modules.pooling.Pooling (new)
+    types = [str(m["type"]) for m in modules]
+    kinds = [t.rsplit(".", 1)[-1] if t.startswith("sentence_transformers.") else None for t in types]
     if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
         known = ("Transformer", "Pooling", "Normalize")
-        odd = next((m["type"] for m, k in zip(modules, kinds, strict=True) if k not in known), None)
-        what = f"module {odd!r} is not implemented here" if odd else f"modules {[m['type'] for m in modules]}"
+        odd = next((t for t, k in zip(types, kinds, strict=True) if k not in known), None)
+        what = f"module {odd!r} is not implemented here" if odd else f"modules {types} (in this order)"
         raise DQError(
-            f"embed.model {model_dir}: {what}; dq-review's encoder implements Transformer → Pooling → optional "
-            "Normalize (modules.json) and never drops a module silently. Use a model without it, or embed with "
-            "sentence-transformers yourself"
+            f"embed.model {model_dir}: {what}; dq-review's encoder implements Transformer → Pooling → "
+            "optional Normalize (modules.json) and never drops a module silently. Use a model without "
+            "it, or embed with sentence-transformers yourself"
         )
     transformer_dir = model_dir / str(modules[0].get("path") or "")
     sbert_path = transformer_dir / "sentence_bert_config.json"
@@ -181,7 +182,8 @@ def _sentence_transformers_head(model_dir: Path) -> EncoderHead | None:
         if prompt:
             raise DQError(
                 f"embed.model {model_dir}: {st_config} sets default prompt {cfg['default_prompt_name']!r} "
-                f"({prompt!r}), which sentence-transformers prepends to every text; prompts are not implemented"
+                f"({prompt!r}), which sentence-transformers prepends to every text; prompts are not "
+                "implemented"
             )
     pooling_path = model_dir / str(modules[1].get("path") or "") / "config.json"
     modes = _pooling_modes(_read_json(pooling_path, "Pooling config.json"), pooling_path, model_dir)
@@ -303,8 +305,8 @@ def _hub_snapshot(model_id: str, revision: str | None) -> str:
         return snapshot_download(repo_id=model_id, revision=revision, allow_patterns=HUB_FILES)
     except Exception as exc:  # network, unknown repo or revision, empty cache offline: many types
         raise DQError(
-            f"embed.model: cannot fetch {model_id!r} at revision {revision or 'main'!r} from the Hugging Face "
-            f"hub ({exc.__class__.__name__}: {exc}). A hub id needs network access or a filled cache; "
+            f"embed.model: cannot fetch {model_id!r} at revision {revision or 'main'!r} from the Hugging "
+            f"Face hub ({exc.__class__.__name__}: {exc}). A hub id needs network access or a filled cache; "
             "or point embed.model at a local directory"
         ) from None
 
