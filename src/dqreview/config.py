@@ -110,6 +110,7 @@ def _check_semantics(config: dict) -> None:
         for s in d["sources"]:
             if s not in names:
                 raise DQError(f"config key 'domains[{i}].sources': unknown source '{s}'; sources: {names}")
+    _check_revisions(config)
     p = config["prepare"]
     if p["max_chunk_words"] < p["chunk_words"]:
         raise DQError("config key 'prepare.max_chunk_words' must be >= 'prepare.chunk_words'")
@@ -145,6 +146,36 @@ def _check_semantics(config: dict) -> None:
             "config key 'select.full_data': the full-data baseline needs the 'random' metric configured"
         )
     _check_ablations(config, method_figures)
+
+
+def _check_revisions(config: dict) -> None:
+    """A revision pins a Hugging Face hub model or dataset; anywhere else it would be silently ignored."""
+    from dqreview.embed import PACKAGED_MODEL  # light: numpy only
+
+    embed = config["embed"]
+    if embed.get("normalize") is False:
+        raise DQError(
+            "config key 'embed.normalize': false is not usable in the workflow: every embedding method "
+            "compares directions (cosine, spherical k-means) and results/embed holds unit rows; use auto "
+            "or true"
+        )
+    if embed.get("revision") and embed["model"].replace("_", "-").lower() == PACKAGED_MODEL:
+        raise DQError(
+            f"config key 'embed.revision': embed.model {embed['model']!r} is the packaged encoder (pinned "
+            "by its package version); a revision pins a Hugging Face hub model. Remove embed.revision"
+        )
+    for i, source in enumerate(config["sources"]):
+        if "revision" in source and source["kind"] != "hf":
+            raise DQError(
+                f"config key 'sources[{i}].revision': source {source['name']!r} is kind {source['kind']}; "
+                "revision is for kind hf (a pypi archive is pinned by sha256)"
+            )
+    probe = config.get("task2vec", {}).get("probe", {})
+    if "revision" in probe and probe.get("kind", "gpt") != "hf":
+        raise DQError(
+            "config key 'task2vec.probe.revision': only a kind hf probe (task2vec.probe.hf_model) has a "
+            "revision"
+        )
 
 
 def _check_required_outputs(parsed: dict) -> None:

@@ -1,7 +1,12 @@
-"""Sentence embeddings with a Hugging Face encoder: masked mean pooling, then L2 normalisation.
+"""Sentence embeddings with a Hugging Face encoder, pooled and normalised as the model says.
 
-For all-MiniLM-L6-v2 this reproduces ``SentenceTransformer(path).encode(..., normalize_embeddings=True)``
-to about 1e-8 without depending on sentence-transformers at run time.
+A model in the sentence-transformers layout (``modules.json``: Transformer → Pooling → optional
+Normalize) is pooled by its own ``Pooling`` configuration (CLS, mean, max, mean/sqrt(length)) and
+normalised only if it lists ``Normalize``, so the vectors equal ``SentenceTransformer(path).encode(...)``
+(about 1e-8 for all-MiniLM-L6-v2) without depending on sentence-transformers at run time. A module we do
+not implement (``Dense``, a weighted-mean or last-token pooling, a default prompt, ...) is an error, never
+a silently different vector. A plain Hugging Face model (no ``modules.json``) is mean-pooled and
+L2-normalised; ``embed.pooling`` and ``embed.normalize`` override either case.
 
 Texts are never truncated: chunking in ``prepare`` keeps every chunk under the encoder's token limit,
 and :meth:`Encoder.encode` raises :class:`~dqreview.errors.DQError` when a text is longer, because a
@@ -15,7 +20,9 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,9 +68,210 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-def _model_max_tokens(model_path: str, tokenizer, model) -> int:
-    """The longest input the model was trained for, in tokens (with special tokens)."""
-    sbert = Path(model_path) / "sentence_bert_config.json"
+#: ``embed.pooling`` values; ``auto`` = the model's own Pooling module, else mean.
+POOLING_CHOICES = ("auto", "mean", "cls", "max")
+#: Pooling modes of a sentence-transformers ``Pooling`` module that :func:`pool` implements.
+SUPPORTED_POOLING = ("cls", "max", "mean", "mean_sqrt_len_tokens")
+# the legacy per-mode flags of a Pooling config, in the order sentence-transformers concatenates them
+_LEGACY_POOLING_FLAGS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
+
+
+@dataclass(frozen=True)
+class EncoderHead:
+    """How token states become a sentence vector, and where the transformer's files are.
+
+    Attributes
+    ----------
+    pooling : tuple of str
+        Pooling modes, concatenated in this order (usually one).
+    normalize : bool
+        L2-normalise the pooled vector.
+    transformer_dir : str
+        Directory of the Hugging Face transformer (the model directory, or a sub-directory such as
+        ``0_Transformer`` in an old sentence-transformers layout).
+    lowercase : bool
+        Lower-case texts before tokenising (``do_lower_case`` of ``sentence_bert_config.json``).
+    source : str
+        Where pooling and normalisation were decided (for the log and the cost record).
+    """
+
+    pooling: tuple[str, ...]
+    normalize: bool
+    transformer_dir: str
+    lowercase: bool = False
+    source: str = "default (no modules.json): mean pooling, L2-normalised"
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DQError(f"{path}: {what} not found; the sentence-transformers layout is incomplete") from None
+    except json.JSONDecodeError as exc:
+        raise DQError(
+            f"{path}: invalid JSON ({exc.msg} at line {exc.lineno}); fix or re-download it"
+        ) from None
+
+
+def _pooling_modes(config: dict, where: Path, model_dir: Path) -> tuple[str, ...]:
+    """The modes of a Pooling config, new (``pooling_mode``) or legacy (``pooling_mode_*_token`` flags)."""
+    if "pooling_mode" in config:
+        mode = config["pooling_mode"]
+        modes = (mode,) if isinstance(mode, str) else tuple(mode)
+    else:  # legacy flags; sentence-transformers falls back to mean when none is set
+        modes = tuple(m for key, m in _LEGACY_POOLING_FLAGS.items() if config.get(key)) or ("mean",)
+    unsupported = [m for m in modes if m not in SUPPORTED_POOLING]
+    if unsupported or not modes:
+        raise DQError(
+            f"embed.model {model_dir}: pooling mode {', '.join(map(repr, unsupported or modes))} in "
+            f"{where} is not implemented here (supported: {', '.join(SUPPORTED_POOLING)}); use a model "
+            "with one of those, or embed with sentence-transformers yourself"
+        )
+    return modes
+
+
+def _sentence_transformers_head(model_dir: Path) -> EncoderHead | None:
+    """The head a sentence-transformers model declares in ``modules.json``; None without one.
+
+    Raises
+    ------
+    DQError
+        Naming the model directory and the module or setting we do not implement.
+    """
+    modules_path = model_dir / "modules.json"
+    if not modules_path.is_file():
+        return None
+    modules = _read_json(modules_path, "modules.json")
+    if not isinstance(modules, list) or not all(isinstance(m, dict) and "type" in m for m in modules):
+        raise DQError(f"{modules_path}: expected a list of modules with a 'type' each")
+    # the class name: sentence_transformers.models.Pooling (old layout), ...modules.pooling.Pooling (new)
+    types = [str(m["type"]) for m in modules]
+    kinds = [t.rsplit(".", 1)[-1] if t.startswith("sentence_transformers.") else None for t in types]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        known = ("Transformer", "Pooling", "Normalize")
+        odd = next((t for t, k in zip(types, kinds, strict=True) if k not in known), None)
+        what = f"module {odd!r} is not implemented here" if odd else f"modules {types} (in this order)"
+        raise DQError(
+            f"embed.model {model_dir}: {what}; dq-review's encoder implements Transformer → Pooling → "
+            "optional Normalize (modules.json) and never drops a module silently. Use a model without "
+            "it, or embed with sentence-transformers yourself"
+        )
+    transformer_dir = model_dir / str(modules[0].get("path") or "")
+    sbert_path = transformer_dir / "sentence_bert_config.json"
+    sbert = _read_json(sbert_path, "sentence_bert_config.json") if sbert_path.is_file() else {}
+    task = sbert.get("transformer_task", "feature-extraction")
+    output = (
+        (sbert.get("modality_config") or {}).get("text", {}).get("method_output_name", "last_hidden_state")
+    )
+    if task != "feature-extraction" or output != "last_hidden_state":
+        raise DQError(
+            f"embed.model {model_dir}: {sbert_path} asks for transformer_task {task!r} / output {output!r}; "
+            "only feature-extraction on last_hidden_state is implemented"
+        )
+    st_config = model_dir / "config_sentence_transformers.json"
+    if st_config.is_file():
+        cfg = _read_json(st_config, "config_sentence_transformers.json")
+        prompt = (cfg.get("prompts") or {}).get(cfg.get("default_prompt_name") or "", "")
+        if prompt:
+            raise DQError(
+                f"embed.model {model_dir}: {st_config} sets default prompt {cfg['default_prompt_name']!r} "
+                f"({prompt!r}), which sentence-transformers prepends to every text; prompts are not "
+                "implemented"
+            )
+    pooling_path = model_dir / str(modules[1].get("path") or "") / "config.json"
+    modes = _pooling_modes(_read_json(pooling_path, "Pooling config.json"), pooling_path, model_dir)
+    normalize = len(modules) == 3
+    return EncoderHead(
+        pooling=modes,
+        normalize=normalize,
+        transformer_dir=str(transformer_dir),
+        lowercase=bool(sbert.get("do_lower_case", False)),
+        source=f"{modules_path} ({'+'.join(modes)} pooling, {'' if normalize else 'not '}L2-normalised)",
+    )
+
+
+def resolve_head(
+    model_dir: str | os.PathLike, pooling: str = "auto", normalize: str | bool = "auto"
+) -> EncoderHead:
+    """Pooling and normalisation for a local model directory: its own configuration, then the overrides.
+
+    Parameters
+    ----------
+    model_dir : path
+        A local model directory (see :func:`resolve_model_path`).
+    pooling : {"auto", "mean", "cls", "max"}
+        ``embed.pooling``: ``auto`` keeps the model's Pooling module (mean without modules.json).
+    normalize : {"auto", True, False}
+        ``embed.normalize``: ``auto`` keeps the model's Normalize module (normalised without modules.json).
+    """
+    if pooling not in POOLING_CHOICES:
+        raise DQError(f"embed.pooling: unknown pooling {pooling!r}; known: {', '.join(POOLING_CHOICES)}")
+    if normalize not in ("auto", True, False):
+        raise DQError(f"embed.normalize: expected auto, true or false; got {normalize!r}")
+    model_dir = Path(model_dir)
+    head = _sentence_transformers_head(model_dir) or EncoderHead(("mean",), True, str(model_dir))
+    overrides = {}
+    if pooling != "auto" and (pooling,) != head.pooling:
+        overrides["pooling"] = (pooling,)
+    if normalize != "auto" and normalize != head.normalize:
+        overrides["normalize"] = normalize
+    if overrides:
+        said = ", ".join(
+            f"embed.{k}={v[0] if k == 'pooling' else str(v).lower()}" for k, v in overrides.items()
+        )
+        log.warning("embed.model %s: %s overrides the model's own %s", model_dir, said, head.source)
+        head = replace(head, **overrides, source=f"{said} over {head.source}")
+    return head
+
+
+def pool(hidden, attention_mask, modes: Sequence[str]):
+    """Pool token states like sentence-transformers' ``Pooling`` (float32 in, float32 out).
+
+    Parameters
+    ----------
+    hidden : tensor of shape (batch, tokens, dim)
+    attention_mask : tensor of shape (batch, tokens), 1 for real tokens
+    modes : sequence of str
+        Modes from :data:`SUPPORTED_POOLING`; their vectors are concatenated in this order.
+
+    Returns
+    -------
+    tensor of shape (batch, len(modes) * dim)
+    """
+    import torch
+
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    out = []
+    for mode in modes:
+        if mode == "cls":  # the first real token (padding may be on the left)
+            first = attention_mask.to(torch.int).argmax(dim=1)
+            out.append(hidden[torch.arange(hidden.shape[0], device=hidden.device), first])
+        elif mode == "max":
+            out.append(hidden.masked_fill(mask == 0, float("-inf")).max(dim=1).values)
+        elif mode in ("mean", "mean_sqrt_len_tokens"):
+            count = mask.sum(dim=1).clamp(min=1e-9)
+            out.append((hidden * mask).sum(dim=1) / (count if mode == "mean" else count.sqrt()))
+        else:
+            raise DQError(
+                f"pooling mode {mode!r} is not implemented; supported: {', '.join(SUPPORTED_POOLING)}"
+            )
+    return out[0] if len(out) == 1 else torch.cat(out, dim=-1)
+
+
+def _model_max_tokens(transformer_dir: str, tokenizer, model) -> int:
+    """The longest input the model was trained for, in tokens (with special tokens).
+
+    sentence-transformers truncates at ``max_seq_length`` (``sentence_bert_config.json``, or the
+    tokenizer's ``model_max_length`` in its newer layout); we refuse longer texts instead.
+    """
+    sbert = Path(transformer_dir) / "sentence_bert_config.json"
     if sbert.is_file():
         seq = json.loads(sbert.read_text()).get("max_seq_length")
         if seq:
@@ -74,6 +282,33 @@ def _model_max_tokens(model_path: str, tokenizer, model) -> int:
     if positions:
         limits.append(int(positions))
     return min(limits)
+
+
+def is_local_model(name: str) -> bool:
+    """Whether ``embed.model`` names the packaged encoder or a local directory (nothing to pin)."""
+    return name.replace("_", "-").lower() == PACKAGED_MODEL or os.path.exists(os.path.expanduser(name))
+
+
+#: Files of a hub model the encoder reads (weights, tokenizer, the sentence-transformers layout).
+HUB_FILES = ["*.json", "*.txt", "*.model", "*.safetensors"]
+
+
+def _hub_snapshot(model_id: str, revision: str | None) -> str:
+    """Download (or find in the cache) the files of a hub model at ``revision``; its local directory.
+
+    The hub id is resolved to a snapshot first so that its ``modules.json`` and pooling configuration
+    can be read like a local directory's, and ``revision`` pins every file at once.
+    """
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id=model_id, revision=revision, allow_patterns=HUB_FILES)
+    except Exception as exc:  # network, unknown repo or revision, empty cache offline: many types
+        raise DQError(
+            f"embed.model: cannot fetch {model_id!r} at revision {revision or 'main'!r} from the Hugging "
+            f"Face hub ({exc.__class__.__name__}: {exc}). A hub id needs network access or a filled cache; "
+            "or point embed.model at a local directory"
+        ) from None
 
 
 PRECISIONS = ("fp32", "bf16")
@@ -108,6 +343,12 @@ class Encoder:
         model's own maximum.
     device : str
         ``"cpu"``, ``"cuda"`` or ``"cuda:<i>"`` (see :func:`dqreview.devices.claim_device`).
+    precision : {"fp32", "bf16"}
+        ``embed.precision``.
+    pooling, normalize
+        ``embed.pooling`` and ``embed.normalize`` (see :func:`resolve_head`).
+    revision : str, optional
+        ``embed.revision``: the hub commit, branch or tag of a hub model (an error for a local one).
 
     Attributes
     ----------
@@ -117,23 +358,46 @@ class Encoder:
         Embedding dimension.
     n_params : int
         Number of model parameters (for FLOP estimates).
+    head : EncoderHead
+        The pooling and normalisation used, and where they came from.
     stats : dict
         Throughput of the last :meth:`encode` call: ``n_docs``, ``n_tokens``, ``wall_s``,
         ``docs_per_s``, ``tokens_per_s``, ``device``, ``batch_size``.
     """
 
-    def __init__(self, model: str, max_tokens: int, device: str = "cpu", precision: str = "fp32"):
+    def __init__(
+        self,
+        model: str,
+        max_tokens: int,
+        device: str = "cpu",
+        precision: str = "fp32",
+        pooling: str = "auto",
+        normalize: str | bool = "auto",
+        revision: str | None = None,
+    ):
         import torch
         from transformers import AutoModel, AutoTokenizer
 
         self.model_path = resolve_model_path(model)
+        self.revision = revision
+        if revision and is_local_model(model):
+            raise DQError(
+                f"embed.revision={revision!r}: embed.model {model!r} is a local model ({self.model_path}); "
+                "a revision pins a Hugging Face hub model. Remove embed.revision"
+            )
+        #: the hub commit the files came from (the snapshot directory's name), None for a local model
+        self.commit: str | None = None
+        if not os.path.isdir(self.model_path):  # a hub id: its files at the pinned revision
+            self.model_path = _hub_snapshot(self.model_path, revision)
+            self.commit = Path(self.model_path).name
+        self.head = resolve_head(self.model_path, pooling, normalize)
         self.device = device
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(
-                self.model_path, use_fast=True, trust_remote_code=False
+                self.head.transformer_dir, use_fast=True, trust_remote_code=False
             )
             self.model = AutoModel.from_pretrained(
-                self.model_path, trust_remote_code=False, use_safetensors=True
+                self.head.transformer_dir, trust_remote_code=False, use_safetensors=True
             )
         except OSError as exc:
             raise DQError(
@@ -146,14 +410,18 @@ class Encoder:
         self.n_params = int(sum(p.numel() for p in self.model.parameters()))
         self.precision = precision
         self.model = _with_precision(self.model, precision, device)
-        self.max_tokens = min(int(max_tokens), _model_max_tokens(self.model_path, self.tokenizer, self.model))
-        self.dim = int(self.model.config.hidden_size)
+        self.max_tokens = min(
+            int(max_tokens), _model_max_tokens(self.head.transformer_dir, self.tokenizer, self.model)
+        )
+        self.dim = int(self.model.config.hidden_size) * len(self.head.pooling)
         self.stats: dict = {}
         self._torch = torch
+        log.info("encoder %s: pooling and normalisation from %s", model, self.head.source)
 
     def _tokenize(self, texts: Sequence[str]) -> dict:
         # no truncation: over-long texts must be caught, not cut; the length warning is ours to give
-        return self.tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False).data
+        texts = [t.lower() for t in texts] if self.head.lowercase else list(texts)
+        return self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False).data
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Number of tokens of each text, special tokens included, without truncation."""
@@ -175,7 +443,8 @@ class Encoder:
         Returns
         -------
         ndarray of shape (n, dim), float32
-            Masked mean of the last hidden state, L2-normalised; row i belongs to ``texts[i]``.
+            The pooled last hidden state (:attr:`head`), L2-normalised if the head says so; row i
+            belongs to ``texts[i]``.
         """
         from tqdm.auto import tqdm
 
@@ -221,9 +490,9 @@ class Encoder:
                 )
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 hidden = self.model(**batch).last_hidden_state.float()  # pool in float32
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                pooled = pool(hidden, batch["attention_mask"], self.head.pooling)
+                if self.head.normalize:
+                    pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
                 out[idx] = pooled.cpu().numpy()
                 bar.update(len(idx))
         wall = time.perf_counter() - start
@@ -247,6 +516,35 @@ class Encoder:
             self.device,
         )
         return out
+
+
+def encoder_from_config(embed: dict, device: str = "cpu") -> Encoder:
+    """The workflow's :class:`Encoder`, from the config's ``embed`` section (validated, defaults filled).
+
+    ``results/embed`` holds unit rows (every method compares directions: cosine, spherical k-means), so
+    a model whose own configuration does not normalise is L2-normalised here, with a warning;
+    ``embed.normalize: false`` is refused by the config check for the same reason.
+    """
+    encoder = Encoder(
+        embed["model"],
+        max_tokens=embed["max_tokens"],
+        device=device,
+        precision=embed.get("precision", "fp32"),
+        pooling=embed.get("pooling", "auto"),
+        normalize=embed.get("normalize", "auto"),
+        revision=embed.get("revision"),
+    )
+    if not encoder.head.normalize:
+        log.warning(
+            "embed.model %s: its own configuration does not L2-normalise (%s); the workflow's embeddings are "
+            "unit rows, so they are normalised (directions unchanged)",
+            embed["model"],
+            encoder.head.source,
+        )
+        encoder.head = replace(
+            encoder.head, normalize=True, source=f"{encoder.head.source}; L2-normalised for the workflow"
+        )
+    return encoder
 
 
 def check_task2vec_vectors(X: np.ndarray, n_rows: int | None, path: str | os.PathLike) -> None:

@@ -289,14 +289,28 @@ def gpt_probe(model: nn.Module, tokenizer: Any, name: str = "gpt", device: str =
 
 
 def load_hf_probe(
-    model_id: str, gguf_file: str | None = None, device: str = "cpu", dtype: str = "float32"
+    model_id: str,
+    gguf_file: str | None = None,
+    device: str = "cpu",
+    dtype: str = "float32",
+    revision: str | None = None,
 ) -> Probe:
-    """Any Hugging Face causal LM (hub id or local directory; ``gguf_file`` inside it), head untied."""
+    """Any Hugging Face causal LM (hub id or local directory; ``gguf_file`` inside it), head untied.
+
+    ``revision`` (``task2vec.probe.revision``) pins a hub model's commit, branch or tag.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kwargs: dict[str, Any] = {"trust_remote_code": False}
     if gguf_file:
         kwargs["gguf_file"] = gguf_file
+    if revision:
+        if os.path.isdir(model_id):  # from_pretrained would ignore it
+            raise DQError(
+                f"task2vec.probe.revision={revision!r}: hf_model {model_id!r} is a local directory; "
+                "a revision pins a hub model. Remove task2vec.probe.revision"
+            )
+        kwargs["revision"] = revision
     try:
         tok = AutoTokenizer.from_pretrained(model_id, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(model_id, dtype=getattr(torch, dtype), **kwargs)
@@ -357,7 +371,13 @@ def load_probe(
     if kind == "hf":
         if not spec.get("hf_model"):
             raise DQError("task2vec.probe.hf_model: required for kind=hf (a hub id or a local directory)")
-        return load_hf_probe(spec["hf_model"], spec.get("gguf_file"), device, spec.get("dtype", "float32"))
+        return load_hf_probe(
+            spec["hf_model"],
+            spec.get("gguf_file"),
+            device,
+            spec.get("dtype", "float32"),
+            spec.get("revision"),
+        )
     raise DQError(f"task2vec.probe.kind={kind!r}: use one of {PROBE_KINDS}")
 
 

@@ -212,6 +212,22 @@ def test_pinned_sha256_is_pinned_for_every_pypi_source():
                 assert re.fullmatch(r"[0-9a-f]{64}", source["sha256"]), (cfg, source["name"])
 
 
+def test_every_hub_dataset_and_model_of_a_shipped_config_states_its_revision():
+    """Hub data and models are not silently the moving default branch: a shipped config says which
+    revision it means (configs/paper.yaml says main and asks for a commit before a published run)."""
+    for cfg_path in (REPO / "config.yaml", REPO / "configs/paper.yaml", REPO / "configs/tiny.yaml"):
+        cfg = yaml.safe_load(cfg_path.read_text())
+        for source in cfg.get("sources", []):
+            if source["kind"] == "hf" and not Path(source["path"]).exists():
+                assert source.get("revision"), (cfg_path, source["name"])
+        model = (cfg.get("embed") or {}).get("model")
+        if model and "/" in model and not (REPO / model).exists():  # a hub id, not the packaged encoder
+            assert cfg["embed"].get("revision"), (cfg_path, "embed.model")
+        probe = (cfg.get("task2vec") or {}).get("probe") or {}
+        if probe.get("kind") == "hf" and not Path(probe["hf_model"]).exists():
+            assert probe.get("revision"), (cfg_path, "task2vec.probe.hf_model")
+
+
 def test_cached_archive_is_used_only_with_the_pinned_sha256(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_NO_INDEX", "1")  # offline: only the cache can serve it
     spec, wheel = _spec_with_cached_wheel(tmp_path / "cache")

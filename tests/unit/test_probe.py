@@ -137,3 +137,26 @@ def test_missing_hf_probe_path_names_the_key(tmp_path):
     path = str(tmp_path / "no-such-model")
     with pytest.raises(DQError, match=rf"task2vec.probe.hf_model='{path}': cannot load it"):
         load_probe({"kind": "hf", "hf_model": path})
+
+
+def test_hf_probe_revision_reaches_from_pretrained(hf_dir, monkeypatch):
+    """task2vec.probe.revision is passed as revision= to the tokenizer's and the model's from_pretrained
+    (recorded here, the hub being unreachable: both then load the local tiny model)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    seen = []
+    for cls in (AutoTokenizer, AutoModelForCausalLM):
+
+        def from_pretrained(model_id, *args, _real=cls.from_pretrained, _cls=cls.__name__, **kwargs):
+            seen.append((_cls, model_id, kwargs.pop("revision", None)))
+            return _real(str(hf_dir), *args, **kwargs)
+
+        monkeypatch.setattr(cls, "from_pretrained", from_pretrained)
+    probe = load_probe({"kind": "hf", "hf_model": "org/tiny-llama", "revision": "c0ffee" * 6 + "c0ff"})
+    assert probe.name == "org/tiny-llama"
+    assert seen == [
+        ("AutoTokenizer", "org/tiny-llama", "c0ffee" * 6 + "c0ff"),
+        ("AutoModelForCausalLM", "org/tiny-llama", "c0ffee" * 6 + "c0ff"),
+    ]
+    with pytest.raises(DQError, match=r"task2vec.probe.revision='v1': hf_model .* is a local directory"):
+        load_hf_probe(str(hf_dir), revision="v1")

@@ -7,16 +7,14 @@ from dqreview.runner import job_device, run
 
 def main(smk):
     from dqreview.cost import encoder_flops, measure
-    from dqreview.embed import Encoder, check_embeddings
+    from dqreview.embed import check_embeddings, encoder_from_config
     from dqreview.io import read_parquet, write_npy
 
     cfg = smk.config["embed"]
     docs = read_parquet(smk.input.docs, columns=["id", "text"])
     device = job_device(smk)
     with measure("embed", smk.wildcards.part, smk.output.cost, device) as rec:
-        encoder = Encoder(
-            cfg["model"], device=device, max_tokens=cfg["max_tokens"], precision=cfg["precision"]
-        )
+        encoder = encoder_from_config(cfg, device)
         t0 = time.perf_counter()
         emb = encoder.encode(docs["text"].tolist(), batch_size=cfg["batch_size"])
         dt = time.perf_counter() - t0
@@ -29,6 +27,11 @@ def main(smk):
             "docs_per_s": len(docs) / max(dt, 1e-9),
             "model": cfg["model"],
             "precision": cfg["precision"],
+            "revision": cfg.get("revision"),
+            "commit": encoder.commit,
+            "pooling": "+".join(encoder.head.pooling),
+            "normalize": encoder.head.normalize,
+            "head": encoder.head.source,
         }
     write_npy(emb, smk.output.emb)
 

