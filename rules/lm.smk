@@ -100,7 +100,7 @@ rule harness:
     benchmark:
         paths.benchmark(Job.HARNESS)
     conda:
-        "../envs/torch.yaml"
+        "../envs/harness.yaml"
     threads: THREADS
     resources:
         gpu=1,

@@ -119,7 +119,7 @@ def _check_semantics(config: dict) -> None:
         raise DQError(
             f"config key 'lm.model.n_head': n_embd={m['n_embd']} is not divisible by n_head={m['n_head']}"
         )
-    from dqreview.lm.harness import check_harness
+    from dqreview.lm.harness_tasks import check_harness
 
     check_harness(config)
     metric_names = [e["name"] for e in config["metrics"]]

@@ -10,7 +10,8 @@ import torch
 
 from dqreview.errors import DQError
 from dqreview.lm import GPT, GPTConfig, train_tokenizer
-from dqreview.lm.harness import check_harness, load_task_file, run_harness, task_label
+from dqreview.lm.harness import run_harness
+from dqreview.lm.harness_tasks import check_harness, load_task_file, task_label
 from dqreview.lm.hf import export_hf
 from dqreview.lm.tasks import load_task, score_task
 
