@@ -28,6 +28,7 @@ wildcard_constraints:
     split=r"ref|test",
     mult=r"\d+(\.\d+)?",
     ablation="|".join(ABLATIONS) or "(?!)",
+    format=r"parquet|jsonl",
 
 
 def per_seed(template):
@@ -57,6 +58,16 @@ def select_mixture_inputs(wildcards):
         wildcards.metric, wildcards.variant, wildcards.seed
     )
     return inputs
+
+
+def export_inputs(wildcards):
+    return PLAN.export_inputs(
+        wildcards.metric,
+        wildcards.variant,
+        wildcards.keep,
+        wildcards.budget,
+        wildcards.seed,
+    )
 
 
 def probe_inputs(wildcards=None):

@@ -438,7 +438,7 @@ class Encoder:
         batch_size : int
             Texts per forward pass; texts are sorted by length so that batches carry little padding.
         progress : bool
-            Show a tqdm progress bar.
+            Log documents done/total, rate and ETA every 10 s (and a tqdm bar on a terminal).
 
         Returns
         -------
@@ -446,7 +446,7 @@ class Encoder:
             The pooled last hidden state (:attr:`head`), L2-normalised if the head says so; row i
             belongs to ``texts[i]``.
         """
-        from tqdm.auto import tqdm
+        from dqreview.progress import Progress
 
         torch = self._torch
         n = len(texts)
@@ -481,7 +481,7 @@ class Encoder:
         keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in features]
         with (
             torch.inference_mode(),
-            tqdm(total=n, desc="embed", unit="doc", disable=not progress, mininterval=5) as bar,
+            Progress(n, "embed", "doc", enabled=progress) as bar,
         ):
             for lo in range(0, n, batch_size):
                 idx = order[lo : lo + batch_size]

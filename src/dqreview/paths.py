@@ -50,6 +50,8 @@ SELECTION = "{metric}/{variant}/{keep}/b{budget}"
 SELECT_IDS = f"results/select/{SELECTION}/s{{seed}}.parquet"
 SELECT_INFO = f"results/select/{SELECTION}/s{{seed}}.json"
 SELECT_ROOT = "results/select"
+#: A selection's documents (id, order, text, domain, score, round); ``{format}``: parquet or jsonl.
+EXPORT = f"results/export/{SELECTION}/s{{seed}}.{{format}}"
 
 # --- training and evaluation ------------------------------------------------------------------
 EVAL = f"results/eval/{SELECTION}/s{{seed}}.json"
@@ -155,6 +157,7 @@ class Job:
     MERGE_SCORES = "merge_scores/{metric}/{variant}"
     MIXTURE = "mixture/{metric}/{variant}"
     SELECT = f"select/{SELECTION}/s{{seed}}"
+    EXPORT = f"export/{SELECTION}/s{{seed}}-{{format}}"
     TRAIN = f"train/{SELECTION}"
     TRAIN_CURVE = f"train_curve/x{{mult}}/{SELECTION}"
     HARNESS = f"harness/{SELECTION}"

@@ -159,6 +159,21 @@ class Plan:
     def selection_ids(self) -> list[str]:
         return self._per_seed(paths.SELECT_IDS)
 
+    def exports(self, fmt: str) -> list[str]:
+        """Every selection's exported documents (every seed), as ``fmt`` (parquet or jsonl)."""
+        return [paths.fill(p, format=fmt) for p in self._per_seed(paths.EXPORT)]
+
+    def export_inputs(self, metric: str, variant: str, keep: str, budget: str, seed: int | str) -> dict:
+        """A selection's ids, the pool's shards and, for a document scorer, its merged scores."""
+        wildcards = {"metric": metric, "variant": variant, "keep": keep, "budget": budget, "seed": seed}
+        inputs: dict[str, Any] = {
+            "ids": paths.fill(paths.SELECT_IDS, **wildcards),
+            "shards": self.pool_shards(),
+        }
+        if metric in self.scoring_metrics:
+            inputs["scores"] = paths.fill(paths.SCORES, metric=metric, variant=variant)
+        return inputs
+
     def train_logs(self) -> list[str]:
         return self._per_seed(paths.TRAIN_LOG)
 

@@ -65,6 +65,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from dqreview.errors import DQError
 from dqreview.hashing import stable_hash64
+from dqreview.progress import Progress
 
 #: Head fine-tuning recipe of Miranda et al. (paper text: 5 epochs; AdamW lr 5e-5, wd 1e-4, eps 1e-8,
 #: loader batch 8). The head is NOT re-initialised (as in their code; their algorithm box says it is).
@@ -525,11 +526,13 @@ def document_vectors(
     token_scale: bool = True,
     method: str | None = None,
     docs_per_step: int = 64,
+    progress: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-document Task2Vec vectors (docs/methods.md, "Task2Vec"): the mean of each document's window vectors.
 
     No head fine-tuning. Window ``k`` of document ``id`` samples its labels with seed
-    ``hash(seed, id, k)``, so a document's vector does not depend on the shard it is in.
+    ``hash(seed, id, k)``, so a document's vector does not depend on the shard it is in. ``progress``
+    names the work in progress lines of the job's log (documents done/total, rate, ETA); None: quiet.
 
     Returns
     -------
@@ -543,6 +546,7 @@ def document_vectors(
     names, method = _names_and_method(probe, layers, method)
     _check_docs(docs, probe.vocab_size, "task2vec")
     out, losses, counts = [], [], []
+    bar = Progress(len(docs), progress or "task2vec", "doc", enabled=progress is not None)
     for lo in range(0, len(docs), docs_per_step):
         part = docs[lo : lo + docs_per_step]
         w = document_windows(part, window, probe.eos_id, vocab_size=probe.vocab_size)
@@ -559,6 +563,8 @@ def document_vectors(
         tok_loss = np.bincount(w.owner, weights=tl * npred, minlength=n)
         losses.append(tok_loss / np.bincount(w.owner, weights=npred, minlength=n))
         counts.append(count)
+        bar.update(n)
+    bar.close()
     return np.concatenate(out), np.concatenate(losses), np.concatenate(counts)
 
 

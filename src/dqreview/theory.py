@@ -41,6 +41,7 @@ import pandas as pd
 from scipy.optimize import nnls
 
 from dqreview.errors import DQError
+from dqreview.progress import Progress
 
 DEFAULT_CONFIG: dict = {
     "N": 100,
@@ -234,6 +235,12 @@ def run_grid(cfg: dict | None = None) -> pd.DataFrame:
     for m in c["metrics"]:
         if m not in theta:
             raise DQError(f"theory config: metrics must be 'perfect'/'imperfect'; got {m!r}")
+    # one student fit per pruned (alpha, seed, metric, fraction, keep) and per unpruned (alpha_prune, seed)
+    prunes = {round(float(a) * float(f), 9) for a in c["alpha_tot"] for f in c["fractions"]}
+    prunes |= {round(float(a), 9) for a in c["alpha_tot"]}
+    n_pruned = sum(float(f) < 1 for f in c["fractions"]) * len(c["keeps"]) * len(c["metrics"])
+    total = len(c["seeds"]) * (len(c["alpha_tot"]) * n_pruned + len(prunes))
+    bar = Progress(total, "theory: student fits", "fit")
     for a in c["alpha_tot"]:
         P = int(round(a * N))
         for seed in c["seeds"]:
@@ -259,15 +266,16 @@ def run_grid(cfg: dict | None = None) -> pd.DataFrame:
                                 student_error(J, T),
                             )
                         )
+                        bar.update(1)
     # unpruned baseline at every alpha_prune (rounded to avoid float duplicates) and alpha_tot
-    prunes = {round(float(a) * float(f), 9) for a in c["alpha_tot"] for f in c["fractions"]}
-    prunes |= {round(float(a), 9) for a in c["alpha_tot"]}
     for ap in sorted(prunes):
         for seed in c["seeds"]:
             P = int(round(ap * N))
             T, X, y, _ = _teacher_data(N, P, 10_000 + seed)
             J = max_margin_student(X, y, c["solver"])
             rows.append((ap, 1.0, ap, "none", "unpruned", 0.0, seed, P, student_error(J, T)))
+            bar.update(1)
+    bar.close()
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["alpha_prune"] = df["alpha_prune"].round(9)
     return df

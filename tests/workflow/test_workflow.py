@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -380,3 +381,48 @@ def test_tiny_run_report_gathers_figures_and_tables(tiny_run, archive_cache, tmp
         "compute.csv",
     ):
         assert name in html, name
+
+
+def test_export_all_is_on_demand_and_plans_every_selection(tmp_path):
+    """`all` exports nothing; `export_all` plans one export per selection and seed (Parquet)."""
+    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / "configs/tiny.yaml"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "export_selection" not in proc.stdout
+    proc = snakemake(
+        tmp_path, "-n", "export_all", "--quiet", "rules", configfiles=[REPO / "configs/tiny.yaml"]
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    config = validate_config(
+        yaml.safe_load((REPO / "config.yaml").read_text())
+        | yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
+    )
+    n = len(selection_grid(config)) * len(config["seeds"])
+    assert re.search(rf"^export_selection\s+{n}$", proc.stdout, re.M), proc.stdout
+
+
+def test_tiny_run_exports_selections(tiny_run):
+    """Every exported selection is its ids in training order with the pool's text, Parquet and JSON Lines alike."""
+    proc = snakemake(
+        tiny_run, "--cores", "2", "export_all", "export_all_jsonl", configfiles=[REPO / "configs/tiny.yaml"]
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    pool = pd.concat(
+        pd.read_parquet(p) for p in sorted((tiny_run / "results/data/pool").glob("shard-*.parquet"))
+    )
+    text = pool.set_index("id")["text"]
+    exports = sorted((tiny_run / "results/export").rglob("*.parquet"))
+    assert exports
+    for path in exports:
+        rel = path.relative_to(tiny_run / "results/export")
+        selection = pd.read_parquet(tiny_run / "results/select" / rel).sort_values("order", kind="stable")
+        if "round" in selection:
+            selection = selection.sort_values("round", kind="stable")
+        out = pd.read_parquet(path)
+        assert out["id"].tolist() == selection["id"].tolist(), rel
+        assert out["text"].tolist() == text.loc[out["id"]].tolist(), rel
+        lines = pd.read_json(path.with_suffix(".jsonl"), lines=True, dtype=False)
+        assert (
+            lines["id"].tolist() == out["id"].tolist() and lines["text"].tolist() == out["text"].tolist()
+        ), rel
+        scored = (tiny_run / "results/scores" / f"{rel.parent.parent.parent}.parquet").exists()
+        assert out["score"].notna().all() if scored else out["score"].isna().all(), rel

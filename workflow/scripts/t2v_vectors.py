@@ -37,6 +37,7 @@ def main(smk):
             seed=doc_cfg["seed"],
             chunk_size=cfg["chunk_size"],
             token_scale=cfg["token_scale"],
+            progress=f"task2vec {smk.wildcards.part}",
         )
         t2v_s, t2v_cpu = time.perf_counter() - t0, time.process_time() - c0
         c0 = time.process_time()

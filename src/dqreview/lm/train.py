@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
 
 from dqreview.errors import DQError
 from dqreview.io import atomic_path
 from dqreview.lm.data import TokenStream
 from dqreview.lm.model import FLOPS_FORMULA, GPT, GPTConfig
+from dqreview.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,8 @@ def train_run(
     device : str
         ``"cuda"`` if asked and available, else CPU.
     progress : bool
-        Show a tqdm bar.
+        Log progress (steps done/total, rate, ETA) every 10 s, and show a tqdm bar on a terminal
+        (:class:`dqreview.progress.Progress`).
     loss_weights : callable, optional
         Passed to :class:`Trainer`.
     rounds : int array, shape (len(docs),), optional
@@ -330,14 +331,8 @@ def train_run(
             s["cuda_rng"] = torch.cuda.get_rng_state_all()
         _save_state(state_path, s)
 
-    bar = tqdm(
-        total=total_steps,
-        initial=trainer.step_num,
-        disable=not progress,
-        desc="train",
-        unit="step",
-        mininterval=5,
-    )
+    # done/total, steps/s and ETA in the job's log every 10 s; a tqdm bar only on a terminal
+    bar = Progress(total_steps, "train", "step", initial=trainer.step_num, enabled=progress)
     try:
         while trainer.step_num < total_steps:
             t0 = time.perf_counter()
@@ -348,12 +343,7 @@ def train_run(
             trained_tokens += res.tokens
             train_loss.append(round(res.loss, 6))
             step = trainer.step_num
-            bar.update(1)
-            bar.set_postfix(
-                loss=f"{res.loss:.3f}",
-                tok_s=f"{trained_tokens / max(train_seconds, 1e-9):.0f}",
-                refresh=False,
-            )
+            bar.update(1, loss=f"{res.loss:.3f}", tok_s=f"{trained_tokens / max(train_seconds, 1e-9):.0f}")
             if step in at_eval:
                 point = {"step": step, "tokens": step * tokens_per_step, "epochs": stream.epochs_completed}
                 curve.append(_plain({**point, **evaluate(model, step == total_steps)}))

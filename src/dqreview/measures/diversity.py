@@ -31,6 +31,7 @@ import numpy as np
 
 from dqreview.errors import DQError
 from dqreview.hashing import stable_hash64
+from dqreview.progress import Progress
 from dqreview.task2vec import distance_matrix
 
 Z95 = 1.959963984540054
@@ -136,22 +137,23 @@ def dataset_embeddings(
     batch_size: int,
     seed: int,
     key: str,
+    bar: Progress | None = None,
     **embed_kwargs,
 ) -> np.ndarray:
     """Task2Vec embeddings (n_batches, D) of batches drawn from ``docs`` (see :func:`sample_batches`).
 
     ``embed_kwargs`` go to :func:`dqreview.task2vec.embed_batch` (window, layers, finetune, ...);
-    batch ``i`` samples its labels with key ``"{key}/{i}"``.
+    batch ``i`` samples its labels with key ``"{key}/{i}"``. ``bar``, when given, counts each batch.
     """
     from dqreview.task2vec import embed_batch
 
     batches = sample_batches(len(docs), n_batches, batch_size, seed, key)
-    return np.stack(
-        [
-            embed_batch(probe, [docs[j] for j in idx], seed=seed, key=f"{key}/{i}", **embed_kwargs)
-            for i, idx in enumerate(batches)
-        ]
-    )
+    out = []
+    for i, idx in enumerate(batches):
+        out.append(embed_batch(probe, [docs[j] for j in idx], seed=seed, key=f"{key}/{i}", **embed_kwargs))
+        if bar is not None:
+            bar.update(1, set=key)
+    return np.stack(out)
 
 
 def batch_vectors_from_documents(

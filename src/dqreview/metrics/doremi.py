@@ -34,6 +34,7 @@ import pandas as pd
 from dqreview.errors import DQError
 from dqreview.metrics.base import Learned, MixtureLearner, ProxyLM
 from dqreview.params import Ge, Gt, Le, Lt, Params
+from dqreview.progress import Progress
 
 if TYPE_CHECKING:
     from dqreview.mixture import PoolTokens
@@ -188,7 +189,7 @@ class _Recorder:
         return x, y, d
 
 
-def _train_reference(docs, domain_ids, k, mixture, model_cfg, train_cfg, steps, batch, seed, device):
+def _train_reference(docs, domain_ids, k, mixture, model_cfg, train_cfg, steps, batch, seed, device, bar):
     import torch
 
     from dqreview.lm.data import DomainMixtureStream
@@ -200,7 +201,10 @@ def _train_reference(docs, domain_ids, k, mixture, model_cfg, train_cfg, steps, 
     opt = make_optimizer(model, train_cfg["lr"], train_cfg["weight_decay"])
     stream = DomainMixtureStream(docs, domain_ids, k, model_cfg.block_size, batch, seed, mixture, 0)
     trainer = Trainer(model, opt, stream, train_cfg, steps, device)
-    losses = [trainer.step().loss for _ in range(steps)]
+    losses = []
+    for _ in range(steps):
+        losses.append(trainer.step().loss)
+        bar.update(1, loss=losses[-1])
     return model, losses
 
 
@@ -265,9 +269,11 @@ def train_doremi(
     n_rounds = int(rounds)
     rounds = []
     flops_per_token = None
+    # every round trains a reference, then the proxy: steps/s and ETA over both in the job's log
+    bar = Progress(2 * n_rounds * steps, f"doremi seed {seed}: reference and proxy", "step")
     for r in range(n_rounds):
         ref, ref_losses = _train_reference(
-            docs, domain_ids, k, ref_mixture, model_cfg, train_cfg, steps, batch, seed + 7919 * r, device
+            docs, domain_ids, k, ref_mixture, model_cfg, train_cfg, steps, batch, seed + 7919 * r, device, bar
         )
         ref.eval()
         torch.manual_seed(seed)
@@ -311,7 +317,10 @@ def train_doremi(
             return (w * sums / counts.clamp(min=1)).sum() / w.sum()
 
         trainer = Trainer(proxy, opt, stream, train_cfg, steps, device, loss_weights=group_dro_loss)
-        proxy_losses = [trainer.step().loss for _ in range(steps)]
+        proxy_losses = []
+        for _ in range(steps):
+            proxy_losses.append(trainer.step().loss)
+            bar.update(1, loss=proxy_losses[-1])
         A = np.array(alphas)
         average = A.mean(axis=0)
         rounds.append(
@@ -332,6 +341,7 @@ def train_doremi(
             ", ".join(f"{d} {a:.3f}" for d, a in zip(domain_names, average, strict=True)),
         )
         ref_mixture = average
+    bar.close()
     tokens_ref = n_rounds * steps * tokens_per_step
     tokens_proxy = n_rounds * steps * tokens_per_step
     # reference: a training run; proxy: a training run plus a reference forward (≈ 1/3 of a

@@ -30,6 +30,7 @@ from dqreview.hashing import unit_uniform
 from dqreview.metrics.base import DocumentScorer
 from dqreview.metrics.inputs import EMBEDDINGS, POOL_EMBEDDINGS, POOL_IDS
 from dqreview.params import Ge, Gt, Le, Params
+from dqreview.progress import Progress
 
 #: Distances between a document and a prototype that :func:`distance_to_nearest` implements.
 DISTANCES = ("cosine", "l1", "l2")
@@ -248,21 +249,27 @@ def spherical_kmeans(
         )
     rng = np.random.default_rng(seed)
     best_centroids, best_objective = None, -np.inf
-    for _ in range(max(1, int(n_init))):
+    n_init, n_iter = max(1, int(n_init)), max(1, int(n_iter))
+    # a pool-sized fit takes minutes; the many small ones (sub-cluster splits) stay out of the log
+    bar = Progress(n_init * n_iter, f"spherical k-means (n={n}, k={k})", "iteration", brief=True)
+    for init in range(n_init):
         centroids = _kmeans_pp(X, k, rng)
         labels = None
         reseeded = False
-        for _ in range(max(1, int(n_iter))):
+        for _ in range(n_iter):
             similarity, new_labels = nearest_centroid(X, centroids, chunk_size)
             if labels is not None and not reseeded and np.array_equal(new_labels, labels):
                 break
             labels = new_labels
             centroids, reseeded = _update_centroids(X, labels, similarity, k, chunk_size)
+            bar.update(1)
         else:
             similarity, labels = nearest_centroid(X, centroids, chunk_size)
+        bar.update((init + 1) * n_iter - bar.done)  # converged early: the rest of this start is skipped
         objective = float(similarity.sum())
         if objective > best_objective:
             best_centroids, best_objective = centroids, objective
+    bar.close()
     return best_centroids.astype(np.float32)
 
 

@@ -58,6 +58,7 @@ from dqreview.errors import DQError
 from dqreview.metrics.base import Learned, MixtureLearner, ProxyLM
 from dqreview.metrics.inputs import TARGET_DOCS, Input, scores_of
 from dqreview.params import Ge, Gt, Match, Params, config_key
+from dqreview.progress import Progress
 
 if TYPE_CHECKING:
     from dqreview.mixture import PoolTokens
@@ -341,6 +342,13 @@ def run_skillit(
         stream = DomainMixtureStream(docs, domain_ids, k, T, batch, stream_seed, weights, 0)
         return Trainer(model, opt, stream, train_cfg, steps, device), stream
 
+    # every training step of the three phases: steps/s and ETA in the job's log
+    bar = Progress(
+        p.start_steps + k * p.graph_steps + p.rounds * p.update_steps,
+        f"skill-it seed {seed}: proxies",
+        "step",
+    )
+
     # 1. the common start
     torch.manual_seed(seed)
     start = GPT(model_cfg).to(device)
@@ -348,7 +356,7 @@ def run_skillit(
     if p.start_steps:
         tr, _ = trainer_for(start, natural, p.start_steps, seed)
         for _ in range(p.start_steps):
-            tr.step()
+            bar.update(1, loss=tr.step().loss)
     loss_start = evaluate(start)
     # 2. one short run per training skill, from the common start
     loss_after = []
@@ -357,7 +365,7 @@ def run_skillit(
         one_hot = np.eye(k)[i]
         tr, _ = trainer_for(model, one_hot, p.graph_steps, seed + 1 + i)
         for _ in range(p.graph_steps):
-            tr.step()
+            bar.update(1, loss=tr.step().loss)
         loss_after.append(evaluate(model))
         del model
     graph = graph_from_losses(loss_start, np.array(loss_after))
@@ -378,12 +386,13 @@ def run_skillit(
     def train_round(r, mixture):
         stream.set_weights(mixture)
         for _ in range(p.update_steps):
-            tr.step()
+            bar.update(1, loss=tr.step().loss)
 
     online = online_schedule(
         prior, graph, lambda: evaluate(proxy), train_round, p.rounds, p.eta, p.window,
         p.normalize_loss, p.reduce,
     )  # fmt: skip
+    bar.close()
     mixtures, losses = online["mixtures"], online["losses"]
     round_tokens = p.update_steps * tokens_per_step
     rounds = [

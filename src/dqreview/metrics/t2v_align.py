@@ -36,6 +36,7 @@ from dqreview.metrics.base import DocumentScorer
 from dqreview.metrics.inputs import T2V, TARGET_LOSSES, TARGET_T2V
 from dqreview.metrics.prototypes import check_scoring_inputs
 from dqreview.params import Ge, Gt, Le, Params
+from dqreview.progress import Progress
 from dqreview.task2vec import distance_matrix
 
 
@@ -103,6 +104,7 @@ def task2vec_kmeans(
     if k > len(X):
         raise DQError(f"task2vec k-means: k={k} is more prototypes than the {len(X)} vectors; lower k")
     best_cost, best = math.inf, None
+    bar = Progress(n_init * n_iter, f"task2vec k-means (n={len(X)}, k={k})", "iteration", brief=True)
     for init in range(n_init):
         rng = np.random.default_rng((seed, init))
         C = _kmeans_pp(X, k, rng, distance)
@@ -110,6 +112,7 @@ def task2vec_kmeans(
         for _ in range(n_iter):
             D = distance_matrix(X, C, distance)
             new = D.argmin(axis=1)
+            bar.update(1)
             if labels is not None and np.array_equal(new, labels):
                 break
             labels = new
@@ -121,9 +124,11 @@ def task2vec_kmeans(
             dead = np.flatnonzero(counts == 0)
             if dead.size:
                 C[dead] = X[np.argsort(-near, kind="stable")[: dead.size]]
+        bar.update((init + 1) * n_iter - bar.done)  # converged early: the rest of this start is skipped
         cost = distance_matrix(X, C, distance).min(axis=1).sum()
         if cost < best_cost:
             best_cost, best = cost, C.copy()
+    bar.close()
     return best
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from dqreview.errors import DQError
 from dqreview.measures import diversity as dv
+from dqreview.progress import Progress
 
 #: Coefficient columns; NaN for a set with fewer documents than one batch (reported, not dropped).
 COLUMNS = ("div", "div_ci95", "align_batch", "align_batch_ci95", "align_full")
@@ -63,11 +64,15 @@ def diversity_table(
             f"diversity table: the target {target[1]!r} has {len(datasets[tuple(target)])} documents, fewer "
             f"than a batch of {batch_size}; lower task2vec.coefficients.batch_size"
         )
-    emb = {
-        name: dv.dataset_embeddings(probe, docs, n_batches, batch_size, seed, key=name, **embed_kwargs)
-        for (_, name), docs in datasets.items()
-        if len(docs) >= batch_size
-    }
+    embedded = [(name, docs) for (_, name), docs in datasets.items() if len(docs) >= batch_size]
+    # each batch embedding fine-tunes the head and runs per-window gradients: minutes in all, logged
+    with Progress(len(embedded) * n_batches, "task2vec coefficients", "batch") as bar:
+        emb = {
+            name: dv.dataset_embeddings(
+                probe, docs, n_batches, batch_size, seed, key=name, bar=bar, **embed_kwargs
+            )
+            for name, docs in embedded
+        }
     rows = []
     for (kind, name), docs in datasets.items():
         row = {
