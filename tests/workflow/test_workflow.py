@@ -402,9 +402,16 @@ def test_export_all_is_on_demand_and_plans_every_selection(tmp_path):
 
 def test_tiny_run_exports_selections(tiny_run):
     """Every exported selection is its ids in training order with the pool's text, Parquet and JSON Lines alike."""
-    proc = snakemake(
-        tiny_run, "--cores", "2", "export_all", "export_all_jsonl", configfiles=[REPO / "configs/tiny.yaml"]
-    )
+    # one seed of a scorer, random and both mixture learners (a Skill-It schedule keeps its rounds in order);
+    # export_all's plan of every selection is checked by the dry run above
+    selections = [
+        path.relative_to(tiny_run / "results/select")
+        for metric in ("random", "dsir", "doremi", "skillit")
+        for path in sorted((tiny_run / "results/select" / metric).rglob("s0.parquet"))
+    ]
+    assert {s.parts[0] for s in selections} == {"random", "dsir", "doremi", "skillit"}
+    targets = [f"results/export/{s.with_suffix(ext)}" for s in selections for ext in (".parquet", ".jsonl")]
+    proc = snakemake(tiny_run, "--cores", "2", *targets, configfiles=[REPO / "configs/tiny.yaml"])
     assert proc.returncode == 0, proc.stderr[-4000:]
     pool = pd.concat(
         pd.read_parquet(p) for p in sorted((tiny_run / "results/data/pool").glob("shard-*.parquet"))
