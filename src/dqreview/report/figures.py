@@ -1,62 +1,125 @@
-"""Figures: readable at a glance (labelled axes with units, CIs over seeds)."""
+"""Figures: readable at a glance (labelled axes with units, CIs over seeds).
+
+Every figure is drawn for the paper's text width (:data:`TEXT_WIDTH_IN`; ``paper/main.tex`` includes it at
+``\\linewidth``), so a font size set here is the size the reader sees, never below 7 pt.
+"""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
 
 from dqreview.io import atomic_path  # noqa: E402
 
+#: The paper's \linewidth in inches (11pt article, 1 in margins on US letter): figures are drawn at this
+#: width so they are included at 100% and their fonts keep the sizes below.
+TEXT_WIDTH_IN = 6.5
+#: Font sizes in points at that width (the smallest text the reader sees is 7 pt).
+FONT_PT = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7,
+           "ytick.labelsize": 7, "legend.fontsize": 7, "legend.title_fontsize": 7, "figure.titlesize": 9}  # fmt: skip
+#: Ten colours told apart by colour-blind readers, and eight markers: series i takes colour i mod 10 and
+#: marker i mod 8, so the first 40 series each have their own (colour, marker) pair.
+PALETTE = sns.color_palette("colorblind", 10)
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<")
+#: The comparison's facets in reading order; a family not listed here is drawn after them.
+FAMILY_ORDER = ("target-aware", "target-blind", "dedup", "mixture", "other")
+#: The family whose method is the reference drawn in every facet rather than a facet of its own.
+BASELINE_FAMILY = "baseline"
 
-def comparison(summary: pd.DataFrame, diffs: pd.DataFrame, mde: float, path) -> None:
-    """Every method at every budget: (a) target bits per byte, mean ± 95% CI over seeds, with the full-data
-    baseline as a band; (b) the paired difference from random seed by seed, mean ± 95% CI, with the
-    minimal detectable effect shaded.
+
+@contextmanager
+def paper_style():
+    """Seaborn's white grid with the paper's font sizes, for the figures drawn inside it."""
+    with sns.axes_style("whitegrid"), plt.rc_context({**FONT_PT, "axes.titleweight": "normal"}):
+        yield
+
+
+def series_styles(labels) -> dict[str, tuple[tuple[float, float, float], str]]:
+    """A distinct (colour, marker) for every label, in the order given (see :data:`PALETTE`)."""
+    return {label: (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]) for i, label in enumerate(labels)}
+
+
+def _ci(values) -> np.ndarray:
+    return pd.Series(values).fillna(0.0).to_numpy(float)
+
+
+def comparison(
+    summary: pd.DataFrame, diffs: pd.DataFrame, mde: float, path, families: dict[str, str]
+) -> None:
+    """Every method at every budget, one row of panels per method family (``families``: method label ->
+    :attr:`dqreview.metrics.base.Method.family`): (a) target bits per byte against the budget, mean ± 95%
+    CI over seeds, with random (black) and the full-data baseline (dashed, its CI as a band) in every row;
+    (b) the paired difference from random seed by seed, mean ± 95% CI, with the minimal detectable effect
+    shaded. Each method keeps one colour and marker in both panels; its legend sits beside its row.
 
     ``summary``: method, budget, target_bpb, ci95, n_seeds (budget 1.0 = full data);
     ``diffs``: method, budget, diff, ci95, n_pairs.
     """
     parts = summary[summary["budget"] < 1.0]
     full = summary[summary["budget"] >= 1.0]
-    methods = sorted(parts["method"].unique())
+    family_of = {m: families.get(m, "other") for m in parts["method"].unique()}
+    baseline = sorted(m for m, f in family_of.items() if f == BASELINE_FAMILY)
+    present = sorted({f for f in family_of.values() if f != BASELINE_FAMILY})
+    order = [f for f in FAMILY_ORDER if f in present] + [f for f in present if f not in FAMILY_ORDER]
+    members = {f: sorted(m for m, g in family_of.items() if g == f) for f in order}
+    styles = series_styles([m for f in order for m in members[f]])
     budgets = sorted(parts["budget"].unique())
-    fig, (ax, bx) = plt.subplots(
-        1, 2, figsize=(12.0, max(4.0, 0.28 * len(methods) * len(budgets) + 1.5)), constrained_layout=True
-    )
-    step = (min(b - a for a, b in zip(budgets, budgets[1:], strict=False)) if len(budgets) > 1 else 0.1) * 100
-    for i, method in enumerate(methods):
-        g = parts[parts["method"] == method].sort_values("budget")
-        dx = (i - (len(methods) - 1) / 2) * step * 0.02  # dodge so error bars stay readable
-        ax.errorbar(g["budget"] * 100 + dx, g["target_bpb"], yerr=g["ci95"].fillna(0.0), marker="o", capsize=3,
-                    label=method)  # fmt: skip
-    if len(full):
-        m, h = float(full["target_bpb"].iloc[0]), float(pd.Series(full["ci95"]).fillna(0.0).iloc[0])
-        ax.axhline(m, color="black", linestyle="--", linewidth=1, label="full data")
-        ax.axhspan(m - h, m + h, color="black", alpha=0.08)
-    n = int(parts["n_seeds"].min()) if len(parts) else 0
-    ax.set_xlabel("budget (% of pool UTF-8 bytes)")
-    ax.set_ylabel("target test bits per byte (lower is better)")
-    ax.set_title(f"(a) mean ± 95% CI over {n} seeds")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
-    d = diffs.sort_values(["budget", "method"], ascending=[True, False]).reset_index(drop=True)
-    labels = [f"{m}  @{b:.0%}" for m, b in zip(d["method"], d["budget"], strict=True)]
-    colors = ["tab:green" if hi < 0 else "tab:red" if lo > 0 else "tab:gray"
-              for lo, hi in zip(d["diff"] - d["ci95"].fillna(0), d["diff"] + d["ci95"].fillna(0), strict=True)]  # fmt: skip
-    for y, (x, h, c) in enumerate(zip(d["diff"], d["ci95"].fillna(0.0), colors, strict=True)):
-        bx.errorbar(x, y, xerr=h, fmt="o", color=c, capsize=3)
-    bx.axvline(0, color="black", linewidth=1)
-    if mde == mde:  # not NaN
-        bx.axvspan(-mde, mde, color="gray", alpha=0.12, label=f"minimal detectable effect ±{mde:.3f}")
-        bx.legend(fontsize=7, loc="lower right")
-    bx.set_yticks(range(len(d)), labels, fontsize=7)
-    bx.set_xlabel("bits per byte minus random's, same seed (< 0: better than random)")
-    bx.set_title("(b) paired difference from random, mean ± 95% CI")
-    bx.grid(alpha=0.3, axis="x")
-    save_figure(fig, path)
+    step = (min(b - a for a, b in zip(budgets, budgets[1:], strict=False)) if len(budgets) > 1 else 0.2) * 100
+    heights = [max(1.6, 0.135 * len(members[f]) + 0.45) for f in order]
+    with paper_style():
+        fig, axes = plt.subplots(
+            max(len(order), 1), 3, figsize=(TEXT_WIDTH_IN, sum(heights) + 0.5), squeeze=False,
+            gridspec_kw={"width_ratios": [1.0, 1.0, 1.05], "height_ratios": heights or [1.6]},
+            sharex="col", constrained_layout=True,
+        )  # fmt: skip
+        for col in (0, 1):  # one y scale per column, so rows compare at a glance
+            for ax in axes[1:, col]:
+                ax.sharey(axes[0, col])
+        n = int(parts["n_seeds"].min()) if len(parts) else 0
+        for row, family in zip(axes, order, strict=False):
+            ax, bx, lx = row
+            k = len(members[family])
+            for i, method in enumerate(members[family]):
+                colour, marker = styles[method]
+                dx = (i - (k - 1) / 2) * step * 0.25 / max(k, 1)  # dodge so error bars stay apart
+                g = parts[parts["method"] == method].sort_values("budget")
+                ax.errorbar(g["budget"] * 100 + dx, g["target_bpb"], yerr=_ci(g["ci95"]), color=colour,
+                            marker=marker, markersize=4, linewidth=1, capsize=2, label=method)  # fmt: skip
+                d = diffs[diffs["method"] == method].sort_values("budget")
+                bx.errorbar(d["budget"] * 100 + dx, d["diff"], yerr=_ci(d["ci95"]), color=colour,
+                            marker=marker, markersize=4, linewidth=1, capsize=2)  # fmt: skip
+            for method in baseline:
+                g = parts[parts["method"] == method].sort_values("budget")
+                ax.errorbar(g["budget"] * 100, g["target_bpb"], yerr=_ci(g["ci95"]), color="black",
+                            linestyle=":", marker="x", markersize=4, linewidth=1, capsize=2, label=method)  # fmt: skip
+            if len(full):
+                m, h = float(full["target_bpb"].iloc[0]), float(_ci(full["ci95"])[0])
+                ax.axhline(m, color="0.3", linestyle="--", linewidth=1, label="full data (± 95% CI)")
+                ax.axhspan(m - h, m + h, color="0.3", alpha=0.12, linewidth=0)
+            bx.axhline(0, color="black", linewidth=0.8)
+            if mde == mde:  # not NaN
+                bx.axhspan(-mde, mde, color="0.5", alpha=0.15, linewidth=0)
+            ax.set_ylabel("target bits per byte")
+            bx.set_ylabel("Δ bits per byte vs random")
+            handles, labels = ax.get_legend_handles_labels()
+            lx.axis("off")
+            legend = lx.legend(handles, labels, loc="center left", frameon=False, borderaxespad=0, handlelength=1.6,
+                               title=f"{family} ({k} method{'s' if k != 1 else ''})", alignment="left")  # fmt: skip
+            legend.get_title().set_fontweight("bold")
+        for ax in axes[-1, :2]:
+            ax.set_xlabel("budget (% of pool UTF-8 bytes)")
+            ax.set_xticks([b * 100 for b in budgets])
+        axes[0, 0].set_title(f"(a) mean ± 95% CI, {n} seeds\n(lower is better)")
+        mde_text = f"\ngrey band: MDE ±{mde:.3f}" if mde == mde else ""
+        axes[0, 1].set_title(f"(b) paired Δ from random{mde_text}")
+        save_figure(fig, path)
 
 
 def save_figure(fig, path) -> None:
@@ -70,31 +133,50 @@ def cost_verdicts(verdicts: pd.DataFrame, target_model: str, path) -> None:
     """Selection cost against the training time it saves, at proxy scale and projected to ``target_model``.
 
     Points above the diagonal pay for themselves; methods that save nothing sit on the floor of the plot.
+    Each method is one colour and marker, named in the legend under the panels (labels on the points
+    would overlap where methods cost the same); the budget is the marker's fill.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2), constrained_layout=True, sharex=True)
-    panels = [("train_s_saved", "proxy LM (measured)"), ("target_saved_s", f"{target_model} (projected)")]
-    for ax, (col, title) in zip(axes, panels, strict=True):
-        floor = 1e-2
-        for budget, group in verdicts.groupby("budget"):
-            x = group["selection_s"].clip(lower=floor)
-            y = group[col].clip(lower=floor)
-            ax.scatter(x, y, label=f"budget {budget:.0%}", alpha=0.8)
-            for xi, yi, m, v, k in zip(x, y, group.metric, group.variant, group.keep, strict=True):
-                ax.annotate(
-                    f"{m}/{v}/{k}", (xi, yi), fontsize=6, alpha=0.8, xytext=(2, 2), textcoords="offset points"
-                )
-        lo = floor
-        hi = max(float(verdicts[["selection_s", col]].max().max()), 1.0) * 2
-        ax.plot([lo, hi], [lo, hi], color="black", linestyle="--", linewidth=1, label="break-even")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("selection cost (s, method's own jobs + shared stages in full)")
-        ax.set_ylabel("training time saved vs random (s; floor = no saving)")
-        ax.set_title(title)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-    fig.suptitle("Is selecting cheaper than the training it saves? (above the line: yes)")
-    save_figure(fig, path)
+    from matplotlib.lines import Line2D
+
+    labels = verdicts["method"] if "method" in verdicts else verdicts["metric"]
+    verdicts = verdicts.assign(method=list(labels))
+    methods = sorted(verdicts["method"].unique())
+    styles = series_styles(methods)
+    budgets = sorted(verdicts["budget"].unique())
+    floor = 1e-2
+    legend_rows = -(-len(methods) // 3)
+    with paper_style():
+        fig, axes = plt.subplots(
+            1, 2, figsize=(TEXT_WIDTH_IN, 2.9 + 0.14 * legend_rows), sharex=True, constrained_layout=True
+        )
+        panels = [
+            ("train_s_saved", "(a) proxy LM (measured)"),
+            ("target_saved_s", f"(b) {target_model} (projected)"),
+        ]
+        for ax, (col, title) in zip(axes, panels, strict=True):
+            for (method, budget), g in verdicts.groupby(["method", "budget"]):
+                colour, marker = styles[method]
+                first = budget == budgets[0]  # the smallest budget filled, larger ones hollow
+                ax.scatter(g["selection_s"].clip(lower=floor), g[col].clip(lower=floor), s=22, marker=marker,
+                           color=colour if first else "none", edgecolors=colour, linewidths=1)  # fmt: skip
+            hi = max(float(verdicts[["selection_s", col]].max().max()), 1.0) * 2
+            ax.plot([floor, hi], [floor, hi], color="black", linestyle="--", linewidth=1)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("selection cost (s; own jobs + shared stages)")
+            ax.set_title(title, loc="left")
+            ax.grid(alpha=0.3, which="both")
+        axes[0].set_ylabel("training time saved vs random (s)")
+        method_handles = [
+            Line2D([], [], linestyle="", marker=styles[m][1], color=styles[m][0], label=m) for m in methods
+        ]
+        extra = [Line2D([], [], linestyle="--", color="black", label="break-even (above: pays off)")]
+        extra += [Line2D([], [], linestyle="", marker="o", color="0.3", markerfacecolor="0.3" if b == budgets[0] else "none",
+                         label=f"budget {b:.0%}") for b in budgets]  # fmt: skip
+        fig.legend(handles=method_handles + extra, loc="outside lower center", ncols=3, frameon=False,
+                   handletextpad=0.3, columnspacing=1.0)  # fmt: skip
+        fig.suptitle(f"Is selecting cheaper than the training it saves? (floor {floor} s = no saving)")
+        save_figure(fig, path)
 
 
 def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: str = "bpb/target") -> None:
@@ -241,32 +323,39 @@ def metrics_vs_bpb(data: pd.DataFrame, table: pd.DataFrame, path) -> None:
     save_figure(fig, path)
 
 
+#: The synthetic lower and upper bounds of the diversity figure (rows of kind ``"bound"``) are drawn in grey.
+BOUND_COLOUR = "gray"
+
+
 def diversity(table: pd.DataFrame, path) -> None:
     """The Task2Vec coefficient table as a figure: (a) diversity of the lower bound, every domain, the
-    target, the pool and the upper bound; (b) each set's alignment with the target (batch pairs and
-    whole-set). Mean ± 95% CI over batch pairs; sets smaller than one batch are left blank."""
+    target, the pool and the upper bound (the synthetic bounds grey, the target orange); (b) each set's
+    alignment with the target (batch pairs and whole-set). Mean ± 95% CI over batch pairs; sets smaller
+    than one batch are left blank."""
     t = table.reset_index(drop=True)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.0, 0.4 * len(t) + 1.8), constrained_layout=True)
-    y = range(len(t))
-    colors = [
-        "gray" if k in ("lower", "upper") else "tab:orange" if k == "target" else "tab:blue"
-        for k in t["kind"]
+    colours = [
+        BOUND_COLOUR if k == "bound" else PALETTE[1] if k == "target" else PALETTE[0] for k in t["kind"]
     ]
-    ax.barh(y, t["div"].fillna(0), xerr=t["div_ci95"].fillna(0), color=colors, capsize=3)
-    ax.set_yticks(y, t["set"])
-    ax.invert_yaxis()
-    ax.set_xlabel("Task2Vec diversity coefficient (mean pairwise batch distance)")
-    ax.set_title("(a) diversity, with the synthetic lower and upper bounds")
-    ax.grid(alpha=0.3, axis="x")
     real = t[t["kind"] != "bound"]
-    yr = range(len(real))
-    bx.barh([i - 0.2 for i in yr], real["align_batch"].fillna(0), height=0.4, xerr=real["align_batch_ci95"].fillna(0),
-            capsize=3, label="batch pairs")  # fmt: skip
-    bx.barh([i + 0.2 for i in yr], real["align_full"].fillna(0), height=0.4, label="whole set")
-    bx.set_yticks(yr, real["set"])
-    bx.invert_yaxis()
-    bx.set_xlabel("Task2Vec alignment with target ref (1 - cross-diversity)")
-    bx.set_title("(b) alignment with the target")
-    bx.legend(fontsize=7)
-    bx.grid(alpha=0.3, axis="x")
-    save_figure(fig, path)
+    with paper_style():
+        fig, (ax, bx) = plt.subplots(
+            1, 2, figsize=(TEXT_WIDTH_IN, 0.22 * len(t) + 1.2), constrained_layout=True
+        )
+        y = np.arange(len(t))
+        ax.barh(y, t["div"].fillna(0), xerr=_ci(t["div_ci95"]), color=colours, capsize=2)
+        ax.set_yticks(y, t["set"])
+        ax.invert_yaxis()
+        ax.set_xlabel("Task2Vec diversity coefficient\n(mean pairwise batch distance)")
+        ax.set_title("(a) diversity; grey: synthetic bounds", loc="left")
+        ax.grid(alpha=0.3, axis="y")
+        yr = np.arange(len(real))
+        bx.barh(yr - 0.2, real["align_batch"].fillna(0), height=0.4, xerr=_ci(real["align_batch_ci95"]),
+                capsize=2, color=PALETTE[0], label="batch pairs")  # fmt: skip
+        bx.barh(yr + 0.2, real["align_full"].fillna(0), height=0.4, color=PALETTE[2], label="whole set")
+        bx.set_yticks(yr, real["set"])
+        bx.invert_yaxis()
+        bx.set_xlabel("Task2Vec alignment with target ref\n(1 − cross-diversity)")
+        bx.set_title("(b) alignment with the target", loc="left")
+        bx.legend(loc="lower right")
+        bx.grid(alpha=0.3, axis="y")
+        save_figure(fig, path)
