@@ -167,44 +167,59 @@ def cost_verdicts(verdicts: pd.DataFrame, target_model: str, path) -> None:
             ax.set_title(title, loc="left")
             ax.grid(alpha=0.3, which="both")
         axes[0].set_ylabel("training time saved vs random (s)")
-        method_handles = [
-            Line2D([], [], linestyle="", marker=styles[m][1], color=styles[m][0], label=m) for m in methods
-        ]
         extra = [Line2D([], [], linestyle="--", color="black", label="break-even (above: pays off)")]
         extra += [Line2D([], [], linestyle="", marker="o", color="0.3", markerfacecolor="0.3" if b == budgets[0] else "none",
                          label=f"budget {b:.0%}") for b in budgets]  # fmt: skip
-        fig.legend(handles=method_handles + extra, loc="outside lower center", ncols=3, frameon=False,
-                   handletextpad=0.3, columnspacing=1.0)  # fmt: skip
+        _method_legend(fig, styles, extra)
         fig.suptitle(f"Is selecting cheaper than the training it saves? (floor {floor} s = no saving)")
         save_figure(fig, path)
+
+
+def _method_legend(fig, styles: dict, extra=(), ncols: int = 3) -> None:
+    """One legend under the panels naming every method by its colour and marker (plus ``extra`` handles)."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], linestyle="", marker=mk, color=c, label=m) for m, (c, mk) in styles.items()]
+    fig.legend(handles=[*handles, *extra], loc="outside lower center", ncols=ncols, frameon=False,
+               handletextpad=0.3, columnspacing=1.0)  # fmt: skip
 
 
 def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: str = "bpb/target") -> None:
     """Bits per byte against training tokens for every run (seed means), one panel per budget, with
     random's compute curve (its runs at several token counts, each with its own schedule) in black.
+    Each method is one colour and marker, named once in the legend under the panels.
 
     ``curves``: method, budget, seed, tokens, ``value``; ``baseline``: budget, seed, tokens, ``value``.
     """
+    from matplotlib.lines import Line2D
+
     budgets = sorted(curves["budget"].unique())
-    fig, axes = plt.subplots(
-        1, len(budgets), figsize=(4.6 * len(budgets), 4.0), constrained_layout=True, squeeze=False
-    )
-    for ax, budget in zip(axes[0], budgets, strict=True):
-        for method, group in curves[curves["budget"] == budget].groupby("method"):
-            mean = group.groupby("tokens")[value].mean()
-            ax.plot(mean.index, mean.to_numpy(), marker=".", linewidth=1, alpha=0.8, label=method)
-        base = baseline[baseline["budget"] == budget].groupby("tokens")[value].mean()
-        ax.plot(base.index, base.to_numpy(), color="black", marker="s", linewidth=2,
-                label="random: final bpb of runs of each length")  # fmt: skip
-        ax.set_xscale("log")
-        ax.set_xlabel("training tokens")
-        ax.set_ylabel("target test bits per byte")
-        ax.set_title(f"budget {budget:.0%} of pool bytes")
-        ax.grid(alpha=0.3, which="both")
-    axes[0][-1].legend(fontsize=6, loc="upper right")
-    n = int(curves.groupby(["method", "budget"])["seed"].nunique().min())
-    fig.suptitle(f"Learning curves (mean over {n} seeds); black: random trained for each length", fontsize=9)
-    save_figure(fig, path)
+    styles = series_styles(sorted(curves["method"].unique()))
+    legend_rows = -(-(len(styles) + 1) // 3)
+    with paper_style():
+        fig, axes = plt.subplots(
+            1, len(budgets), figsize=(TEXT_WIDTH_IN, 2.6 + 0.14 * legend_rows), squeeze=False, sharey=True,
+            constrained_layout=True,
+        )  # fmt: skip
+        for ax, budget in zip(axes[0], budgets, strict=True):
+            for method, group in curves[curves["budget"] == budget].groupby("method"):
+                mean = group.groupby("tokens")[value].mean()
+                colour, marker = styles[method]
+                ax.plot(mean.index, mean.to_numpy(), color=colour, marker=marker, markersize=3, linewidth=0.8,
+                        alpha=0.85)  # fmt: skip
+            base = baseline[baseline["budget"] == budget].groupby("tokens")[value].mean()
+            ax.plot(base.index, base.to_numpy(), color="black", marker="s", markersize=3, linewidth=1.6)
+            ax.set_xscale("log")
+            ax.set_xlabel("training tokens")
+            ax.set_title(f"budget {budget:.0%} of pool bytes", loc="left")
+            ax.grid(alpha=0.3, which="both")
+        axes[0][0].set_ylabel("target test bits per byte")
+        random_curve = Line2D([], [], color="black", marker="s", markersize=3, linewidth=1.6,
+                              label="random: runs of each length")  # fmt: skip
+        _method_legend(fig, styles, [random_curve])
+        n = int(curves.groupby(["method", "budget"])["seed"].nunique().min())
+        fig.suptitle(f"Learning curves (mean over {n} seeds); black: random trained for each length")
+        save_figure(fig, path)
 
 
 def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: dict, path) -> None:
@@ -215,112 +230,128 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: d
     ``table``: series, budget, kept_fraction, epochs, target_bpb, ci95, diff_vs_random, diff_ci95, n_seeds;
     ``random``: budget, mean, ci95; ``full``: the full-data runs' bits per byte.
     """
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.2), constrained_layout=True)
+    import textwrap
+
     labels = list(dict.fromkeys(s["label"] for s in spec["series"]))
-    for label in labels:
-        g = table[table["series"] == label].sort_values("kept_fraction")
-        line = ax.errorbar(g["kept_fraction"] * 100, g["target_bpb"], yerr=g["ci95"].fillna(0), marker="o", capsize=3,
-                           label=label)  # fmt: skip
-        for x, y, e in zip(g["kept_fraction"] * 100, g["target_bpb"], g["epochs"], strict=True):
-            ax.annotate(f"{e:.1f} ep", (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points",
-                        color=line[0].get_color())  # fmt: skip
-        bx.errorbar(g["budget"] * 100, g["diff_vs_random"], yerr=g["diff_ci95"].fillna(0), marker="o", capsize=3,
-                    label=label)  # fmt: skip
-    r = random.sort_values("budget")
-    ax.errorbar(r["budget"] * 100, r["mean"], yerr=r["ci95"].fillna(0), color="gray", linestyle=":", marker="x",
-                capsize=2, label="random")  # fmt: skip
-    if len(full):
-        ax.axhline(float(full.mean()), color="black", linestyle="--", linewidth=1, label="full data")
-    n = int(table["n_seeds"].min()) if len(table) else 0
-    ax.set_xlabel("kept fraction (% of the bytes the method chooses from)")
-    ax.set_ylabel("target test bits per byte (lower is better)")
-    ax.set_title(f"(a) mean ± 95% CI over {n} seeds; epochs over the selection")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    bx.axhline(0, color="black", linewidth=1)
-    bx.set_xlabel("budget (% of pool UTF-8 bytes)")
-    bx.set_ylabel("bits per byte minus random's, same seed")
-    bx.set_title("(b) paired difference from random (< 0: better)")
-    bx.grid(alpha=0.3)
-    bx.legend(fontsize=7)
-    fig.suptitle(spec["title"] + (f"\n{spec['question']}" if spec.get("question") else ""), fontsize=10)
-    save_figure(fig, path)
+    styles = series_styles(labels)
+    with paper_style():
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(TEXT_WIDTH_IN, 3.3), constrained_layout=True)
+        for label in labels:
+            colour, marker = styles[label]
+            g = table[table["series"] == label].sort_values("kept_fraction")
+            ax.errorbar(g["kept_fraction"] * 100, g["target_bpb"], yerr=_ci(g["ci95"]), color=colour, marker=marker,
+                        markersize=4, linewidth=1, capsize=2, label=label)  # fmt: skip
+            for x, y, e in zip(g["kept_fraction"] * 100, g["target_bpb"], g["epochs"], strict=True):
+                ax.annotate(f"{e:.1f} ep", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points",
+                            color=colour)  # fmt: skip
+            bx.errorbar(g["budget"] * 100, g["diff_vs_random"], yerr=_ci(g["diff_ci95"]), color=colour,
+                        marker=marker, markersize=4, linewidth=1, capsize=2, label=label)  # fmt: skip
+        r = random.sort_values("budget")
+        ax.errorbar(r["budget"] * 100, r["mean"], yerr=_ci(r["ci95"]), color="black", linestyle=":", marker="x",
+                    markersize=4, linewidth=1, capsize=2, label="random")  # fmt: skip
+        if len(full):
+            ax.axhline(float(full.mean()), color="0.3", linestyle="--", linewidth=1, label="full data")
+        n = int(table["n_seeds"].min()) if len(table) else 0
+        ax.set_xlabel("kept fraction (% of the bytes chosen from)")
+        ax.set_ylabel("target bits per byte (lower: better)")
+        ax.set_title(f"(a) mean ± 95% CI over {n} seeds; epochs over the selection", loc="left")
+        ax.legend()
+        bx.axhline(0, color="black", linewidth=0.8)
+        bx.set_xlabel("budget (% of pool UTF-8 bytes)")
+        bx.set_ylabel("Δ bits per byte vs random, same seed")
+        bx.set_title("(b) paired Δ from random (< 0: better)", loc="left")
+        title = textwrap.fill(spec["title"], 95) + (
+            f"\n{textwrap.fill(spec['question'], 95)}" if spec.get("question") else ""
+        )
+        fig.suptitle(title)
+        save_figure(fig, path)
 
 
 def composition(
     table: pd.DataFrame, per_seed: pd.DataFrame, overlap: pd.DataFrame, budget: float, path
 ) -> None:
     """What each selection at ``budget`` contains: (a) domain shares of its bytes, (b) the fraction of
-    planted exact copies, near-duplicates and noise documents it kept, (c) document lengths, (d) pairwise
-    overlap (Jaccard) between methods' selections for the first seed."""
-    import numpy as np
-
+    planted exact copies, near-duplicates and noise documents it kept, (c) document lengths, one row per
+    method across the three; (d) pairwise overlap (Jaccard) between methods' selections for the first seed,
+    its columns numbered as the rows."""
     table = table.sort_values("method").reset_index(drop=True)
-    fig, axes = plt.subplots(2, 2, figsize=(13.0, 4.0 + 0.45 * len(table)), constrained_layout=True)
-    (ax, bx), (cx, dx) = axes
-    shares = [c for c in table.columns if c.startswith("share/")]
-    left = np.zeros(len(table))
-    for col in shares:
-        ax.barh(table["method"], table[col], left=left, label=col.split("/", 1)[1])
-        left += table[col].to_numpy()
-    ax.set_xlabel("share of the selection's bytes")
-    ax.set_title(f"(a) domains, budget {budget:.0%} (seed mean)")
-    ax.legend(fontsize=7, ncols=3, loc="lower right")
-    kept = [c for c in table.columns if c.startswith("kept/")]
-    y = np.arange(len(table))
-    for i, col in enumerate(kept):
-        bx.barh(y + (i - 1) * 0.27, table[col], height=0.27, label=col.split("/", 1)[1])
-    bx.axvline(budget, color="black", linestyle="--", linewidth=1, label="expected at random")
-    bx.set_yticks(y, table["method"], fontsize=7)
-    bx.set_xlabel("fraction of the planted documents kept")
-    bx.set_title("(b) planted duplicates and noise kept")
-    bx.legend(fontsize=7)
-    sub = per_seed[per_seed["budget"] == budget]
-    cx.barh(
-        table["method"],
-        table["mean_words"],
-        xerr=sub.groupby("method")["mean_words"].std().reindex(table["method"]).fillna(0),
-    )
-    cx.set_xlabel("mean words per selected document (± sd over seeds)")
-    cx.set_title("(c) document length")
-    im = dx.imshow(overlap.to_numpy(), vmin=0, vmax=1, cmap="viridis")
-    dx.set_xticks(range(len(overlap)), overlap.columns, rotation=90, fontsize=6)
-    dx.set_yticks(range(len(overlap)), overlap.index, fontsize=6)
-    fig.colorbar(im, ax=dx, label="Jaccard overlap of selected ids")
-    dx.set_title("(d) overlap between methods (first seed)")
-    for a in (ax, cx):
-        a.tick_params(axis="y", labelsize=7)
-    save_figure(fig, path)
+    n = len(table)
+    top = 0.15 * n + 0.9
+    with paper_style():
+        fig = plt.figure(figsize=(TEXT_WIDTH_IN, top + 0.15 * len(overlap) + 1.3), constrained_layout=True)
+        grid = fig.add_gridspec(2, 3, height_ratios=[top, 0.15 * len(overlap) + 1.3])
+        ax = fig.add_subplot(grid[0, 0])
+        bx = fig.add_subplot(grid[0, 1], sharey=ax)
+        cx = fig.add_subplot(grid[0, 2], sharey=ax)
+        dx = fig.add_subplot(grid[1, :])
+        y = np.arange(n)
+        shares = [c for c in table.columns if c.startswith("share/")]
+        left = np.zeros(n)
+        for i, col in enumerate(shares):
+            ax.barh(y, table[col], left=left, color=PALETTE[i % len(PALETTE)], label=col.split("/", 1)[1])
+            left += table[col].to_numpy()
+        ax.set_yticks(y, table["method"])
+        ax.invert_yaxis()
+        ax.set_xlabel("share of bytes")
+        ax.set_title(f"(a) domains\nbudget {budget:.0%}", loc="left")
+        ax.legend(ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.5 / top),
+                  frameon=False, handlelength=1.0, columnspacing=0.8)  # fmt: skip
+        kept = [c for c in table.columns if c.startswith("kept/")]
+        height = 0.8 / max(len(kept), 1)
+        for i, col in enumerate(kept):
+            bx.barh(y + (i - (len(kept) - 1) / 2) * height, table[col], height=height, color=PALETTE[(5, 8, 9)[i % 3]],
+                    label=col.split("/", 1)[1])  # fmt: skip
+        bx.axvline(budget, color="black", linestyle="--", linewidth=1, label="random's")
+        bx.set_xlabel("fraction kept")
+        bx.set_title("(b) planted docs\nkept", loc="left")
+        bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.5 / top), ncols=2, frameon=False,
+                  handlelength=1.0, columnspacing=0.8)  # fmt: skip
+        sub = per_seed[per_seed["budget"] == budget]
+        sd = sub.groupby("method")["mean_words"].std().reindex(table["method"]).fillna(0)
+        cx.barh(y, table["mean_words"], xerr=sd.to_numpy(), color=PALETTE[7], capsize=2)
+        cx.set_xlabel("words (± sd, seeds)")
+        cx.set_title("(c) mean words\nper document", loc="left")
+        for a in (bx, cx):
+            a.tick_params(axis="y", labelleft=False)
+        number = {m: i + 1 for i, m in enumerate(overlap.index)}
+        dx.grid(False)
+        im = dx.imshow(overlap.to_numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        dx.set_xticks(range(len(overlap)), [str(number[m]) for m in overlap.columns], rotation=90)
+        dx.set_yticks(range(len(overlap)), [f"{m}  {number[m]}" for m in overlap.index])
+        fig.colorbar(im, ax=dx, label="Jaccard overlap of selected ids")
+        dx.set_title("(d) overlap between methods (first seed); columns numbered as the rows", loc="left")
+        save_figure(fig, path)
 
 
 def metrics_vs_bpb(data: pd.DataFrame, table: pd.DataFrame, path) -> None:
     """One panel per data metric: its value for every selection (and seed) against the target bits per byte
     of the proxy trained on it, with Pearson r, r² and bootstrap 95% CIs, and the paper's claim beside it."""
-    import numpy as np
+    import textwrap
 
-    n = len(table)
-    fig, axes = plt.subplots(
-        1, max(n, 1), figsize=(4.3 * max(n, 1), 4.2), constrained_layout=True, squeeze=False
-    )
-    for ax, row in zip(axes[0], table.itertuples(index=False), strict=False):
-        x, y = data[row.metric].to_numpy(float), data["bpb/target"].to_numpy(float)
-        ok = np.isfinite(x) & np.isfinite(y)
-        ax.scatter(x[ok], y[ok], s=12, alpha=0.7)
-        if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
-            slope, icept = np.polyfit(x[ok], y[ok], 1)
-            xs = np.linspace(x[ok].min(), x[ok].max(), 2)
-            ax.plot(xs, slope * xs + icept, color="black", linewidth=1)
-        ax.set_xlabel(row.metric)
-        ax.set_ylabel("target test bits per byte")
-        ax.set_title(
-            f"r = {row.r:.2f} [{row.r_lo:.2f}, {row.r_hi:.2f}], r² = {row.r2:.2f} (n = {row.n})\npaper: {row.claim}",
-            fontsize=7,
+    n = max(len(table), 1)
+    ncols = min(n, 2)
+    nrows = -(-n // ncols)
+    with paper_style():
+        fig, axes = plt.subplots(
+            nrows, ncols, figsize=(TEXT_WIDTH_IN, 2.7 * nrows + 0.3), constrained_layout=True, squeeze=False
         )
-        ax.grid(alpha=0.3)
-    fig.suptitle(
-        "Data metrics of each selection vs the proxy LM's bits per byte (bootstrap 95% CIs)", fontsize=10
-    )
-    save_figure(fig, path)
+        for ax, row in zip(axes.flat, table.itertuples(index=False), strict=False):
+            x, y = data[row.metric].to_numpy(float), data["bpb/target"].to_numpy(float)
+            ok = np.isfinite(x) & np.isfinite(y)
+            ax.scatter(x[ok], y[ok], s=10, alpha=0.7, color=PALETTE[0])
+            if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
+                slope, icept = np.polyfit(x[ok], y[ok], 1)
+                xs = np.linspace(x[ok].min(), x[ok].max(), 2)
+                ax.plot(xs, slope * xs + icept, color="black", linewidth=1)
+            ax.set_xlabel(row.metric)
+            ax.set_ylabel("target test bits per byte")
+            claim = textwrap.fill(f"paper: {row.claim}", 60)
+            ax.set_title(f"r = {row.r:.2f} [{row.r_lo:.2f}, {row.r_hi:.2f}], r² = {row.r2:.2f} (n = {row.n})\n{claim}",
+                         loc="left", fontsize=7)  # fmt: skip
+        for ax in list(axes.flat)[len(table) :]:
+            ax.axis("off")
+        fig.suptitle("Data metrics of each selection vs the proxy LM's bits per byte (bootstrap 95% CIs)")
+        save_figure(fig, path)
 
 
 #: The synthetic lower and upper bounds of the diversity figure (rows of kind ``"bound"``) are drawn in grey.

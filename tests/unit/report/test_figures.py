@@ -135,3 +135,53 @@ def test_diversity_draws_the_bounds_grey(drawn, tmp_path):
     assert bars[3].get_facecolor() != bars[1].get_facecolor()  # the target stands out from the domains
     assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == ["wiki", "code", "target/ref", "pool"]
     _readable_at_text_width(fig)
+
+
+def _default_curves(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    curves = pd.DataFrame(
+        [{"method": m, "budget": b, "seed": s, "tokens": tok, "bpb/target": 3.0 - 0.1 * np.log(tok) + rng.normal(0, 0.02)}
+         for m in FAMILY_OF for b in (0.1, 0.3) for s in range(3) for tok in (32768, 65536, 98304)]
+    )  # fmt: skip
+    baseline = curves[curves["method"] == "random"].drop(columns="method")
+    return curves, baseline
+
+
+def test_learning_curves_name_each_method_once_by_colour_and_marker(drawn, tmp_path):
+    curves, baseline = _default_curves()
+    figures.learning_curves(curves, baseline, tmp_path / "learning_curves.pdf")
+    (fig,) = drawn
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == [*sorted(FAMILY_OF), "random: runs of each length"]
+    _readable_at_text_width(fig)
+
+
+def test_ablation_and_metrics_and_composition_are_readable_at_text_width(drawn, tmp_path):
+    spec = {"title": "A long ablation title " * 8, "question": "Does it hold?",
+            "series": [{"label": f"series {i}"} for i in range(4)]}  # fmt: skip
+    table = pd.DataFrame(
+        [{"series": f"series {i}", "budget": b, "kept_fraction": b, "epochs": 1.5, "target_bpb": 2.0 + i / 50,
+          "ci95": 0.01, "diff_vs_random": i / 100, "diff_ci95": 0.01, "n_seeds": 3} for i in range(4) for b in (0.1, 0.3)]
+    )  # fmt: skip
+    random = pd.DataFrame({"budget": [0.1, 0.3], "mean": [2.05, 2.0], "ci95": [0.01, 0.01]})
+    figures.ablation(table, random, pd.Series([1.8, 1.81]), spec, tmp_path / "ablation.pdf")
+
+    rng = np.random.default_rng(0)
+    metrics = ["vendi_q1", "kl_reduction", "t2v_diversity", "t2v_alignment"]
+    data = pd.DataFrame({m: rng.normal(size=60) for m in [*metrics, "bpb/target"]})
+    stats = pd.DataFrame([{"metric": m, "n": 60, "r": 0.1, "r_lo": -0.1, "r_hi": 0.3, "r2": 0.01,
+                           "claim": "a claim long enough to need wrapping across two lines of a panel"} for m in metrics])  # fmt: skip
+    figures.metrics_vs_bpb(data, stats, tmp_path / "metrics.pdf")
+
+    methods = sorted(FAMILY_OF)
+    comp = pd.DataFrame({"method": methods, "budget": 0.1, "mean_words": 100.0,
+                         **{f"share/{d}": 0.2 for d in ("wiki", "dialogue", "legal", "code", "docs")},
+                         **{f"kept/{k}": 0.1 for k in ("exact", "near", "noise")}})  # fmt: skip
+    per_seed = pd.concat([comp.assign(seed=s) for s in range(3)])
+    overlap = pd.DataFrame(rng.uniform(size=(len(methods),) * 2), index=methods, columns=methods)
+    figures.composition(comp, per_seed, overlap, 0.1, tmp_path / "composition.pdf")
+
+    assert len(drawn) == 3
+    for fig in drawn:
+        _readable_at_text_width(fig)
+    assert [t.get_text() for t in drawn[0].axes[0].texts] == ["1.5 ep"] * 8  # epochs at every point
