@@ -398,7 +398,7 @@ def _plot_theory(df: pd.DataFrame, path, width: float) -> None:
             label="Pareto frontier",
         )
         ax.set_yscale("log")
-        ax.set_xlabel(r"$\alpha_{prune}$ = kept examples / N (dimensionless)")
+        ax.set_xlabel(r"$\alpha_{prune}$ = kept examples / N")
         title = (
             "perfect metric (probe = teacher)"
             if metric == "perfect"

@@ -235,7 +235,9 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: d
     labels = list(dict.fromkeys(s["label"] for s in spec["series"]))
     styles = series_styles(labels)
     with paper_style():
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(TEXT_WIDTH_IN, 3.3), constrained_layout=True)
+        fig, (ax, bx) = plt.subplots(
+            1, 2, figsize=(TEXT_WIDTH_IN, 3.3 + 0.14 * -(-(len(labels) + 2) // 3)), constrained_layout=True
+        )
         for label in labels:
             colour, marker = styles[label]
             g = table[table["series"] == label].sort_values("kept_fraction")
@@ -255,7 +257,8 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: d
         ax.set_xlabel("kept fraction (% of the bytes chosen from)")
         ax.set_ylabel("target bits per byte (lower: better)")
         ax.set_title(f"(a) mean ± 95% CI over {n} seeds; epochs over the selection", loc="left")
-        ax.legend()
+        handles, names = ax.get_legend_handles_labels()  # under the panels: the points stay uncovered
+        fig.legend(handles, names, loc="outside lower center", ncols=3, frameon=False, columnspacing=1.0)
         bx.axhline(0, color="black", linewidth=0.8)
         bx.set_xlabel("budget (% of pool UTF-8 bytes)")
         bx.set_ylabel("Δ bits per byte vs random, same seed")
@@ -299,7 +302,7 @@ def composition(
         kept = [c for c in table.columns if c.startswith("kept/")]
         height = 0.8 / max(len(kept), 1)
         for i, col in enumerate(kept):
-            bx.barh(y + (i - (len(kept) - 1) / 2) * height, table[col], height=height, color=PALETTE[(5, 8, 9)[i % 3]],
+            bx.barh(y + (i - (len(kept) - 1) / 2) * height, table[col], height=height, color=("0.15", "0.45", "0.75")[i % 3],
                     label=col.split("/", 1)[1])  # fmt: skip
         bx.axvline(budget, color="black", linestyle="--", linewidth=1, label="random's")
         bx.set_xlabel("fraction kept")
@@ -345,7 +348,7 @@ def metrics_vs_bpb(data: pd.DataFrame, table: pd.DataFrame, path) -> None:
                 ax.plot(xs, slope * xs + icept, color="black", linewidth=1)
             ax.set_xlabel(row.metric)
             ax.set_ylabel("target test bits per byte")
-            claim = textwrap.fill(f"paper: {row.claim}", 60)
+            claim = textwrap.fill(f"paper: {row.claim}", 48 if ncols > 1 else 100)
             ax.set_title(f"r = {row.r:.2f} [{row.r_lo:.2f}, {row.r_hi:.2f}], r² = {row.r2:.2f} (n = {row.n})\n{claim}",
                          loc="left", fontsize=7)  # fmt: skip
         for ax in list(axes.flat)[len(table) :]:

@@ -64,7 +64,8 @@ def doremi_weights_figure(states: Sequence[dict], path) -> None:
         ax.set_xticks(x, names, rotation=30, ha="right")
         ax.set_ylabel("share of training tokens")
         ax.set_title("learned vs natural mixture")
-        ax.legend()
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
+        ax.legend(loc="upper left")
         ax.grid(alpha=0.3, axis="y")
     save_figure(fig, path)
 
@@ -94,6 +95,7 @@ def skillit_schedule_figure(states: Sequence[dict], path) -> None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="training skill")
         ax = row[1]
         graph = np.mean([s["graph"] for s in runs], axis=0)
+        ax.grid(False)
         im = ax.imshow(graph, cmap="viridis", vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(runs[0]["eval_skills"])), runs[0]["eval_skills"], rotation=30, ha="right")
         ax.set_yticks(range(len(names)), names)
