@@ -33,7 +33,11 @@ rule prepare:
         test=paths.fill(paths.TARGET, split="test"),
         heldout=paths.expand(paths.HELDOUT, domain=PLAN.domains),
         stats=paths.PREPARE_STATS,
-        table=report(paths.table("data"), category="3 Composition"),
+        table=report(
+            paths.table("data"),
+            caption="../report/captions/data_table.rst",
+            category="3 Composition",
+        ),
         table_tex=paths.table("data", tex=True),
     log:
         paths.log(Job.PREPARE),

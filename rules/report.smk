@@ -7,8 +7,16 @@ rule comparison:
         infos=PLAN.selection_infos(),
         harness=PLAN.harness_tables(),
     output:
-        figure=report(paths.figure("comparison"), category="1 Main comparison"),
-        table=report(paths.table("comparison"), category="1 Main comparison"),
+        figure=report(
+            paths.figure("comparison"),
+            caption="../report/captions/comparison_figure.rst",
+            category="1 Main comparison",
+        ),
+        table=report(
+            paths.table("comparison"),
+            caption="../report/captions/comparison_table.rst",
+            category="1 Main comparison",
+        ),
         table_tex=paths.table("comparison", tex=True),
         runs=paths.table("runs"),
     log:
@@ -30,7 +38,11 @@ rule cost_table:
     input:
         costs=PLAN.all_costs(),
     output:
-        table=report(paths.table("cost"), category="5 Cost"),
+        table=report(
+            paths.table("cost"),
+            caption="../report/captions/cost_table.rst",
+            category="5 Cost",
+        ),
         table_tex=paths.table("cost", tex=True),
     log:
         paths.log(Job.report("cost_table")),
@@ -75,7 +87,11 @@ rule vendi_table:
         test=paths.fill(paths.EMBED, part="target/test"),
         selections=PLAN.selection_ids(),
     output:
-        table=report(paths.table("vendi"), category="4 Data metrics"),
+        table=report(
+            paths.table("vendi"),
+            caption="../report/captions/vendi_table.rst",
+            category="4 Data metrics",
+        ),
         table_tex=paths.table("vendi", tex=True),
     log:
         paths.log(Job.report("vendi_table")),
@@ -97,7 +113,11 @@ rule dedup_quality:
         shards=PLAN.pool_shards(),
         scores=PLAN.dedup_scores(),
     output:
-        table=report(paths.table("dedup_quality"), category="4 Data metrics"),
+        table=report(
+            paths.table("dedup_quality"),
+            caption="../report/captions/dedup_quality_table.rst",
+            category="4 Data metrics",
+        ),
         table_tex=paths.table("dedup_quality", tex=True),
         by_domain=paths.table("dedup_by_domain"),
     log:
@@ -119,7 +139,11 @@ rule dedup_quality:
 
 rule theory:
     output:
-        figure=report(paths.figure("theory"), category="6 Theory"),
+        figure=report(
+            paths.figure("theory"),
+            caption="../report/captions/theory_figure.rst",
+            category="6 Theory",
+        ),
         table=paths.table("theory"),
         table_tex=paths.table("theory", tex=True),
     log:
@@ -142,7 +166,11 @@ rule kl_table:
         ref=paths.fill(paths.TARGET, split="ref"),
         selections=PLAN.selection_ids(),
     output:
-        table=report(paths.table("kl_reduction"), category="4 Data metrics"),
+        table=report(
+            paths.table("kl_reduction"),
+            caption="../report/captions/kl_table.rst",
+            category="4 Data metrics",
+        ),
     log:
         paths.log(Job.report("kl_table")),
     benchmark:
@@ -165,10 +193,22 @@ rule compute_table:
         train_logs=PLAN.train_logs(),
         costs=PLAN.all_costs(),
     output:
-        table=report(paths.table("compute"), category="5 Cost"),
+        table=report(
+            paths.table("compute"),
+            caption="../report/captions/compute_table.rst",
+            category="5 Cost",
+        ),
         table_tex=paths.table("compute", tex=True),
-        figure=report(paths.figure("cost"), category="5 Cost"),
-        curves_figure=report(paths.figure("learning_curves"), category="5 Cost"),
+        figure=report(
+            paths.figure("cost"),
+            caption="../report/captions/cost_figure.rst",
+            category="5 Cost",
+        ),
+        curves_figure=report(
+            paths.figure("learning_curves"),
+            caption="../report/captions/learning_curves_figure.rst",
+            category="5 Cost",
+        ),
         curves_table=paths.table("compute_curves"),
     log:
         paths.log(Job.report("compute_table")),
@@ -189,8 +229,16 @@ rule ablation:
     input:
         unpack(ablation_runs),
     output:
-        figure=report(paths.figure("{ablation}"), category="2 Ablations"),
-        table=report(paths.table("{ablation}"), category="2 Ablations"),
+        figure=report(
+            paths.figure("{ablation}"),
+            caption="../report/captions/ablation_figure.rst",
+            category="2 Ablations",
+        ),
+        table=report(
+            paths.table("{ablation}"),
+            caption="../report/captions/ablation_table.rst",
+            category="2 Ablations",
+        ),
         table_tex=paths.table("{ablation}", tex=True),
     log:
         paths.log(Job.report("{ablation}")),
@@ -215,8 +263,16 @@ rule composition:
         index=paths.POOL_INDEX,
         selections=PLAN.selection_ids(),
     output:
-        figure=report(paths.figure("composition"), category="3 Composition"),
-        table=report(paths.table("composition"), category="3 Composition"),
+        figure=report(
+            paths.figure("composition"),
+            caption="../report/captions/composition_figure.rst",
+            category="3 Composition",
+        ),
+        table=report(
+            paths.table("composition"),
+            caption="../report/captions/composition_table.rst",
+            category="3 Composition",
+        ),
         table_tex=paths.table("composition", tex=True),
     log:
         paths.log(Job.report("composition")),
@@ -240,8 +296,16 @@ rule metrics_vs_bpb:
         kl=paths.table("kl_reduction"),
         t2v=paths.table("t2v_selections"),
     output:
-        figure=report(paths.figure("metrics"), category="4 Data metrics"),
-        table=report(paths.table("metrics"), category="4 Data metrics"),
+        figure=report(
+            paths.figure("metrics"),
+            caption="../report/captions/metrics_figure.rst",
+            category="4 Data metrics",
+        ),
+        table=report(
+            paths.table("metrics"),
+            caption="../report/captions/metrics_table.rst",
+            category="4 Data metrics",
+        ),
         table_tex=paths.table("metrics", tex=True),
         points=paths.table("metrics_points"),
     log:
@@ -298,7 +362,9 @@ rule paper:
         figures=PLAN.paper_figures(),
         tables=PLAN.paper_tables(),
     output:
-        pdf=report(paths.PAPER_PDF, category="0 Paper"),
+        pdf=report(
+            paths.PAPER_PDF, caption="../report/captions/paper.rst", category="0 Paper"
+        ),
     log:
         paths.log(Job.report("paper")),
     benchmark:
@@ -318,7 +384,11 @@ rule diversity_figure:
     input:
         table=paths.table("diversity"),
     output:
-        figure=report(paths.figure("diversity"), category="4 Data metrics"),
+        figure=report(
+            paths.figure("diversity"),
+            caption="../report/captions/diversity_figure.rst",
+            category="4 Data metrics",
+        ),
     log:
         paths.log(Job.report("diversity_figure")),
     benchmark:

@@ -334,6 +334,13 @@ def plot_theory(df: pd.DataFrame, path) -> None:
     each point the mean over seeds with a 95% CI bar; the unpruned learning curve (black) and the
     Pareto frontier (thick grey). Saved atomically (format from the file suffix, PDF by default).
     """
+    from dqreview.report.figures import TEXT_WIDTH_IN, paper_style
+
+    with paper_style():
+        _plot_theory(df, path, 0.8 * TEXT_WIDTH_IN)  # the paper includes it at 0.8 \linewidth
+
+
+def _plot_theory(df: pd.DataFrame, path, width: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -352,7 +359,7 @@ def plot_theory(df: pd.DataFrame, path) -> None:
     fig, axes = plt.subplots(
         1,
         max(1, len(metrics)),
-        figsize=(5.2 * max(1, len(metrics)), 4.2),
+        figsize=(width, 3.4),
         sharey=True,
         constrained_layout=True,
         squeeze=False,
@@ -399,20 +406,20 @@ def plot_theory(df: pd.DataFrame, path) -> None:
             label="Pareto frontier",
         )
         ax.set_yscale("log")
-        ax.set_xlabel(r"$\alpha_{prune}$ = kept examples / N (dimensionless)")
+        ax.set_xlabel(r"$\alpha_{prune}$ = kept examples / N")
         title = (
             "perfect metric (probe = teacher)"
             if metric == "perfect"
             else f"imperfect metric (probe at θ={th:g}°)"
         )
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("student test error ε (fraction misclassified)")
-    axes[0][-1].legend(fontsize=6.5, ncol=2, loc="upper right")
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=4, frameon=False, columnspacing=1.0)
     N = int(round(df["n_kept"].iloc[-1] / df["alpha_prune"].iloc[-1])) if len(df) else 0
     fig.suptitle(
-        f"Teacher–student perceptron, N≈{N}, max-margin student; mean ± 95% CI over {n_seeds} seeds",
-        fontsize=10,
+        f"Teacher–student perceptron, N≈{N}, max-margin student;\nmean ± 95% CI over {n_seeds} seeds"
     )
     from pathlib import Path
 

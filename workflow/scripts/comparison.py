@@ -5,6 +5,7 @@ from dqreview.runner import run
 
 def main(smk):
     from dqreview.io import write_csv, write_text
+    from dqreview.metrics import method_of
     from dqreview.report.figures import comparison
     from dqreview.report.runs import collect_runs, harness_columns, method_labels
     from dqreview.report.stats import (
@@ -39,7 +40,12 @@ def main(smk):
     write_csv(table, smk.output.table)
     cols = ["method", "budget", "target_bpb", "ci95", "diff_vs_random", "diff_ci95", "n_seeds"]
     write_text(to_latex(table[cols]), smk.output.table_tex)
-    comparison(summary, diffs, mde, smk.output.figure)
+    # the figure's facets: each method's declared family
+    families = {
+        label: method_of(smk.config, m).family
+        for label, m in zip(runs["method"], runs["metric"], strict=True)
+    }
+    comparison(summary, diffs, mde, smk.output.figure, families)
 
 
 run(main, snakemake)

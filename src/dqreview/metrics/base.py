@@ -50,11 +50,17 @@ class Method:
     deduplicates : bool
         The method removes duplicates (a ``removed`` score column), so its variants are judged
         against the planted duplicates (``results/tables/dedup_quality.csv``).
+    family : str
+        The kind of bet the method makes, one facet of the comparison figure: ``"target-aware"`` (reads
+        the target sample), ``"target-blind"`` (judges the pool alone), ``"dedup"`` (removes duplicates),
+        ``"mixture"`` (learns domain weights), ``"baseline"`` (the reference every facet draws), or
+        ``"other"`` (the default, for a method that declares none).
     """
 
     Params: ClassVar[type[Params]] = NoParams
     keep: ClassVar[tuple[str, ...]] = ("high",)
     deduplicates: ClassVar[bool] = False
+    family: ClassVar[str] = "other"
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or type(self).__name__.lower()
@@ -179,6 +185,7 @@ class MixtureLearner(Method, ABC):
     """
 
     figure: ClassVar[str | None] = None
+    family: ClassVar[str] = "mixture"
 
     def draw(self, states: list[dict[str, Any]], path: str) -> None:
         """Draw :attr:`figure` from the learned states."""

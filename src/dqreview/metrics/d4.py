@@ -116,6 +116,7 @@ class D4(DocumentScorer):
 
     Params = D4Params
     keep = ("high", "low")
+    family = "dedup"
     deduplicates = True
     fit_inputs = (POOL_EMBEDDINGS, POOL_IDS)
 

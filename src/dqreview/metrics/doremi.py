@@ -404,6 +404,7 @@ class DoReMi(MixtureLearner):
 
     Params = DoReMiParams
     keep = ("high",)
+    family = "mixture"
     figure = "doremi_weights"
 
     def draw(self, states, path):

@@ -183,6 +183,7 @@ class DQ(DocumentScorer):
 
     Params = DQParams
     keep = ("high",)
+    family = "target-aware"
     fit_inputs = (POOL_T2V, POOL_IDS, TARGET_T2V)
 
     def fit(self, inputs: dict[str, Any], params: DQParams) -> dict[str, np.ndarray]:

@@ -144,6 +144,7 @@ class ProtoAlign(DocumentScorer):
 
     Params = ProtoAlignParams
     keep = ("high", "low")
+    family = "target-aware"
     features = EMBEDDINGS
     fit_inputs = (TARGET_EMBEDDINGS,)
 

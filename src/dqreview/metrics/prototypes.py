@@ -317,6 +317,7 @@ class SSLPrototypes(DocumentScorer):
 
     Params = SSLProtoParams
     keep = ("high", "low")
+    family = "target-blind"
     features = EMBEDDINGS
     fit_inputs = (POOL_EMBEDDINGS, POOL_IDS)
 

@@ -24,6 +24,7 @@ class Random(DocumentScorer):
 
     Params = NoParams
     keep = ("high",)
+    family = "baseline"
 
     def score(self, docs, features, state, params) -> pd.DataFrame:
         return zero_scores(docs)

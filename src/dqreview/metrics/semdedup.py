@@ -361,6 +361,7 @@ class SemDeDup(DocumentScorer):
 
     Params = SemDeDupParams
     keep = ("high",)
+    family = "dedup"
     deduplicates = True
     fit_inputs = (POOL_EMBEDDINGS, POOL_IDS)
 

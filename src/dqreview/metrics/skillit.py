@@ -487,6 +487,7 @@ class SkillIt(MixtureLearner):
 
     Params = SkillItParams
     keep = ("high",)
+    family = "mixture"
     figure = "skillit_schedule"
 
     def draw(self, states, path):

@@ -181,6 +181,7 @@ class T2VAlign(DocumentScorer):
 
     Params = T2VAlignParams
     keep = ("high", "low")
+    family = "target-aware"
     features = T2V
     fit_inputs = (TARGET_T2V, TARGET_LOSSES)
 

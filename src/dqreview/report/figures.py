@@ -1,62 +1,125 @@
-"""Figures: readable at a glance (labelled axes with units, CIs over seeds)."""
+"""Figures: readable at a glance (labelled axes with units, CIs over seeds).
+
+Every figure is drawn for the paper's text width (:data:`TEXT_WIDTH_IN`; ``paper/main.tex`` includes it at
+``\\linewidth``), so a font size set here is the size the reader sees, never below 7 pt.
+"""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
 
 from dqreview.io import atomic_path  # noqa: E402
 
+#: The paper's \linewidth in inches (11pt article, 1 in margins on US letter): figures are drawn at this
+#: width so they are included at 100% and their fonts keep the sizes below.
+TEXT_WIDTH_IN = 6.5
+#: Font sizes in points at that width (the smallest text the reader sees is 7 pt).
+FONT_PT = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7,
+           "ytick.labelsize": 7, "legend.fontsize": 7, "legend.title_fontsize": 7, "figure.titlesize": 9}  # fmt: skip
+#: Ten colours told apart by colour-blind readers, and eight markers: series i takes colour i mod 10 and
+#: marker i mod 8, so the first 40 series each have their own (colour, marker) pair.
+PALETTE = sns.color_palette("colorblind", 10)
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<")
+#: The comparison's facets in reading order; a family not listed here is drawn after them.
+FAMILY_ORDER = ("target-aware", "target-blind", "dedup", "mixture", "other")
+#: The family whose method is the reference drawn in every facet rather than a facet of its own.
+BASELINE_FAMILY = "baseline"
 
-def comparison(summary: pd.DataFrame, diffs: pd.DataFrame, mde: float, path) -> None:
-    """Every method at every budget: (a) target bits per byte, mean ± 95% CI over seeds, with the full-data
-    baseline as a band; (b) the paired difference from random seed by seed, mean ± 95% CI, with the
-    minimal detectable effect shaded.
+
+@contextmanager
+def paper_style():
+    """Seaborn's white grid with the paper's font sizes, for the figures drawn inside it."""
+    with sns.axes_style("whitegrid"), plt.rc_context({**FONT_PT, "axes.titleweight": "normal"}):
+        yield
+
+
+def series_styles(labels) -> dict[str, tuple[tuple[float, float, float], str]]:
+    """A distinct (colour, marker) for every label, in the order given (see :data:`PALETTE`)."""
+    return {label: (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]) for i, label in enumerate(labels)}
+
+
+def _ci(values) -> np.ndarray:
+    return pd.Series(values).fillna(0.0).to_numpy(float)
+
+
+def comparison(
+    summary: pd.DataFrame, diffs: pd.DataFrame, mde: float, path, families: dict[str, str]
+) -> None:
+    """Every method at every budget, one row of panels per method family (``families``: method label ->
+    :attr:`dqreview.metrics.base.Method.family`): (a) target bits per byte against the budget, mean ± 95%
+    CI over seeds, with random (black) and the full-data baseline (dashed, its CI as a band) in every row;
+    (b) the paired difference from random seed by seed, mean ± 95% CI, with the minimal detectable effect
+    shaded. Each method keeps one colour and marker in both panels; its legend sits beside its row.
 
     ``summary``: method, budget, target_bpb, ci95, n_seeds (budget 1.0 = full data);
     ``diffs``: method, budget, diff, ci95, n_pairs.
     """
     parts = summary[summary["budget"] < 1.0]
     full = summary[summary["budget"] >= 1.0]
-    methods = sorted(parts["method"].unique())
+    family_of = {m: families.get(m, "other") for m in parts["method"].unique()}
+    baseline = sorted(m for m, f in family_of.items() if f == BASELINE_FAMILY)
+    present = sorted({f for f in family_of.values() if f != BASELINE_FAMILY})
+    order = [f for f in FAMILY_ORDER if f in present] + [f for f in present if f not in FAMILY_ORDER]
+    members = {f: sorted(m for m, g in family_of.items() if g == f) for f in order}
+    styles = series_styles([m for f in order for m in members[f]])
     budgets = sorted(parts["budget"].unique())
-    fig, (ax, bx) = plt.subplots(
-        1, 2, figsize=(12.0, max(4.0, 0.28 * len(methods) * len(budgets) + 1.5)), constrained_layout=True
-    )
-    step = (min(b - a for a, b in zip(budgets, budgets[1:], strict=False)) if len(budgets) > 1 else 0.1) * 100
-    for i, method in enumerate(methods):
-        g = parts[parts["method"] == method].sort_values("budget")
-        dx = (i - (len(methods) - 1) / 2) * step * 0.02  # dodge so error bars stay readable
-        ax.errorbar(g["budget"] * 100 + dx, g["target_bpb"], yerr=g["ci95"].fillna(0.0), marker="o", capsize=3,
-                    label=method)  # fmt: skip
-    if len(full):
-        m, h = float(full["target_bpb"].iloc[0]), float(pd.Series(full["ci95"]).fillna(0.0).iloc[0])
-        ax.axhline(m, color="black", linestyle="--", linewidth=1, label="full data")
-        ax.axhspan(m - h, m + h, color="black", alpha=0.08)
-    n = int(parts["n_seeds"].min()) if len(parts) else 0
-    ax.set_xlabel("budget (% of pool UTF-8 bytes)")
-    ax.set_ylabel("target test bits per byte (lower is better)")
-    ax.set_title(f"(a) mean ± 95% CI over {n} seeds")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
-    d = diffs.sort_values(["budget", "method"], ascending=[True, False]).reset_index(drop=True)
-    labels = [f"{m}  @{b:.0%}" for m, b in zip(d["method"], d["budget"], strict=True)]
-    colors = ["tab:green" if hi < 0 else "tab:red" if lo > 0 else "tab:gray"
-              for lo, hi in zip(d["diff"] - d["ci95"].fillna(0), d["diff"] + d["ci95"].fillna(0), strict=True)]  # fmt: skip
-    for y, (x, h, c) in enumerate(zip(d["diff"], d["ci95"].fillna(0.0), colors, strict=True)):
-        bx.errorbar(x, y, xerr=h, fmt="o", color=c, capsize=3)
-    bx.axvline(0, color="black", linewidth=1)
-    if mde == mde:  # not NaN
-        bx.axvspan(-mde, mde, color="gray", alpha=0.12, label=f"minimal detectable effect ±{mde:.3f}")
-        bx.legend(fontsize=7, loc="lower right")
-    bx.set_yticks(range(len(d)), labels, fontsize=7)
-    bx.set_xlabel("bits per byte minus random's, same seed (< 0: better than random)")
-    bx.set_title("(b) paired difference from random, mean ± 95% CI")
-    bx.grid(alpha=0.3, axis="x")
-    save_figure(fig, path)
+    step = (min(b - a for a, b in zip(budgets, budgets[1:], strict=False)) if len(budgets) > 1 else 0.2) * 100
+    heights = [max(1.6, 0.135 * len(members[f]) + 0.45) for f in order]
+    with paper_style():
+        fig, axes = plt.subplots(
+            max(len(order), 1), 3, figsize=(TEXT_WIDTH_IN, sum(heights) + 0.5), squeeze=False,
+            gridspec_kw={"width_ratios": [1.0, 1.0, 1.05], "height_ratios": heights or [1.6]},
+            sharex="col", constrained_layout=True,
+        )  # fmt: skip
+        for col in (0, 1):  # one y scale per column, so rows compare at a glance
+            for ax in axes[1:, col]:
+                ax.sharey(axes[0, col])
+        n = int(parts["n_seeds"].min()) if len(parts) else 0
+        for row, family in zip(axes, order, strict=False):
+            ax, bx, lx = row
+            k = len(members[family])
+            for i, method in enumerate(members[family]):
+                colour, marker = styles[method]
+                dx = (i - (k - 1) / 2) * step * 0.25 / max(k, 1)  # dodge so error bars stay apart
+                g = parts[parts["method"] == method].sort_values("budget")
+                ax.errorbar(g["budget"] * 100 + dx, g["target_bpb"], yerr=_ci(g["ci95"]), color=colour,
+                            marker=marker, markersize=4, linewidth=1, capsize=2, label=method)  # fmt: skip
+                d = diffs[diffs["method"] == method].sort_values("budget")
+                bx.errorbar(d["budget"] * 100 + dx, d["diff"], yerr=_ci(d["ci95"]), color=colour,
+                            marker=marker, markersize=4, linewidth=1, capsize=2)  # fmt: skip
+            for method in baseline:
+                g = parts[parts["method"] == method].sort_values("budget")
+                ax.errorbar(g["budget"] * 100, g["target_bpb"], yerr=_ci(g["ci95"]), color="black",
+                            linestyle=":", marker="x", markersize=4, linewidth=1, capsize=2, label=method)  # fmt: skip
+            if len(full):
+                m, h = float(full["target_bpb"].iloc[0]), float(_ci(full["ci95"])[0])
+                ax.axhline(m, color="0.3", linestyle="--", linewidth=1, label="full data (± 95% CI)")
+                ax.axhspan(m - h, m + h, color="0.3", alpha=0.12, linewidth=0)
+            bx.axhline(0, color="black", linewidth=0.8)
+            if mde == mde:  # not NaN
+                bx.axhspan(-mde, mde, color="0.5", alpha=0.15, linewidth=0)
+            ax.set_ylabel("target bits per byte")
+            bx.set_ylabel("Δ bits per byte vs random")
+            handles, labels = ax.get_legend_handles_labels()
+            lx.axis("off")
+            legend = lx.legend(handles, labels, loc="center left", frameon=False, borderaxespad=0, handlelength=1.6,
+                               title=f"{family} ({k} method{'s' if k != 1 else ''})", alignment="left")  # fmt: skip
+            legend.get_title().set_fontweight("bold")
+        for ax in axes[-1, :2]:
+            ax.set_xlabel("budget (% of pool UTF-8 bytes)")
+            ax.set_xticks([b * 100 for b in budgets])
+        axes[0, 0].set_title(f"(a) mean ± 95% CI, {n} seeds\n(lower is better)")
+        mde_text = f"\ngrey band: MDE ±{mde:.3f}" if mde == mde else ""
+        axes[0, 1].set_title(f"(b) paired Δ from random{mde_text}")
+        save_figure(fig, path)
 
 
 def save_figure(fig, path) -> None:
@@ -70,59 +133,93 @@ def cost_verdicts(verdicts: pd.DataFrame, target_model: str, path) -> None:
     """Selection cost against the training time it saves, at proxy scale and projected to ``target_model``.
 
     Points above the diagonal pay for themselves; methods that save nothing sit on the floor of the plot.
+    Each method is one colour and marker, named in the legend under the panels (labels on the points
+    would overlap where methods cost the same); the budget is the marker's fill.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.2), constrained_layout=True, sharex=True)
-    panels = [("train_s_saved", "proxy LM (measured)"), ("target_saved_s", f"{target_model} (projected)")]
-    for ax, (col, title) in zip(axes, panels, strict=True):
-        floor = 1e-2
-        for budget, group in verdicts.groupby("budget"):
-            x = group["selection_s"].clip(lower=floor)
-            y = group[col].clip(lower=floor)
-            ax.scatter(x, y, label=f"budget {budget:.0%}", alpha=0.8)
-            for xi, yi, m, v, k in zip(x, y, group.metric, group.variant, group.keep, strict=True):
-                ax.annotate(
-                    f"{m}/{v}/{k}", (xi, yi), fontsize=6, alpha=0.8, xytext=(2, 2), textcoords="offset points"
-                )
-        lo = floor
-        hi = max(float(verdicts[["selection_s", col]].max().max()), 1.0) * 2
-        ax.plot([lo, hi], [lo, hi], color="black", linestyle="--", linewidth=1, label="break-even")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("selection cost (s, method's own jobs + shared stages in full)")
-        ax.set_ylabel("training time saved vs random (s; floor = no saving)")
-        ax.set_title(title)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-    fig.suptitle("Is selecting cheaper than the training it saves? (above the line: yes)")
-    save_figure(fig, path)
+    from matplotlib.lines import Line2D
+
+    labels = verdicts["method"] if "method" in verdicts else verdicts["metric"]
+    verdicts = verdicts.assign(method=list(labels))
+    methods = sorted(verdicts["method"].unique())
+    styles = series_styles(methods)
+    budgets = sorted(verdicts["budget"].unique())
+    floor = 1e-2
+    legend_rows = -(-len(methods) // 3)
+    with paper_style():
+        fig, axes = plt.subplots(
+            1, 2, figsize=(TEXT_WIDTH_IN, 2.9 + 0.14 * legend_rows), sharex=True, constrained_layout=True
+        )
+        panels = [
+            ("train_s_saved", "(a) proxy LM (measured)"),
+            ("target_saved_s", f"(b) {target_model} (projected)"),
+        ]
+        for ax, (col, title) in zip(axes, panels, strict=True):
+            for (method, budget), g in verdicts.groupby(["method", "budget"]):
+                colour, marker = styles[method]
+                first = budget == budgets[0]  # the smallest budget filled, larger ones hollow
+                ax.scatter(g["selection_s"].clip(lower=floor), g[col].clip(lower=floor), s=22, marker=marker,
+                           color=colour if first else "none", edgecolors=colour, linewidths=1)  # fmt: skip
+            hi = max(float(verdicts[["selection_s", col]].max().max()), 1.0) * 2
+            ax.plot([floor, hi], [floor, hi], color="black", linestyle="--", linewidth=1)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("selection cost (s; own jobs + shared stages)")
+            ax.set_title(title, loc="left")
+            ax.grid(alpha=0.3, which="both")
+        axes[0].set_ylabel("training time saved vs random (s)")
+        extra = [Line2D([], [], linestyle="--", color="black", label="break-even (above: pays off)")]
+        extra += [Line2D([], [], linestyle="", marker="o", color="0.3", markerfacecolor="0.3" if b == budgets[0] else "none",
+                         label=f"budget {b:.0%}") for b in budgets]  # fmt: skip
+        _method_legend(fig, styles, extra)
+        fig.suptitle(f"Is selecting cheaper than the training it saves? (floor {floor} s = no saving)")
+        save_figure(fig, path)
+
+
+def _method_legend(fig, styles: dict, extra=(), ncols: int = 3) -> None:
+    """One legend under the panels naming every method by its colour and marker (plus ``extra`` handles)."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], linestyle="", marker=mk, color=c, label=m) for m, (c, mk) in styles.items()]
+    fig.legend(handles=[*handles, *extra], loc="outside lower center", ncols=ncols, frameon=False,
+               handletextpad=0.3, columnspacing=1.0)  # fmt: skip
 
 
 def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: str = "bpb/target") -> None:
     """Bits per byte against training tokens for every run (seed means), one panel per budget, with
     random's compute curve (its runs at several token counts, each with its own schedule) in black.
+    Each method is one colour and marker, named once in the legend under the panels.
 
     ``curves``: method, budget, seed, tokens, ``value``; ``baseline``: budget, seed, tokens, ``value``.
     """
+    from matplotlib.lines import Line2D
+
     budgets = sorted(curves["budget"].unique())
-    fig, axes = plt.subplots(
-        1, len(budgets), figsize=(4.6 * len(budgets), 4.0), constrained_layout=True, squeeze=False
-    )
-    for ax, budget in zip(axes[0], budgets, strict=True):
-        for method, group in curves[curves["budget"] == budget].groupby("method"):
-            mean = group.groupby("tokens")[value].mean()
-            ax.plot(mean.index, mean.to_numpy(), marker=".", linewidth=1, alpha=0.8, label=method)
-        base = baseline[baseline["budget"] == budget].groupby("tokens")[value].mean()
-        ax.plot(base.index, base.to_numpy(), color="black", marker="s", linewidth=2,
-                label="random: final bpb of runs of each length")  # fmt: skip
-        ax.set_xscale("log")
-        ax.set_xlabel("training tokens")
-        ax.set_ylabel("target test bits per byte")
-        ax.set_title(f"budget {budget:.0%} of pool bytes")
-        ax.grid(alpha=0.3, which="both")
-    axes[0][-1].legend(fontsize=6, loc="upper right")
-    n = int(curves.groupby(["method", "budget"])["seed"].nunique().min())
-    fig.suptitle(f"Learning curves (mean over {n} seeds); black: random trained for each length", fontsize=9)
-    save_figure(fig, path)
+    styles = series_styles(sorted(curves["method"].unique()))
+    legend_rows = -(-(len(styles) + 1) // 3)
+    with paper_style():
+        fig, axes = plt.subplots(
+            1, len(budgets), figsize=(TEXT_WIDTH_IN, 2.6 + 0.14 * legend_rows), squeeze=False, sharey=True,
+            constrained_layout=True,
+        )  # fmt: skip
+        for ax, budget in zip(axes[0], budgets, strict=True):
+            for method, group in curves[curves["budget"] == budget].groupby("method"):
+                mean = group.groupby("tokens")[value].mean()
+                colour, marker = styles[method]
+                ax.plot(mean.index, mean.to_numpy(), color=colour, marker=marker, markersize=3, linewidth=0.8,
+                        alpha=0.85)  # fmt: skip
+            base = baseline[baseline["budget"] == budget].groupby("tokens")[value].mean()
+            ax.plot(base.index, base.to_numpy(), color="black", marker="s", markersize=3, linewidth=1.6)
+            ax.set_xscale("log")
+            ax.set_xlabel("training tokens")
+            ax.set_title(f"budget {budget:.0%} of pool bytes", loc="left")
+            ax.grid(alpha=0.3, which="both")
+        axes[0][0].set_ylabel("target test bits per byte")
+        random_curve = Line2D([], [], color="black", marker="s", markersize=3, linewidth=1.6,
+                              label="random: runs of each length")  # fmt: skip
+        _method_legend(fig, styles, [random_curve])
+        n = int(curves.groupby(["method", "budget"])["seed"].nunique().min())
+        fig.suptitle(f"Learning curves (mean over {n} seeds); black: random trained for each length")
+        save_figure(fig, path)
 
 
 def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: dict, path) -> None:
@@ -133,140 +230,166 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: d
     ``table``: series, budget, kept_fraction, epochs, target_bpb, ci95, diff_vs_random, diff_ci95, n_seeds;
     ``random``: budget, mean, ci95; ``full``: the full-data runs' bits per byte.
     """
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11.0, 4.2), constrained_layout=True)
+    import textwrap
+
     labels = list(dict.fromkeys(s["label"] for s in spec["series"]))
-    for label in labels:
-        g = table[table["series"] == label].sort_values("kept_fraction")
-        line = ax.errorbar(g["kept_fraction"] * 100, g["target_bpb"], yerr=g["ci95"].fillna(0), marker="o", capsize=3,
-                           label=label)  # fmt: skip
-        for x, y, e in zip(g["kept_fraction"] * 100, g["target_bpb"], g["epochs"], strict=True):
-            ax.annotate(f"{e:.1f} ep", (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points",
-                        color=line[0].get_color())  # fmt: skip
-        bx.errorbar(g["budget"] * 100, g["diff_vs_random"], yerr=g["diff_ci95"].fillna(0), marker="o", capsize=3,
-                    label=label)  # fmt: skip
-    r = random.sort_values("budget")
-    ax.errorbar(r["budget"] * 100, r["mean"], yerr=r["ci95"].fillna(0), color="gray", linestyle=":", marker="x",
-                capsize=2, label="random")  # fmt: skip
-    if len(full):
-        ax.axhline(float(full.mean()), color="black", linestyle="--", linewidth=1, label="full data")
-    n = int(table["n_seeds"].min()) if len(table) else 0
-    ax.set_xlabel("kept fraction (% of the bytes the method chooses from)")
-    ax.set_ylabel("target test bits per byte (lower is better)")
-    ax.set_title(f"(a) mean ± 95% CI over {n} seeds; epochs over the selection")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    bx.axhline(0, color="black", linewidth=1)
-    bx.set_xlabel("budget (% of pool UTF-8 bytes)")
-    bx.set_ylabel("bits per byte minus random's, same seed")
-    bx.set_title("(b) paired difference from random (< 0: better)")
-    bx.grid(alpha=0.3)
-    bx.legend(fontsize=7)
-    fig.suptitle(spec["title"] + (f"\n{spec['question']}" if spec.get("question") else ""), fontsize=10)
-    save_figure(fig, path)
+    styles = series_styles(labels)
+    with paper_style():
+        fig, (ax, bx) = plt.subplots(
+            1, 2, figsize=(TEXT_WIDTH_IN, 3.3 + 0.14 * -(-(len(labels) + 2) // 3)), constrained_layout=True
+        )
+        for label in labels:
+            colour, marker = styles[label]
+            g = table[table["series"] == label].sort_values("kept_fraction")
+            ax.errorbar(g["kept_fraction"] * 100, g["target_bpb"], yerr=_ci(g["ci95"]), color=colour, marker=marker,
+                        markersize=4, linewidth=1, capsize=2, label=label)  # fmt: skip
+            for x, y, e in zip(g["kept_fraction"] * 100, g["target_bpb"], g["epochs"], strict=True):
+                ax.annotate(f"{e:.1f} ep", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points",
+                            color=colour)  # fmt: skip
+            bx.errorbar(g["budget"] * 100, g["diff_vs_random"], yerr=_ci(g["diff_ci95"]), color=colour,
+                        marker=marker, markersize=4, linewidth=1, capsize=2, label=label)  # fmt: skip
+        r = random.sort_values("budget")
+        ax.errorbar(r["budget"] * 100, r["mean"], yerr=_ci(r["ci95"]), color="black", linestyle=":", marker="x",
+                    markersize=4, linewidth=1, capsize=2, label="random")  # fmt: skip
+        if len(full):
+            ax.axhline(float(full.mean()), color="0.3", linestyle="--", linewidth=1, label="full data")
+        n = int(table["n_seeds"].min()) if len(table) else 0
+        ax.set_xlabel("kept fraction (% of the bytes chosen from)")
+        ax.set_ylabel("target bits per byte (lower: better)")
+        ax.set_title(f"(a) mean ± 95% CI over {n} seeds; epochs over the selection", loc="left")
+        handles, names = ax.get_legend_handles_labels()  # under the panels: the points stay uncovered
+        fig.legend(handles, names, loc="outside lower center", ncols=3, frameon=False, columnspacing=1.0)
+        bx.axhline(0, color="black", linewidth=0.8)
+        bx.set_xlabel("budget (% of pool UTF-8 bytes)")
+        bx.set_ylabel("Δ bits per byte vs random, same seed")
+        bx.set_title("(b) paired Δ from random (< 0: better)", loc="left")
+        title = textwrap.fill(spec["title"], 95) + (
+            f"\n{textwrap.fill(spec['question'], 95)}" if spec.get("question") else ""
+        )
+        fig.suptitle(title)
+        save_figure(fig, path)
 
 
 def composition(
     table: pd.DataFrame, per_seed: pd.DataFrame, overlap: pd.DataFrame, budget: float, path
 ) -> None:
     """What each selection at ``budget`` contains: (a) domain shares of its bytes, (b) the fraction of
-    planted exact copies, near-duplicates and noise documents it kept, (c) document lengths, (d) pairwise
-    overlap (Jaccard) between methods' selections for the first seed."""
-    import numpy as np
-
+    planted exact copies, near-duplicates and noise documents it kept, (c) document lengths, one row per
+    method across the three; (d) pairwise overlap (Jaccard) between methods' selections for the first seed,
+    its columns numbered as the rows."""
     table = table.sort_values("method").reset_index(drop=True)
-    fig, axes = plt.subplots(2, 2, figsize=(13.0, 4.0 + 0.45 * len(table)), constrained_layout=True)
-    (ax, bx), (cx, dx) = axes
-    shares = [c for c in table.columns if c.startswith("share/")]
-    left = np.zeros(len(table))
-    for col in shares:
-        ax.barh(table["method"], table[col], left=left, label=col.split("/", 1)[1])
-        left += table[col].to_numpy()
-    ax.set_xlabel("share of the selection's bytes")
-    ax.set_title(f"(a) domains, budget {budget:.0%} (seed mean)")
-    ax.legend(fontsize=7, ncols=3, loc="lower right")
-    kept = [c for c in table.columns if c.startswith("kept/")]
-    y = np.arange(len(table))
-    for i, col in enumerate(kept):
-        bx.barh(y + (i - 1) * 0.27, table[col], height=0.27, label=col.split("/", 1)[1])
-    bx.axvline(budget, color="black", linestyle="--", linewidth=1, label="expected at random")
-    bx.set_yticks(y, table["method"], fontsize=7)
-    bx.set_xlabel("fraction of the planted documents kept")
-    bx.set_title("(b) planted duplicates and noise kept")
-    bx.legend(fontsize=7)
-    sub = per_seed[per_seed["budget"] == budget]
-    cx.barh(
-        table["method"],
-        table["mean_words"],
-        xerr=sub.groupby("method")["mean_words"].std().reindex(table["method"]).fillna(0),
-    )
-    cx.set_xlabel("mean words per selected document (± sd over seeds)")
-    cx.set_title("(c) document length")
-    im = dx.imshow(overlap.to_numpy(), vmin=0, vmax=1, cmap="viridis")
-    dx.set_xticks(range(len(overlap)), overlap.columns, rotation=90, fontsize=6)
-    dx.set_yticks(range(len(overlap)), overlap.index, fontsize=6)
-    fig.colorbar(im, ax=dx, label="Jaccard overlap of selected ids")
-    dx.set_title("(d) overlap between methods (first seed)")
-    for a in (ax, cx):
-        a.tick_params(axis="y", labelsize=7)
-    save_figure(fig, path)
+    n = len(table)
+    top = 0.15 * n + 0.9
+    with paper_style():
+        fig = plt.figure(figsize=(TEXT_WIDTH_IN, top + 0.15 * len(overlap) + 1.3), constrained_layout=True)
+        grid = fig.add_gridspec(2, 3, height_ratios=[top, 0.15 * len(overlap) + 1.3])
+        ax = fig.add_subplot(grid[0, 0])
+        bx = fig.add_subplot(grid[0, 1], sharey=ax)
+        cx = fig.add_subplot(grid[0, 2], sharey=ax)
+        dx = fig.add_subplot(grid[1, :])
+        y = np.arange(n)
+        shares = [c for c in table.columns if c.startswith("share/")]
+        left = np.zeros(n)
+        for i, col in enumerate(shares):
+            ax.barh(y, table[col], left=left, color=PALETTE[i % len(PALETTE)], label=col.split("/", 1)[1])
+            left += table[col].to_numpy()
+        ax.set_yticks(y, table["method"])
+        ax.invert_yaxis()
+        ax.set_xlabel("share of bytes")
+        ax.set_title(f"(a) domains\nbudget {budget:.0%}", loc="left")
+        ax.legend(ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.5 / top),
+                  frameon=False, handlelength=1.0, columnspacing=0.8)  # fmt: skip
+        kept = [c for c in table.columns if c.startswith("kept/")]
+        height = 0.8 / max(len(kept), 1)
+        for i, col in enumerate(kept):
+            bx.barh(y + (i - (len(kept) - 1) / 2) * height, table[col], height=height, color=("0.15", "0.45", "0.75")[i % 3],
+                    label=col.split("/", 1)[1])  # fmt: skip
+        bx.axvline(budget, color="black", linestyle="--", linewidth=1, label="random's")
+        bx.set_xlabel("fraction kept")
+        bx.set_title("(b) planted docs\nkept", loc="left")
+        bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.5 / top), ncols=2, frameon=False,
+                  handlelength=1.0, columnspacing=0.8)  # fmt: skip
+        sub = per_seed[per_seed["budget"] == budget]
+        sd = sub.groupby("method")["mean_words"].std().reindex(table["method"]).fillna(0)
+        cx.barh(y, table["mean_words"], xerr=sd.to_numpy(), color=PALETTE[7], capsize=2)
+        cx.set_xlabel("words (± sd, seeds)")
+        cx.set_title("(c) mean words\nper document", loc="left")
+        for a in (bx, cx):
+            a.tick_params(axis="y", labelleft=False)
+        number = {m: i + 1 for i, m in enumerate(overlap.index)}
+        dx.grid(False)
+        im = dx.imshow(overlap.to_numpy(), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        dx.set_xticks(range(len(overlap)), [str(number[m]) for m in overlap.columns], rotation=90)
+        dx.set_yticks(range(len(overlap)), [f"{m}  {number[m]}" for m in overlap.index])
+        fig.colorbar(im, ax=dx, label="Jaccard overlap of selected ids")
+        dx.set_title("(d) overlap between methods (first seed); columns numbered as the rows", loc="left")
+        save_figure(fig, path)
 
 
 def metrics_vs_bpb(data: pd.DataFrame, table: pd.DataFrame, path) -> None:
     """One panel per data metric: its value for every selection (and seed) against the target bits per byte
     of the proxy trained on it, with Pearson r, r² and bootstrap 95% CIs, and the paper's claim beside it."""
-    import numpy as np
+    import textwrap
 
-    n = len(table)
-    fig, axes = plt.subplots(
-        1, max(n, 1), figsize=(4.3 * max(n, 1), 4.2), constrained_layout=True, squeeze=False
-    )
-    for ax, row in zip(axes[0], table.itertuples(index=False), strict=False):
-        x, y = data[row.metric].to_numpy(float), data["bpb/target"].to_numpy(float)
-        ok = np.isfinite(x) & np.isfinite(y)
-        ax.scatter(x[ok], y[ok], s=12, alpha=0.7)
-        if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
-            slope, icept = np.polyfit(x[ok], y[ok], 1)
-            xs = np.linspace(x[ok].min(), x[ok].max(), 2)
-            ax.plot(xs, slope * xs + icept, color="black", linewidth=1)
-        ax.set_xlabel(row.metric)
-        ax.set_ylabel("target test bits per byte")
-        ax.set_title(
-            f"r = {row.r:.2f} [{row.r_lo:.2f}, {row.r_hi:.2f}], r² = {row.r2:.2f} (n = {row.n})\npaper: {row.claim}",
-            fontsize=7,
+    n = max(len(table), 1)
+    ncols = min(n, 2)
+    nrows = -(-n // ncols)
+    with paper_style():
+        fig, axes = plt.subplots(
+            nrows, ncols, figsize=(TEXT_WIDTH_IN, 2.7 * nrows + 0.3), constrained_layout=True, squeeze=False
         )
-        ax.grid(alpha=0.3)
-    fig.suptitle(
-        "Data metrics of each selection vs the proxy LM's bits per byte (bootstrap 95% CIs)", fontsize=10
-    )
-    save_figure(fig, path)
+        for ax, row in zip(axes.flat, table.itertuples(index=False), strict=False):
+            x, y = data[row.metric].to_numpy(float), data["bpb/target"].to_numpy(float)
+            ok = np.isfinite(x) & np.isfinite(y)
+            ax.scatter(x[ok], y[ok], s=10, alpha=0.7, color=PALETTE[0])
+            if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
+                slope, icept = np.polyfit(x[ok], y[ok], 1)
+                xs = np.linspace(x[ok].min(), x[ok].max(), 2)
+                ax.plot(xs, slope * xs + icept, color="black", linewidth=1)
+            ax.set_xlabel(row.metric)
+            ax.set_ylabel("target test bits per byte")
+            claim = textwrap.fill(f"paper: {row.claim}", 48 if ncols > 1 else 100)
+            ax.set_title(f"r = {row.r:.2f} [{row.r_lo:.2f}, {row.r_hi:.2f}], r² = {row.r2:.2f} (n = {row.n})\n{claim}",
+                         loc="left", fontsize=7)  # fmt: skip
+        for ax in list(axes.flat)[len(table) :]:
+            ax.axis("off")
+        fig.suptitle("Data metrics of each selection vs the proxy LM's bits per byte (bootstrap 95% CIs)")
+        save_figure(fig, path)
+
+
+#: The synthetic lower and upper bounds of the diversity figure (rows of kind ``"bound"``) are drawn in grey.
+BOUND_COLOUR = "gray"
 
 
 def diversity(table: pd.DataFrame, path) -> None:
     """The Task2Vec coefficient table as a figure: (a) diversity of the lower bound, every domain, the
-    target, the pool and the upper bound; (b) each set's alignment with the target (batch pairs and
-    whole-set). Mean ± 95% CI over batch pairs; sets smaller than one batch are left blank."""
+    target, the pool and the upper bound (the synthetic bounds grey, the target orange); (b) each set's
+    alignment with the target (batch pairs and whole-set). Mean ± 95% CI over batch pairs; sets smaller
+    than one batch are left blank."""
     t = table.reset_index(drop=True)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10.0, 0.4 * len(t) + 1.8), constrained_layout=True)
-    y = range(len(t))
-    colors = [
-        "gray" if k in ("lower", "upper") else "tab:orange" if k == "target" else "tab:blue"
-        for k in t["kind"]
+    colours = [
+        BOUND_COLOUR if k == "bound" else PALETTE[1] if k == "target" else PALETTE[0] for k in t["kind"]
     ]
-    ax.barh(y, t["div"].fillna(0), xerr=t["div_ci95"].fillna(0), color=colors, capsize=3)
-    ax.set_yticks(y, t["set"])
-    ax.invert_yaxis()
-    ax.set_xlabel("Task2Vec diversity coefficient (mean pairwise batch distance)")
-    ax.set_title("(a) diversity, with the synthetic lower and upper bounds")
-    ax.grid(alpha=0.3, axis="x")
     real = t[t["kind"] != "bound"]
-    yr = range(len(real))
-    bx.barh([i - 0.2 for i in yr], real["align_batch"].fillna(0), height=0.4, xerr=real["align_batch_ci95"].fillna(0),
-            capsize=3, label="batch pairs")  # fmt: skip
-    bx.barh([i + 0.2 for i in yr], real["align_full"].fillna(0), height=0.4, label="whole set")
-    bx.set_yticks(yr, real["set"])
-    bx.invert_yaxis()
-    bx.set_xlabel("Task2Vec alignment with target ref (1 - cross-diversity)")
-    bx.set_title("(b) alignment with the target")
-    bx.legend(fontsize=7)
-    bx.grid(alpha=0.3, axis="x")
-    save_figure(fig, path)
+    with paper_style():
+        fig, (ax, bx) = plt.subplots(
+            1, 2, figsize=(TEXT_WIDTH_IN, 0.22 * len(t) + 1.2), constrained_layout=True
+        )
+        y = np.arange(len(t))
+        ax.barh(y, t["div"].fillna(0), xerr=_ci(t["div_ci95"]), color=colours, capsize=2)
+        ax.set_yticks(y, t["set"])
+        ax.invert_yaxis()
+        ax.set_xlabel("Task2Vec diversity coefficient\n(mean pairwise batch distance)")
+        ax.set_title("(a) diversity; grey: synthetic bounds", loc="left")
+        ax.grid(alpha=0.3, axis="y")
+        yr = np.arange(len(real))
+        bx.barh(yr - 0.2, real["align_batch"].fillna(0), height=0.4, xerr=_ci(real["align_batch_ci95"]),
+                capsize=2, color=PALETTE[0], label="batch pairs")  # fmt: skip
+        bx.barh(yr + 0.2, real["align_full"].fillna(0), height=0.4, color=PALETTE[2], label="whole set")
+        bx.set_yticks(yr, real["set"])
+        bx.invert_yaxis()
+        bx.set_xlabel("Task2Vec alignment with target ref\n(1 − cross-diversity)")
+        bx.set_title("(b) alignment with the target", loc="left")
+        bx.legend(loc="lower right")
+        bx.grid(alpha=0.3, axis="y")
+        save_figure(fig, path)

@@ -12,16 +12,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dqreview.report.figures import save_figure  # noqa: E402
+from dqreview.report.figures import TEXT_WIDTH_IN, paper_style, save_figure  # noqa: E402
 
 
+@paper_style()
 def doremi_weights_figure(states: Sequence[dict], path) -> None:
     """Per variant: the domain weights α_t over the proxy's steps (mean over seeds, band = min–max)
     and, beside it, the natural token proportions against the time-averaged weights ᾱ."""
     variants = sorted({s["variant"] for s in states})
     fig, axes = plt.subplots(
-        len(variants), 2, figsize=(11.0, 3.8 * len(variants)), squeeze=False, constrained_layout=True,
-        gridspec_kw={"width_ratios": [2.2, 1]},
+        len(variants), 2, figsize=(TEXT_WIDTH_IN, 2.8 * len(variants)), squeeze=False, constrained_layout=True,
+        gridspec_kw={"width_ratios": [1.8, 1]},
     )  # fmt: skip
     for row, variant in zip(axes, variants, strict=True):
         runs = [s for s in states if s["variant"] == variant]
@@ -46,7 +47,7 @@ def doremi_weights_figure(states: Sequence[dict], path) -> None:
         ax.set_ylabel("domain weight α_t")
         ax.set_title(f"DoReMi {variant}: α_t during Group DRO\n(mean; band = min–max over {len(runs)} seeds)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="domain")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="domain")
         ax = row[1]
         x = np.arange(len(names))
         natural = np.mean([[s["natural"][d] for d in names] for s in runs], axis=0)
@@ -63,16 +64,18 @@ def doremi_weights_figure(states: Sequence[dict], path) -> None:
         ax.set_xticks(x, names, rotation=30, ha="right")
         ax.set_ylabel("share of training tokens")
         ax.set_title("learned vs natural mixture")
-        ax.legend(fontsize=8)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
+        ax.legend(loc="upper left")
         ax.grid(alpha=0.3, axis="y")
     save_figure(fig, path)
 
 
+@paper_style()
 def skillit_schedule_figure(states: Sequence[dict], path) -> None:
     """Per variant: the per-round mixture (stacked, mean over seeds) and the skill graph (mean)."""
     variants = sorted({s["variant"] for s in states})
     fig, axes = plt.subplots(
-        len(variants), 2, figsize=(11.0, 3.8 * len(variants)), squeeze=False, constrained_layout=True
+        len(variants), 2, figsize=(TEXT_WIDTH_IN, 2.8 * len(variants)), squeeze=False, constrained_layout=True
     )
     for row, variant in zip(axes, variants, strict=True):
         runs = [s for s in states if s["variant"] == variant]
@@ -88,14 +91,15 @@ def skillit_schedule_figure(states: Sequence[dict], path) -> None:
         ax.set_xlabel(f"round ({runs[0]['rounds'][0]['tokens']} proxy tokens each)")
         ax.set_ylabel("share of the round's tokens")
         ax.set_ylim(0, 1)
-        ax.set_title(f"Skill-It {variant}: online mixture per round (mean over {len(runs)} seeds)")
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), title="training skill")
+        ax.set_title(f"Skill-It {variant}: online mixture per round\n(mean over {len(runs)} seeds)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="training skill")
         ax = row[1]
         graph = np.mean([s["graph"] for s in runs], axis=0)
+        ax.grid(False)
         im = ax.imshow(graph, cmap="viridis", vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(len(runs[0]["eval_skills"])), runs[0]["eval_skills"], rotation=30, ha="right")
         ax.set_yticks(range(len(names)), names)
-        ax.set_xlabel("evaluation skill j (validation slice; target ref)")
+        ax.set_xlabel("evaluation skill j\n(validation slice; target ref)")
         ax.set_ylabel("training skill i")
         ax.set_title("skill graph A_ij (relative loss drop, max 1)")
         for (i, j), v in np.ndenumerate(graph):

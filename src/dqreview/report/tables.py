@@ -1,29 +1,19 @@
-"""LaTeX (booktabs) renderings of the CSV tables, so the paper and the CSVs carry the same numbers."""
+"""LaTeX (booktabs) renderings of the CSV tables, so the paper and the CSVs carry the same numbers.
+
+Text cells, headers and captions go through :func:`dqreview.report.macros.escape`, the one LaTeX escaper.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-
-def _escape(text: str) -> str:
-    for a, b in (
-        ("\\", r"\textbackslash{}"),
-        ("&", r"\&"),
-        ("%", r"\%"),
-        ("_", r"\_"),
-        ("#", r"\#"),
-        ("$", r"\$"),
-        ("{", r"\{"),
-        ("}", r"\}"),
-    ):
-        text = text.replace(a, b)
-    return text
+from dqreview.report.macros import escape
 
 
 def _cell(value, digits: int) -> str:
     if isinstance(value, float):
         return "--" if pd.isna(value) else f"{value:.{digits}f}"
-    return _escape(str(value))
+    return escape(str(value))
 
 
 def to_latex(df: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
@@ -32,7 +22,7 @@ def to_latex(df: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
     lines = [
         r"\begin{tabular}{" + align + "}",
         r"\toprule",
-        " & ".join(_escape(str(c)) for c in df.columns) + r" \\",
+        " & ".join(escape(str(c)) for c in df.columns) + r" \\",
         r"\midrule",
     ]
     for row in df.itertuples(index=False):
@@ -43,6 +33,6 @@ def to_latex(df: pd.DataFrame, caption: str = "", digits: int = 4) -> str:
         body = (
             "\\begin{table}[t]\n\\centering\n\\small\n"
             + body
-            + f"\n\\caption{{{_escape(caption)}}}\n\\end{{table}}"
+            + f"\n\\caption{{{escape(caption)}}}\n\\end{{table}}"
         )
     return body + "\n"

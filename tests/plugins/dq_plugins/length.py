@@ -13,6 +13,7 @@ class LengthParams(Params):
 class Length(DocumentScorer):
     Params = LengthParams
     keep = ("high", "low")
+    family = "target-blind"
 
     def score(self, docs, features, state, p):
         return pd.DataFrame({"id": docs["id"], "score": docs["n_bytes"].astype(float) ** p.power})

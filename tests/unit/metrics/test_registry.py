@@ -92,3 +92,16 @@ def test_t2v_align_and_dq_are_registered():
     T2V, DQ = t2v_align.METHOD, dq.METHOD
     assert T2V.features.name == "t2v" and [i.name for i in T2V.fit_inputs] == ["target_t2v", "target_losses"]
     assert DQ.features is None and [i.name for i in DQ.fit_inputs] == ["pool_t2v", "pool_ids", "target_t2v"]
+
+
+def test_every_registered_method_declares_its_family():
+    """The comparison figure's facets: every built-in method names its kind of bet (none falls to "other"),
+    deduplicators are in the dedup family, mixture learners in the mixture family, and only random is the
+    baseline."""
+    families = {name: load_method(name).family for name in known_metrics()}
+    assert set(families.values()) <= {"target-aware", "target-blind", "dedup", "mixture", "baseline"}
+    assert [n for n, f in families.items() if f == "baseline"] == ["random"]
+    for name in known_metrics():
+        method = load_method(name)
+        assert (method.family == "dedup") == method.deduplicates, name
+        assert (method.family == "mixture") == isinstance(method, MixtureLearner), name

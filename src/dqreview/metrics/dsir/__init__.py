@@ -172,6 +172,7 @@ class DSIR(DocumentScorer):
 
     Params = DSIRParams
     keep = ("high", "low")
+    family = "target-aware"
     fit_inputs = (TARGET_TEXTS, POOL_TEXTS)
 
     def fit(self, inputs: dict[str, Any], params: DSIRParams) -> dict[str, np.ndarray]:

@@ -266,6 +266,7 @@ class MinHash(DocumentScorer):
 
     Params = MinHashParams
     keep = ("high",)
+    family = "dedup"
     deduplicates = True
     fit_inputs = (SHARD_FEATURES,)
 

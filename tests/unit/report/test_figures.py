@@ -1,0 +1,187 @@
+"""Figures a reader takes in at a glance: one facet per method family with a distinct colour and marker per
+series, no overlapping point labels, the diversity bounds in grey, and no text below 7 pt at the paper's
+text width."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_rgba
+
+from dqreview.report import figures
+
+#: The embedded default's comparison (config.yaml): 26 methods besides random, in five families.
+DEFAULT_FAMILIES = {
+    "target-aware": [f"proto_align ({v}, keep={k})" for v, k in [("tgt-kmeans", "high"), ("tgt-kmeans", "low"),
+                     ("tgt-mean", "high"), ("tgt-hard", "high"), ("tgt-kmeans-l1", "high"), ("tgt-kmeans-l2", "high")]]
+    + [f"t2v_align ({v}, keep={k})" for v, k in [("tgt-kmeans", "high"), ("tgt-kmeans", "low"),
+       ("tgt-mean", "high"), ("tgt-hard", "high"), ("tgt-kmeans-l1", "high"), ("tgt-kmeans-l2", "high")]]
+    + ["dsir (b10k, keep=high)", "dq (a0.5, keep=high)", "dq (a0.8, keep=high)"],
+    "target-blind": [f"ssl_proto ({v}, keep={k})" for v in ("pool", "half-pool") for k in ("high", "low")],
+    "dedup": ["semdedup (eps0.05, keep=high)", "d4 (r0.75, keep=high)", "minhash (p128-t0.8, keep=high)",
+              "minhash (exact, keep=high)"],
+    "mixture": ["doremi (eta1-c1e-3, keep=high)", "skillit (online, keep=high)", "skillit (static-final, keep=high)"],
+    "baseline": ["random"],
+}  # fmt: skip
+FAMILY_OF = {m: f for f, ms in DEFAULT_FAMILIES.items() for m in ms}
+
+
+def _default_size_results(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rows, diffs = [], []
+    for method in FAMILY_OF:
+        for budget in (0.1, 0.3):
+            rows.append({"method": method, "budget": budget, "target_bpb": 2.0 + rng.normal(0, 0.05),
+                         "ci95": 0.02, "n_seeds": 3})  # fmt: skip
+            if method != "random":
+                diffs.append({"method": method, "budget": budget, "diff": rng.normal(0, 0.03), "ci95": 0.01,
+                              "n_pairs": 3})  # fmt: skip
+    rows.append({"method": "random", "budget": 1.0, "target_bpb": 1.8, "ci95": 0.01, "n_seeds": 3})
+    return pd.DataFrame(rows), pd.DataFrame(diffs)
+
+
+@pytest.fixture
+def drawn(monkeypatch, tmp_path):
+    """The figures the drawing functions hand to ``save_figure``, after writing each as a PDF."""
+    saved = []
+    real_save = figures.save_figure
+
+    def keep(fig, path):
+        saved.append(fig)
+        fig.savefig(tmp_path / "figure.pdf")  # renders every artist (fails on a broken layout)
+        real_save(fig, path)
+
+    monkeypatch.setattr(figures, "save_figure", keep)
+    return saved
+
+
+def _texts(fig):
+    return [
+        t
+        for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+        if t.get_text()
+    ]
+
+
+def _readable_at_text_width(fig):
+    assert fig.get_figwidth() <= figures.TEXT_WIDTH_IN + 1e-9
+    small = {t.get_text(): t.get_fontsize() for t in _texts(fig) if t.get_fontsize() < 7}
+    assert not small, f"text below 7 pt at the paper's width: {small}"
+
+
+def test_comparison_one_facet_per_family_and_a_distinct_style_per_series(drawn, tmp_path):
+    summary, diffs = _default_size_results()
+    figures.comparison(summary, diffs, 0.02, tmp_path / "comparison.pdf", FAMILY_OF)
+    (fig,) = drawn
+    axes = np.array(fig.axes).reshape(-1, 3)
+    families = [ax.get_legend().get_title().get_text().split(" (")[0] for ax in axes[:, 2]]
+    assert families == ["target-aware", "target-blind", "dedup", "mixture"]  # baseline: in every facet
+    styles = {}
+    for row, family in zip(axes, families, strict=True):
+        series = {c.get_label(): c.lines[0] for c in row[0].containers}  # one errorbar per series
+        by_label = {**series, **{ln.get_label(): ln for ln in row[0].get_lines() if ln.get_label()[0] != "_"}}
+        assert set(by_label) == set(DEFAULT_FAMILIES[family]) | {"random", "full data (± 95% CI)"}
+        for label in DEFAULT_FAMILIES[family]:
+            ln = by_label[label]
+            styles[label] = (to_rgba(ln.get_color()), ln.get_marker())
+        # random is the same black reference in every facet
+        assert to_rgba(by_label["random"].get_color()) == to_rgba("black")
+        assert sorted(t.get_text() for t in row[2].get_legend().get_texts()) == sorted(by_label)
+    assert len(styles) == 26 and len(set(styles.values())) == 26
+    _readable_at_text_width(fig)
+
+
+def test_series_styles_are_distinct_for_forty_series():
+    styles = figures.series_styles(range(40))
+    assert len(set(styles.values())) == 40
+    assert [m for _, m in itertools.islice(styles.values(), 3)] == ["o", "s", "^"]
+
+
+def test_cost_labels_methods_in_a_legend_not_on_points(drawn, tmp_path):
+    verdicts = pd.DataFrame(
+        [{"method": m, "metric": m.split(" ")[0], "variant": "v", "keep": "high", "budget": b, "selection_s": 5.0,
+          "train_s_saved": 3.0, "target_saved_s": 30.0} for m in FAMILY_OF if m != "random" for b in (0.1, 0.3)]
+    )  # fmt: skip  # every method at the same point: on-point labels would all overlap
+    figures.cost_verdicts(verdicts, "gpt2-124m", tmp_path / "cost.pdf")
+    (fig,) = drawn
+    assert all(not ax.texts for ax in fig.axes)
+    legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend_texts[:26] == sorted(m for m in FAMILY_OF if m != "random")
+    assert "budget 10%" in legend_texts and "budget 30%" in legend_texts
+    _readable_at_text_width(fig)
+
+
+def test_diversity_draws_the_bounds_grey(drawn, tmp_path):
+    table = pd.DataFrame(
+        {
+            "kind": ["bound", "domain", "domain", "target", "pool", "bound"],
+            "set": ["lower", "wiki", "code", "target/ref", "pool", "upper"],
+            "div": [0.1, 0.3, 0.35, 0.25, 0.4, 0.9],
+            "div_ci95": [0.01] * 6,
+            "align_batch": [np.nan, 0.8, 0.5, 1.0, 0.7, np.nan],
+            "align_batch_ci95": [np.nan, 0.01, 0.01, 0.0, 0.01, np.nan],
+            "align_full": [np.nan, 0.85, 0.55, 1.0, 0.75, np.nan],
+        }
+    )
+    figures.diversity(table, tmp_path / "diversity.pdf")
+    (fig,) = drawn
+    bars = fig.axes[0].patches
+    assert len(bars) == 6
+    grey = to_rgba(figures.BOUND_COLOUR)
+    assert [b.get_facecolor() == grey for b in bars] == [True, False, False, False, False, True]
+    assert bars[3].get_facecolor() != bars[1].get_facecolor()  # the target stands out from the domains
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == ["wiki", "code", "target/ref", "pool"]
+    _readable_at_text_width(fig)
+
+
+def _default_curves(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    curves = pd.DataFrame(
+        [{"method": m, "budget": b, "seed": s, "tokens": tok, "bpb/target": 3.0 - 0.1 * np.log(tok) + rng.normal(0, 0.02)}
+         for m in FAMILY_OF for b in (0.1, 0.3) for s in range(3) for tok in (32768, 65536, 98304)]
+    )  # fmt: skip
+    baseline = curves[curves["method"] == "random"].drop(columns="method")
+    return curves, baseline
+
+
+def test_learning_curves_name_each_method_once_by_colour_and_marker(drawn, tmp_path):
+    curves, baseline = _default_curves()
+    figures.learning_curves(curves, baseline, tmp_path / "learning_curves.pdf")
+    (fig,) = drawn
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == [*sorted(FAMILY_OF), "random: runs of each length"]
+    _readable_at_text_width(fig)
+
+
+def test_ablation_and_metrics_and_composition_are_readable_at_text_width(drawn, tmp_path):
+    spec = {"title": "A long ablation title " * 8, "question": "Does it hold?",
+            "series": [{"label": f"series {i}"} for i in range(4)]}  # fmt: skip
+    table = pd.DataFrame(
+        [{"series": f"series {i}", "budget": b, "kept_fraction": b, "epochs": 1.5, "target_bpb": 2.0 + i / 50,
+          "ci95": 0.01, "diff_vs_random": i / 100, "diff_ci95": 0.01, "n_seeds": 3} for i in range(4) for b in (0.1, 0.3)]
+    )  # fmt: skip
+    random = pd.DataFrame({"budget": [0.1, 0.3], "mean": [2.05, 2.0], "ci95": [0.01, 0.01]})
+    figures.ablation(table, random, pd.Series([1.8, 1.81]), spec, tmp_path / "ablation.pdf")
+
+    rng = np.random.default_rng(0)
+    metrics = ["vendi_q1", "kl_reduction", "t2v_diversity", "t2v_alignment"]
+    data = pd.DataFrame({m: rng.normal(size=60) for m in [*metrics, "bpb/target"]})
+    stats = pd.DataFrame([{"metric": m, "n": 60, "r": 0.1, "r_lo": -0.1, "r_hi": 0.3, "r2": 0.01,
+                           "claim": "a claim long enough to need wrapping across two lines of a panel"} for m in metrics])  # fmt: skip
+    figures.metrics_vs_bpb(data, stats, tmp_path / "metrics.pdf")
+
+    methods = sorted(FAMILY_OF)
+    comp = pd.DataFrame({"method": methods, "budget": 0.1, "mean_words": 100.0,
+                         **{f"share/{d}": 0.2 for d in ("wiki", "dialogue", "legal", "code", "docs")},
+                         **{f"kept/{k}": 0.1 for k in ("exact", "near", "noise")}})  # fmt: skip
+    per_seed = pd.concat([comp.assign(seed=s) for s in range(3)])
+    overlap = pd.DataFrame(rng.uniform(size=(len(methods),) * 2), index=methods, columns=methods)
+    figures.composition(comp, per_seed, overlap, 0.1, tmp_path / "composition.pdf")
+
+    assert len(drawn) == 3
+    for fig in drawn:
+        _readable_at_text_width(fig)
+    assert [t.get_text() for t in drawn[0].axes[0].texts] == ["1.5 ep"] * 8  # epochs at every point
