@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dqreview.report.stats import minimal_detectable_effect, paired_differences, pearson_with_ci
+from dqreview.report.stats import (
+    minimal_detectable_effect,
+    paired_differences,
+    pearson_with_ci,
+    versus_random_columns,
+)
 
 
 def test_paired_differences_pair_by_seed():
@@ -41,3 +46,19 @@ def test_pearson_with_ci():
     assert pearson_with_ci(x, y) == out  # seeded
     assert math.isnan(pearson_with_ci([1, 2], [3, 4])["r"])  # too few pairs
     assert math.isnan(pearson_with_ci([1, 1, 1], [3, 4, 5])["r"])  # constant
+
+
+def test_versus_random_columns_pairs_a_score_with_random_seed_by_seed():
+    """An lm-eval score beside bits per byte: its mean over seeds and its paired difference from random."""
+    score = "harness/cloze/acc"
+    random = pd.DataFrame({"method": "random", "budget": 0.1, "seed": [0, 1, 2], score: [0.50, 0.40, 0.45]})
+    method = pd.DataFrame({"method": "dsir", "budget": 0.1, "seed": [0, 1, 2], score: [0.60, 0.41, 0.55]})
+    out = versus_random_columns(pd.concat([random, method]), random, method, score).set_index("method")
+
+    diffs = np.array([0.10, 0.01, 0.10])
+    half = stats.t.ppf(0.975, 2) * diffs.std(ddof=1) / np.sqrt(3)
+    assert out.loc["dsir", score] == pytest.approx(np.mean([0.60, 0.41, 0.55]))
+    assert out.loc["dsir", f"{score}:diff_vs_random"] == pytest.approx(diffs.mean())
+    assert out.loc["dsir", f"{score}:diff_ci95"] == pytest.approx(half)
+    assert out.loc["random", score] == pytest.approx(0.45)
+    assert np.isnan(out.loc["random", f"{score}:diff_vs_random"])  # random is the reference, not a contrast
