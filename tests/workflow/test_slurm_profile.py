@@ -41,8 +41,11 @@ def test_profile_dry_run_without_slurm_binaries(tmp_path):
     env = {**os.environ, "PATH": os.pathsep.join([*path, str(bindir)])}
     assert shutil.which("sbatch", path=env["PATH"]) is None
     workdir = tmp_path / "work"
+    # a local lm-eval task puts rule harness, a GPU rule, in the DAG too
+    harness = tmp_path / "harness.yaml"
+    harness.write_text(f"lm: {{eval: {{harness: [{REPO / 'configs/tasks/tiny_cloze.yaml'}]}}}}\n")
     cmd = snakemake_cmd(workdir, "--profile", str(REPO / "profiles/slurm"), "-n", "all",
-                        configfiles=[REPO / "configs/tiny.yaml"])  # fmt: skip
+                        configfiles=[REPO / "configs/tiny.yaml", harness])  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr

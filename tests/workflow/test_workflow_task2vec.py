@@ -55,7 +55,7 @@ def test_tiny_run_task2vec_vectors_and_costs(tiny_run):
         assert cost["extra"]["cost_vs_forward_backward"] > 0 and cost["items"] == len(docs)
         dims.add(vec.shape[1])
     assert len(dims) == 1
-    probe_cfg = json.loads((tiny_run / "results/probe/config.json").read_text())
+    probe_cfg = json.loads((tiny_run / "results/probe/hf/config.json").read_text())
     assert probe_cfg["n_embd"] == 32 and (tiny_run / "results/cost/probe/train.json").exists()
 
 
