@@ -56,6 +56,7 @@ from dqreview.errors import DQError
 from dqreview.lm.tokenizer import EOT
 
 MAX_ORDER = 3
+SCORE_CHUNK = 1 << 20  # target tokens scored at once
 
 
 def training_stream(docs: list[np.ndarray]) -> np.ndarray:
@@ -200,17 +201,21 @@ class KneserNey:
         m = len(s) - 1
         if m < 1:
             raise DQError("an n-gram evaluation stream needs at least two tokens")
+        out = np.empty(m)
+        for a in range(1, m + 1, SCORE_CHUNK):  # chunks bound the temporaries (~250 bytes per token)
+            j = np.arange(a, min(a + SCORE_CHUNK, m + 1))  # target positions in the stream
+            out[j - 1] = self._log_probs_at(s, j, block_size)
+        return out
+
+    def _log_probs_at(self, s: np.ndarray, j: np.ndarray, block_size: int | None) -> np.ndarray:
         n = self.order
-        j = np.arange(1, m + 1)
         reach = j if block_size is None else (j - 1) % int(block_size) + 1  # tokens of context available
         ctx_len = np.minimum(n - 1, reach)
-        contexts = np.zeros((m, n - 1), dtype=np.int64)
+        contexts = np.zeros((len(j), n - 1), dtype=np.int64)
         for i in range(1, n):  # column n − 1 − i holds the token i positions back (0 where cut)
-            back = np.zeros(m, dtype=np.int64)
-            back[i - 1 :] = s[: m - i + 1]
-            contexts[:, n - 1 - i] = np.where(ctx_len >= i, back, 0)
-        probs = np.stack(self._level_probs(contexts, s[1:]))  # (n, m)
-        return np.log(probs[ctx_len, np.arange(m)])
+            contexts[:, n - 1 - i] = np.where(ctx_len >= i, s[np.maximum(j - i, 0)], 0)
+        probs = np.stack(self._level_probs(contexts, s[j]))  # (n, len(j))
+        return np.log(probs[ctx_len, np.arange(len(j))])
 
 
 def ngram_bits_per_byte(

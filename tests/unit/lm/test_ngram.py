@@ -85,8 +85,11 @@ def test_probabilities_sum_to_one_for_seen_and_unseen_contexts(order):
             assert p.sum() == pytest.approx(1.0, abs=1e-12)
 
 
-def test_contexts_are_cut_at_the_proxys_windows():
-    """log_probs equals prob() token by token, each token seeing its window's tokens only (like the proxy)."""
+@pytest.mark.parametrize("chunk", [3, 1 << 20])
+def test_contexts_are_cut_at_the_proxys_windows(chunk, monkeypatch):
+    """log_probs equals prob() token by token, each token seeing its window's tokens only (like the proxy),
+    however the stream is chunked for scoring."""
+    monkeypatch.setattr("dqreview.lm.ngram.SCORE_CHUNK", chunk)
     rng = np.random.default_rng(0)
     model = KneserNey(3, 8).fit(training_stream([rng.integers(1, 8, size=20) for _ in range(10)]))
     stream = _eval_stream([rng.integers(1, 8, size=n) for n in (5, 1, 9)])
