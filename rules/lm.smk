@@ -1,5 +1,6 @@
 # Proxy LM: a byte-level BPE tokenizer trained on the pool, then one training job per selection
-# that trains every seed (torch start-up is paid once) and evaluates each along the way.
+# that trains every seed (torch start-up is paid once) and evaluates each along the way, beside the
+# n-gram reference (lm.ngram) fitted on the same seed's selection.
 
 
 rule tokenizer:
@@ -49,6 +50,7 @@ rule train:
         eval_names=list(PLAN.eval_sets()),
         stage="train",
         train_overrides={},
+        ngram_orders=config["lm"]["ngram"]["orders"],
     script:
         f"../{SCRIPTS}/train.py"
 
@@ -84,6 +86,7 @@ rule train_curve:
         eval_names=list(PLAN.eval_sets()),
         stage="train_curve",
         train_overrides=curve_overrides,
+        ngram_orders=[],  # the n-gram reference does not depend on the training tokens: rule train has it
     script:
         f"../{SCRIPTS}/train.py"
 

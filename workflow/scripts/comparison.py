@@ -7,7 +7,7 @@ def main(smk):
     from dqreview.io import write_csv, write_text
     from dqreview.metrics import method_of
     from dqreview.report.figures import comparison
-    from dqreview.report.runs import collect_runs, harness_columns, method_labels
+    from dqreview.report.runs import collect_runs, harness_columns, method_labels, ngram_reference_columns
     from dqreview.report.stats import (
         paired_differences,
         pooled_minimal_detectable_effect,
@@ -37,6 +37,8 @@ def main(smk):
         table = table.merge(
             versus_random_columns(runs, random, methods, column), on=["method", "budget"], how="left"
         )
+    # the n-gram reference on the same selections: its bits per byte, paired with random, and the proxy's gap to it
+    table = table.merge(ngram_reference_columns(runs, random, methods), on=["method", "budget"], how="left")
     write_csv(table, smk.output.table)
     cols = ["method", "budget", "target_bpb", "ci95", "diff_vs_random", "diff_ci95", "n_seeds"]
     write_text(to_latex(table[cols]), smk.output.table_tex)

@@ -1,4 +1,5 @@
-"""Train one proxy LM per seed on a selection and evaluate it along the way.
+"""Train one proxy LM per seed on a selection and evaluate it along the way; beside it, the n-gram
+reference (``lm.ngram.orders``) fitted on the same seed's selection and scored on the same final sets.
 
 All seeds of a selection share this job so torch start-up, tokenisation of the pool and of the
 evaluation sets are paid once.
@@ -23,6 +24,7 @@ def main(smk):
     from dqreview.lm.evaluate import evaluate_sets
     from dqreview.lm.hf import export_hf
     from dqreview.lm.model import GPTConfig
+    from dqreview.lm.ngram import ngram_scores
     from dqreview.lm.tasks import load_task, score_task
     from dqreview.lm.tokenizer import encode_batch, load_tokenizer
     from dqreview.lm.train import checkpoint_model, clear_checkpoint, train_run
@@ -111,6 +113,20 @@ def main(smk):
                 time.perf_counter() - t0,
             )
             final = result["curve"][-1]
+            # the n-gram reference: one pass over the same documents, the proxy's final sets and windows
+            t0 = time.perf_counter()
+            ngram = ngram_scores(
+                tokens, eval_sets, smk.params.ngram_orders, tok.get_vocab_size(), model_cfg.block_size
+            )
+            ngram_seconds = time.perf_counter() - t0
+            if ngram:
+                log.info(
+                    "%s seed %d: n-gram reference %s (%.1f s)",
+                    selection,
+                    seed,
+                    ", ".join(f"{k} {v:.4f}" for k, v in ngram.items() if k.endswith("/bpb/target")),
+                    ngram_seconds,
+                )
             write_json(
                 {
                     "selection": selection,
@@ -120,12 +136,16 @@ def main(smk):
                     "epochs": result["epochs"],
                     "tokens": result["tokens"],
                     "final": final,
+                    "ngram": ngram,
                     "curve": result["curve"],
                     "domains": {d: int((docs["domain"] == d).sum()) for d in domain_names},
                 },
                 eval_path,
             )
-            write_json({k: v for k, v in result.items() if k != "curve"}, log_path)
+            write_json(
+                {**{k: v for k, v in result.items() if k != "curve"}, "ngram_seconds": ngram_seconds},
+                log_path,
+            )
             if model_dir is not None:
                 # a job killed after the last step resumes there without evaluating: read the state's model
                 model = trained["model"] if "model" in trained else checkpoint_model(ckpt, model_cfg)

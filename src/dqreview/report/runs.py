@@ -6,8 +6,37 @@ import pandas as pd
 
 from dqreview.io import read_json
 from dqreview.paths import parse_selection
+from dqreview.report.stats import gap_columns, versus_random_columns
 
 HARNESS_PREFIX = "harness/"
+NGRAM_PREFIX = "ngram"
+
+
+def ngram_columns(runs: pd.DataFrame, eval_set: str = "target") -> list[str]:
+    """The n-gram reference's ``ngram<n>/bpb/<eval_set>`` columns of a :func:`collect_runs` table, by order."""
+    suffix = f"/bpb/{eval_set}"
+    cols = [c for c in runs.columns if c.startswith(NGRAM_PREFIX) and c.endswith(suffix)]
+    return sorted(cols, key=lambda c: int(c[len(NGRAM_PREFIX) : -len(suffix)]))
+
+
+def ngram_reference_columns(runs: pd.DataFrame, random: pd.DataFrame, methods: pd.DataFrame) -> pd.DataFrame:
+    """Per ``method`` and ``budget``, for every n-gram order in ``runs``: the n-gram's mean target bits per byte
+    and its paired difference from random (:func:`~dqreview.report.stats.versus_random_columns`), and the
+    proxy's gap to it, ``proxy_minus_ngram<n>`` = ``bpb/target − ngram<n>/bpb/target`` (mean and
+    ``:ci95`` over seeds; negative: the proxy beats the n-gram).
+
+    ``random`` and ``methods`` are the rows paired as in the comparison (random and the other methods below
+    the full budget). Returns just ``method`` and ``budget`` when the runs have no n-gram reference.
+    """
+    out = runs[["method", "budget"]].drop_duplicates().sort_values(["method", "budget"], ignore_index=True)
+    for column in ngram_columns(runs):
+        name = column.split("/")[0]  # ngram<n>
+        out = out.merge(
+            versus_random_columns(runs, random, methods, column), on=["method", "budget"], how="left"
+        )
+        gap = gap_columns(runs, "bpb/target", column, f"proxy_minus_{name}")
+        out = out.merge(gap, on=["method", "budget"], how="left")
+    return out
 
 
 def harness_columns(runs: pd.DataFrame) -> list[str]:
@@ -39,8 +68,9 @@ def collect_harness(harness_paths) -> pd.DataFrame:
 
 
 def collect_runs(eval_paths, info_paths, harness_paths=()) -> pd.DataFrame:
-    """One row per (selection, seed): final bits per byte on every evaluation set, plus budget accounting,
-    and the lm-eval-harness scores (``harness/<task>/<metric>``) when ``harness_paths`` are given."""
+    """One row per (selection, seed): final bits per byte on every evaluation set (``bpb/<set>``), the n-gram
+    reference's beside it (``ngram<n>/bpb/<set>``, when the run has one), budget accounting, and the
+    lm-eval-harness scores (``harness/<task>/<metric>``) when ``harness_paths`` are given."""
     rows = []
     for eval_path, info_path in zip(eval_paths, info_paths, strict=True):
         ev, info = read_json(eval_path), read_json(info_path)
@@ -57,6 +87,7 @@ def collect_runs(eval_paths, info_paths, harness_paths=()) -> pd.DataFrame:
             "tokens": ev["tokens"],
         }
         row.update({k: v for k, v in ev["final"].items() if k.startswith("bpb/")})
+        row.update(ev.get("ngram", {}))  # absent in runs written before the n-gram reference
         rows.append(row)
     runs = pd.DataFrame(rows)
     if harness_paths:

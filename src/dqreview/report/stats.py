@@ -90,6 +90,17 @@ def versus_random_columns(
     )
 
 
+def gap_columns(
+    runs: pd.DataFrame, value: str, reference: str, name: str, level: float = 0.95
+) -> pd.DataFrame:
+    """Per ``method`` and ``budget``: ``value − reference`` run by run (same selection, same seed), its mean
+    over seeds and CI half-width as columns ``<name>`` and ``<name>:ci95``; e.g. the proxy's bits per byte
+    minus the bigram reference's on the same selection."""
+    gap = runs.assign(**{name: runs[value] - runs[reference]})
+    out = summarise(gap, ["method", "budget"], name, level)[["method", "budget", "mean", "ci95"]]
+    return out.rename(columns={"mean": name, "ci95": f"{name}:ci95"})
+
+
 def minimal_detectable_effect(sd_diff: float, n_pairs: int, alpha: float = 0.05, power: float = 0.8) -> float:
     """Smallest true paired mean difference a two-sided paired t-test detects with the given power.
 

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from dqreview.report.stats import (
+    gap_columns,
     minimal_detectable_effect,
     paired_differences,
     pearson_with_ci,
@@ -62,3 +63,21 @@ def test_versus_random_columns_pairs_a_score_with_random_seed_by_seed():
     assert out.loc["dsir", f"{score}:diff_ci95"] == pytest.approx(half)
     assert out.loc["random", score] == pytest.approx(0.45)
     assert np.isnan(out.loc["random", f"{score}:diff_vs_random"])  # random is the reference, not a contrast
+
+
+def test_gap_columns_subtract_run_by_run_then_summarise():
+    """The proxy's gap to a reference on the same selection and seed: mean and CI over seeds, every arm."""
+    runs = pd.DataFrame(
+        {
+            "method": ["dsir"] * 3 + ["random"],
+            "budget": 0.1,
+            "seed": [0, 1, 2, 0],
+            "bpb": [3.0, 3.2, 3.1, 3.4],
+            "ref": [2.6, 2.7, 2.8, 2.9],
+        }
+    )
+    out = gap_columns(runs, "bpb", "ref", "gap").set_index("method")
+    g = np.array([0.4, 0.5, 0.3])
+    assert out.loc["dsir", "gap"] == pytest.approx(g.mean())
+    assert out.loc["dsir", "gap:ci95"] == pytest.approx(stats.t.ppf(0.975, 2) * g.std(ddof=1) / np.sqrt(3))
+    assert out.loc["random", "gap"] == pytest.approx(0.5) and np.isnan(out.loc["random", "gap:ci95"])
