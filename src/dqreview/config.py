@@ -104,8 +104,10 @@ def _check_semantics(config: dict) -> None:
     domains = [d["name"] for d in config["domains"]]
     if len(set(domains)) != len(domains):
         raise DQError(f"config key 'domains': duplicate domain names in {domains}")
-    if "target" in domains or "noise" in domains:
-        raise DQError("config key 'domains': 'target' and 'noise' are reserved names")
+    if "target" in domains:  # the target splits' domain (planted noise takes a pool domain, so no "noise")
+        raise DQError(
+            "config key 'domains': 'target' is reserved (the target splits' domain); rename that domain"
+        )
     for i, d in enumerate(config["domains"]):
         for s in d["sources"]:
             if s not in names:

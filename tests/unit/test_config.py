@@ -19,6 +19,7 @@ from dqreview.errors import DQError
         (lambda c: c.__setitem__("extra", 1), "unknown config key(s) ['extra'] in the top level"),
         (lambda c: c["select"].__setitem__("budgets", [0.0]), "'select.budgets[0]'"),
         (lambda c: c["domains"][0].__setitem__("sources", ["nope"]), "unknown source 'nope'"),
+        (lambda c: c["domains"][0].__setitem__("name", "target"), "'domains': 'target' is reserved"),
         (lambda c: c["metrics"][1].__setitem__("name", "dsir_typo"), "known metrics"),
         (lambda c: c["metrics"][0].__setitem__("keep", ["low"]), "not allowed for metric 'random'"),
         (lambda c: c["sources"][0].__setitem__("sha256", "abc"), "'sources[0].sha256'"),
@@ -73,3 +74,10 @@ def test_revisions_and_encoder_head_keys_are_accepted():
     cfg["task2vec"] = {"probe": {"kind": "hf", "hf_model": "org/lm", "revision": "a" * 40}}
     validate_config(cfg, load_schema(REPO / "workflow/schemas/config.schema.yaml"))
     assert cfg["embed"]["revision"] == "0123abc" and cfg["task2vec"]["probe"]["revision"] == "a" * 40
+
+
+def test_noise_is_an_ordinary_domain_name():
+    """Planted noise takes a pool domain (dqreview.corpus.prepare.plant), so "noise" names no reserved set."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["domains"][0]["name"] = "noise"
+    validate_config(cfg, load_schema(REPO / "workflow/schemas/config.schema.yaml"))

@@ -69,7 +69,7 @@ def test_tiny_run_t2v_metrics(tiny_run):
 def test_tiny_run_diversity_table(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/diversity.csv")
     index = pd.read_parquet(tiny_run / "results/data/pool/index.parquet", columns=["domain"])
-    domains = sorted(index["domain"].unique())  # the configured domains and the planted noise
+    domains = sorted(index["domain"].unique())  # the configured domains (planted noise sits in them)
     assert table["set"].tolist() == ["lower", *domains, "target/ref", "pool", "upper"]
     small = table["n_docs"] < table["batch_size"]  # too small for one batch: NaN, still reported
     assert table.loc[small, "div"].isna().all() and table.loc[~small, "div"].notna().all()

@@ -45,8 +45,8 @@ __all__ = [
 
 DOC_COLUMNS = ["id", "text_hash", "domain", "text", "n_bytes", "n_words", "planted"]
 TARGET = "target"
-NOISE = "noise"
-_RESERVED_DOMAINS = {TARGET, NOISE}
+NOISE = "noise"  #: the planted tag of synthetic noise documents (their domain is a host's)
+_RESERVED_DOMAINS = {TARGET}
 
 CountTokens = Callable[[list[str]], Sequence[int]]
 
@@ -328,7 +328,9 @@ def plant(
 
     Counts are ``round(rate * len(pool))``; originals are drawn without replacement by a
     seeded RNG over the id-sorted pool, so the result does not depend on row order. Planted
-    rows obey the same word and token limits as chunks.
+    rows obey the same word and token limits as chunks. Copies keep their original's domain; a
+    noise document takes the domain of a host row drawn uniformly (with replacement) from the
+    pool, so noise spreads over the domains in proportion to their rows and no domain is noise.
     """
     rows = sorted(pool, key=lambda r: r["id"])
     size = len(rows)
@@ -351,9 +353,16 @@ def plant(
             tag = f"near:{orig['id']}"
             out.append(_row(doc_id("planted", tag, 0), text, orig["domain"], f"{tag}:m={m}"))
     vocab = sorted({w for r in rows for w in r["text"].split()}) if n_noise else []
-    for k in range(n_noise):
-        text = _fit_tokens(_noise_text(rng, vocab, max_words), count_tokens, max_tokens)
-        out.append(_row(doc_id("planted", f"noise:{k}", 0), text, NOISE, "noise"))
+    texts = [
+        _fit_tokens(_noise_text(rng, vocab, max_words), count_tokens, max_tokens) for _ in range(n_noise)
+    ]
+    # Each noise document lands in the domain of a host row, drawn after every text so the texts (and
+    # the copies above) are what they were when noise had a domain of its own. A real pool has no
+    # "noise" label: the mixture methods (DoReMi, Skill-It) must find noise inside the domains, as
+    # every other method does; the planted column still says what it is, for the composition table.
+    hosts = rng.integers(size, size=n_noise) if n_noise else np.array([], dtype=int)
+    for k, (text, host) in enumerate(zip(texts, hosts, strict=True)):
+        out.append(_row(doc_id("planted", f"noise:{k}", 0), text, rows[int(host)]["domain"], NOISE))
     return out, {"exact": n_exact, "near": n_near, "noise": n_noise}
 
 
@@ -508,7 +517,7 @@ def prepare_corpus(
 
     # 7. counts
     table = []
-    for name in [*pool, NOISE]:
+    for name in pool:  # planted noise is counted in its host domain's planted_noise
         sub = pool_df[pool_df["domain"] == name]
         table.append(_summary("pool", name, sub, {"decontaminated": removed.get(name, 0)}))
     table.append(_summary("target_ref", TARGET, ref_df))

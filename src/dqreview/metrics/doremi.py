@@ -7,8 +7,11 @@
    weights take an exponentiated-gradient step in log space, ``α' ∝ α_{t−1} · exp(η λ)``, and are
    smoothed towards uniform, ``α_t = (1 − c) α' + c / k``. The proxy's loss is
    ``Σ_i α_t,i · mean loss of domain i``.
-3. The output is the time average ``ᾱ = (1/T) Σ_t α_t`` (the last ``α_T`` is noisy), written per seed
-   as JSON; optional further rounds retrain the reference on ``ᾱ`` (iterated DoReMi).
+3. The output is the time average after a burn-in, ``ᾱ = 1/(T − t₀) Σ_{t > t₀} α_t`` with
+   ``t₀ = ⌊average_from · T⌋`` (the last ``α_T`` is noisy; the first steps, while both models are
+   still in their start-up descent, measure how fast two fresh models fall rather than which domain
+   is hard; docs/methods.md, "DoReMi", has the measured trace), written per seed as JSON; optional
+   further rounds retrain the reference on ``ᾱ`` (iterated DoReMi).
 
 The update is :func:`doremi_update` (float64, pure, unit-tested by hand); the training loop is
 :func:`train_doremi`, run per seed by :meth:`DoReMi.learn`. As a selection, ``ᾱ`` (a token mixture)
@@ -57,6 +60,8 @@ class DoReMiParams(Params):
     rounds: Annotated[int, Ge(1)] = 1
     #: windows of every domain in each proxy batch
     min_per_domain: Annotated[int, Ge(0)] = 1
+    #: burn-in: ᾱ averages α_t over the steps after this fraction of each round's proxy steps
+    average_from: Annotated[float, Ge(0), Lt(1)] = 0.25
 
 
 # --- the update rule (pure, float64) ----------------------------------------------------------
@@ -151,15 +156,35 @@ def doremi_update(
     return alpha_t, lam_t.astype(np.float64)
 
 
+def burn_in_steps(steps: int, average_from: float) -> int:
+    """``t₀ = ⌊average_from · steps⌋``: the proxy steps left out of ᾱ (fewer than ``steps`` when
+    ``average_from`` < 1, so at least one α_t is averaged)."""
+    if not 0.0 <= float(average_from) < 1.0:
+        raise DQError(f"doremi: average_from must be in [0, 1); got {average_from}")
+    return min(int(math.floor(float(average_from) * int(steps))), max(int(steps) - 1, 0))
+
+
+def average_after_burn_in(alpha: np.ndarray, average_from: float) -> np.ndarray:
+    """ᾱ: the mean of the rows ``α_{t₀+1} .. α_T`` of ``alpha`` (T, k), ``t₀`` from :func:`burn_in_steps`."""
+    alpha = np.asarray(alpha, dtype=np.float64)
+    return alpha[burn_in_steps(len(alpha), average_from) :].mean(axis=0)
+
+
 def run_updates(
-    excess_steps: list[np.ndarray], present_steps: list[np.ndarray], eta: float, c: float, alpha0=None
+    excess_steps: list[np.ndarray],
+    present_steps: list[np.ndarray],
+    eta: float,
+    c: float,
+    alpha0=None,
+    average_from: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Apply :func:`doremi_update` over a sequence of steps (from uniform, λ = 0).
 
     Returns
     -------
     dict
-        ``alpha`` (T, k): α_t after each step; ``lam`` (T, k); ``average`` (k,): ᾱ = mean of α_1..α_T.
+        ``alpha`` (T, k): α_t after each step; ``lam`` (T, k); ``average`` (k,): ᾱ = mean of
+        α_{t₀+1}..α_T (:func:`average_after_burn_in`; all steps for ``average_from=0``).
     """
     k = len(excess_steps[0])
     alpha = np.full(k, 1.0 / k) if alpha0 is None else np.asarray(alpha0, dtype=np.float64)
@@ -170,7 +195,7 @@ def run_updates(
         alphas.append(alpha)
         lams.append(lam)
     A = np.array(alphas)
-    return {"alpha": A, "lam": np.array(lams), "average": A.mean(axis=0)}
+    return {"alpha": A, "lam": np.array(lams), "average": average_after_burn_in(A, average_from)}
 
 
 # --- training: reference + Group DRO proxy ----------------------------------------------------
@@ -223,6 +248,7 @@ def train_doremi(
     c: float = 1e-3,
     rounds: int = 1,
     min_per_domain: int = 1,
+    average_from: float = 0.25,
 ) -> dict[str, Any]:
     """Train the reference and the Group DRO proxy; return the domain weights.
 
@@ -236,15 +262,16 @@ def train_doremi(
         ``lm.train`` (lr, min_lr, warmup_steps, weight_decay, grad_clip, batch_size).
     seed : int
         Seeds both models' initialisation and their data streams.
-    steps, batch_size, eta, c, rounds, min_per_domain
+    steps, batch_size, eta, c, rounds, min_per_domain, average_from
         The variant's parameters (:class:`DoReMiParams`); ``batch_size=None`` takes ``train_cfg``'s.
+        ``average_from`` is ᾱ's burn-in (0 averages every step, as the paper's ᾱ).
 
     Returns
     -------
     dict
         ``weights`` (ᾱ of the last round, domain → weight), ``weights_last`` (α_T), ``natural``
-        (token proportions), ``rounds`` (per round: reference mixture, α per step, ᾱ, λ per step,
-        losses), ``tokens`` (reference and proxy training tokens), ``flops`` and ``flops_formula``.
+        (token proportions), ``rounds`` (per round: reference mixture, α per step, ᾱ, the burn-in
+        ``average_from_step`` t₀, λ per step, losses), ``tokens`` (reference and proxy training tokens), ``flops`` and ``flops_formula``.
     """
     import torch
 
@@ -261,6 +288,7 @@ def train_doremi(
             f"{k} domains; raise the variant's batch_size to at least {k * min_per_domain}"
         )
     steps = int(steps)
+    burn_in = burn_in_steps(steps, average_from)  # per round: each round trains a fresh proxy
     tok = np.bincount(domain_ids, weights=[len(d) + 1 for d in docs], minlength=k)
     natural = tok / tok.sum()
     ref_mixture = natural
@@ -322,7 +350,7 @@ def train_doremi(
             proxy_losses.append(trainer.step().loss)
             bar.update(1, loss=proxy_losses[-1])
         A = np.array(alphas)
-        average = A.mean(axis=0)
+        average = average_after_burn_in(A, average_from)
         rounds.append(
             {
                 "round": r,
@@ -330,6 +358,7 @@ def train_doremi(
                 "alpha": A.tolist(),
                 "lam": np.array(lams).tolist(),
                 "average": dict(zip(domain_names, average.tolist(), strict=True)),
+                "average_from_step": burn_in,
                 "reference_train_loss": [round(x, 6) for x in ref_losses],
                 "proxy_train_loss": [round(x, 6) for x in proxy_losses],
             }
@@ -359,6 +388,7 @@ def train_doremi(
             "c": c,
             "rounds": n_rounds,
             "min_per_domain": min_per_domain,
+            "average_from": float(average_from),
         },  # fmt: skip
         "tokens": {"reference": tokens_ref, "proxy": tokens_proxy},
         "flops": float(flops),
@@ -421,6 +451,7 @@ class DoReMi(MixtureLearner):
         out = train_doremi(
             pool.tokens, codes, names, proxy.model, proxy.train, int(seed), proxy.device, steps=p.steps,
             batch_size=p.batch_size, eta=p.eta, c=p.c, rounds=p.rounds, min_per_domain=p.min_per_domain,
+            average_from=p.average_from,
         )  # fmt: skip
         out.update(domains=names, bytes_per_token=pool.bytes_per_token)
         log.info("seed %s: weights %s", seed, {d: round(w, 4) for d, w in out["weights"].items()})

@@ -7,17 +7,19 @@ training data) plus the target ref set, so the graph is rectangular (training ×
 and the target is one evaluation skill (``eval_skills: target`` keeps the target column only, like
 the reference code's ``--target_mask``).
 
-Graph estimator (the paper's cheap linear approximation): from a common start θ₀ (a fresh proxy,
-optionally trained ``start_steps`` on the natural mixture) train a copy on skill i alone for
-``graph_steps`` steps, and set
+Graph estimator (the paper's cheap linear approximation): from a common start θ₀ (a proxy warm-started
+``start_steps`` on the natural mixture of the pool, by default ``lm.train.warmup_steps``) train a copy on
+skill i alone for ``graph_steps`` steps, and set
 
     Δ_ij = max(L_j(θ₀) − L_j(θ_i), 0) / L_j(θ₀)      (relative drop of skill j's validation loss)
     A    = Δ / max(Δ)                                 (the largest edge is 1)
 
 The relative drop puts skills with different loss scales on one footing; the clip keeps
-interference out of the multiplicative update (it has no negative edges). Caveat: from an early
-start, training on any text lowers every loss (unigram statistics), so the graph is dense; a
-longer ``start_steps`` measures transfer beyond that.
+interference out of the multiplicative update (it has no negative edges). The warm start matters:
+from a fresh model, training on any text lowers every loss (unigram statistics), so the graph is
+dense and says little about which skill helps which; past the proxy's learning-rate warm-up the
+start-up descent is over and the edges measure transfer (docs/methods.md, "Skill-It", has the
+measured graphs). ``start_steps: 0`` is the cold start.
 
 Online mixture (``trainer/mw_trainer.py`` of HazyResearch/skill-it): a fresh proxy (the run the
 selection steers also starts from scratch) is trained for ``rounds`` rounds of ``update_steps``
@@ -78,8 +80,8 @@ class SkillItParams(Params):
     update_steps: Annotated[int, Ge(1)] = 50
     #: h: steps on one skill alone, per training skill
     graph_steps: Annotated[int, Ge(1)] = 50
-    #: natural-mixture steps before the graph's common start
-    start_steps: Annotated[int, Ge(0)] = 0
+    #: warm start of the graph's common start: steps on the natural mixture (None = lm.train.warmup_steps; 0 = cold)
+    start_steps: Annotated[int, Ge(0)] | None = None
     eta: Annotated[float, Gt(0)] = 0.5
     window: Annotated[int, Ge(1)] = 3
     normalize_loss: bool = True
@@ -308,7 +310,8 @@ def run_skillit(
     Returns
     -------
     dict
-        ``graph`` (n_train × n_eval), ``graph_losses`` (start and after each skill), ``rounds``
+        ``graph`` (n_train × n_eval), ``graph_losses`` (evaluation losses at the start and after each
+        skill, training loss of each skill run's first step and of the warm start), ``rounds``
         (per round: steps, tokens, mixture, losses after), ``loss_history``, ``final_mixture``,
         ``average_mixture``, ``tokens`` (by phase), ``flops`` and ``flops_formula``.
     """
@@ -319,6 +322,7 @@ def run_skillit(
     from dqreview.lm.train import Trainer, make_optimizer
 
     p = params if params is not None else SkillItParams()
+    start_steps = int(train_cfg.get("warmup_steps", 0)) if p.start_steps is None else int(p.start_steps)
     k = len(train_skills)
     domain_ids = np.asarray(domain_ids, dtype=np.int64)
     batch = int(p.batch_size or train_cfg["batch_size"])
@@ -344,28 +348,33 @@ def run_skillit(
 
     # every training step of the three phases: steps/s and ETA in the job's log
     bar = Progress(
-        p.start_steps + k * p.graph_steps + p.rounds * p.update_steps,
+        start_steps + k * p.graph_steps + p.rounds * p.update_steps,
         f"skill-it seed {seed}: proxies",
         "step",
     )
 
-    # 1. the common start
+    # 1. the common start: warm-started on the natural mixture, past the start-up descent
     torch.manual_seed(seed)
     start = GPT(model_cfg).to(device)
     flops_per_token = start.flops_per_token()
-    if p.start_steps:
-        tr, _ = trainer_for(start, natural, p.start_steps, seed)
-        for _ in range(p.start_steps):
-            bar.update(1, loss=tr.step().loss)
+    start_train_loss = []
+    if start_steps:
+        tr, _ = trainer_for(start, natural, start_steps, seed)
+        for _ in range(start_steps):
+            start_train_loss.append(tr.step().loss)
+            bar.update(1, loss=start_train_loss[-1])
     loss_start = evaluate(start)
-    # 2. one short run per training skill, from the common start
-    loss_after = []
+    # 2. one short run per training skill, from (a copy of) the common start
+    loss_after, first_step_loss = [], []
     for i in range(k):
         model = copy.deepcopy(start)
         one_hot = np.eye(k)[i]
         tr, _ = trainer_for(model, one_hot, p.graph_steps, seed + 1 + i)
-        for _ in range(p.graph_steps):
-            bar.update(1, loss=tr.step().loss)
+        for step in range(p.graph_steps):
+            loss = tr.step().loss
+            if step == 0:
+                first_step_loss.append(loss)
+            bar.update(1, loss=loss)
         loss_after.append(evaluate(model))
         del model
     graph = graph_from_losses(loss_start, np.array(loss_after))
@@ -407,7 +416,7 @@ def run_skillit(
     ]
     average = mixtures.mean(axis=0)  # rounds have equal token counts
     tokens = {
-        "start": p.start_steps * tokens_per_step,
+        "start": start_steps * tokens_per_step,
         "graph": k * p.graph_steps * tokens_per_step,
         "online": total * tokens_per_step,
         "evaluation": (1 + k + 1 + p.rounds) * eval_tokens_once,
@@ -419,14 +428,20 @@ def run_skillit(
         "eval_skills": eval_names,
         "graph": graph.tolist(),
         "graph_estimator": "A_ij = max(L_j(start) - L_j(after h steps on i), 0) / L_j(start), scaled to max 1",
-        "graph_losses": {"start": loss_start.tolist(), "after": np.array(loss_after).tolist()},
+        "graph_losses": {
+            "start": loss_start.tolist(),
+            "after": np.array(loss_after).tolist(),
+            # training loss of each skill run's first step (from the common start) and of the warm start
+            "first_step": [round(x, 6) for x in first_step_loss],
+            "start_train": [round(x, 6) for x in start_train_loss],
+        },
         "prior": dict(zip(train_skills, prior.tolist(), strict=True)),
         "natural": dict(zip(train_skills, natural.tolist(), strict=True)),
         "rounds": rounds,
         "loss_history": losses.tolist(),
         "final_mixture": rounds[-1]["mixture"],
         "average_mixture": dict(zip(train_skills, average.tolist(), strict=True)),
-        "params": {**p.to_dict(), "batch_size": batch},
+        "params": {**p.to_dict(), "batch_size": batch, "start_steps": start_steps},
         "tokens": tokens,
         "flops": float(flops),
         "flops_formula": (

@@ -17,8 +17,9 @@ from dqreview.report.figures import TEXT_WIDTH_IN, paper_style, save_figure  # n
 
 @paper_style()
 def doremi_weights_figure(states: Sequence[dict], path) -> None:
-    """Per variant: the domain weights α_t over the proxy's steps (mean over seeds, band = min–max)
-    and, beside it, the natural token proportions against the time-averaged weights ᾱ."""
+    """Per variant: the domain weights α_t over the proxy's steps (mean over seeds, band = min–max),
+    each round's burn-in shaded (the steps ᾱ leaves out), and, beside it, the natural token proportions
+    against the time-averaged weights ᾱ."""
     variants = sorted({s["variant"] for s in states})
     fig, axes = plt.subplots(
         len(variants), 2, figsize=(TEXT_WIDTH_IN, 2.8 * len(variants)), squeeze=False, constrained_layout=True,
@@ -43,6 +44,13 @@ def doremi_weights_figure(states: Sequence[dict], path) -> None:
         per_round = len(runs[0]["rounds"][0]["alpha"])
         for r in range(1, len(runs[0]["rounds"])):
             ax.axvline(r * per_round + 0.5, color="grey", linestyle=":", linewidth=1)
+        for r, rnd in enumerate(runs[0]["rounds"]):
+            burn_in = int(rnd.get("average_from_step", 0))  # states from before the burn-in have none
+            if burn_in:
+                ax.axvspan(
+                    r * per_round + 0.5, r * per_round + burn_in + 0.5, color="0.85", zorder=0,
+                    label="burn-in (not in ᾱ)" if r == 0 else None,
+                )  # fmt: skip
         ax.set_xlabel("proxy optimizer step (rounds end to end)")
         ax.set_ylabel("domain weight α_t")
         ax.set_title(f"DoReMi {variant}: α_t during Group DRO\n(mean; band = min–max over {len(runs)} seeds)")
@@ -59,7 +67,7 @@ def doremi_weights_figure(states: Sequence[dict], path) -> None:
             width=0.4,
             yerr=avg.std(axis=0),
             capsize=3,
-            label="DoReMi time-averaged α",
+            label="DoReMi ᾱ (after burn-in)",
         )
         ax.set_xticks(x, names, rotation=30, ha="right")
         ax.set_ylabel("share of training tokens")

@@ -1,7 +1,7 @@
 """Task2Vec tables: the diversity/alignment coefficients of the data (with the probe) and of every
 selection (from cached per-document vectors).
 
-Sets with fewer documents than one batch (e.g. the planted noise) get NaN coefficients, not a silently
+Sets with fewer documents than one batch (e.g. a small domain) get NaN coefficients, not a silently
 different batch size. ``diversity_table`` follows the paper's table: lower bound, every domain, the target, the pool and the upper
 bound, each embedded as ``n_batches`` batches of ``batch_size`` documents (head fine-tuned per batch), with
 95% CIs. Alignment with the target is the batch-pair coefficient ``1 − cdiv(D, T)`` (for the target itself:
@@ -84,7 +84,7 @@ def diversity_table(
         }
         if name in emb:
             row.update(_coefficients(emb[name], emb[target[1]], (kind, name) == tuple(target)))
-        else:  # e.g. the few planted noise documents: too small for one batch
+        else:  # e.g. a domain with few documents: too small for one batch
             row.update(dict.fromkeys(COLUMNS, float("nan")))
         rows.append(row)
     return pd.DataFrame(rows), emb

@@ -4,6 +4,7 @@ empty, huge and duplicate source documents."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import random
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from conftest import distinct_words, local_source
-from dqreview.corpus.prepare import DOC_COLUMNS, near_duplicate, prepare_corpus, truncate_utf8
+from dqreview.corpus.prepare import DOC_COLUMNS, near_duplicate, plant, prepare_corpus, truncate_utf8
 from dqreview.corpus.sources import fetch_source
 from dqreview.errors import DQError
 from dqreview.hashing import doc_id, stable_hash64, text_hash
@@ -162,8 +163,47 @@ def test_planting(prepared):
         orig = by_id.loc[orig_id]
         assert row["text"] != orig["text"] and m.startswith("m=") and int(m[2:]) >= 1
         assert orig["planted"] == "" and row["domain"] == orig["domain"]
-    assert (pool.loc[kind == "noise", "domain"] == "noise").all()
     assert pool.loc[kind == "noise", "n_words"].between(1, 30).all()
+    assert (pool.loc[kind == "noise", "planted"] == "noise").all()
+
+
+def _digest(frame: pd.DataFrame, columns: list[str]) -> str:
+    rows = "\n".join("|".join(r) for r in frame[columns].astype(str).itertuples(index=False, name=None))
+    return hashlib.sha256(rows.encode()).hexdigest()[:16]
+
+
+def test_planted_noise_takes_a_host_domain_and_nothing_else_moved(prepared):
+    """Noise documents carry a pool domain (no "noise" domain for a mixture method to read), and
+    the copies, the near-duplicates and the noise texts are byte for byte what they were when noise
+    had a domain of its own (digests pinned from that version, commit 071c089)."""
+    pool = prepared.pool
+    kind = pool["planted"].str.split(":").str[0]
+    assert set(pool["domain"]) == {"news", "forum", "code"}
+    copies = pool[kind.isin(["exact", "near"])]
+    assert (
+        len(copies) == 20 and _digest(copies, ["id", "text_hash", "domain", "planted"]) == "7a449bd7e2362dfa"
+    )
+    noise = pool[kind == "noise"]
+    assert len(noise) == 6 and _digest(noise, ["id", "text_hash"]) == "f038d320340efc8d"
+    # the hosts drawn by the planting RNG after the texts (pinned: a change here re-deals the noise)
+    assert noise["domain"].tolist() == ["code", "forum", "forum", "news", "news", "news"]
+
+
+def test_noise_hosts_are_drawn_in_proportion_to_the_domains_rows():
+    domains = ["a"] * 700 + ["b"] * 200 + ["c"] * 100
+    pool = [
+        {"id": f"{i:05d}", "text": f"w{i} x{i % 7} y{i % 13}", "domain": d, "n_words": 3}
+        for i, d in enumerate(domains)
+    ]
+    rows, counts = plant(pool, {"noise_rate": 0.5}, seed=3)
+    assert counts == {"exact": 0, "near": 0, "noise": 500}
+    assert {r["planted"] for r in rows} == {"noise"}
+    share = pd.Series([r["domain"] for r in rows]).value_counts(normalize=True)
+    # 500 draws: each share within 4.5 binomial standard deviations of the domain's share of the rows
+    for d, p in {"a": 0.7, "b": 0.2, "c": 0.1}.items():
+        assert abs(share[d] - p) < 4.5 * np.sqrt(p * (1 - p) / 500), (d, share[d])
+    again, _ = plant(list(reversed(pool)), {"noise_rate": 0.5}, seed=3)
+    assert again == rows  # the id-sorted pool, not the row order, decides
 
 
 def test_empty_and_truncated_documents_counted(prepared):
@@ -179,7 +219,10 @@ def test_domain_table(prepared):
     assert set(t["split"]) == {"pool", "target_ref", "target_test", "heldout"}
     pool_rows = t[t["split"] == "pool"].set_index("domain")
     assert pool_rows["documents"].sum() == len(prepared.pool)
-    assert pool_rows.loc["noise", "planted_noise"] == prepared.stats["planted"]["noise"]
+    assert set(pool_rows.index) == {"news", "forum", "code"}  # no row for noise: it sits in its hosts
+    assert pool_rows["planted_noise"].sum() == prepared.stats["planted"]["noise"]
+    noise_domains = prepared.pool.loc[prepared.pool["planted"] == "noise", "domain"].value_counts()
+    assert pool_rows["planted_noise"][noise_domains.index].tolist() == noise_domains.tolist()
     assert pool_rows.loc["forum", "decontaminated"] == prepared.stats["decontaminated"]["forum"]
     assert (t["source_documents"] <= t["documents"]).all()
 
@@ -228,7 +271,7 @@ def test_near_duplicate_edits():
     assert near_duplicate("same", 3, np.random.default_rng(1)) != "same"
 
 
-def test_config_errors():
+def test_config_errors(prepared):
     raw = _raw()
     cfg = copy.deepcopy(CFG)
     cfg["domains"].append({"name": "dup", "sources": ["frm"]})
@@ -242,6 +285,15 @@ def test_config_errors():
     del cfg["prepare"]["shards"]
     with pytest.raises(DQError, match="missing key 'prepare.shards'"):
         prepare_corpus(raw, cfg)
+    cfg = copy.deepcopy(CFG)
+    cfg["domains"][2]["name"] = "target"
+    with pytest.raises(DQError, match=r"domain name 'target' is reserved or repeated; .* not \['target'\]"):
+        prepare_corpus(raw, cfg)
+    cfg["domains"][2]["name"] = "noise"  # an ordinary name: planted noise has no domain of its own
+    named = prepare_corpus(raw, cfg).pool
+    assert set(named["domain"]) == {"news", "forum", "noise"}
+    assert named["id"].tolist() == prepared.pool["id"].tolist()
+    assert ((named["domain"] == "noise") == (prepared.pool["domain"] == "code")).all()
     bad = {**raw, "py": pd.concat([raw["py"], raw["py"].iloc[:1]])}
     with pytest.raises(DQError, match="raw source 'py': duplicate document key 'mod0.py'"):
         prepare_corpus(bad, CFG)

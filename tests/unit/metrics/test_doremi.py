@@ -56,6 +56,37 @@ def test_update_sequence_and_average_match_hand_computation():
     np.testing.assert_array_equal(out["lam"][1], [0.5, 1.0, 1.0])
 
 
+def test_burn_in_leaves_the_first_steps_out_of_the_average():
+    steps = [domain_excess_means(*s, k=3) for s in (STEP1, STEP2)]
+    late = run_updates([e for e, _ in steps], [p for _, p in steps], eta=1.0, c=1e-3, average_from=0.5)
+    np.testing.assert_allclose(late["average"], ALPHA2, rtol=1e-12)  # t₀ = ⌊0.5 · 2⌋ = 1: α_2 alone
+    assert [doremi.burn_in_steps(10, f) for f in (0.0, 0.25, 0.3, 0.99)] == [0, 2, 3, 9]
+    assert doremi.burn_in_steps(1, 0.9) == 0  # one step: it is averaged, whatever the fraction
+    alpha = np.random.default_rng(0).dirichlet(np.ones(4), size=12)
+    np.testing.assert_array_equal(doremi.average_after_burn_in(alpha, 0.25), alpha[3:].mean(axis=0))
+    with pytest.raises(DQError, match=r"average_from must be in \[0, 1\); got 1.0"):
+        doremi.burn_in_steps(10, 1.0)
+    for bad in (-0.1, 1.0, 2):
+        with pytest.raises(DQError, match=r"params\.average_from: expected a number >= 0 and < 1"):
+            METHOD.params({"average_from": bad})
+    assert METHOD.params({}).average_from == 0.25
+
+
+def test_train_doremi_averages_after_the_burn_in():
+    docs, dom = domain_docs()
+    names = ["a", "b", "c"]
+    cfg = GPTConfig(**TINY_GPT)
+    late = doremi.train_doremi(docs, dom, names, cfg, TRAIN, seed=0, steps=8, average_from=0.5)
+    every = doremi.train_doremi(docs, dom, names, cfg, TRAIN, seed=0, steps=8, average_from=0.0)
+    alpha = np.array(late["rounds"][0]["alpha"])
+    assert late["rounds"][0]["alpha"] == every["rounds"][0]["alpha"]  # the burn-in changes the average only
+    assert late["rounds"][0]["average_from_step"] == 4 and every["rounds"][0]["average_from_step"] == 0
+    # exactly the mean over α_5..α_8 (same float operations), and over every step without a burn-in
+    assert list(late["weights"].values()) == alpha[4:].mean(axis=0).tolist()
+    assert list(every["weights"].values()) == alpha.mean(axis=0).tolist()
+    assert late["weights"] != every["weights"]
+
+
 def test_absent_domain_keeps_lambda():
     alpha = np.array([0.2, 0.3, 0.5])
     lam = np.array([0.7, 0.1, 2.5])
@@ -121,8 +152,10 @@ def test_train_doremi_small_run():
     w = np.array([out["weights"][n] for n in names])
     assert w.min() > 0 and abs(w.sum() - 1) < 1e-12
     assert len(out["rounds"]) == 2 and len(out["rounds"][0]["alpha"]) == 6
-    # ᾱ is the mean of the per-step α, and round 2's reference trained on round 1's ᾱ
-    np.testing.assert_allclose(np.mean(out["rounds"][1]["alpha"], axis=0), w, rtol=1e-12)
+    # ᾱ is the mean of the per-step α after the burn-in (default 0.25 of 6 steps: t₀ = 1), and round 2's
+    # reference trained on round 1's ᾱ
+    assert [r["average_from_step"] for r in out["rounds"]] == [1, 1]
+    np.testing.assert_allclose(np.mean(out["rounds"][1]["alpha"][1:], axis=0), w, rtol=1e-12)
     assert out["rounds"][1]["reference_mixture"] == out["rounds"][0]["average"]
     assert out["tokens"] == {"reference": 2 * 6 * 6 * 8, "proxy": 2 * 6 * 6 * 8}
     assert out["params"] == {
@@ -132,6 +165,7 @@ def test_train_doremi_small_run():
         "c": 1e-3,
         "rounds": 2,
         "min_per_domain": 1,
+        "average_from": 0.25,
     }
     with pytest.raises(DQError, match="raise the variant's batch_size to at least 6"):
         doremi.train_doremi(

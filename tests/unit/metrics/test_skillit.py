@@ -104,7 +104,14 @@ def test_graph_estimator():
 
 def test_params_and_state_variant():
     p = METHOD.params({})
-    assert (p.rounds, p.update_steps, p.graph_steps, p.start_steps, p.eta, p.window) == (6, 50, 50, 0, 0.5, 3)
+    assert (p.rounds, p.update_steps, p.graph_steps, p.start_steps, p.eta, p.window) == (
+        6,
+        50,
+        50,
+        None,
+        0.5,
+        3,
+    )
     assert (p.normalize_loss, p.reduce, p.prior, p.eval_skills, p.val_docs, p.target_docs, p.batch_size) == (
         True, "sum", "uniform", "all", 20, None, None,
     )  # fmt: skip
@@ -128,7 +135,7 @@ def test_params_and_state_variant():
         ("rounds", 0, "an integer >= 1"),
         ("update_steps", 0, "an integer >= 1"),
         ("graph_steps", 0, "an integer >= 1"),
-        ("start_steps", -1, "an integer >= 0"),
+        ("start_steps", -1, "an integer >= 0 or null"),
         ("window", 0, "an integer >= 1"),
         ("val_docs", 0, "an integer >= 1"),
         ("eta", 0, "a number > 0"),
@@ -215,7 +222,11 @@ def test_run_skillit_small():
     assert np.array(out["graph"]).shape == (3, 2) and np.max(out["graph"]) == 1.0
     assert len(out["rounds"]) == 3 and len(out["loss_history"]) == 4
     assert out["rounds"][0]["tokens"] == 2 * 4 * 8
-    assert out["params"] == {**params.to_dict(), "batch_size": 4} and "from" in out["params"]
+    # start_steps None: the warm start is lm.train.warmup_steps (2) on the natural mixture
+    assert (
+        out["params"] == {**params.to_dict(), "batch_size": 4, "start_steps": 2} and "from" in out["params"]
+    )
+    assert out["tokens"]["start"] == 2 * 4 * 8 and len(out["graph_losses"]["start_train"]) == 2
     # round 1 is exp(η A 1) with normalised losses
     z = np.exp(0.5 * np.array(out["graph"]).sum(axis=1))
     np.testing.assert_allclose(list(out["rounds"][0]["mixture"].values()), z / z.sum(), rtol=1e-12)
@@ -232,6 +243,29 @@ def test_run_skillit_small():
         seed=0,
     )
     assert target_only["eval_skills"] == ["target"]
+
+
+def test_graph_runs_start_from_the_warm_model():
+    """The skill runs copy a proxy trained start_steps on the natural mixture: their first training step
+    (and every evaluation skill at the common start) has a lower loss than from a fresh model."""
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(1 + 20 * (i % 3), 21 + 20 * (i % 3), size=40) for i in range(30)]
+    dom = np.array([i % 3 for i in range(30)])
+    evals = {"a": docs[:2], "target": [rng.integers(1, 21, size=40)]}
+    raw = {"rounds": 1, "update_steps": 1, "graph_steps": 2}
+    cfg = GPTConfig(**TINY_GPT)
+    runs = {
+        steps: skillit.run_skillit(
+            docs, dom, ["a", "b", "c"], evals, cfg, TRAIN, METHOD.params({**raw, "start_steps": steps}), seed=0
+        )
+        for steps in (0, 12)
+    }  # fmt: skip
+    cold, warm = (runs[s]["graph_losses"] for s in (0, 12))
+    assert cold["start_train"] == [] and len(warm["start_train"]) == 12
+    assert all(w < c for w, c in zip(warm["first_step"], cold["first_step"], strict=True)), (warm, cold)
+    assert all(w < c for w, c in zip(warm["start"], cold["start"], strict=True))
+    assert runs[12]["tokens"]["start"] == 12 * 4 * 8 and runs[0]["tokens"]["start"] == 0
+    assert runs[12]["flops"] > runs[0]["flops"]
 
 
 def _token_pool(n=36):
@@ -281,7 +315,7 @@ def test_learn_wires_validation_slices_target_and_cluster_skills():
     assert (
         learned.tokens == direct["tokens"]["start"] + direct["tokens"]["graph"] + direct["tokens"]["online"]
     )
-    assert learned.tokens == (3 * 1 + 2 * 1) * 4 * 8
+    assert learned.tokens == (2 + 3 * 1 + 2 * 1) * 4 * 8  # warm start (lm.train.warmup_steps), graph, online
     assert learned.flops == direct["flops"] and learned.extra == {"tokens_per_seed": direct["tokens"]}
     # skills = clusters: the clusters are the training skills; the caller's pool keeps its domains
     clusters = pd.DataFrame({"id": frame["id"], "cluster": np.arange(len(frame)) % 2})

@@ -185,3 +185,31 @@ def test_ablation_and_metrics_and_composition_are_readable_at_text_width(drawn, 
     for fig in drawn:
         _readable_at_text_width(fig)
     assert [t.get_text() for t in drawn[0].axes[0].texts] == ["1.5 ep"] * 8  # epochs at every point
+
+
+def test_doremi_weights_shade_each_rounds_burn_in(monkeypatch, tmp_path):
+    from dqreview.report import mixture
+
+    saved = []
+    monkeypatch.setattr(mixture, "save_figure", lambda fig, path: saved.append(fig))
+    rng = np.random.default_rng(0)
+    names = ["code", "web", "wiki"]
+    states = [
+        {"variant": "eta1", "domains": names, "natural": dict.fromkeys(names, 1 / 3),
+         "weights": dict(zip(names, rng.dirichlet(np.ones(3)), strict=True)),
+         "rounds": [{"alpha": rng.dirichlet(np.ones(3), size=8).tolist(), "average_from_step": 2} for _ in range(2)]}
+        for _ in range(2)
+    ]  # fmt: skip
+    mixture.doremi_weights_figure(states, tmp_path / "doremi.pdf")
+    (fig,) = saved
+    ax = fig.axes[0]
+    spans = [p for p in ax.patches if p.get_facecolor() == to_rgba("0.85")]
+    # steps 1–2 of each round of 8 (rounds end to end): the α_t that ᾱ leaves out
+    assert [(p.get_x(), p.get_x() + p.get_width()) for p in spans] == [(0.5, 2.5), (8.5, 10.5)]
+    assert "burn-in (not in ᾱ)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    old = [
+        {**s, "rounds": [{"alpha": r["alpha"]} for r in s["rounds"]]} for s in states
+    ]  # no burn-in recorded
+    mixture.doremi_weights_figure(old, tmp_path / "old.pdf")
+    assert not [p for p in saved[1].axes[0].patches if p.get_facecolor() == to_rgba("0.85")]
+    _readable_at_text_width(fig)
