@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from dqreview.io import atomic_path  # noqa: E402
-from dqreview.report.runs import budget_tick, full_pool_label  # noqa: E402
+from dqreview.report.runs import budget_tick, epochs_text, full_pool_label  # noqa: E402
 
 #: The paper's \linewidth in inches (11pt article, 1 in margins on US letter): figures are drawn at this
 #: width so they are included at 100% and their fonts keep the sizes below.
@@ -228,7 +228,11 @@ def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: s
             ax.plot(base.index, base.to_numpy(), color="black", marker="s", markersize=3, linewidth=1.6)
             ax.set_xscale("log")
             ax.set_xlabel("training tokens")
-            ax.set_title(f"budget {budget:.0%} of pool bytes", loc="left")
+            title = f"budget {budget:.0%} of pool bytes"
+            if "epochs" in curves:  # the epochs the runs end at (each method's own, averaged)
+                final = curves[curves["budget"] == budget].groupby(["method", "seed"])["epochs"].max().mean()
+                title += f"\n{epochs_text(float(final))} epochs at the end"
+            ax.set_title(title, loc="left")
             ax.grid(alpha=0.3, which="both")
         axes[0][0].set_ylabel("target test bits per byte")
         random_curve = Line2D([], [], color="black", marker="s", markersize=3, linewidth=1.6,

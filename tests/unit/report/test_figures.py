@@ -166,7 +166,8 @@ def test_diversity_draws_the_bounds_grey(drawn, tmp_path):
 def _default_curves(seed: int = 0):
     rng = np.random.default_rng(seed)
     curves = pd.DataFrame(
-        [{"method": m, "budget": b, "seed": s, "tokens": tok, "bpb/target": 3.0 - 0.1 * np.log(tok) + rng.normal(0, 0.02)}
+        [{"method": m, "budget": b, "seed": s, "tokens": tok, "bpb/target": 3.0 - 0.1 * np.log(tok) + rng.normal(0, 0.02),
+          "epochs": tok / 98304 * (2.2 if b == 0.1 else 0.74)}
          for m in FAMILY_OF for b in (0.1, 0.3) for s in range(3) for tok in (32768, 65536, 98304)]
     )  # fmt: skip
     baseline = curves[curves["method"] == "random"].drop(columns="method")
@@ -179,6 +180,11 @@ def test_learning_curves_name_each_method_once_by_colour_and_marker(drawn, tmp_p
     (fig,) = drawn
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert texts == [*sorted(FAMILY_OF), "random: runs of each length"]
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles == [
+        "budget 10% of pool bytes\n2.2 epochs at the end",
+        "budget 30% of pool bytes\n0.74 epochs at the end",
+    ]
     _readable_at_text_width(fig)
 
 
