@@ -219,8 +219,12 @@ def test_tiny_run_figure_and_tables(tiny_run):
     fig = tiny_run / "results/figs/comparison.pdf"
     assert fig.exists() and fig.read_bytes()[:5] == b"%PDF-"
     table = pd.read_csv(tiny_run / "results/tables/comparison.csv")
-    assert set(table.columns) >= {"method", "budget", "target_bpb", "ci95", "n_seeds"}
+    assert set(table.columns) >= {"method", "budget", "target_bpb", "ci95", "n_seeds", "epochs", "heldout_bpb",
+                                  "heldout_bpb:diff_vs_random", "heldout_bpb:diff_ci95"}  # fmt: skip
     assert (table["n_seeds"] == 2).all()
+    # the full-data arm, named for what it is: the whole pool, seen less than once
+    assert (table.loc[table["budget"] == 1.0, "method"] == "whole pool").all()
+    assert (table.loc[table["budget"] == 1.0, "epochs"] < 1).all()
     # a byte-level model that learned something: far below 8 bits per byte, above 0
     assert table["target_bpb"].between(0.5, 8.0).all(), table
     assert (tiny_run / "results/tables/comparison.tex").read_text().count(r"\midrule") == 1

@@ -7,8 +7,7 @@ def main(smk):
     import pandas as pd
 
     from dqreview.io import read_json, write_text
-    from dqreview.report.macros import escape, fmt, macro_file
-    from dqreview.report.runs import method_label
+    from dqreview.report.macros import comparison_macros, escape, fmt, macro_file
 
     cfg = smk.config
     v: dict[str, str] = {}
@@ -31,21 +30,7 @@ def main(smk):
         e["name"]: (e["variants"][0]["slug"], e["variants"][0].get("keep", e["keep"])[0])
         for e in cfg["metrics"]
     }
-    cmp_ = pd.read_csv(smk.input.comparison)
-    for metric, (variant, keep) in main.items():
-        row = cmp_[(cmp_["method"] == method_label(metric, variant, keep)) & (cmp_["budget"] == small)]
-        if len(row):
-            r = row.iloc[0]
-            v[f"main/{metric}/label"] = escape(f"{variant}, keep={keep}")
-            v[f"main/{metric}/bpb"] = fmt(r["target_bpb"])
-            v[f"main/{metric}/diff"] = fmt(r.get("diff_vs_random"), 3, signed=True)
-            v[f"main/{metric}/diffci"] = fmt(r.get("diff_ci95"), 3)
-    full = cmp_[cmp_["budget"] >= 1.0]
-    v["full/bpb"] = fmt(full["target_bpb"].iloc[0]) if len(full) else "---"
-    v["mde"] = fmt(cmp_["mde"].dropna().iloc[0] if cmp_["mde"].notna().any() else float("nan"), 3)
-    better = cmp_[(cmp_["budget"] < 1.0) & (cmp_["diff_vs_random"] + cmp_["diff_ci95"] < 0)]
-    v["cmp/n_better"] = str(len(better))
-    v["cmp/n_compared"] = str(int(cmp_["diff_vs_random"].notna().sum()))
+    v.update(comparison_macros(pd.read_csv(smk.input.comparison), main, small))
 
     compute = pd.read_csv(smk.input.compute)
     for metric, (variant, keep) in main.items():

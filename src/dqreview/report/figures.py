@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from dqreview.io import atomic_path  # noqa: E402
+from dqreview.report.runs import budget_tick, epochs_text, full_pool_label  # noqa: E402
 
 #: The paper's \linewidth in inches (11pt article, 1 in margins on US letter): figures are drawn at this
 #: width so they are included at 100% and their fonts keep the sizes below.
@@ -50,18 +51,26 @@ def _ci(values) -> np.ndarray:
     return pd.Series(values).fillna(0.0).to_numpy(float)
 
 
-def comparison(
-    summary: pd.DataFrame, diffs: pd.DataFrame, mde: float, path, families: dict[str, str]
-) -> None:
+def _budget_ticks(ax, table: pd.DataFrame) -> None:
+    """Budget ticks (percent of the pool) each labelled with the mean epochs of ``table``'s runs there."""
+    epochs = table.groupby("budget")["epochs"].mean()
+    ax.set_xticks([b * 100 for b in epochs.index], [budget_tick(b, e) for b, e in epochs.items()])
+
+
+def comparison(cmp_, path, families: dict[str, str]) -> None:
     """Every method at every budget, one row of panels per method family (``families``: method label ->
     :attr:`dqreview.metrics.base.Method.family`): (a) target bits per byte against the budget, mean ± 95%
-    CI over seeds, with random (black) and the full-data baseline (dashed, its CI as a band) in every row;
-    (b) the paired difference from random seed by seed, mean ± 95% CI, with the minimal detectable effect
-    shaded. Each method keeps one colour and marker in both panels; its legend sits beside its row.
+    CI over seeds, with random (black) and the whole pool (dashed, its CI as a band, labelled with its
+    epochs) in every row; (b) the paired difference from random on the target seed by seed, mean ± 95% CI,
+    with the minimal detectable effect shaded; (c) the same on the heldout domains' mean bits per byte.
+    Each method keeps one colour and marker in every panel; its legend sits beside its row. Every budget
+    tick carries the epochs of the runs at that budget.
 
-    ``summary``: method, budget, target_bpb, ci95, n_seeds (budget 1.0 = full data);
-    ``diffs``: method, budget, diff, ci95, n_pairs.
+    ``cmp_``: a :class:`dqreview.report.comparison.Comparison` (its ``summary``: method, budget,
+    target_bpb, ci95, n_seeds, epochs, budget 1.0 = the whole pool; ``diffs``, ``heldout_diffs``: method,
+    budget, diff, ci95, n_pairs).
     """
+    summary, mde, heldout_mde = cmp_.summary, cmp_.mde, cmp_.heldout_mde
     parts = summary[summary["budget"] < 1.0]
     full = summary[summary["budget"] >= 1.0]
     family_of = {m: families.get(m, "other") for m in parts["method"].unique()}
@@ -75,16 +84,17 @@ def comparison(
     heights = [max(1.6, 0.135 * len(members[f]) + 0.45) for f in order]
     with paper_style():
         fig, axes = plt.subplots(
-            max(len(order), 1), 3, figsize=(TEXT_WIDTH_IN, sum(heights) + 0.5), squeeze=False,
-            gridspec_kw={"width_ratios": [1.0, 1.0, 1.05], "height_ratios": heights or [1.6]},
+            max(len(order), 1), 4, figsize=(TEXT_WIDTH_IN, sum(heights) + 0.7), squeeze=False,
+            gridspec_kw={"width_ratios": [1.0, 1.0, 1.0, 1.9], "height_ratios": heights or [1.6]},
             sharex="col", constrained_layout=True,
         )  # fmt: skip
-        for col in (0, 1):  # one y scale per column, so rows compare at a glance
+        for col in (0, 1, 2):  # one y scale per column, so rows compare at a glance
             for ax in axes[1:, col]:
                 ax.sharey(axes[0, col])
         n = int(parts["n_seeds"].min()) if len(parts) else 0
+        panels = ((1, cmp_.diffs, mde), (2, cmp_.heldout_diffs, heldout_mde))
         for row, family in zip(axes, order, strict=False):
-            ax, bx, lx = row
+            ax, lx = row[0], row[3]
             k = len(members[family])
             for i, method in enumerate(members[family]):
                 colour, marker = styles[method]
@@ -92,33 +102,40 @@ def comparison(
                 g = parts[parts["method"] == method].sort_values("budget")
                 ax.errorbar(g["budget"] * 100 + dx, g["target_bpb"], yerr=_ci(g["ci95"]), color=colour,
                             marker=marker, markersize=4, linewidth=1, capsize=2, label=method)  # fmt: skip
-                d = diffs[diffs["method"] == method].sort_values("budget")
-                bx.errorbar(d["budget"] * 100 + dx, d["diff"], yerr=_ci(d["ci95"]), color=colour,
-                            marker=marker, markersize=4, linewidth=1, capsize=2)  # fmt: skip
+                for col, diffs, _ in panels:
+                    d = diffs[diffs["method"] == method].sort_values("budget")
+                    row[col].errorbar(d["budget"] * 100 + dx, d["diff"], yerr=_ci(d["ci95"]), color=colour,
+                                      marker=marker, markersize=4, linewidth=1, capsize=2)  # fmt: skip
             for method in baseline:
                 g = parts[parts["method"] == method].sort_values("budget")
                 ax.errorbar(g["budget"] * 100, g["target_bpb"], yerr=_ci(g["ci95"]), color="black",
                             linestyle=":", marker="x", markersize=4, linewidth=1, capsize=2, label=method)  # fmt: skip
             if len(full):
                 m, h = float(full["target_bpb"].iloc[0]), float(_ci(full["ci95"])[0])
-                ax.axhline(m, color="0.3", linestyle="--", linewidth=1, label="full data (± 95% CI)")
+                label = f"{full_pool_label(float(full['epochs'].iloc[0]))} (± 95% CI)"
+                ax.axhline(m, color="0.3", linestyle="--", linewidth=1, label=label)
                 ax.axhspan(m - h, m + h, color="0.3", alpha=0.12, linewidth=0)
-            bx.axhline(0, color="black", linewidth=0.8)
-            if mde == mde:  # not NaN
-                bx.axhspan(-mde, mde, color="0.5", alpha=0.15, linewidth=0)
+            for col, _, band in panels:
+                row[col].axhline(0, color="black", linewidth=0.8)
+                if band == band:  # not NaN
+                    row[col].axhspan(-band, band, color="0.5", alpha=0.15, linewidth=0)
             ax.set_ylabel("target bits per byte")
-            bx.set_ylabel("Δ bits per byte vs random")
+            row[1].set_ylabel("Δ bits per byte")  # (c): the same unit
             handles, labels = ax.get_legend_handles_labels()
             lx.axis("off")
             legend = lx.legend(handles, labels, loc="center left", frameon=False, borderaxespad=0, handlelength=1.6,
                                title=f"{family} ({k} method{'s' if k != 1 else ''})", alignment="left")  # fmt: skip
             legend.get_title().set_fontweight("bold")
-        for ax in axes[-1, :2]:
-            ax.set_xlabel("budget (% of pool UTF-8 bytes)")
-            ax.set_xticks([b * 100 for b in budgets])
-        axes[0, 0].set_title(f"(a) mean ± 95% CI, {n} seeds\n(lower is better)")
-        mde_text = f"\ngrey band: MDE ±{mde:.3f}" if mde == mde else ""
-        axes[0, 1].set_title(f"(b) paired Δ from random{mde_text}")
+        for ax in axes[-1, :3]:
+            ax.set_xlabel("budget, % of pool\n(epochs)")
+            _budget_ticks(ax, parts)
+
+        def mde_line(value: float) -> str:
+            return f"\ngrey: MDE ±{value:.3f}" if value == value else ""
+
+        axes[0, 0].set_title(f"(a) target bits per byte\nmean ± 95% CI\n{n} seeds, lower: better")
+        axes[0, 1].set_title("(b) target:\nΔ vs random, paired" + mde_line(mde))
+        axes[0, 2].set_title("(c) heldout domains' mean:\nΔ vs random, paired" + mde_line(heldout_mde))
         save_figure(fig, path)
 
 
@@ -211,7 +228,11 @@ def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: s
             ax.plot(base.index, base.to_numpy(), color="black", marker="s", markersize=3, linewidth=1.6)
             ax.set_xscale("log")
             ax.set_xlabel("training tokens")
-            ax.set_title(f"budget {budget:.0%} of pool bytes", loc="left")
+            title = f"budget {budget:.0%} of pool bytes"
+            if "epochs" in curves:  # the epochs the runs end at (each method's own, averaged)
+                final = curves[curves["budget"] == budget].groupby(["method", "seed"])["epochs"].max().mean()
+                title += f"\n{epochs_text(float(final))} epochs at the end"
+            ax.set_title(title, loc="left")
             ax.grid(alpha=0.3, which="both")
         axes[0][0].set_ylabel("target test bits per byte")
         random_curve = Line2D([], [], color="black", marker="s", markersize=3, linewidth=1.6,
@@ -222,13 +243,13 @@ def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: s
         save_figure(fig, path)
 
 
-def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: dict, path) -> None:
-    """An ablation: (a) bits per byte of each series against the kept fraction, random and full data for
-    reference, epochs over the selection written at each point; (b) each series' paired difference from
-    random (mean ± 95% CI over seeds).
+def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.DataFrame, spec: dict, path) -> None:
+    """An ablation: (a) bits per byte of each series against the kept fraction, random and the whole pool
+    (labelled with its epochs) for reference, epochs over the selection written at each point; (b) each
+    series' paired difference from random (mean ± 95% CI over seeds), each budget tick with its epochs.
 
     ``table``: series, budget, kept_fraction, epochs, target_bpb, ci95, diff_vs_random, diff_ci95, n_seeds;
-    ``random``: budget, mean, ci95; ``full``: the full-data runs' bits per byte.
+    ``random``: budget, mean, ci95; ``full``: the whole-pool runs (``bpb/target``, ``epochs``; may be empty).
     """
     import textwrap
 
@@ -252,7 +273,10 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: d
         ax.errorbar(r["budget"] * 100, r["mean"], yerr=_ci(r["ci95"]), color="black", linestyle=":", marker="x",
                     markersize=4, linewidth=1, capsize=2, label="random")  # fmt: skip
         if len(full):
-            ax.axhline(float(full.mean()), color="0.3", linestyle="--", linewidth=1, label="full data")
+            label = full_pool_label(float(full["epochs"].mean()))
+            ax.axhline(
+                float(full["bpb/target"].mean()), color="0.3", linestyle="--", linewidth=1, label=label
+            )
         n = int(table["n_seeds"].min()) if len(table) else 0
         ax.set_xlabel("kept fraction (% of the bytes chosen from)")
         ax.set_ylabel("target bits per byte (lower: better)")
@@ -260,7 +284,8 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.Series, spec: d
         handles, names = ax.get_legend_handles_labels()  # under the panels: the points stay uncovered
         fig.legend(handles, names, loc="outside lower center", ncols=3, frameon=False, columnspacing=1.0)
         bx.axhline(0, color="black", linewidth=0.8)
-        bx.set_xlabel("budget (% of pool UTF-8 bytes)")
+        bx.set_xlabel("budget (% of pool UTF-8 bytes) and epochs")
+        _budget_ticks(bx, table)
         bx.set_ylabel("Δ bits per byte vs random, same seed")
         bx.set_title("(b) paired Δ from random (< 0: better)", loc="left")
         title = textwrap.fill(spec["title"], 95) + (

@@ -42,3 +42,58 @@ def macro_file(values: dict[str, str]) -> str:
             raise DQError(f"paper macro key {key!r}: use letters, digits, '/', '.', '_' or '-'")
         lines.append(f"\\dqset{{{key}}}{{{values[key]}}}")
     return "\n".join(lines) + "\n"
+
+
+def comparison_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[str, str]:
+    """The paper's numbers from ``comparison.csv``: each metric's main selection at the ``small`` budget on
+    the target and on the heldout domains (``main/<metric>/...``), the whole pool (``full/...``), and how
+    many method--budget pairs beat or trail random on each (``cmp/...``, ``cmp/heldout/...``).
+
+    Parameters
+    ----------
+    table : DataFrame
+        :attr:`dqreview.report.comparison.Comparison.table` (as read back from comparison.csv).
+    main : dict
+        Metric name → (variant slug, keep) of its main selection.
+    small : float
+        The smallest budget.
+    """
+    from dqreview.report.runs import HELDOUT_MEAN, epochs_text, method_label
+
+    held, held_diff, held_ci = HELDOUT_MEAN, f"{HELDOUT_MEAN}:diff_vs_random", f"{HELDOUT_MEAN}:diff_ci95"
+    v: dict[str, str] = {}
+    for metric, (variant, keep) in main.items():
+        row = table[(table["method"] == method_label(metric, variant, keep)) & (table["budget"] == small)]
+        if len(row):
+            r = row.iloc[0]
+            v[f"main/{metric}/label"] = escape(f"{variant}, keep={keep}")
+            v[f"main/{metric}/bpb"] = fmt(r["target_bpb"])
+            v[f"main/{metric}/diff"] = fmt(r.get("diff_vs_random"), 3, signed=True)
+            v[f"main/{metric}/diffci"] = fmt(r.get("diff_ci95"), 3)
+            v[f"main/{metric}/epochs"] = epochs_text(float(r["epochs"]))
+            v[f"main/{metric}/heldout"] = fmt(r[held])
+            v[f"main/{metric}/heldoutdiff"] = fmt(r.get(held_diff), 3, signed=True)
+            v[f"main/{metric}/heldoutdiffci"] = fmt(r.get(held_ci), 3)
+    full = table[table["budget"] >= 1.0]
+    v["full/bpb"] = fmt(full["target_bpb"].iloc[0]) if len(full) else "---"
+    v["full/heldout"] = fmt(full[held].iloc[0]) if len(full) else "---"
+    v["full/epochs"] = epochs_text(float(full["epochs"].iloc[0])) if len(full) else "---"
+    random = table[(table["method"] == "random") & (table["budget"] == small)]
+    v["epochs/small"] = epochs_text(float(random["epochs"].iloc[0])) if len(random) else "---"
+    for name, column in (("mde", "mde"), ("heldout/mde", "heldout_mde")):
+        v[name] = fmt(table[column].dropna().iloc[0] if table[column].notna().any() else float("nan"), 3)
+    compared = table[(table["budget"] < 1.0) & table["diff_vs_random"].notna()]
+    v["cmp/n_compared"] = str(len(compared))
+    for prefix, diff, ci in (("cmp", "diff_vs_random", "diff_ci95"), ("cmp/heldout", held_diff, held_ci)):
+        v[f"{prefix}/n_better"] = str(int((compared[diff] + compared[ci] < 0).sum()))
+        v[f"{prefix}/n_worse"] = str(int((compared[diff] - compared[ci] > 0).sum()))
+    # on both at once: better on the target and clear of worse on the heldout domains
+    v["cmp/n_better_both"] = str(
+        int(
+            (
+                (compared["diff_vs_random"] + compared["diff_ci95"] < 0)
+                & (compared[held_diff] + compared[held_ci] < 0)
+            ).sum()
+        )
+    )
+    return v

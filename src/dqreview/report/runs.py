@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dqreview.errors import DQError
 from dqreview.io import read_json
 from dqreview.paths import parse_selection
 from dqreview.report.stats import gap_columns, versus_random_columns
@@ -39,9 +40,58 @@ def ngram_reference_columns(runs: pd.DataFrame, random: pd.DataFrame, methods: p
     return out
 
 
+#: A run's bits per byte on one heldout domain is its ``bpb/heldout/<domain>`` column.
+HELDOUT_PREFIX = "bpb/heldout/"
+#: The general-purpose view of a run: the plain mean of its ``bpb/heldout/<domain>`` columns.
+HELDOUT_MEAN = "heldout_bpb"
+#: The full-data arm's name in every table and figure: random at budget 1.0 is the whole pool, seen for
+#: however many epochs ``lm.train.tokens`` buys (≈ 0.1 in the embedded default) — not an upper bound.
+FULL_POOL = "whole pool"
+
+
 def harness_columns(runs: pd.DataFrame) -> list[str]:
     """The ``harness/<task>/<metric>`` columns of a :func:`collect_runs` table."""
     return [c for c in runs.columns if c.startswith(HARNESS_PREFIX)]
+
+
+def heldout_columns(runs: pd.DataFrame) -> list[str]:
+    """The ``bpb/heldout/<domain>`` columns of a :func:`collect_runs` table, in domain order."""
+    return sorted(c for c in runs.columns if c.startswith(HELDOUT_PREFIX))
+
+
+def add_heldout_mean(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with :data:`HELDOUT_MEAN`: each run's plain mean over the heldout domains of its bits per byte.
+
+    Every domain counts once, whatever its bytes: the heldout splits are a fixed number of chunks per domain
+    (``prepare.heldout_chunks``), so byte weights would only reflect how long a domain's chunks are, and a
+    general-purpose model is judged on each kind of text rather than on the wordiest one.
+    """
+    columns = heldout_columns(runs)
+    if not columns:
+        raise DQError(
+            "runs table: no 'bpb/heldout/<domain>' column; the evaluation JSONs (results/eval/...) predate "
+            "heldout evaluation — rerun the train jobs (snakemake --forcerun train)"
+        )
+    return runs.assign(**{HELDOUT_MEAN: runs[columns].mean(axis=1, skipna=False)})
+
+
+def epochs_text(epochs: float) -> str:
+    """Epochs as the tables' labels print them: two significant digits below 1, one decimal below 10."""
+    if epochs != epochs:  # NaN
+        return "?"
+    if epochs < 1:
+        return f"{epochs:.2g}"
+    return f"{epochs:.1f}" if epochs < 10 else f"{epochs:.0f}"
+
+
+def full_pool_label(epochs: float) -> str:
+    """The full-data arm's legend: e.g. ``whole pool, 0.1 epochs``."""
+    return f"{FULL_POOL}, {epochs_text(epochs)} epochs"
+
+
+def budget_tick(budget: float, epochs: float) -> str:
+    """A budget axis tick with the epochs its runs take, on two lines: e.g. ``10%`` over ``(1.1 ep)``."""
+    return f"{budget:.0%}\n({epochs_text(epochs)} ep)"
 
 
 def collect_harness(harness_paths) -> pd.DataFrame:
@@ -98,6 +148,11 @@ def collect_runs(eval_paths, info_paths, harness_paths=()) -> pd.DataFrame:
 
 def method_label(metric: str, variant: str, keep: str) -> str:
     return f"{metric} ({variant}, keep={keep})" if metric != "random" else "random"
+
+
+def run_labels(runs: pd.DataFrame) -> list[str]:
+    """:func:`method_labels`, with the full-data arm (budget 1.0) named :data:`FULL_POOL`."""
+    return [FULL_POOL if b >= 1.0 else m for m, b in zip(method_labels(runs), runs["budget"], strict=True)]
 
 
 def collect_curves(eval_paths) -> pd.DataFrame:

@@ -70,16 +70,20 @@ def versus_random(diffs: pd.DataFrame) -> pd.DataFrame:
 
 
 def versus_random_columns(
-    runs: pd.DataFrame, random: pd.DataFrame, methods: pd.DataFrame, value: str, level: float = 0.95
+    runs: pd.DataFrame,
+    random: pd.DataFrame,
+    methods: pd.DataFrame,
+    value: str,
+    level: float = 0.95,
+    key: str = "method",
 ) -> pd.DataFrame:
-    """Per ``method`` and ``budget``: the mean of ``value`` over seeds and its paired difference from random,
-    as columns named after it (``<value>``, ``<value>:ci95``, ``<value>:diff_vs_random``,
-    ``<value>:diff_ci95``); e.g. an lm-eval-harness score next to the target bits per byte."""
-    summary = summarise(runs, ["method", "budget"], value, level)[["method", "budget", "mean", "ci95"]]
-    diffs = paired_differences(methods, random, ["method"], value, level)[
-        ["method", "budget", "diff", "ci95"]
-    ]
-    out = summary.merge(diffs, on=["method", "budget"], how="left", suffixes=("", "_diff"))
+    """Per ``key`` (a method, or an ablation's series) and ``budget``: the mean of ``value`` over seeds and its
+    paired difference from random, as columns named after it (``<value>``, ``<value>:ci95``,
+    ``<value>:diff_vs_random``, ``<value>:diff_ci95``); e.g. an lm-eval-harness score or the heldout domains'
+    bits per byte next to the target bits per byte."""
+    summary = summarise(runs, [key, "budget"], value, level)[[key, "budget", "mean", "ci95"]]
+    diffs = paired_differences(methods, random, [key], value, level)[[key, "budget", "diff", "ci95"]]
+    out = summary.merge(diffs, on=[key, "budget"], how="left", suffixes=("", "_diff"))
     return out.rename(
         columns={
             "mean": value,

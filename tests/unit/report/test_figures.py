@@ -12,6 +12,7 @@ import pytest
 from matplotlib.colors import to_rgba
 
 from dqreview.report import figures
+from dqreview.report.comparison import Comparison
 
 #: The embedded default's comparison (config.yaml): 26 methods besides random, in five families.
 DEFAULT_FAMILIES = {
@@ -30,17 +31,23 @@ FAMILY_OF = {m: f for f, ms in DEFAULT_FAMILIES.items() for m in ms}
 
 
 def _default_size_results(seed: int = 0):
+    """The embedded default's comparison at two budgets (2.2 and 0.7 epochs) and the whole pool (0.1)."""
     rng = np.random.default_rng(seed)
-    rows, diffs = [], []
+    rows, diffs, heldout = [], [], []
+    epochs = {0.1: 2.2, 0.3: 0.74}
     for method in FAMILY_OF:
         for budget in (0.1, 0.3):
             rows.append({"method": method, "budget": budget, "target_bpb": 2.0 + rng.normal(0, 0.05),
-                         "ci95": 0.02, "n_seeds": 3})  # fmt: skip
+                         "ci95": 0.02, "n_seeds": 3, "epochs": epochs[budget]})  # fmt: skip
             if method != "random":
-                diffs.append({"method": method, "budget": budget, "diff": rng.normal(0, 0.03), "ci95": 0.01,
-                              "n_pairs": 3})  # fmt: skip
-    rows.append({"method": "random", "budget": 1.0, "target_bpb": 1.8, "ci95": 0.01, "n_seeds": 3})
-    return pd.DataFrame(rows), pd.DataFrame(diffs)
+                for out in (diffs, heldout):
+                    out.append({"method": method, "budget": budget, "diff": rng.normal(0, 0.03), "ci95": 0.01,
+                                "n_pairs": 3})  # fmt: skip
+    rows.append({"method": "whole pool", "budget": 1.0, "target_bpb": 1.8, "ci95": 0.01, "n_seeds": 3,
+                 "epochs": 0.104})  # fmt: skip
+    return Comparison(
+        pd.DataFrame(), pd.DataFrame(rows), pd.DataFrame(diffs), pd.DataFrame(heldout), 0.02, 0.03
+    )
 
 
 @pytest.fixture
@@ -73,24 +80,43 @@ def _readable_at_text_width(fig):
 
 
 def test_comparison_one_facet_per_family_and_a_distinct_style_per_series(drawn, tmp_path):
-    summary, diffs = _default_size_results()
-    figures.comparison(summary, diffs, 0.02, tmp_path / "comparison.pdf", FAMILY_OF)
+    cmp_ = _default_size_results()
+    figures.comparison(cmp_, tmp_path / "comparison.pdf", FAMILY_OF)
     (fig,) = drawn
-    axes = np.array(fig.axes).reshape(-1, 3)
-    families = [ax.get_legend().get_title().get_text().split(" (")[0] for ax in axes[:, 2]]
+    axes = np.array(fig.axes).reshape(-1, 4)
+    families = [ax.get_legend().get_title().get_text().split(" (")[0] for ax in axes[:, 3]]
     assert families == ["target-aware", "target-blind", "dedup", "mixture"]  # baseline: in every facet
     styles = {}
     for row, family in zip(axes, families, strict=True):
         series = {c.get_label(): c.lines[0] for c in row[0].containers}  # one errorbar per series
         by_label = {**series, **{ln.get_label(): ln for ln in row[0].get_lines() if ln.get_label()[0] != "_"}}
-        assert set(by_label) == set(DEFAULT_FAMILIES[family]) | {"random", "full data (± 95% CI)"}
+        # the full-data arm is named for what it is: the whole pool, seen 0.1 times
+        assert set(by_label) == set(DEFAULT_FAMILIES[family]) | {
+            "random",
+            "whole pool, 0.1 epochs (± 95% CI)",
+        }
         for label in DEFAULT_FAMILIES[family]:
             ln = by_label[label]
             styles[label] = (to_rgba(ln.get_color()), ln.get_marker())
         # random is the same black reference in every facet
         assert to_rgba(by_label["random"].get_color()) == to_rgba("black")
-        assert sorted(t.get_text() for t in row[2].get_legend().get_texts()) == sorted(by_label)
+        assert sorted(t.get_text() for t in row[3].get_legend().get_texts()) == sorted(by_label)
+        # (b) target and (c) heldout: one paired difference per method, in the method's colour and marker
+        for col in (1, 2):
+            drawn_styles = {
+                (to_rgba(c.lines[0].get_color()), c.lines[0].get_marker()) for c in row[col].containers
+            }
+            assert drawn_styles == {styles[m] for m in DEFAULT_FAMILIES[family]}
     assert len(styles) == 26 and len(set(styles.values())) == 26
+    # the heldout panel's points are the heldout differences, not the target's
+    pool = np.array(fig.axes).reshape(-1, 4)[1]
+    first = sorted(DEFAULT_FAMILIES["target-blind"])[0]
+    d = cmp_.heldout_diffs[cmp_.heldout_diffs["method"] == first].sort_values("budget")["diff"].to_numpy()
+    assert pool[2].containers[0].lines[0].get_ydata() == pytest.approx(d)
+    assert "heldout" in axes[0, 2].get_title() and "MDE ±0.030" in axes[0, 2].get_title()
+    # every budget tick carries its epochs
+    for ax in axes[-1, :3]:
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["10%\n(2.2 ep)", "30%\n(0.74 ep)"]
     _readable_at_text_width(fig)
 
 
@@ -140,7 +166,8 @@ def test_diversity_draws_the_bounds_grey(drawn, tmp_path):
 def _default_curves(seed: int = 0):
     rng = np.random.default_rng(seed)
     curves = pd.DataFrame(
-        [{"method": m, "budget": b, "seed": s, "tokens": tok, "bpb/target": 3.0 - 0.1 * np.log(tok) + rng.normal(0, 0.02)}
+        [{"method": m, "budget": b, "seed": s, "tokens": tok, "bpb/target": 3.0 - 0.1 * np.log(tok) + rng.normal(0, 0.02),
+          "epochs": tok / 98304 * (2.2 if b == 0.1 else 0.74)}
          for m in FAMILY_OF for b in (0.1, 0.3) for s in range(3) for tok in (32768, 65536, 98304)]
     )  # fmt: skip
     baseline = curves[curves["method"] == "random"].drop(columns="method")
@@ -153,6 +180,11 @@ def test_learning_curves_name_each_method_once_by_colour_and_marker(drawn, tmp_p
     (fig,) = drawn
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert texts == [*sorted(FAMILY_OF), "random: runs of each length"]
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles == [
+        "budget 10% of pool bytes\n2.2 epochs at the end",
+        "budget 30% of pool bytes\n0.74 epochs at the end",
+    ]
     _readable_at_text_width(fig)
 
 
@@ -164,7 +196,8 @@ def test_ablation_and_metrics_and_composition_are_readable_at_text_width(drawn, 
           "ci95": 0.01, "diff_vs_random": i / 100, "diff_ci95": 0.01, "n_seeds": 3} for i in range(4) for b in (0.1, 0.3)]
     )  # fmt: skip
     random = pd.DataFrame({"budget": [0.1, 0.3], "mean": [2.05, 2.0], "ci95": [0.01, 0.01]})
-    figures.ablation(table, random, pd.Series([1.8, 1.81]), spec, tmp_path / "ablation.pdf")
+    full = pd.DataFrame({"bpb/target": [1.8, 1.81], "epochs": [0.1, 0.1]})
+    figures.ablation(table, random, full, spec, tmp_path / "ablation.pdf")
 
     rng = np.random.default_rng(0)
     metrics = ["vendi_q1", "kl_reduction", "t2v_diversity", "t2v_alignment"]
@@ -185,6 +218,8 @@ def test_ablation_and_metrics_and_composition_are_readable_at_text_width(drawn, 
     for fig in drawn:
         _readable_at_text_width(fig)
     assert [t.get_text() for t in drawn[0].axes[0].texts] == ["1.5 ep"] * 8  # epochs at every point
+    assert "whole pool, 0.1 epochs" in drawn[0].axes[0].get_legend_handles_labels()[1]
+    assert [t.get_text() for t in drawn[0].axes[1].get_xticklabels()] == ["10%\n(1.5 ep)", "30%\n(1.5 ep)"]
 
 
 def test_doremi_weights_shade_each_rounds_burn_in(monkeypatch, tmp_path):

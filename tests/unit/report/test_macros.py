@@ -21,3 +21,59 @@ def test_escape_and_file():
     assert text.splitlines()[1:] == [r"\dqset{a/y}{1}", r"\dqset{b/x}{2}"]
     with pytest.raises(DQError, match="macro key"):
         macro_file({"bad key": "1"})
+
+
+def _comparison_csv():
+    """A comparison.csv of random, dsir and the whole pool over three seeds, as read back from disk."""
+    import pandas as pd
+
+    from dqreview.report.comparison import comparison_table
+    from dqreview.report.runs import run_labels
+
+    rows = [
+        {"metric": m, "variant": v, "keep": "high", "budget": b, "seed": s, "achieved": b, "n_docs": 10,
+         "epochs": e, "tokens": 1000, "bpb/target": t + 0.1 * s, "bpb/heldout/a": t - 1 + 0.05 * s,
+         "bpb/heldout/b": t + 1 - 0.02 * s * s}
+        for m, v, b, e, t in [("random", "uniform", 0.1, 2.2, 4.0), ("dsir", "b10k", 0.1, 2.3, 3.5),
+                              ("random", "uniform", 1.0, 0.104, 3.2)]
+        for s in range(3)
+    ]  # fmt: skip
+    runs = pd.DataFrame(rows)
+    return comparison_table(runs.assign(method=run_labels(runs))).table
+
+
+def test_comparison_macros_cover_the_papers_comparison_sentences():
+    """Every key of the paper's comparison sentences (target, heldout, epochs, whole pool) is produced, so
+    the paper builds; the values are the table's."""
+    import re
+    from pathlib import Path
+
+    from dqreview.report.macros import comparison_macros
+
+    values = comparison_macros(
+        _comparison_csv(), {"random": ("uniform", "high"), "dsir": ("b10k", "high")}, 0.1
+    )
+    tex = (Path(__file__).resolve().parents[3] / "paper" / "main.tex").read_text()
+    body = tex[tex.index(r"\newcommand{\measuredrun}") :]
+    keys = set(re.findall(r"\\dq\{([^}#]+)\}", tex))
+    keys |= {k.replace("#1", "dsir") for k in re.findall(r"\\dq\{(main/#1/[^}]+)\}", body)}
+    ours = {k for k in keys if k.split("/")[0] in {"full", "cmp", "heldout", "epochs", "mde"}}
+    ours |= {
+        k
+        for k in keys
+        if k.startswith("main/") and not k.endswith(("mult", "multci", "verdict", "selection_s"))
+    }
+    assert {"main/dsir/heldout", "main/dsir/heldoutdiff", "full/epochs", "cmp/heldout/n_better"} <= ours
+    assert ours <= set(values), (
+        f"keys the paper uses and comparison_macros does not produce: {ours - set(values)}"
+    )
+    assert (
+        values["full/epochs"] == "0.1"
+        and values["epochs/small"] == "2.2"
+        and values["main/dsir/epochs"] == "2.3"
+    )
+    # dsir is 1 bpb below random on heldout a and b alike, per seed: mean difference exactly -0.5 + ...
+    held = [(3.5 - 1 + 0.05 * s + 3.5 + 1 - 0.02 * s * s) / 2 - (4.0 - 1 + 0.05 * s + 4.0 + 1 - 0.02 * s * s) / 2
+            for s in range(3)]  # fmt: skip
+    assert values["main/dsir/heldoutdiff"] == fmt(sum(held) / 3, 3, signed=True) == r"\ensuremath{-}0.500"
+    assert values["cmp/heldout/n_better"] == "1" and values["cmp/n_compared"] == "1"

@@ -1,0 +1,149 @@
+"""The main comparison and the ablation tables: every selection's target and heldout-domain bits per byte,
+its epochs, and its paired difference from random seed by seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dqreview.report.runs import HELDOUT_MEAN, add_heldout_mean, harness_columns, ngram_reference_columns
+from dqreview.report.stats import (
+    paired_differences,
+    pooled_minimal_detectable_effect,
+    summarise,
+    versus_random,
+    versus_random_columns,
+)
+
+#: comparison.tex: the columns a reader needs beside each other (the CSV has every column).
+COMPARISON_TEX_COLUMNS = [
+    "method", "budget", "epochs", "target_bpb", "ci95", "diff_vs_random", "diff_ci95",
+    HELDOUT_MEAN, f"{HELDOUT_MEAN}:diff_vs_random", f"{HELDOUT_MEAN}:diff_ci95", "n_seeds",
+]  # fmt: skip
+#: The .tex tables' headers (the CSV keeps the column names): short, so the paper's table fits its width.
+TEX_HEADERS = {
+    "target_bpb": "target bpb", "ci95": "CI95", "diff_vs_random": "diff vs random", "diff_ci95": "CI95",
+    HELDOUT_MEAN: "heldout bpb", f"{HELDOUT_MEAN}:diff_vs_random": "heldout diff", f"{HELDOUT_MEAN}:diff_ci95": "CI95",
+    "kept_fraction": "kept", "n_seeds": "seeds",
+}  # fmt: skip
+#: ablation{n}.tex, likewise.
+ABLATION_TEX_COLUMNS = [
+    "series", "budget", "epochs", "kept_fraction", "target_bpb", "ci95", "diff_vs_random", "diff_ci95",
+    HELDOUT_MEAN, f"{HELDOUT_MEAN}:diff_vs_random", f"{HELDOUT_MEAN}:diff_ci95", "n_seeds",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The comparison's numbers.
+
+    Attributes
+    ----------
+    table : DataFrame
+        comparison.csv: per method and budget, ``epochs`` (mean over seeds), ``target_bpb``, ``ci95``,
+        ``n_seeds``, ``achieved``, ``diff_vs_random``, ``diff_ci95``, ``n_pairs``, ``mde``, the heldout
+        domains' mean (``heldout_bpb`` and its ``:ci95``, ``:diff_vs_random``, ``:diff_ci95``) and
+        ``heldout_mde``, then every lm-eval-harness score the same way.
+    summary : DataFrame
+        method, budget, target_bpb, ci95, n_seeds, achieved, epochs (budget 1.0: the whole pool).
+    diffs, heldout_diffs : DataFrame
+        :func:`~dqreview.report.stats.paired_differences` of the target and of the heldout mean.
+    mde, heldout_mde : float
+        The pooled minimal detectable effect of each.
+    """
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    diffs: pd.DataFrame
+    heldout_diffs: pd.DataFrame
+    mde: float
+    heldout_mde: float
+
+
+def _split(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Random's runs below the whole pool (the paired reference) and every other method's."""
+    below = runs["budget"] < 1.0
+    return runs[(runs["metric"] == "random") & below], runs[(runs["metric"] != "random") & below]
+
+
+def comparison_table(runs: pd.DataFrame) -> Comparison:
+    """Every method at every budget, paired with random seed by seed, on the target and the heldout domains.
+
+    ``runs``: :func:`~dqreview.report.runs.collect_runs` with a ``method`` column (random at budget 1.0 is
+    the whole pool, compared with nothing); the heldout mean is added when missing.
+    """
+    if HELDOUT_MEAN not in runs:
+        runs = add_heldout_mean(runs)
+    keys = ["method", "budget"]
+    summary = summarise(runs, keys, "bpb/target").rename(columns={"mean": "target_bpb"})
+    extra = runs.groupby(keys).agg(achieved=("achieved", "mean"), epochs=("epochs", "mean")).reset_index()
+    summary = summary.merge(extra, on=keys)
+    random, methods = _split(runs)
+    diffs = paired_differences(methods, random, ["method"], "bpb/target")
+    heldout_diffs = paired_differences(methods, random, ["method"], HELDOUT_MEAN)
+    mde = pooled_minimal_detectable_effect(diffs)
+    heldout_mde = pooled_minimal_detectable_effect(heldout_diffs)
+    table = summary.merge(versus_random(diffs), on=keys, how="left").assign(mde=mde)
+    table = table.merge(versus_random_columns(runs, random, methods, HELDOUT_MEAN), on=keys, how="left")
+    table["heldout_mde"] = heldout_mde
+    for column in harness_columns(runs):  # lm-eval-harness scores, paired with random like bits per byte
+        table = table.merge(versus_random_columns(runs, random, methods, column), on=keys, how="left")
+    # the n-gram reference on the same selections: its bits per byte, paired with random, and the proxy's gap
+    table = table.merge(ngram_reference_columns(runs, random, methods), on=keys, how="left")
+    first = ["method", "budget", "epochs"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    return Comparison(table, summary, diffs, heldout_diffs, mde, heldout_mde)
+
+
+def ablation_table(runs: pd.DataFrame, spec: dict, pool_fractions: dict[str, float]) -> pd.DataFrame:
+    """One ablation's series across budgets, each paired with random seed by seed (target and heldout mean).
+
+    Parameters
+    ----------
+    runs : DataFrame
+        :func:`~dqreview.report.runs.collect_runs` of the series, random and (optionally) the whole pool.
+    spec : dict
+        The ablation (``review.ablations``): ``series`` of ``{label, metric, variant, keep}``.
+    pool_fractions : dict
+        ``"metric/variant"`` → the fraction of the pool the variant chooses from.
+
+    Returns
+    -------
+    DataFrame
+        Per series and budget (in the spec's order): kept_fraction (of what the method could choose from),
+        epochs, pool_fraction, target_bpb, ci95, n_seeds, diff_vs_random, diff_ci95, n_pairs, and the heldout
+        mean's ``heldout_bpb``, ``:ci95``, ``:diff_vs_random``, ``:diff_ci95``.
+    """
+    if HELDOUT_MEAN not in runs:
+        runs = add_heldout_mean(runs)
+    random, _ = _split(runs)
+    parts = []
+    for s in spec["series"]:
+        keep = s.get("keep", "high")
+        sel = runs[(runs.metric == s["metric"]) & (runs.variant == s["variant"]) & (runs.keep == keep)]
+        # x = the kept fraction of what the method could choose from (its sub-pool, for pool-size variants)
+        pool_fraction = float(pool_fractions[f"{s['metric']}/{s['variant']}"])
+        parts.append(sel[sel.budget < 1.0].assign(series=s["label"], pool_fraction=pool_fraction))
+    series = pd.concat(parts, ignore_index=True)
+    series["kept_fraction"] = series["achieved"] / series["pool_fraction"]
+    keys = ["series", "budget"]
+    summary = summarise(series, keys, "bpb/target").rename(columns={"mean": "target_bpb"})
+    extra = series.groupby(keys).agg(
+        kept_fraction=("kept_fraction", "mean"),
+        epochs=("epochs", "mean"),
+        pool_fraction=("pool_fraction", "first"),
+    )
+    table = summary.merge(extra.reset_index(), on=keys)
+    table = table.merge(versus_random(paired_differences(series, random, ["series"], "bpb/target")), on=keys)
+    heldout = versus_random_columns(series, random, series, HELDOUT_MEAN, key="series")
+    table = table.merge(heldout, on=keys, how="left")
+    order = {s["label"]: i for i, s in enumerate(spec["series"])}
+    first = ["series", "budget", "epochs"]
+    table = table[first + [c for c in table.columns if c not in first]]
+    return table.sort_values(keys, key=lambda c: c.map(order) if c.name == "series" else c, ignore_index=True)
+
+
+def tex_table(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``table``'s ``columns`` under the .tex tables' short headers (:data:`TEX_HEADERS`)."""
+    return table[columns].rename(columns=TEX_HEADERS)
