@@ -173,10 +173,13 @@ def hf_tokenizer(tokenizer, block_size: int):
 
 def export_hf(model: GPT, tokenizer, directory: str | os.PathLike) -> None:
     """Write ``model`` and ``tokenizer`` as a Hugging Face directory, atomically (all files or none)."""
+    from transformers.utils import logging as hf_logging
+
     from dqreview.io import atomic_dir
 
     hf = to_hf(model)
     tok = hf_tokenizer(tokenizer, model.cfg.block_size)
+    hf_logging.disable_progress_bar()  # one shard per small model: a bar in every train log says nothing
     with atomic_dir(directory) as tmp:
         hf.save_pretrained(tmp, safe_serialization=True)
         tok.save_pretrained(tmp)
