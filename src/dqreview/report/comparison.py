@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dqreview.report.runs import HELDOUT_MEAN, add_heldout_mean, harness_columns, ngram_reference_columns
+from dqreview.report.runs import HELDOUT_MEAN, add_heldout_mean, harness_columns, ngram_columns
 from dqreview.report.stats import (
+    gap_columns,
     paired_differences,
     pooled_minimal_detectable_effect,
     summarise,
@@ -65,6 +66,26 @@ def _split(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Random's runs below the whole pool (the paired reference) and every other method's."""
     below = runs["budget"] < 1.0
     return runs[(runs["metric"] == "random") & below], runs[(runs["metric"] != "random") & below]
+
+
+def ngram_reference_columns(runs: pd.DataFrame, random: pd.DataFrame, methods: pd.DataFrame) -> pd.DataFrame:
+    """Per ``method`` and ``budget``, for every n-gram order in ``runs``: the n-gram's mean target bits per byte
+    and its paired difference from random (:func:`~dqreview.report.stats.versus_random_columns`), and the
+    proxy's gap to it, ``proxy_minus_ngram<n>`` = ``bpb/target − ngram<n>/bpb/target`` (mean and
+    ``:ci95`` over seeds; negative: the proxy beats the n-gram).
+
+    ``random`` and ``methods`` are the rows paired as in the comparison (random and the other methods below
+    the full budget). Returns just ``method`` and ``budget`` when the runs have no n-gram reference.
+    """
+    out = runs[["method", "budget"]].drop_duplicates().sort_values(["method", "budget"], ignore_index=True)
+    for column in ngram_columns(runs):
+        name = column.split("/")[0]  # ngram<n>
+        out = out.merge(
+            versus_random_columns(runs, random, methods, column), on=["method", "budget"], how="left"
+        )
+        gap = gap_columns(runs, "bpb/target", column, f"proxy_minus_{name}")
+        out = out.merge(gap, on=["method", "budget"], how="left")
+    return out
 
 
 def comparison_table(runs: pd.DataFrame) -> Comparison:

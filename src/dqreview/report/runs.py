@@ -7,7 +7,6 @@ import pandas as pd
 from dqreview.errors import DQError
 from dqreview.io import read_json
 from dqreview.paths import parse_selection
-from dqreview.report.stats import gap_columns, versus_random_columns
 
 HARNESS_PREFIX = "harness/"
 NGRAM_PREFIX = "ngram"
@@ -18,26 +17,6 @@ def ngram_columns(runs: pd.DataFrame, eval_set: str = "target") -> list[str]:
     suffix = f"/bpb/{eval_set}"
     cols = [c for c in runs.columns if c.startswith(NGRAM_PREFIX) and c.endswith(suffix)]
     return sorted(cols, key=lambda c: int(c[len(NGRAM_PREFIX) : -len(suffix)]))
-
-
-def ngram_reference_columns(runs: pd.DataFrame, random: pd.DataFrame, methods: pd.DataFrame) -> pd.DataFrame:
-    """Per ``method`` and ``budget``, for every n-gram order in ``runs``: the n-gram's mean target bits per byte
-    and its paired difference from random (:func:`~dqreview.report.stats.versus_random_columns`), and the
-    proxy's gap to it, ``proxy_minus_ngram<n>`` = ``bpb/target − ngram<n>/bpb/target`` (mean and
-    ``:ci95`` over seeds; negative: the proxy beats the n-gram).
-
-    ``random`` and ``methods`` are the rows paired as in the comparison (random and the other methods below
-    the full budget). Returns just ``method`` and ``budget`` when the runs have no n-gram reference.
-    """
-    out = runs[["method", "budget"]].drop_duplicates().sort_values(["method", "budget"], ignore_index=True)
-    for column in ngram_columns(runs):
-        name = column.split("/")[0]  # ngram<n>
-        out = out.merge(
-            versus_random_columns(runs, random, methods, column), on=["method", "budget"], how="left"
-        )
-        gap = gap_columns(runs, "bpb/target", column, f"proxy_minus_{name}")
-        out = out.merge(gap, on=["method", "budget"], how="left")
-    return out
 
 
 #: A run's bits per byte on one heldout domain is its ``bpb/heldout/<domain>`` column.

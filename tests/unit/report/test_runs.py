@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 
 from dqreview.io import write_json
-from dqreview.report.runs import collect_runs, method_labels, ngram_columns, ngram_reference_columns
+from dqreview.report.comparison import ngram_reference_columns
+from dqreview.report.runs import collect_runs, method_labels, ngram_columns
 
 T = stats.t.ppf(0.975, 1)  # two seeds
 
