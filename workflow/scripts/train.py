@@ -27,7 +27,7 @@ def main(smk):
     from dqreview.lm.ngram import ngram_scores
     from dqreview.lm.tasks import load_task, score_task
     from dqreview.lm.tokenizer import encode_batch, load_tokenizer
-    from dqreview.lm.train import checkpoint_model, clear_checkpoint, train_run
+    from dqreview.lm.train import clear_checkpoint, train_run
 
     cfg = smk.config["lm"]
     wc = smk.wildcards
@@ -50,11 +50,7 @@ def main(smk):
         t["name"]: load_task(path) for t, path in zip(cfg["eval"]["tasks"], smk.input.tasks, strict=True)
     }
 
-    trained = {}  # the final model, handed over by the last evaluation
-
     def evaluate(model, final):
-        if final:
-            trained["model"] = model
         # the learning curve needs target bits per byte only; the heldout domains and the tasks,
         # read from the final checkpoint alone, are scored there
         results = evaluate_sets(
@@ -90,7 +86,6 @@ def main(smk):
             domains = docs["domain"].map(domain_code).to_numpy(np.int64)
             ckpt = Path(smk.params.ckpt) / f"s{seed}"
             t0 = time.perf_counter()
-            trained.clear()
             result = train_run(
                 tokens,
                 domains,
@@ -143,13 +138,16 @@ def main(smk):
                 eval_path,
             )
             write_json(
-                {**{k: v for k, v in result.items() if k != "curve"}, "ngram_seconds": ngram_seconds},
+                {
+                    **{k: v for k, v in result.items() if k not in ("curve", "model")},
+                    "ngram_seconds": ngram_seconds,
+                },
                 log_path,
             )
             if model_dir is not None:
-                # a job killed after the last step resumes there without evaluating: read the state's model
-                model = trained["model"] if "model" in trained else checkpoint_model(ckpt, model_cfg)
-                export_hf(model, tok, model_dir)  # atomic: the directory appears complete or not at all
+                export_hf(
+                    result["model"], tok, model_dir
+                )  # atomic: the directory appears complete or not at all
             clear_checkpoint(ckpt)
             total_tokens += result["tokens"]
             rec.flops = (rec.flops or 0) + result["flops_per_token"] * result["tokens"]

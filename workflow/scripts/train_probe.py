@@ -16,7 +16,7 @@ def main(smk):
     from dqreview.io import read_parquet
     from dqreview.lm.model import GPTConfig
     from dqreview.lm.tokenizer import encode_batch, load_tokenizer
-    from dqreview.lm.train import checkpoint_model, clear_checkpoint, train_run
+    from dqreview.lm.train import clear_checkpoint, train_run
     from dqreview.probe import probe_model_config, save_gpt_probe
 
     cfg = smk.config
@@ -29,12 +29,6 @@ def main(smk):
     domain_code = {d: i for i, d in enumerate(sorted(pool["domain"].unique()))}
     model_cfg = GPTConfig.from_dict(probe_model_config(cfg, tok.get_vocab_size()))
     train_cfg = {**cfg["lm"]["train"], **(spec.get("train") or {})}
-    trained = {}
-
-    def keep_model(model, final):  # the last evaluation step sees the trained model
-        trained["model"] = model
-        return {}
-
     with measure("probe", "train_probe", smk.output.cost, device) as rec:
         docs = encode_batch(tok, pool["text"].tolist())
         result = train_run(
@@ -43,13 +37,10 @@ def main(smk):
             model_cfg,
             train_cfg,
             seed=int(spec.get("seed", 0)),
-            evaluate=keep_model,
+            evaluate=lambda model, final: {},  # the probe needs no learning curve
             ckpt_dir=Path(smk.params.ckpt),
             device=device,
         )
-        model = trained.get("model")
-        if model is None:  # resumed from a finished state: the loop ran no step, so read its weights
-            model = checkpoint_model(smk.params.ckpt, model_cfg)
         rec.items, rec.items_unit = result["tokens"], "training tokens"
         rec.flops = result["flops_per_token"] * result["tokens"]
         rec.flops_formula = (
@@ -60,7 +51,7 @@ def main(smk):
             "n_params": result["n_params"],
             "tokens_per_s": result["tokens_per_s"],
         }
-    save_gpt_probe(model, tok, smk.output.model)
+    save_gpt_probe(result["model"], tok, smk.output.model)
     clear_checkpoint(Path(smk.params.ckpt))
     log.info("probe: %d parameters, final train loss %.3f", result["n_params"], result["train_loss"][-1])
 

@@ -207,18 +207,6 @@ def clear_checkpoint(ckpt_dir: str | os.PathLike | None) -> None:
         Path(ckpt_dir, STATE_FILE).unlink(missing_ok=True)
 
 
-def checkpoint_model(ckpt_dir: str | os.PathLike, model_cfg: GPTConfig) -> GPT:
-    """The model saved in ``ckpt_dir``'s state: the trained model of a run that finished but whose job died
-    before writing its outputs (its rerun resumes at the last step, so no evaluation hands it the model)."""
-    path = Path(ckpt_dir, STATE_FILE)
-    if not path.exists():
-        raise DQError(f"{path}: no training state to read the final model from; rerun the job from scratch")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = GPT(model_cfg)
-    model.load_state_dict(state["model"])
-    return model
-
-
 def train_run(
     docs: list[np.ndarray],
     domains: np.ndarray,
@@ -355,6 +343,7 @@ def train_run(
     tokens_per_s = trained_tokens / train_seconds if train_seconds > 0 else float("nan")
     log.info("trained %d steps, %.0f tokens/s on %s", total_steps, tokens_per_s, device)
     return {
+        "model": model,  # the trained weights, also when a finished state was resumed (zero steps run)
         "curve": curve,
         "tokens_per_s": tokens_per_s,
         "n_params": model.n_params(),

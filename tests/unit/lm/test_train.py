@@ -87,7 +87,11 @@ def test_resume_gives_identical_run(tmp_path):
 
     # A finished run's state is kept (a rerun returns at once) until the caller clears it.
     assert torch.load(tmp_path / "resumed" / "state.pt", weights_only=True)["step"] == 10
-    assert _run(docs, dom, ckpt_dir=tmp_path / "resumed")["curve"] == full["curve"]
+    rerun = _run(docs, dom, ckpt_dir=tmp_path / "resumed")
+    assert rerun["curve"] == full["curve"]
+    # ... and hands back the trained model though it ran no step (what the export of a killed job needs)
+    for name, weight in full["model"].state_dict().items():
+        assert torch.equal(rerun["model"].state_dict()[name], weight), name
     clear_checkpoint(tmp_path / "resumed")
     assert not (tmp_path / "resumed" / "state.pt").exists()
 
