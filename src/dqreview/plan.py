@@ -15,6 +15,7 @@ from typing import Any
 
 from dqreview import paths
 from dqreview.config import Selection, selection_grid
+from dqreview.lm.harness_tasks import is_task_file
 from dqreview.metrics import DocumentScorer, Method, MixtureLearner, method_of, params_of
 from dqreview.metrics.inputs import SHARED_STAGES, Input, shared_stage_costs
 from dqreview.params import Params
@@ -183,7 +184,7 @@ class Plan:
         out = []
         for task in self.config["lm"]["eval"].get("harness") or []:
             path = Path(task)
-            if task.endswith((".yaml", ".yml")) and not path.is_absolute() and not path.exists():
+            if is_task_file(task) and not path.is_absolute() and not path.exists():
                 task = str(self.basedir / path)
             out.append(task)
         return out
@@ -195,7 +196,7 @@ class Plan:
 
     def harness_task_files(self) -> list[str]:
         """The local task YAMLs among the harness tasks (inputs of rule harness)."""
-        return [t for t in self.harness_tasks if t.endswith((".yaml", ".yml"))]
+        return [t for t in self.harness_tasks if is_task_file(t)]
 
     def models(self, selections: list[Selection] | None = None) -> list[str]:
         return self._per_seed(paths.MODEL, selections) if self.keep_models else []
