@@ -45,7 +45,14 @@ def fit_inputs(wildcards):
 
 
 def score_inputs(wildcards):
-    return PLAN.score_inputs(wildcards.metric, wildcards.variant, wildcards.shard)
+    # rule score_shard_seeded has a seed wildcard: the state of that seed
+    return PLAN.score_inputs(
+        wildcards.metric, wildcards.variant, wildcards.shard, wildcards.get("seed")
+    )
+
+
+def select_scores(wildcards):
+    return PLAN.scores(wildcards.metric, wildcards.variant, wildcards.seed)
 
 
 def learn_inputs(wildcards):

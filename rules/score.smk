@@ -1,6 +1,8 @@
 # Document scores: a method's global state is fitted once (e.g. k-means prototypes), then every
 # pool shard is scored independently and the shards are merged. A method with shard_features
 # (e.g. MinHash signatures) does its per-document work per shard before the global fit.
+# A variant whose scoring follows the run seed (`seed: run`) is fitted, scored and merged once per
+# seed by the *_seeded rules (same scripts; the seed wildcard sets the scoring seed).
 
 
 rule shard_features:
@@ -80,3 +82,34 @@ rule merge_scores:
         runtime=10,
     script:
         f"../{SCRIPTS}/merge_scores.py"
+
+
+use rule fit_metric as fit_metric_seeded with:
+    output:
+        state=paths.STATE_SEEDED,
+        cost=paths.cost(Job.FIT_SEEDED),
+    log:
+        paths.log(Job.FIT_SEEDED),
+    benchmark:
+        paths.benchmark(Job.FIT_SEEDED)
+
+
+use rule score_shard as score_shard_seeded with:
+    output:
+        scores=paths.SHARD_SCORES_SEEDED,
+        cost=paths.cost(Job.SCORE_SEEDED),
+    log:
+        paths.log(Job.SCORE_SEEDED),
+    benchmark:
+        paths.benchmark(Job.SCORE_SEEDED)
+
+
+use rule merge_scores as merge_scores_seeded with:
+    input:
+        shards=paths.expand(paths.SHARD_SCORES_SEEDED, shard=SHARDS),
+    output:
+        scores=paths.SCORES_SEEDED,
+    log:
+        paths.log(Job.MERGE_SCORES_SEEDED),
+    benchmark:
+        paths.benchmark(Job.MERGE_SCORES_SEEDED)

@@ -4,7 +4,7 @@
 
 rule select:
     input:
-        scores=paths.SCORES,
+        scores=select_scores,
         index=paths.POOL_INDEX,
     output:
         ids=paths.SELECT_IDS,

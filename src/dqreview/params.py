@@ -28,7 +28,20 @@ from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origi
 
 from dqreview.errors import DQError
 
-__all__ = ["Annotated", "Ge", "Gt", "Le", "Literal", "Lt", "Match", "NoParams", "Params", "config_key"]
+__all__ = [
+    "RUN",
+    "Annotated",
+    "Ge",
+    "Gt",
+    "Le",
+    "Literal",
+    "Lt",
+    "Match",
+    "NoParams",
+    "Params",
+    "RunSeed",
+    "config_key",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +106,13 @@ class Match:
         return f"of the form {self.example}"
 
 
+#: The value of a :data:`RunSeed` field that follows the run seed.
+RUN = "run"
+#: A scoring seed (k-means initialisation, sampling): a fixed integer, or ``"run"``, meaning seed s of the grid
+#: fits and scores with seed s (the workflow then keeps one fitted state and one score file per seed).
+RunSeed = Annotated[int, Ge(0)] | Literal["run"]
+
+
 class Params:
     """Base of every method's parameters (a frozen, keyword-only dataclass once subclassed)."""
 
@@ -147,6 +167,28 @@ class Params:
         """Raise a DQError for field ``name``: ``<where>.<config key>: <message>; got <value>``."""
         f = next(f for f in dataclasses.fields(self) if f.name == name)
         raise DQError(f"{where}.{_key(f)}: {message}; got {getattr(self, name)!r}")
+
+    def run_seed_fields(self) -> list[str]:
+        """The config keys of the fields declared :data:`RunSeed` (the variant's scoring seeds)."""
+        hints = typing.get_type_hints(type(self), include_extras=True)
+        return [_key(f) for f in dataclasses.fields(self) if hints[f.name] == RunSeed]
+
+    @property
+    def follows_run_seed(self) -> bool:
+        """Some scoring seed is ``"run"``: seed s of the grid fits and scores with seed s."""
+        return any(v == RUN for v in self.fixed_seeds(every=True).values())
+
+    def fixed_seeds(self, every: bool = False) -> dict[str, Any]:
+        """Config key → value of each scoring seed fixed to an integer (``every``: also those set to ``"run"``)."""
+        values = self.to_dict()
+        return {k: values[k] for k in self.run_seed_fields() if every or values[k] != RUN}
+
+    def with_run_seed(self, seed: int) -> Params:
+        """These parameters with every ``"run"`` scoring seed set to ``seed`` (the run's seed)."""
+        names = {_key(f): f.name for f in dataclasses.fields(self)}
+        return dataclasses.replace(
+            self, **{names[k]: int(seed) for k, v in self.fixed_seeds(every=True).items() if v == RUN}
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The parameters by config key."""

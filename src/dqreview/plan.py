@@ -74,7 +74,13 @@ class Plan:
         return self.config["task2vec"]["probe"].get("kind", "gpt") == "gpt"
 
     def _paths(self, inputs: tuple[Input, ...], metric: str, variant: str) -> dict[str, Any]:
-        return {i.name: i.paths(self.shards, metric=metric, variant=variant) for i in inputs}
+        # another variant's scores (``requires``): the first grid seed's when that variant is scored per seed
+        return {
+            i.name: self.scores(*i.requires)
+            if i.requires and self.scored_per_seed(*i.requires)
+            else i.paths(self.shards, metric=metric, variant=variant)
+            for i in inputs
+        }
 
     # --- data -----------------------------------------------------------------------------------
     def pool_shards(self) -> list[str]:
@@ -103,16 +109,68 @@ class Plan:
         return out
 
     # --- scoring ----------------------------------------------------------------------------------
+    @property
+    def first_seed(self) -> int:
+        """The seed whose scores a report reads where it needs one score file per variant."""
+        return self.seeds[0]
+
+    def scored_per_seed(self, metric: str, variant: str) -> bool:
+        """A document scorer whose scoring follows the run seed (``seed: run``): one state and one score
+        file per grid seed. Mixture learners learn per seed anyway; other scorers share one score file."""
+        method = self.method(metric)
+        return isinstance(method, DocumentScorer) and method.scored_per_seed(self.params(metric, variant))
+
+    def _scoring(self, template: str, seeded: str, metric: str, variant: str, seed: int | str | None) -> str:
+        if not self.scored_per_seed(metric, variant):
+            return paths.fill(template, metric=metric, variant=variant)
+        seed = self.first_seed if seed is None else seed
+        return paths.fill(seeded, metric=metric, variant=variant, seed=seed)
+
+    def state(self, metric: str, variant: str, seed: int | str | None = None) -> str:
+        """The fitted state seed ``seed``'s scores come from (the first grid seed's when None)."""
+        return self._scoring(paths.STATE, paths.STATE_SEEDED, metric, variant, seed)
+
+    def scores(self, metric: str, variant: str, seed: int | str | None = None) -> str:
+        """The merged scores seed ``seed`` selects from: per seed for a variant scored per seed (the first
+        grid seed's when ``seed`` is None: what reports that need one score file read), else shared."""
+        return self._scoring(paths.SCORES, paths.SCORES_SEEDED, metric, variant, seed)
+
+    def scoring_fixed(self, metric: str, variant: str) -> str:
+        """What stays fixed across the run seeds in a variant's selections ("" when nothing does): scoring
+        seeds set to an integer, a shared stage's seeds (the Task2Vec probe and labels) and another
+        variant's scores read at one seed. The confidence intervals over seeds exclude that randomness."""
+        method, params = self.method(metric), self.params(metric, variant)
+        fixed = [f"scoring {key} {value}" for key, value in params.fixed_seeds().items()]
+        stages = {i.stage for i in method.inputs(params)}
+        if "task2vec" in stages:
+            t2v = self.config["task2vec"]
+            labels = int(t2v["documents"].get("seed", 0))
+            probe = int(t2v["probe"].get("seed", 0))
+            if not self.probe_trained:
+                fixed.append(f"Task2Vec labels (seed {labels})")
+            elif probe == labels:
+                fixed.append(f"probe and Task2Vec labels (seed {probe})")
+            else:
+                fixed.append(f"probe (seed {probe}) and Task2Vec labels (seed {labels})")
+        fixed += [
+            f"{i.requires[0]}/{i.requires[1]} scores (seed {self.first_seed})"
+            for i in method.inputs(params)
+            if i.requires and self.scored_per_seed(*i.requires)
+        ]
+        return "; ".join(fixed)
+
     def fit_inputs(self, metric: str, variant: str) -> dict[str, Any]:
         return self._paths(self.method(metric).fit_inputs, metric, variant)
 
-    def score_inputs(self, metric: str, variant: str, shard: int | str) -> dict[str, str]:
+    def score_inputs(
+        self, metric: str, variant: str, shard: int | str, seed: int | str | None = None
+    ) -> dict[str, str]:
         method = self.method(metric)
         inputs = {"docs": paths.fill(paths.POOL_SHARD, shard=shard)}
         if method.features is not None:
             inputs["features"] = method.features.shard_path(shard)
         if method.fits:
-            inputs["state"] = paths.fill(paths.STATE, metric=metric, variant=variant)
+            inputs["state"] = self.state(metric, variant, seed)
         return inputs
 
     # --- mixtures -------------------------------------------------------------------------------
@@ -172,7 +230,7 @@ class Plan:
             "shards": self.pool_shards(),
         }
         if metric in self.scoring_metrics:
-            inputs["scores"] = paths.fill(paths.SCORES, metric=metric, variant=variant)
+            inputs["scores"] = self.scores(metric, variant, seed)
         return inputs
 
     def train_logs(self) -> list[str]:
@@ -215,7 +273,8 @@ class Plan:
         return [(m, v) for m, v in self.variants() if self.method(m).deduplicates]
 
     def dedup_scores(self) -> list[str]:
-        return [paths.fill(paths.SCORES, metric=m, variant=v) for m, v in self.dedup_variants()]
+        """Each deduplicating variant's scores (the first grid seed's where scored per seed)."""
+        return [self.scores(m, v) for m, v in self.dedup_variants()]
 
     # --- the review ---------------------------------------------------------------------------------
     @property
@@ -286,9 +345,11 @@ class Plan:
         return [paths.fill(paths.MIXTURE_STATE, metric=metric, variant=slug, seed=s) for s in self.seeds]
 
     # --- cost accounting ----------------------------------------------------------------------------
-    def method_jobs(self, metric: str, variant: str) -> MethodJobs:
+    def method_jobs(self, metric: str, variant: str, seed: int | str | None = None) -> MethodJobs:
         """The cost records of one variant's own jobs (fit, per-shard work, scoring, proxy training)
-        and the shared stages it uses, from its declared inputs."""
+        and the shared stages it uses, from its declared inputs. A variant scored per seed is charged
+        one seed's fit and scoring (``seed``; the first grid seed's when None), as it is one seed's
+        selection."""
         method, params = self.method(metric), self.params(metric, variant)
         own: list[str] = []
         if isinstance(method, MixtureLearner):
@@ -299,9 +360,14 @@ class Plan:
             )
         else:
             job = {"metric": metric, "variant": variant}
-            own += paths.expand(paths.cost(paths.fill(paths.Job.SCORE, **job)), shard=self.shards)
+            score, fit = paths.Job.SCORE, paths.Job.FIT
+            if self.scored_per_seed(metric, variant):
+                job["seed"] = self.first_seed if seed is None else seed
+                score, fit = paths.Job.SCORE_SEEDED, paths.Job.FIT_SEEDED
+            own += paths.expand(paths.cost(paths.fill(score, **job)), shard=self.shards)
             if method.fits:
-                own.append(paths.cost(paths.fill(paths.Job.FIT, **job)))
+                own.append(paths.cost(paths.fill(fit, **job)))
+            job.pop("seed", None)  # per-shard features are shared by every seed
             if method.has_shard_features:
                 own += paths.expand(paths.cost(paths.fill(paths.Job.FEATURES, **job)), shard=self.shards)
         shared = sorted({i.stage for i in method.inputs(params) if i.stage in SHARED_STAGES})
@@ -320,7 +386,8 @@ class Plan:
         costs += [paths.cost(paths.fill(paths.Job.TRAIN, **sel.wildcards)) for sel in self.selections]
         costs += [c for sel in self.selections for c in self.select_costs(sel)]
         for metric, variant in self.variants():
-            costs += [c for c in self.method_jobs(metric, variant).own if c not in costs]
+            for seed in self.seeds if self.scored_per_seed(metric, variant) else [None]:
+                costs += [c for c in self.method_jobs(metric, variant, seed).own if c not in costs]
         task2vec = self.stage_costs()["task2vec"]
         probe = task2vec[:1] if self.probe_trained else []
         costs += task2vec[len(probe) :] + [paths.cost(paths.Job.T2V_DIVERSITY)] + probe

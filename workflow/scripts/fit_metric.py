@@ -15,8 +15,10 @@ def main(smk):
     from dqreview.metrics import fit_state, variant_of
 
     metric, variant = smk.wildcards.metric, smk.wildcards.variant
-    method, params = variant_of(smk.config, metric, variant)
-    with measure("fit", f"{metric}/{variant}", smk.output.cost, "cpu") as rec:
+    seed = smk.wildcards.get("seed")  # rule fit_metric_seeded: this seed's state
+    method, params = variant_of(smk.config, metric, variant, seed)
+    job = f"{metric}/{variant}" + (f"/s{seed}" if seed is not None else "")
+    with measure("fit", job, smk.output.cost, "cpu") as rec:
         inputs = {i.name: i.load(smk.input[i.name]) for i in method.fit_inputs}
         state = fit_state(method, inputs, params)  # pool rows in id order
         rec.items, rec.items_unit = sum(_rows(v) for v in inputs.values()), "input rows"
@@ -24,9 +26,8 @@ def main(smk):
         with open(tmp, "wb") as fh:
             np.savez(fh, **state)
     log.info(
-        "fitted %s/%s on %s: %s",
-        metric,
-        variant,
+        "fitted %s on %s: %s",
+        job,
         {k: _rows(v) for k, v in inputs.items()},
         {k: getattr(v, "shape", v) for k, v in state.items()},
     )

@@ -14,7 +14,10 @@ def main(smk):
     from dqreview.metrics.inputs import check_rows
 
     metric, variant = smk.wildcards.metric, smk.wildcards.variant
-    method, params = variant_of(smk.config, metric, variant)
+    seed = smk.wildcards.get("seed")  # rule score_shard_seeded: this seed's scores
+    method, params = variant_of(smk.config, metric, variant, seed)
+    if seed is not None:
+        variant = f"{variant}/s{seed}"  # the job's name in the cost record and the log
     docs = read_parquet(smk.input.docs, columns=["id", "text", "domain", "n_bytes"])
     features = None
     if method.features is not None:  # row i belongs to the shard's document i

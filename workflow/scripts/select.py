@@ -14,7 +14,7 @@ def main(smk):
     from dqreview.select import select_budget, supply_fraction
 
     wc = smk.wildcards
-    method, params = variant_of(smk.config, wc.metric, wc.variant)
+    method, params = variant_of(smk.config, wc.metric, wc.variant, wc.seed)
     pool = read_parquet(smk.input.index, columns=["id", "n_bytes"])
     scores = read_parquet(smk.input.scores)  # id, score, plus `removed` for dedup and sub-pool variants
     job = f"{wc.metric}/{wc.variant}/{wc.keep}/b{wc.budget}/s{wc.seed}"

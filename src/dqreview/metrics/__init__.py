@@ -100,9 +100,15 @@ def params_of(config: dict, metric: str, variant: str) -> Params:
     )
 
 
-def variant_of(config: dict, metric: str, variant: str) -> tuple[Method, Params]:
-    """The method of ``metric`` and the typed parameters of its ``variant`` (what a job script needs)."""
-    return method_of(config, metric), params_of(config, metric, variant)
+def variant_of(
+    config: dict, metric: str, variant: str, seed: int | str | None = None
+) -> tuple[Method, Params]:
+    """The method of ``metric`` and the typed parameters of its ``variant`` (what a job script needs);
+    with ``seed`` (the job's run seed), every scoring seed set to ``"run"`` takes that value."""
+    params = params_of(config, metric, variant)
+    if seed is not None:
+        params = params.with_run_seed(int(seed))
+    return method_of(config, metric), params
 
 
 def metric_entry(config: dict, metric: str) -> dict:

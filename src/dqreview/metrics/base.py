@@ -143,6 +143,12 @@ class DocumentScorer(Method, ABC):
         selected) and method-specific columns.
         """
 
+    def scored_per_seed(self, params: Params) -> bool:
+        """Seed s of the grid fits and scores with its own seed (a scoring seed is ``"run"``, see
+        :data:`dqreview.params.RunSeed`): the workflow keeps one state and one score file per seed.
+        Otherwise every seed selects from one shared score file."""
+        return params.follows_run_seed
+
     def selection_score(self, scores: pd.DataFrame, seed: int, params: Params, keep: str) -> np.ndarray:
         """The ordering key of seed ``seed`` from the merged scores (by default the score itself; DSIR
         adds Gumbel noise keyed by hash(id, seed) to sample without replacement)."""

@@ -38,7 +38,7 @@ from dqreview.hashing import unit_uniform
 from dqreview.metrics.base import DocumentScorer
 from dqreview.metrics.inputs import POOL_IDS, POOL_T2V, TARGET_T2V
 from dqreview.metrics.t2v_align import task2vec_kmeans
-from dqreview.params import Ge, Le, Params
+from dqreview.params import Ge, Le, Params, RunSeed
 from dqreview.task2vec import distance_matrix
 
 
@@ -50,7 +50,7 @@ class DQParams(Params):
     alpha: Annotated[float, Ge(0), Le(1)]
     k: Annotated[int, Ge(1)] = 20
     cover: Literal["pool", "target"] = "pool"
-    seed: Annotated[int, Ge(0)] = 0
+    seed: RunSeed = 0
     n_iter: Annotated[int, Ge(1)] = 30
     n_init: Annotated[int, Ge(1)] = 2
     kmeans_sample: Annotated[int, Ge(1)] = 2000

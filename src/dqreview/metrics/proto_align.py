@@ -39,7 +39,7 @@ from dqreview.metrics.prototypes import (
     l2_normalise,
     spherical_kmeans,
 )
-from dqreview.params import Ge, Gt, Le, Params
+from dqreview.params import Ge, Gt, Le, Params, RunSeed
 
 #: Where the target prototypes come from.
 SOURCES = ("kmeans", "hard", "mean")
@@ -53,7 +53,7 @@ class ProtoAlignParams(Params):
     source: Literal["kmeans", "hard", "mean"] = "kmeans"
     distance: Literal["cosine", "l1", "l2"] = "cosine"
     k: Annotated[int, Ge(1)] | None = None
-    seed: Annotated[int, Ge(0)] = 0
+    seed: RunSeed = 0
     hard_fraction: Annotated[float, Gt(0), Le(1)] = 0.3
     n_iter: Annotated[int, Ge(1)] = 50
     n_init: Annotated[int, Ge(1)] = 3

@@ -29,7 +29,7 @@ from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
 from dqreview.metrics.base import DocumentScorer
 from dqreview.metrics.inputs import EMBEDDINGS, POOL_EMBEDDINGS, POOL_IDS
-from dqreview.params import Ge, Gt, Le, Params
+from dqreview.params import Ge, Gt, Le, Params, RunSeed
 from dqreview.progress import Progress
 
 #: Distances between a document and a prototype that :func:`distance_to_nearest` implements.
@@ -45,7 +45,7 @@ class SSLProtoParams(Params):
     ``pool_fraction`` (1 = the whole pool) and ``pool_seed`` (which nested sub-pool)."""
 
     k: Annotated[int, Ge(1)]
-    seed: Annotated[int, Ge(0)] = 0
+    seed: RunSeed = 0
     n_iter: Annotated[int, Ge(1)] = 50
     n_init: Annotated[int, Ge(1)] = 3
     distance: Literal["cosine", "l1", "l2"] = "cosine"

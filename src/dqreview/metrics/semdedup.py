@@ -44,7 +44,7 @@ from dqreview.hashing import unit_uniform
 from dqreview.metrics.base import DocumentScorer
 from dqreview.metrics.inputs import POOL_EMBEDDINGS, POOL_IDS
 from dqreview.metrics.prototypes import l2_normalise, nearest_centroid, spherical_kmeans
-from dqreview.params import Ge, Le, Lt, Params
+from dqreview.params import Ge, Le, Lt, Params, RunSeed
 
 #: Member-ranking policies inside a cluster.
 KEEP_POLICIES = ("hard", "easy", "random")
@@ -63,7 +63,7 @@ class ClusterDedupParams(Params):
     one exceeds 1 − ε."""
 
     k: Annotated[int, Ge(1)]
-    seed: Annotated[int, Ge(0)] = 0
+    seed: RunSeed = 0
     keep: Literal["hard", "easy", "random"] = "hard"
     max_cluster: Annotated[int, Ge(2)] = 20000
     n_iter: Annotated[int, Ge(1)] = 50

@@ -35,7 +35,7 @@ from dqreview.errors import DQError
 from dqreview.metrics.base import DocumentScorer
 from dqreview.metrics.inputs import T2V, TARGET_LOSSES, TARGET_T2V
 from dqreview.metrics.prototypes import check_scoring_inputs
-from dqreview.params import Ge, Gt, Le, Params
+from dqreview.params import Ge, Gt, Le, Params, RunSeed
 from dqreview.progress import Progress
 from dqreview.task2vec import distance_matrix
 
@@ -48,7 +48,7 @@ class T2VAlignParams(Params):
     source: Literal["all", "hard"] = "all"
     distance: Literal["cosine", "l1", "l2"] = "cosine"
     k: Annotated[int, Ge(1)] = 1
-    seed: Annotated[int, Ge(0)] = 0
+    seed: RunSeed = 0
     hard_fraction: Annotated[float, Gt(0), Le(1)] = 0.3
     n_iter: Annotated[int, Ge(1)] = 30
     n_init: Annotated[int, Ge(1)] = 2
