@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import pytest
 
 from dqreview.errors import DQError
-from dqreview.params import Ge, Gt, Le, Lt, Match, NoParams, Params, config_key
+from dqreview.params import Ge, Gt, Le, Lt, Match, NoParams, Params, RunSeed, config_key
 
 
 class Example(Params):
@@ -93,3 +93,31 @@ def test_an_unsupported_annotation_is_a_programming_error():
 
     with pytest.raises(TypeError, match="unsupported parameter annotation"):
         Odd.parse({"values": [1]})
+
+
+class Seeded(Params):
+    seed: RunSeed = 0
+    pool_seed: int = 0  # not a scoring seed: never follows the run
+
+
+@pytest.mark.parametrize(
+    ("raw", "follows", "resolved", "fixed"),
+    [
+        ({}, False, 0, {"seed": 0}),
+        ({"seed": 5}, False, 5, {"seed": 5}),
+        ({"seed": "run"}, True, 2, {}),
+    ],
+)
+def test_a_run_seed_is_an_integer_or_run(raw, follows, resolved, fixed):
+    params = Seeded.parse(raw, W)
+    assert params.follows_run_seed is follows
+    assert params.fixed_seeds() == fixed
+    assert params.run_seed_fields() == ["seed"]
+    assert params.with_run_seed(2) == Seeded(seed=resolved, pool_seed=0)
+
+
+@pytest.mark.parametrize("bad", ["runs", "0", -1, 1.5, True])
+def test_a_run_seed_rejects_other_values_naming_the_key(bad):
+    with pytest.raises(DQError) as exc:
+        Seeded.parse({"seed": bad}, W)
+    assert str(exc.value) == f"{W}.seed: expected an integer >= 0 or one of ['run']; got {bad!r}"

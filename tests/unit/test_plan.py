@@ -48,9 +48,11 @@ def test_a_static_variant_reuses_the_learned_state_and_its_inputs(tiny):
     plan = Plan(validate_config(config), REPO)
     assert plan.state_variant("skillit", "static-final") == "online"
     assert plan.mixture_state("skillit", "static-final", 1) == "results/mixture/skillit/online/s1.json"
+    # ssl_proto/pool is scored per seed: the skills are the first grid seed's clusters, and the table says so
     assert plan.select_inputs("skillit", "static-final") == {
-        "skills": "results/scores/ssl_proto/pool.parquet"
+        "skills": "results/scores/ssl_proto/pool/s0.parquet"
     }
+    assert plan.scoring_fixed("skillit", "online") == "ssl_proto/pool scores (seed 0)"
     assert plan.learned_variants("skillit") == ["online"]
     # charged the proxy run it reuses, and nothing else of its own
     assert plan.method_jobs("skillit", "static-final").own == (paths.cost("mixture/skillit/online"),)
@@ -60,10 +62,11 @@ def test_method_jobs_charge_own_jobs_and_declared_shared_stages(tiny):
     plan = Plan(tiny, REPO)
     ssl = plan.method_jobs("ssl_proto", "pool")
     assert ssl.shared == ("embed",)
-    assert ssl.own == (
-        paths.cost("score/ssl_proto/pool/shard-0"), paths.cost("score/ssl_proto/pool/shard-1"),
-        paths.cost("fit/ssl_proto/pool"),
+    assert ssl.own == (  # scored per seed: one seed's fit and scoring (the first grid seed's)
+        paths.cost("score/ssl_proto/pool/s0/shard-0"), paths.cost("score/ssl_proto/pool/s0/shard-1"),
+        paths.cost("fit/ssl_proto/pool/s0"),
     )  # fmt: skip
+    assert plan.method_jobs("ssl_proto", "pool", 1).own[-1] == paths.cost("fit/ssl_proto/pool/s1")
     assert plan.method_jobs("minhash", "exact").own[-1] == paths.cost("features/minhash/exact/shard-1")
     assert plan.method_jobs("dsir", "b10k").shared == ()
     assert plan.method_jobs("dq", "a0.5").shared == ("task2vec",)
@@ -72,6 +75,60 @@ def test_method_jobs_charge_own_jobs_and_declared_shared_stages(tiny):
     assert paths.cost("embed/target/test") not in stages["embed"]  # evaluation only
     every = plan.all_costs()
     assert len(every) == len(set(every)) and set(ssl.own) <= set(every)
+    assert paths.cost("fit/ssl_proto/pool/s1") in every  # every seed's jobs are in the cost table
+
+
+def _with_seed(config: dict, metric: str, slug: str, seed) -> dict:
+    config = copy.deepcopy(config)
+    entry = next(e for e in config["metrics"] if e["name"] == metric)
+    next(v for v in entry["variants"] if v["slug"] == slug)["params"]["seed"] = seed
+    return validate_config(config)
+
+
+def test_a_variant_that_follows_the_run_seed_has_a_state_and_scores_per_seed(tiny):
+    plan = Plan(tiny, REPO)  # tiny.yaml: every k-means seed is `run`
+    assert plan.scored_per_seed("ssl_proto", "pool")
+    assert plan.state("ssl_proto", "pool", 1) == "results/prototypes/ssl_proto/pool/s1.npz"
+    assert plan.scores("ssl_proto", "pool", 1) == "results/scores/ssl_proto/pool/s1.parquet"
+    assert plan.scores("ssl_proto", "pool") == "results/scores/ssl_proto/pool/s0.parquet"  # first grid seed
+    assert plan.score_inputs("ssl_proto", "pool", 1, 1)["state"] == "results/prototypes/ssl_proto/pool/s1.npz"
+    assert (
+        plan.export_inputs("d4", "r0.75", "high", "0.30", 1)["scores"] == "results/scores/d4/r0.75/s1.parquet"
+    )
+    assert plan.dedup_scores()[:2] == [
+        "results/scores/semdedup/eps0.05/s0.parquet", "results/scores/d4/r0.75/s0.parquet",
+    ]  # fmt: skip
+    assert plan.scoring_fixed("ssl_proto", "pool") == ""
+    # the fit reads the same inputs for every seed
+    assert plan.fit_inputs("ssl_proto", "pool")["pool_ids"] == "results/data/pool/index.parquet"
+
+
+def test_methods_without_scoring_randomness_share_one_score_file(tiny):
+    plan = Plan(tiny, REPO)
+    for metric, variant in [("random", "uniform"), ("dsir", "b10k"), ("minhash", "exact")]:
+        assert not plan.scored_per_seed(metric, variant)
+        assert plan.scores(metric, variant, 1) == f"results/scores/{metric}/{variant}.parquet"
+        assert plan.scoring_fixed(metric, variant) == ""
+    assert plan.method_jobs("dsir", "b10k").own[0] == paths.cost("score/dsir/b10k/shard-0")
+
+
+def test_a_fixed_seed_keeps_one_state_and_the_table_says_so(tiny):
+    plan = Plan(_with_seed(tiny, "ssl_proto", "pool", 3), REPO)
+    assert not plan.scored_per_seed("ssl_proto", "pool")
+    assert plan.state("ssl_proto", "pool", 1) == "results/prototypes/ssl_proto/pool.npz"
+    assert plan.scores("ssl_proto", "pool", 1) == "results/scores/ssl_proto/pool.parquet"
+    assert plan.scoring_fixed("ssl_proto", "pool") == "scoring seed 3"
+
+
+def test_task2vec_methods_report_the_fixed_probe_and_labels(tiny):
+    plan = Plan(tiny, REPO)
+    assert plan.scored_per_seed("t2v_align", "tgt-kmeans") and plan.scored_per_seed("dq", "a0.5")
+    assert plan.scoring_fixed("dq", "a0.5") == "probe and Task2Vec labels (seed 0)"
+    config = copy.deepcopy(tiny)
+    config["task2vec"]["documents"]["seed"] = 2
+    assert Plan(config, REPO).scoring_fixed("t2v_align", "tgt-kmeans") == (
+        "probe (seed 0) and Task2Vec labels (seed 2)"
+    )
 
 
 def test_targets_list_every_figure_once(tiny):

@@ -86,7 +86,7 @@ def test_dq_params():
         ({"alpha": 0.5, "cover": "x"}, r"params\.cover: 'x' is not one of \['pool', 'target'\]"),
         ({"alpha": 0.5, "k": 0}, r"params\.k: expected an integer >= 1; got 0"),
         ({"alpha": 0.5, "kmeans_sample": 0}, r"params\.kmeans_sample: expected an integer >= 1; got 0"),
-        ({"alpha": 0.5, "seed": -2}, r"params\.seed: expected an integer >= 0; got -2"),
+        ({"alpha": 0.5, "seed": -2}, r"params\.seed: expected an integer >= 0 or one of \['run'\]; got -2"),
         ({"alpha": 0.5, "beta": 1}, r"params: unknown key\(s\) \['beta'\]"),
     ],
 )

@@ -108,7 +108,7 @@ def test_proto_align_params():
         PA.params({"k": 2, "distance": "dot"})
     with pytest.raises(DQError, match=r"params.hard_fraction: expected a number > 0 and <= 1; got 0"):
         PA.params({"k": 2, "source": "hard", "hard_fraction": 0})
-    with pytest.raises(DQError, match=r"params.seed: expected an integer >= 0; got 1.5"):
+    with pytest.raises(DQError, match=r"params.seed: expected an integer >= 0 or one of \['run'\]; got 1.5"):
         PA.params({"k": 2, "seed": 1.5})
     with pytest.raises(DQError, match=r"params: unknown key\(s\) \['kk'\]"):
         PA.params({"k": 2, "kk": 1})

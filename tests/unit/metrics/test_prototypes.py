@@ -120,7 +120,7 @@ def test_ssl_proto_params():
         ({"k": 0}, r"params\.k: expected an integer >= 1; got 0"),
         ({"k": 2.5}, r"params\.k: expected an integer >= 1; got 2\.5"),
         ({"k": True}, r"params\.k: expected an integer >= 1; got True"),
-        ({"k": 3, "seed": -1}, r"params\.seed: expected an integer >= 0; got -1"),
+        ({"k": 3, "seed": -1}, r"params\.seed: expected an integer >= 0 or one of \['run'\]; got -1"),
         ({"k": 3, "n_iter": 0}, r"params\.n_iter: expected an integer >= 1; got 0"),
         ({"k": 3, "n_init": 0}, r"params\.n_init: expected an integer >= 1; got 0"),
         ({"k": 3, "chunk_size": 0}, r"params\.chunk_size: expected an integer >= 1; got 0"),
@@ -215,3 +215,16 @@ def test_ssl_proto_distance_param(distance):
 def test_ssl_proto_unknown_distance():
     with pytest.raises(DQError, match=r"params\.distance: 'l3' is not one of \['cosine', 'l1', 'l2'\]"):
         SSL.params({"k": 3, "distance": "l3"})
+
+
+def test_ssl_proto_seed_follows_the_run_seed():
+    # `seed: run`: the job's run seed becomes the k-means seed (dqreview.metrics.variant_of)
+    X = _unit(np.random.default_rng(3), 120, 8)  # no cluster structure: the initialisation matters
+    run = SSL.params({"k": 6, "seed": "run", "n_init": 1})
+    assert SSL.scored_per_seed(run) and not SSL.scored_per_seed(SSL.params({"k": 6, "seed": 0}))
+    states = {s: SSL.fit({"pool_embeddings": X}, run.with_run_seed(s)) for s in (0, 1)}
+    again = SSL.fit({"pool_embeddings": X}, run.with_run_seed(0))
+    assert not np.allclose(states[0]["centroids"], states[1]["centroids"])
+    np.testing.assert_array_equal(states[0]["centroids"], again["centroids"])
+    fixed = SSL.fit({"pool_embeddings": X}, SSL.params({"k": 6, "seed": 0, "n_init": 1}))
+    np.testing.assert_array_equal(fixed["centroids"], states[0]["centroids"])

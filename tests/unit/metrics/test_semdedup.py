@@ -182,7 +182,10 @@ def test_semdedup_params():
             r"params\.remove_fraction: expected a number >= 0 and < 1 or null; got 1",
         ),
         ({"k": 2, "eps": 0.1, "max_cluster": 1}, r"params\.max_cluster: expected an integer >= 2; got 1"),
-        ({"k": 2, "eps": 0.1, "seed": -1}, r"params\.seed: expected an integer >= 0; got -1"),
+        (
+            {"k": 2, "eps": 0.1, "seed": -1},
+            r"params\.seed: expected an integer >= 0 or one of \['run'\]; got -1",
+        ),
         ({"k": 2, "eps": 0.1, "n_iter": 0}, r"params\.n_iter: expected an integer >= 1; got 0"),
         ({"k": 2, "eps": 0.1, "n_init": 0}, r"params\.n_init: expected an integer >= 1; got 0"),
         (

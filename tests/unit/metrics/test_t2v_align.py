@@ -88,7 +88,7 @@ def test_t2v_align_params():
             r"params\.k: prototype=mean is one whole-set embedding; drop k or use prototype=kmeans; got 3",
         ),
         ({"prototype": "kmeans", "k": 0}, r"params\.k: expected an integer >= 1; got 0"),
-        ({"seed": -1}, r"params\.seed: expected an integer >= 0; got -1"),
+        ({"seed": -1}, r"params\.seed: expected an integer >= 0 or one of \['run'\]; got -1"),
         ({"n_iter": 0}, r"params\.n_iter: expected an integer >= 1; got 0"),
         ({"n_init": True}, r"params\.n_init: expected an integer >= 1; got True"),
         ({"kk": 3}, r"params: unknown key\(s\) \['kk'\]"),
