@@ -7,7 +7,14 @@ from dqreview.runner import run
 def main(smk):
     from dqreview.io import write_csv, write_text
     from dqreview.metrics import method_of
-    from dqreview.report.comparison import COMPARISON_TEX_COLUMNS, comparison_table, tex_table
+    from dqreview.plan import Plan
+    from dqreview.report.comparison import (
+        COMPARISON_TEX_COLUMNS,
+        comparison_table,
+        mark_fixed,
+        tex_table,
+        with_scoring_fixed,
+    )
     from dqreview.report.figures import comparison
     from dqreview.report.runs import add_heldout_mean, collect_runs, run_labels
     from dqreview.report.tables import to_latex
@@ -16,8 +23,15 @@ def main(smk):
     runs["method"] = run_labels(runs)
     write_csv(runs, smk.output.runs)
     cmp_ = comparison_table(runs)
-    write_csv(cmp_.table, smk.output.table)
-    write_text(to_latex(tex_table(cmp_.table, COMPARISON_TEX_COLUMNS)), smk.output.table_tex)
+    # what each method keeps fixed across seeds (its CI excludes that randomness); marked in the .tex
+    plan = Plan(smk.config)
+    fixed = {
+        label: plan.scoring_fixed(m, v)
+        for label, m, v in zip(runs["method"], runs["metric"], runs["variant"], strict=True)
+    }
+    table = with_scoring_fixed(cmp_.table, fixed)
+    write_csv(table, smk.output.table)
+    write_text(to_latex(tex_table(mark_fixed(table), COMPARISON_TEX_COLUMNS)), smk.output.table_tex)
     # the figure's facets: each method's declared family
     families = {
         label: method_of(smk.config, m).family

@@ -165,6 +165,26 @@ def ablation_table(runs: pd.DataFrame, spec: dict, pool_fractions: dict[str, flo
     return table.sort_values(keys, key=lambda c: c.map(order) if c.name == "series" else c, ignore_index=True)
 
 
+#: The mark on a method in the .tex tables whose scoring keeps something fixed across seeds (``scoring_fixed``).
+FIXED_MARK = "*"
+
+
+def with_scoring_fixed(table: pd.DataFrame, fixed: dict[str, str]) -> pd.DataFrame:
+    """``table`` with ``scoring_fixed`` after ``epochs``: per method label, what of its scoring stays fixed
+    across the seeds (:meth:`dqreview.plan.Plan.scoring_fixed`; "" when every seed redoes it), so its CI
+    excludes that randomness."""
+    out = table.assign(scoring_fixed=table["method"].map(fixed).fillna(""))
+    columns = list(table.columns)
+    at = columns.index("epochs") + 1 if "epochs" in columns else len(columns)
+    return out[[*columns[:at], "scoring_fixed", *columns[at:]]]
+
+
+def mark_fixed(table: pd.DataFrame) -> pd.DataFrame:
+    """The method labels with :data:`FIXED_MARK` where ``scoring_fixed`` is set (the .tex tables)."""
+    marked = table["scoring_fixed"].fillna("").astype(str) != ""
+    return table.assign(method=table["method"].where(~marked, table["method"] + FIXED_MARK))
+
+
 def tex_table(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """``table``'s ``columns`` under the .tex tables' short headers (:data:`TEX_HEADERS`)."""
     return table[columns].rename(columns=TEX_HEADERS)

@@ -112,3 +112,19 @@ def test_labels():
     assert budget_tick(0.1, 1.06) == "10%\n(1.1 ep)"
     runs = _runs()
     assert (np.array(run_labels(runs)) != np.array(method_labels(runs))).sum() == 3  # the 3 whole-pool runs
+
+
+def test_scoring_fixed_lands_after_epochs_and_marks_the_tex_label():
+    from dqreview.report.comparison import FIXED_MARK, mark_fixed, with_scoring_fixed
+
+    table = pd.DataFrame(
+        {"method": ["dq/a0.5/high", "ssl_proto/pool/high", "whole pool"], "budget": [0.3, 0.3, 1.0],
+         "epochs": [3.0, 3.0, 1.0], "target_bpb": [1.1, 1.2, 1.0]}
+    )  # fmt: skip
+    fixed = {"dq/a0.5/high": "probe and Task2Vec labels (seed 0)", "ssl_proto/pool/high": ""}
+    out = with_scoring_fixed(table, fixed)
+    assert list(out.columns) == ["method", "budget", "epochs", "scoring_fixed", "target_bpb"]
+    assert out["scoring_fixed"].tolist() == ["probe and Task2Vec labels (seed 0)", "", ""]
+    assert mark_fixed(out)["method"].tolist() == [
+        f"dq/a0.5/high{FIXED_MARK}", "ssl_proto/pool/high", "whole pool",
+    ]  # fmt: skip
