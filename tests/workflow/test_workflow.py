@@ -33,6 +33,7 @@ def test_dry_run_all(tmp_path, configs):
         "prepare",
         "embed",
         "fit_metric",
+        "fit_metric_seeded",
         "score_shard",
         "select",
         "tokenizer",
