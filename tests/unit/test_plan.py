@@ -122,6 +122,10 @@ def test_a_fixed_seed_keeps_one_state_and_the_table_says_so(tiny):
 
 def test_task2vec_methods_report_the_fixed_probe_and_labels(tiny):
     plan = Plan(tiny, REPO)
+    # a mean prototype draws nothing: one shared state, and only the Task2Vec stage is fixed
+    assert not plan.scored_per_seed("t2v_align", "tgt-mean")
+    assert plan.scoring_fixed("t2v_align", "tgt-mean") == "probe and Task2Vec labels (seed 0)"
+    assert plan.scoring_fixed("proto_align", "tgt-mean") == ""
     assert plan.scored_per_seed("t2v_align", "tgt-kmeans") and plan.scored_per_seed("dq", "a0.5")
     assert plan.scoring_fixed("dq", "a0.5") == "probe and Task2Vec labels (seed 0)"
     config = copy.deepcopy(tiny)

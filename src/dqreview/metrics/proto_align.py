@@ -59,6 +59,10 @@ class ProtoAlignParams(Params):
     n_init: Annotated[int, Ge(1)] = 3
     chunk_size: Annotated[int, Ge(1)] = CHUNK_ROWS
 
+    def run_seed_fields(self) -> list[str]:
+        # the mean prototype draws nothing: no scoring seed to fix or follow
+        return [] if self.source == "mean" else super().run_seed_fields()
+
     def check(self, where: str) -> None:
         if self.k is None and self.source != "mean":
             self.fail(where, "k", f"required for source={self.source!r} (e.g. k: 20)")

@@ -53,6 +53,10 @@ class T2VAlignParams(Params):
     n_iter: Annotated[int, Ge(1)] = 30
     n_init: Annotated[int, Ge(1)] = 2
 
+    def run_seed_fields(self) -> list[str]:
+        # the mean prototype draws nothing: no scoring seed to fix or follow
+        return [] if self.prototype == "mean" else super().run_seed_fields()
+
     def check(self, where: str) -> None:
         if self.prototype == "mean" and self.k != 1:
             self.fail(where, "k", "prototype=mean is one whole-set embedding; drop k or use prototype=kmeans")
