@@ -87,9 +87,15 @@ def probe_inputs(wildcards=None):
     }
 
 
+def train_overrides(wildcards):
+    return {"tokens": PLAN.train_tokens(wildcards.budget)}
+
+
 def curve_overrides(wildcards):
     return {
-        "tokens": int(round(config["lm"]["train"]["tokens"] * float(wildcards.mult)))
+        "tokens": int(
+            round(PLAN.train_tokens(wildcards.budget) * float(wildcards.mult))
+        )
     }
 
 

@@ -49,7 +49,7 @@ rule train:
         ckpt=paths.CKPT_TRAIN,
         eval_names=list(PLAN.eval_sets()),
         stage="train",
-        train_overrides={},
+        train_overrides=train_overrides,
         ngram_orders=config["lm"]["ngram"]["orders"],
     script:
         f"../{SCRIPTS}/train.py"

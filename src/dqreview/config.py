@@ -137,6 +137,17 @@ def _check_semantics(config: dict) -> None:
                     f"config key 'metrics[{i}].variants[{j}].budgets': {extra} not in 'select.budgets' "
                     f"{sorted(budgets)}; a variant's budgets are a subset (random runs at the same budgets)"
                 )
+    grid_budgets = budgets | ({budget_slug(1.0)} if config["select"]["full_data"] else set())
+    seen: set[str] = set()
+    for i, entry in enumerate(config["lm"]["train"]["tokens_at_budget"]):
+        slug = budget_slug(entry["budget"])
+        if slug not in grid_budgets or slug in seen:
+            raise DQError(
+                f"config key 'lm.train.tokens_at_budget[{i}].budget': {entry['budget']} is "
+                + ("listed twice" if slug in seen else f"not a budget of the grid {sorted(grid_budgets)}")
+                + "; give each budget of 'select.budgets' (or 1.0 with 'select.full_data') at most once"
+            )
+        seen.add(slug)
     if len(set(metric_names)) != len(metric_names):
         raise DQError(
             f"config key 'metrics': a metric is listed twice in {metric_names}; use variants instead"

