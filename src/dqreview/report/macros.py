@@ -46,8 +46,9 @@ def macro_file(values: dict[str, str]) -> str:
 
 def comparison_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[str, str]:
     """The paper's numbers from ``comparison.csv``: each metric's main selection at the ``small`` budget on
-    the target and on the heldout domains (``main/<metric>/...``), the whole pool (``full/...``), and how
-    many method--budget pairs beat or trail random on each (``cmp/...``, ``cmp/heldout/...``).
+    the target and on the heldout domains (``main/<metric>/...``), the whole pool (``full/...``), how
+    many method--budget pairs beat or trail random on each (``cmp/...``, ``cmp/heldout/...``), and the
+    n-gram reference (:func:`ngram_macros`).
 
     Parameters
     ----------
@@ -96,4 +97,53 @@ def comparison_macros(table, main: dict[str, tuple[str, str]], small: float) -> 
             ).sum()
         )
     )
+    v.update(ngram_macros(table, main, small))
+    return v
+
+
+def ngram_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[str, str]:
+    """Where the proxy stands against the bigram fitted on the same tokens, from ``comparison.csv``.
+
+    Per budget (``ngram/<percent>/...``; the whole pool as ``ngram/full/...``): random's
+    ``proxy_minus_ngram2`` (mean, CI) and whether the proxy is ``above`` n-gram level there (the CI
+    below 0), ``below`` it (above 0) or ``level with`` it; ``ngram/above`` and ``ngram/notabove`` list
+    the budgets of each kind. Per main selection at ``small``: its difference from random with the
+    bigram as the evaluator (``main/<metric>/ngramdiff``, ``...ci``); ``ngram/n_wins``: the
+    method--budget pairs that beat random under the proxy at a budget where the proxy is above n-gram
+    level, and ``ngram/n_survive``: how many of them the bigram also sees beat it. Empty when the runs have no bigram reference.
+    """
+    from dqreview.report.runs import FULL_POOL, method_label
+
+    gap, diff = "proxy_minus_ngram2", "ngram2/bpb/target:diff_vs_random"
+    if gap not in table.columns:
+        return {}
+    v: dict[str, str] = {}
+    above, not_above, budgets_above = [], [], set()
+    reference = table[table["method"].isin(["random", FULL_POOL])].sort_values("budget")
+    for row in reference.to_dict("records"):  # (itertuples would rename the columns with a colon)
+        budget = float(row["budget"])
+        name = "full" if budget >= 1.0 else fmt(budget, 0, percent=True).replace("\\%", "")
+        mean, ci = row[gap], row.get(f"{gap}:ci95", float("nan"))
+        state = "above" if mean + ci < 0 else "below" if mean - ci > 0 else "level with"
+        v[f"ngram/{name}/gap"] = fmt(mean, 3, signed=True)
+        v[f"ngram/{name}/gapci"] = fmt(ci, 3)
+        v[f"ngram/{name}/state"] = state
+        label = "the whole pool" if budget >= 1.0 else fmt(budget, 0, percent=True)
+        (above if state == "above" else not_above).append(label)
+        if state == "above" and budget < 1.0:
+            budgets_above.add(budget)
+    v["ngram/above"] = ", ".join(above) or "none"
+    v["ngram/notabove"] = ", ".join(not_above) or "none"
+    for metric, (variant, keep) in main.items():
+        row = table[(table["method"] == method_label(metric, variant, keep)) & (table["budget"] == small)]
+        if len(row) and diff in row.columns:
+            v[f"main/{metric}/ngramdiff"] = fmt(row.iloc[0][diff], 3, signed=True)
+            v[f"main/{metric}/ngramdiffci"] = fmt(row.iloc[0].get("ngram2/bpb/target:diff_ci95"), 3)
+    wins = table[
+        table["budget"].isin(budgets_above)
+        & (table["diff_vs_random"] + table["diff_ci95"] < 0)
+        & ~table["method"].isin(["random", FULL_POOL])
+    ]
+    v["ngram/n_wins"] = str(len(wins))
+    v["ngram/n_survive"] = str(int((wins[diff] + wins["ngram2/bpb/target:diff_ci95"] < 0).sum()))
     return v

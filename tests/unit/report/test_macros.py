@@ -23,8 +23,9 @@ def test_escape_and_file():
         macro_file({"bad key": "1"})
 
 
-def _comparison_csv():
-    """A comparison.csv of random, dsir and the whole pool over three seeds, as read back from disk."""
+def _comparison_csv(ngram: dict | None = None):
+    """A comparison.csv of random, dsir and the whole pool over three seeds, as read back from disk;
+    ``ngram``: (metric, budget) → the bigram's bits per byte of seed s is that + 0.1 * s."""
     import pandas as pd
 
     from dqreview.report.comparison import comparison_table
@@ -39,6 +40,8 @@ def _comparison_csv():
         for s in range(3)
     ]  # fmt: skip
     runs = pd.DataFrame(rows)
+    if ngram:
+        runs["ngram2/bpb/target"] = [ngram[(r.metric, r.budget)] + 0.1 * r.seed for r in runs.itertuples()]
     return comparison_table(runs.assign(method=run_labels(runs))).table
 
 
@@ -77,3 +80,25 @@ def test_comparison_macros_cover_the_papers_comparison_sentences():
             for s in range(3)]  # fmt: skip
     assert values["main/dsir/heldoutdiff"] == fmt(sum(held) / 3, 3, signed=True) == r"\ensuremath{-}0.500"
     assert values["cmp/heldout/n_better"] == "1" and values["cmp/n_compared"] == "1"
+
+
+def test_ngram_macros_say_where_the_proxy_is_above_the_bigram_and_which_wins_survive_it():
+    """random at 10%: proxy 4.0 vs bigram 4.05 every seed (above n-gram level); the whole pool: 3.2 vs 3.1
+    (below); dsir beats random by 0.5 under the proxy and by 0.15 under the bigram (survives)."""
+    from dqreview.report.macros import comparison_macros, ngram_macros
+
+    table = _comparison_csv({("random", 0.1): 4.05, ("dsir", 0.1): 3.9, ("random", 1.0): 3.1})
+    main = {"random": ("uniform", "high"), "dsir": ("b10k", "high")}
+    values = ngram_macros(table, main, 0.1)
+    assert values["ngram/10/gap"] == r"\ensuremath{-}0.050" and values["ngram/10/state"] == "above"
+    assert values["ngram/full/gap"] == "+0.100" and values["ngram/full/state"] == "below"
+    assert values["ngram/above"] == r"10\%" and values["ngram/notabove"] == "the whole pool"
+    assert values["main/dsir/ngramdiff"] == r"\ensuremath{-}0.150"
+    assert values["ngram/n_wins"] == "1" and values["ngram/n_survive"] == "1"
+    assert values.items() <= comparison_macros(table, main, 0.1).items()
+    # the bigram sees dsir no better than random: the win does not survive
+    worse = ngram_macros(
+        _comparison_csv({("random", 0.1): 4.05, ("dsir", 0.1): 4.1, ("random", 1.0): 3.1}), main, 0.1
+    )
+    assert worse["ngram/n_wins"] == "1" and worse["ngram/n_survive"] == "0"
+    assert ngram_macros(_comparison_csv(), main, 0.1) == {}  # no n-gram reference in the runs
