@@ -3,11 +3,18 @@ its epochs, and its paired difference from random seed by seed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from dqreview.report.runs import HELDOUT_MEAN, add_heldout_mean, harness_columns, ngram_columns
+from dqreview.paths import CONTROL_METRIC, matched_source
+from dqreview.report.runs import (
+    HELDOUT_MEAN,
+    add_heldout_mean,
+    harness_columns,
+    method_label,
+    ngram_columns,
+)
 from dqreview.report.stats import (
     gap_columns,
     paired_differences,
@@ -52,6 +59,9 @@ class Comparison:
         :func:`~dqreview.report.stats.paired_differences` of the target and of the heldout mean.
     mde, heldout_mde : float
         The pooled minimal detectable effect of each.
+    within_diffs : DataFrame
+        :func:`within_domain_differences` on the target: each method minus its domain-matched control, paired
+        by seed (method, budget, diff, ci95, n_pairs, sd); empty without controls.
     """
 
     table: pd.DataFrame
@@ -60,6 +70,65 @@ class Comparison:
     heldout_diffs: pd.DataFrame
     mde: float
     heldout_mde: float
+    within_diffs: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+#: The within-domain effect's columns of comparison.csv (target; the heldout mean's are prefixed
+#: ``heldout_bpb:``): the matched control's mean, method − control paired by seed, its CI half-width, pairs.
+WITHIN_COLUMNS = ("matched_control", "within_domain_diff", "within_domain_ci95", "within_domain_n_pairs")
+
+
+def matched_control_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The domain-matched controls' runs, each with ``method`` set to its *source* selection's label, so a
+    control pairs with the method it was drawn for."""
+    if not len(runs):
+        return runs.assign(method=pd.Series(dtype=str))
+    sources = [matched_source(v) if m == CONTROL_METRIC else None for m, v in zip(runs.metric, runs.variant)]
+    keep = [s is not None for s in sources]
+    return runs[keep].assign(method=[method_label(*s) for s in sources if s is not None])
+
+
+def within_domain_differences(runs: pd.DataFrame, value: str, level: float = 0.95) -> pd.DataFrame:
+    """Each method minus its own domain-matched control, seed by seed: the *within-domain effect*.
+
+    A domain-matched control holds random documents at the method's achieved domain byte shares
+    (:func:`dqreview.select.domain_matched_control`), so ``method − control`` is what the method gains by
+    *which documents* it takes within each domain; ``control − random`` (the control's own
+    ``diff_vs_random``) is what it gains by *which domains*. The two add up to the method's difference from
+    random, seed by seed.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        :func:`~dqreview.report.runs.collect_runs` with a ``method`` column (controls included).
+    value : str
+        The column compared (``bpb/target``, ``heldout_bpb``).
+
+    Returns
+    -------
+    DataFrame
+        :func:`~dqreview.report.stats.paired_differences` per method with a control (method, budget, diff,
+        ci95, n_pairs, sd) and the control's own mean, ``control``; empty (same columns) without controls.
+    """
+    columns = ["method", "budget", "diff", "ci95", "n_pairs", "sd", "control"]
+    controls = matched_control_runs(runs)
+    methods = runs[(runs["metric"] != CONTROL_METRIC) & runs["method"].isin(set(controls["method"]))]
+    parts = []
+    for method, group in methods.groupby("method", sort=True):
+        control = controls[controls["method"] == method]
+        diffs = paired_differences(group, control, ["method"], value, level)
+        mean = summarise(control, ["method", "budget"], value, level)[["method", "budget", "mean"]]
+        parts.append(diffs.merge(mean.rename(columns={"mean": "control"}), on=["method", "budget"], how="left"))
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def within_domain_columns(runs: pd.DataFrame, value: str, prefix: str = "") -> pd.DataFrame:
+    """:func:`within_domain_differences` as comparison.csv's columns (:data:`WITHIN_COLUMNS`, each after
+    ``prefix``), per method and budget."""
+    diffs = within_domain_differences(runs, value)
+    names = dict(zip(("control", "diff", "ci95", "n_pairs"), WITHIN_COLUMNS, strict=True))
+    out = diffs[["method", "budget", *names]].rename(columns={k: prefix + v for k, v in names.items()})
+    return out.astype({"budget": float})
 
 
 def _split(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -112,9 +181,13 @@ def comparison_table(runs: pd.DataFrame) -> Comparison:
         table = table.merge(versus_random_columns(runs, random, methods, column), on=keys, how="left")
     # the n-gram reference on the same selections: its bits per byte, paired with random, and the proxy's gap
     table = table.merge(ngram_reference_columns(runs, random, methods), on=keys, how="left")
+    # the within-domain effect: each method against its domain-matched control, paired by seed
+    within = within_domain_differences(runs, "bpb/target")
+    table = table.merge(within_domain_columns(runs, "bpb/target"), on=keys, how="left")
+    table = table.merge(within_domain_columns(runs, HELDOUT_MEAN, f"{HELDOUT_MEAN}:"), on=keys, how="left")
     first = ["method", "budget", "epochs"]
     table = table[first + [c for c in table.columns if c not in first]]
-    return Comparison(table, summary, diffs, heldout_diffs, mde, heldout_mde)
+    return Comparison(table, summary, diffs, heldout_diffs, mde, heldout_mde, within)
 
 
 def ablation_table(runs: pd.DataFrame, spec: dict, pool_fractions: dict[str, float]) -> pd.DataFrame:
