@@ -6,8 +6,13 @@ from dqreview.runner import run
 
 def main(smk):
     from dqreview.io import write_csv, write_text
-    from dqreview.metrics import method_of
-    from dqreview.report.comparison import COMPARISON_TEX_COLUMNS, comparison_table, tex_table
+    from dqreview.report.comparison import (
+        COMPARISON_TEX_COLUMNS,
+        comparison_table,
+        run_families,
+        tex_table,
+        without_matched_controls,
+    )
     from dqreview.report.figures import comparison
     from dqreview.report.runs import add_heldout_mean, collect_runs, run_labels
     from dqreview.report.tables import to_latex
@@ -17,13 +22,10 @@ def main(smk):
     write_csv(runs, smk.output.runs)
     cmp_ = comparison_table(runs)
     write_csv(cmp_.table, smk.output.table)
-    write_text(to_latex(tex_table(cmp_.table, COMPARISON_TEX_COLUMNS)), smk.output.table_tex)
-    # the figure's facets: each method's declared family
-    families = {
-        label: method_of(smk.config, m).family
-        for label, m in zip(runs["method"], runs["metric"], strict=True)
-    }
-    comparison(cmp_, smk.output.figure, families)
+    tex = tex_table(without_matched_controls(cmp_.table), COMPARISON_TEX_COLUMNS)
+    write_text(to_latex(tex), smk.output.table_tex)
+    # the figure's facets: each method's declared family (the controls beside their methods)
+    comparison(cmp_, smk.output.figure, run_families(runs, smk.config))
 
 
 run(main, snakemake)
