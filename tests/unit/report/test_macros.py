@@ -23,8 +23,10 @@ def test_escape_and_file():
         macro_file({"bad key": "1"})
 
 
-def _comparison_csv():
-    """A comparison.csv of random, dsir and the whole pool over three seeds, as read back from disk."""
+def _comparison_csv(controls: bool = False):
+    """A comparison.csv of random, dsir and the whole pool over three seeds, as read back from disk; with
+    ``controls``, dsir's domain-matched control (0.4 bpb above dsir, 0.1 below random) and the target-domain
+    arm (0.2 below random)."""
     import pandas as pd
 
     from dqreview.report.comparison import comparison_table
@@ -36,6 +38,8 @@ def _comparison_csv():
          "bpb/heldout/b": t + 1 - 0.02 * s * s}
         for m, v, b, e, t in [("random", "uniform", 0.1, 2.2, 4.0), ("dsir", "b10k", 0.1, 2.3, 3.5),
                               ("random", "uniform", 1.0, 0.104, 3.2)]
+                             + controls * [("control", "matched.dsir.b10k.high", 0.1, 2.2, 3.9),
+                                           ("control", "target-domain", 0.1, 4.0, 3.8)]
         for s in range(3)
     ]  # fmt: skip
     runs = pd.DataFrame(rows)
@@ -57,7 +61,7 @@ def test_comparison_macros_cover_the_papers_comparison_sentences():
     body = tex[tex.index(r"\newcommand{\measuredrun}") :]
     keys = set(re.findall(r"\\dq\{([^}#]+)\}", tex))
     keys |= {k.replace("#1", "dsir") for k in re.findall(r"\\dq\{(main/#1/[^}]+)\}", body)}
-    ours = {k for k in keys if k.split("/")[0] in {"full", "cmp", "heldout", "epochs", "mde"}}
+    ours = {k for k in keys if k.split("/")[0] in {"full", "cmp", "heldout", "epochs", "mde", "tdom"}}
     ours |= {
         k
         for k in keys
@@ -77,3 +81,20 @@ def test_comparison_macros_cover_the_papers_comparison_sentences():
             for s in range(3)]  # fmt: skip
     assert values["main/dsir/heldoutdiff"] == fmt(sum(held) / 3, 3, signed=True) == r"\ensuremath{-}0.500"
     assert values["cmp/heldout/n_better"] == "1" and values["cmp/n_compared"] == "1"
+
+
+def test_comparison_macros_quote_the_within_domain_effect_and_leave_controls_out_of_the_counts():
+    from dqreview.report.macros import comparison_macros
+
+    values = comparison_macros(
+        _comparison_csv(controls=True), {"random": ("uniform", "high"), "dsir": ("b10k", "high")}, 0.1
+    )
+    # dsir − its control = 3.5 − 3.9 seed by seed (no spread): a document effect of −0.4
+    assert values["main/dsir/within"] == r"\ensuremath{-}0.400" and values["main/dsir/withinci"] == "0.000"
+    assert values["main/random/within"] == "---"  # random has no matched control
+    assert values["tdom/bpb"] == "3.900" and values["tdom/diff"] == r"\ensuremath{-}0.200"
+    assert values["cmp/n_compared"] == "1"  # dsir only: the controls are references, not methods
+    assert values["cmp/within/n_compared"] == "1" and values["cmp/within/n_better"] == "1"
+    assert values["cmp/within/n_domain_only"] == "0" and values["cmp/within/n_worse"] == "0"
+    plain = comparison_macros(_comparison_csv(), {"dsir": ("b10k", "high")}, 0.1)
+    assert plain["tdom/bpb"] == "---" and plain["cmp/within/n_compared"] == "0"
