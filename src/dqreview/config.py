@@ -125,6 +125,11 @@ def _check_semantics(config: dict) -> None:
 
     check_harness(config)
     metric_names = [e["name"] for e in config["metrics"]]
+    if paths.CONTROL_METRIC in metric_names:
+        raise DQError(
+            f"config key 'metrics': {paths.CONTROL_METRIC!r} is reserved (the controls' selections, "
+            "results/select/control/...); rename that metric"
+        )
     budgets = {budget_slug(b) for b in config["select"]["budgets"]}
     parsed = {}
     for i, entry in enumerate(config["metrics"]):
@@ -140,11 +145,6 @@ def _check_semantics(config: dict) -> None:
     if len(set(metric_names)) != len(metric_names):
         raise DQError(
             f"config key 'metrics': a metric is listed twice in {metric_names}; use variants instead"
-        )
-    if paths.CONTROL_METRIC in metric_names:
-        raise DQError(
-            f"config key 'metrics': {paths.CONTROL_METRIC!r} is reserved (the controls' selections, "
-            "results/select/control/...); rename that metric"
         )
     if config["review"]["controls"]["target_domain"]:
         target_pool_domain(config)  # raises when the target's source is in no pool domain
