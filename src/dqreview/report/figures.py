@@ -180,17 +180,21 @@ def comparison(cmp_, path, families: dict[str, str]) -> None:
             ax.set_xlabel("budget, % of pool\n(epochs)" if not has_within else "budget, %\n(epochs)")
             _budget_ticks(ax, parts)
 
+        brk = "\n" if has_within else " "  # four narrower panels: shorter title lines
+
         def mde_line(value: float) -> str:
-            return f"\ngrey: MDE ±{value:.3f}" if value == value else ""
+            return f"\ngrey: MDE{brk}±{value:.3f}" if value == value else ""
 
         axes[0, 0].set_title(f"(a) target bits per byte\nmean ± 95% CI\n{n} seeds, lower: better")
-        brk = "\n" if has_within else " "  # four narrower panels: shorter title lines
         axes[0, 1].set_title(f"(b) target:\nΔ vs random,{brk}paired" + mde_line(mde))
-        axes[0, 2].set_title(
-            f"(c) heldout{brk}domains' mean:\nΔ vs random,{brk}paired" + mde_line(heldout_mde)
+        held = (
+            "(c) heldout\nmean:\nΔ vs random,\npaired"
+            if has_within
+            else "(c) heldout domains' mean:\nΔ vs random, paired"
         )
+        axes[0, 2].set_title(held + mde_line(heldout_mde))
         if has_within:
-            axes[0, 3].set_title("(d) target,\nwithin domain:\nΔ vs matched\ncontrol, paired")
+            axes[0, 3].set_title("(d) target,\nwithin\ndomain: Δ vs\nmatched control")
         save_figure(fig, path)
 
 
