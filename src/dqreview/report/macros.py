@@ -47,7 +47,7 @@ def macro_file(values: dict[str, str]) -> str:
 def comparison_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[str, str]:
     """The paper's numbers from ``comparison.csv``: each metric's main selection at the ``small`` budget on
     the target and on the heldout domains (``main/<metric>/...``, with ``within``/``withinci``: its
-    difference from its domain-matched control), the whole pool (``full/...``), the target-domain-only arm
+    difference from its domain-matched control, only for a method with one), the whole pool (``full/...``), the target-domain-only arm
     (``tdom/...``), how many method--budget pairs beat or trail random on each (``cmp/...``,
     ``cmp/heldout/...``; the controls are not counted as methods), and how many beat or trail their
     domain-matched control (``cmp/within/...``; ``n_domain_only``: beat random but not their control).
@@ -83,9 +83,12 @@ def comparison_macros(table, main: dict[str, tuple[str, str]], small: float) -> 
             v[f"main/{metric}/heldout"] = fmt(r[held])
             v[f"main/{metric}/heldoutdiff"] = fmt(r.get(held_diff), 3, signed=True)
             v[f"main/{metric}/heldoutdiffci"] = fmt(r.get(held_ci), 3)
-            # against its domain-matched control (--- for a method without one, e.g. a mixture learner)
-            v[f"main/{metric}/within"] = fmt(r.get("within_domain_diff"), 3, signed=True)
-            v[f"main/{metric}/withinci"] = fmt(r.get("within_domain_ci95"), 3)
+            # against its domain-matched control; no key for a method without one (a mixture learner,
+            # random), so the paper's \dqif leaves the clause out
+            within = r.get("within_domain_diff", float("nan"))
+            if within == within:  # not NaN
+                v[f"main/{metric}/within"] = fmt(within, 3, signed=True)
+                v[f"main/{metric}/withinci"] = fmt(r.get("within_domain_ci95"), 3)
     full = table[table["budget"] >= 1.0]
     v["full/bpb"] = fmt(full["target_bpb"].iloc[0]) if len(full) else "---"
     v["full/heldout"] = fmt(full[held].iloc[0]) if len(full) else "---"
