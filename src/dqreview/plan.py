@@ -261,9 +261,7 @@ class Plan:
         out = [self.matched_control(sel) for sel in self.matched_sources()]
         if self.controls["target_domain"]:
             budgets = sorted({s.budget for s in selection_grid(self.config) if not s.is_full_data})
-            out += [
-                Selection(paths.CONTROL_METRIC, paths.TARGET_DOMAIN_VARIANT, "high", b) for b in budgets
-            ]
+            out += [Selection(paths.CONTROL_METRIC, paths.TARGET_DOMAIN_VARIANT, "high", b) for b in budgets]
         return out
 
     def control_inputs(self, variant: str, budget: str, seed: int | str) -> dict[str, str]:

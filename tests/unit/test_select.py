@@ -207,7 +207,9 @@ def test_domain_matched_control_is_random_order_within_each_domain():
     assert np.all(np.diff(key) >= 0)  # training order: random's order over all domains
     for domain in control["domain"].unique():
         members = pool[pool["domain"] == domain]
-        ranked = members["id"].to_numpy()[np.argsort(unit_uniform(members["id"].to_numpy().astype(str), seed))]
+        ranked = members["id"].to_numpy()[
+            np.argsort(unit_uniform(members["id"].to_numpy().astype(str), seed))
+        ]
         taken = control.loc[control["domain"] == domain, "id"].to_numpy()
         assert list(taken) == list(ranked[: len(taken)])
 
