@@ -67,6 +67,10 @@ def select_mixture_inputs(wildcards):
     return inputs
 
 
+def control_inputs(wildcards):
+    return PLAN.control_inputs(wildcards.variant, wildcards.budget, wildcards.seed)
+
+
 def export_inputs(wildcards):
     return PLAN.export_inputs(
         wildcards.metric,

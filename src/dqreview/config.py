@@ -125,6 +125,11 @@ def _check_semantics(config: dict) -> None:
 
     check_harness(config)
     metric_names = [e["name"] for e in config["metrics"]]
+    if paths.CONTROL_METRIC in metric_names:
+        raise DQError(
+            f"config key 'metrics': {paths.CONTROL_METRIC!r} is reserved (the controls' selections, "
+            "results/select/control/...); rename that metric"
+        )
     budgets = {budget_slug(b) for b in config["select"]["budgets"]}
     parsed = {}
     for i, entry in enumerate(config["metrics"]):
@@ -152,6 +157,8 @@ def _check_semantics(config: dict) -> None:
         raise DQError(
             f"config key 'metrics': a metric is listed twice in {metric_names}; use variants instead"
         )
+    if config["review"]["controls"]["target_domain"]:
+        target_pool_domain(config)  # raises when the target's source is in no pool domain
     _check_required_outputs(parsed)
     method_figures = {m.figure for _, m, _ in parsed.values() if isinstance(m, MixtureLearner) and m.figure}
     if config["select"]["full_data"] and "random" not in metric_names:
@@ -159,6 +166,19 @@ def _check_semantics(config: dict) -> None:
             "config key 'select.full_data': the full-data baseline needs the 'random' metric configured"
         )
     _check_ablations(config, method_figures)
+
+
+def target_pool_domain(config: dict) -> str:
+    """The pool domain whose sources include ``target.source`` (the target-domain-only random arm's domain)."""
+    source = config["target"]["source"]
+    for domain in config["domains"]:
+        if source in domain["sources"]:
+            return domain["name"]
+    raise DQError(
+        f"config key 'review.controls.target_domain': the target's source {source!r} is in no pool domain "
+        f"(domains: {[d['name'] for d in config['domains']]}); add it to one under 'domains' or set "
+        "review.controls.target_domain: false"
+    )
 
 
 def _check_revisions(config: dict) -> None:

@@ -144,6 +144,31 @@ def parse_selection(key: str) -> dict[str, str]:
     return out
 
 
+# --- controls: random draws keyed like selections (``review.controls``) -----------------------------
+#: The pseudo-metric of every control selection; no method may take this name (the config check refuses it).
+CONTROL_METRIC = "control"
+#: A domain-matched control's variant is ``matched.<metric>.<variant>.<keep>`` of its source selection: a
+#: metric name has no dot and keep is ``high`` or ``low``, so the source is read back unambiguously.
+MATCHED_PREFIX = "matched"
+#: The target-domain-only random arm's variant: random documents of the target's own pool domain.
+TARGET_DOMAIN_VARIANT = "target-domain"
+
+
+def matched_variant(metric: str, variant: str, keep: str) -> str:
+    """The variant slug of the domain-matched control of ``metric/variant/keep`` (at the same budget)."""
+    return f"{MATCHED_PREFIX}.{metric}.{variant}.{keep}"
+
+
+def matched_source(variant: str) -> tuple[str, str, str] | None:
+    """``matched.<metric>.<variant>.<keep>`` → ``(metric, variant, keep)``; None for any other slug."""
+    head, _, rest = variant.partition(".")
+    metric, _, tail = rest.partition(".")
+    source, _, keep = tail.rpartition(".")
+    if head != MATCHED_PREFIX or not metric or not source or keep not in ("high", "low"):
+        return None
+    return metric, source, keep
+
+
 # --- job keys: one log, benchmark and cost record per job ---------------------------------------
 class Job:
     """Job keys of the workflow's rules (templates)."""

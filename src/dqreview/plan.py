@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dqreview import paths
-from dqreview.config import Selection, budget_slug, selection_grid
+from dqreview.config import Selection, budget_slug, selection_grid, target_pool_domain
 from dqreview.lm.harness_tasks import is_task_file
 from dqreview.metrics import DocumentScorer, Method, MixtureLearner, method_of, params_of
 from dqreview.metrics.inputs import SHARED_STAGES, Input, shared_stage_costs
@@ -40,6 +40,8 @@ class Plan:
         self.sources = [s["name"] for s in config["sources"]]
         self.domains = [d["name"] for d in config["domains"]]
         self.selections: list[Selection] = selection_grid(config)
+        # the controls are trained and reported like any selection (docs/methods.md, "Controls")
+        self.selections += self.control_selections()
         self.ablations: dict[str, dict] = config["review"]["ablations"]
         self._params: dict[tuple[str, str], Params] = {}
 
@@ -276,6 +278,63 @@ class Plan:
         """Each deduplicating variant's scores (the first grid seed's where scored per seed)."""
         return [self.scores(m, v) for m, v in self.dedup_variants()]
 
+    # --- controls -------------------------------------------------------------------------------------
+    #: The method families whose selections get a domain-matched control: those that choose documents
+    #: (random is its own control; the mixture learners already choose at the domain level).
+    MATCHED_FAMILIES = ("target-aware", "target-blind", "dedup")
+
+    @property
+    def controls(self) -> dict[str, bool]:
+        """``review.controls``: ``domain_matched`` and ``target_domain`` (both off when absent)."""
+        given = self.config.get("review", {}).get("controls", {})
+        return {k: bool(given.get(k, False)) for k in ("domain_matched", "target_domain")}
+
+    def matched_sources(self) -> list[Selection]:
+        """The selections that get a domain-matched control: document scorers of :attr:`MATCHED_FAMILIES`,
+        below the whole pool."""
+        if not self.controls["domain_matched"]:
+            return []
+        scorers = set(self.scoring_metrics)
+        return [
+            sel
+            for sel in selection_grid(self.config)
+            if sel.metric in scorers
+            and self.method(sel.metric).family in self.MATCHED_FAMILIES
+            and not sel.is_full_data
+        ]
+
+    @staticmethod
+    def matched_control(sel: Selection) -> Selection:
+        """The domain-matched control of ``sel``: ``control/matched.<metric>.<variant>.<keep>/high/b<budget>``."""
+        variant = paths.matched_variant(sel.metric, sel.variant, sel.keep)
+        return Selection(paths.CONTROL_METRIC, variant, "high", sel.budget)
+
+    @property
+    def target_domain(self) -> str:
+        """The target's own pool domain (the one whose sources include ``target.source``)."""
+        return target_pool_domain(self.config)
+
+    def control_selections(self) -> list[Selection]:
+        """Every control the config asks for: each eligible selection's domain-matched control, then the
+        target-domain-only random arm at every budget below the whole pool."""
+        out = [self.matched_control(sel) for sel in self.matched_sources()]
+        if self.controls["target_domain"]:
+            budgets = sorted({s.budget for s in selection_grid(self.config) if not s.is_full_data})
+            out += [Selection(paths.CONTROL_METRIC, paths.TARGET_DOMAIN_VARIANT, "high", b) for b in budgets]
+        return out
+
+    def control_inputs(self, variant: str, budget: str, seed: int | str) -> dict[str, str]:
+        """A control's inputs: the pool index and, for a domain-matched control, its source selection's ids
+        at the same budget and seed."""
+        inputs = {"index": paths.POOL_INDEX}
+        source = paths.matched_source(variant)
+        if source is not None:
+            metric, source_variant, keep = source
+            inputs["source"] = paths.fill(
+                paths.SELECT_IDS, metric=metric, variant=source_variant, keep=keep, budget=budget, seed=seed
+            )
+        return inputs
+
     # --- the review ---------------------------------------------------------------------------------
     def train_tokens(self, budget: float | str) -> int:
         """Training tokens of every run at ``budget``: ``lm.train.tokens_at_budget``'s entry, else
@@ -309,6 +368,9 @@ class Plan:
         keys = {(s["metric"], s["variant"], s.get("keep", "high")) for s in self.ablations[name]["series"]}
         random = next(e for e in self.config["metrics"] if e["name"] == "random")
         keys.add(("random", random["variants"][0]["slug"], "high"))
+        # each series' domain-matched control and the target-domain arm, drawn as references
+        keys |= {(paths.CONTROL_METRIC, paths.matched_variant(*key), "high") for key in keys}
+        keys.add((paths.CONTROL_METRIC, paths.TARGET_DOMAIN_VARIANT, "high"))
         return [sel for sel in self.selections if (sel.metric, sel.variant, sel.keep) in keys]
 
     def ablation_pool_fractions(self, name: str) -> dict[str, float]:

@@ -202,3 +202,151 @@ def supply_fraction(pool: pd.DataFrame, scores: pd.DataFrame) -> float | None:
         if total
         else None
     )
+
+
+def _check_pool_domains(pool: pd.DataFrame) -> None:
+    missing = [c for c in ("id", "n_bytes", "domain") if c not in pool.columns]
+    if missing:
+        raise DQError(f"pool: missing column(s) {missing}; found {list(pool.columns)} (use the pool index)")
+    _check_inputs(pool, pool[["id"]].assign(score=0.0))
+
+
+def domain_matched_control(
+    pool: pd.DataFrame, selection: pd.DataFrame, seed: int
+) -> tuple[pd.DataFrame, dict]:
+    """Random documents drawn per domain to a selection's achieved domain bytes (its domain-matched control).
+
+    For every domain *d* the selection took :math:`B_d` bytes from, the pool's documents of *d* are taken in
+    random order (``unit_uniform(id, seed)`` ascending, then id: random's own order restricted to *d*)
+    until their bytes reach :math:`B_d`, so each domain ends within one document of its quota and the
+    total within one document per domain of the selection's bytes. A method and its control thus differ
+    only in *which documents* of each domain they hold, not in *how much of each domain*.
+
+    Parameters
+    ----------
+    pool : DataFrame
+        ``id``, ``n_bytes``, ``domain`` of every pool document (the pool index).
+    selection : DataFrame
+        ``id`` of the selected documents (any order); every id must be in ``pool``.
+    seed : int
+        The selection's seed: the same ``unit_uniform(id, seed)`` key as random at that seed.
+
+    Returns
+    -------
+    control : DataFrame
+        ``id``, ``order`` (0-based), ``n_bytes``, ``domain``, in training order (``unit_uniform`` ascending
+        over all domains, so domains are interleaved at random as in random's selections).
+    info : dict
+        ``requested`` and ``target`` (the selection's byte fraction of the pool), ``achieved``, ``n_docs``,
+        ``n_bytes``, ``total_bytes``, ``target_bytes``, ``keep`` ("high"), ``seed``, ``capped`` (always
+        False: a domain's quota is bytes the selection took from it, so never more than its supply), and
+        ``domains``: per domain its ``target_bytes``, ``bytes`` and ``n_docs``.
+
+    Raises
+    ------
+    DQError
+        A missing column, a duplicate id, or a selected id not in the pool (the selection is stale or
+        from another pool).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise DQError(f"seed must be an integer; got {seed!r}")
+    _check_pool_domains(pool)
+    if "id" not in selection.columns:
+        raise DQError(f"selection: missing column 'id'; found {list(selection.columns)}")
+    chosen = pd.Index(selection["id"])
+    if chosen.has_duplicates:
+        raise DQError(f"selection: duplicate id(s), e.g. {_examples(chosen[chosen.duplicated()].unique())}")
+    stray = chosen.difference(pd.Index(pool["id"]))
+    if len(stray):
+        raise DQError(
+            f"selection: {len(stray)} id(s) not in the pool (e.g. {_examples(stray)}); the selection is stale "
+            "or from another pool, rerun its select job"
+        )
+    ids = pool["id"].to_numpy().astype(str)
+    n_bytes = pool["n_bytes"].to_numpy(dtype=np.int64)
+    domains = pool["domain"].to_numpy().astype(str)
+    in_selection = pd.Index(ids).isin(chosen)
+    total = int(n_bytes.sum())
+    if total == 0:
+        raise DQError("pool: total size is 0 bytes; the pool is empty, check the prepare step")
+    order = selection_order(ids, np.zeros(len(ids)), "high", int(seed))  # random's order
+    taken: list[np.ndarray] = []
+    per_domain = {}
+    for domain in sorted(set(domains[in_selection])):
+        quota = int(n_bytes[in_selection & (domains == domain)].sum())
+        candidates = order[domains[order] == domain]
+        cumulative = np.cumsum(n_bytes[candidates])
+        # as select_budget: the first document whose inclusion reaches the quota is the last one taken;
+        # the selection's own documents of this domain are candidates, so the quota is always reachable
+        n_take = min(int(np.searchsorted(cumulative, quota, side="left")) + 1, len(candidates))
+        taken.append(candidates[:n_take])
+        per_domain[domain] = {
+            "target_bytes": quota,
+            "bytes": int(cumulative[n_take - 1]),
+            "n_docs": n_take,
+        }
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[order] = np.arange(len(ids))
+    rows = np.concatenate(taken) if taken else np.zeros(0, dtype=np.int64)
+    rows = rows[np.argsort(rank[rows], kind="stable")]
+    control = pd.DataFrame(
+        {
+            "id": ids[rows],
+            "order": np.arange(len(rows), dtype=np.int64),
+            "n_bytes": n_bytes[rows],
+            "domain": domains[rows],
+        }
+    )
+    selected_bytes = int(n_bytes[in_selection].sum())
+    info = {
+        "requested": selected_bytes / total,
+        "target": selected_bytes / total,
+        "achieved": int(control["n_bytes"].sum()) / total,
+        "n_docs": len(control),
+        "n_bytes": int(control["n_bytes"].sum()),
+        "total_bytes": total,
+        "target_bytes": float(selected_bytes),
+        "keep": "high",
+        "seed": int(seed),
+        "capped": False,
+        "domains": per_domain,
+    }
+    return control, info
+
+
+def target_domain_selection(
+    pool: pd.DataFrame, domain: str, budget: float, seed: int
+) -> tuple[pd.DataFrame, dict]:
+    """Random documents of one pool domain up to a byte budget (the target-domain-only random arm).
+
+    Random's own order (``unit_uniform(id, seed)``) with every other domain ranked last and the budget capped
+    at the domain's byte share (:func:`select_budget` with ``max_fraction``), so a budget larger than the
+    domain is reported ``capped: True`` rather than filled from other domains.
+
+    Parameters
+    ----------
+    pool : DataFrame
+        ``id``, ``n_bytes``, ``domain`` of every pool document.
+    domain : str
+        The pool domain to draw from (the target's own, :meth:`dqreview.plan.Plan.target_domain`).
+    budget : float
+        Fraction of the whole pool's bytes, in (0, 1].
+    seed : int
+
+    Returns
+    -------
+    selection, info
+        As :func:`select_budget`, with ``domain`` in ``info``.
+    """
+    _check_pool_domains(pool)
+    inside = (pool["domain"] == domain).to_numpy()
+    if not inside.any():
+        raise DQError(
+            f"pool: no document of domain {domain!r} (domains: {sorted(pool['domain'].unique())}); "
+            "check 'target.source' and 'domains' in the config"
+        )
+    scores = pd.DataFrame({"id": pool["id"], "score": 0.0, "removed": ~inside})
+    share = float(pool["n_bytes"].to_numpy()[inside].sum() / pool["n_bytes"].sum())
+    selection, info = select_budget(pool, scores, budget, "high", seed, max_fraction=share)
+    info["domain"] = domain
+    return selection, info

@@ -86,7 +86,7 @@ GENERIC = [
     "rules/common.smk", "rules/score.smk", "rules/select.smk", "rules/mixture.smk", "rules/lm.smk",
     "src/dqreview/plan.py", "src/dqreview/config.py", "src/dqreview/report/compute.py",
     "src/dqreview/metrics/base.py", "src/dqreview/metrics/inputs.py",
-    *(f"workflow/scripts/{s}.py" for s in ("fit_metric", "score_shard", "shard_features", "select", "select_mixture",
+    *(f"workflow/scripts/{s}.py" for s in ("fit_metric", "score_shard", "shard_features", "select", "select_control", "select_mixture",
                                            "learn_mixture", "mixture_figure", "mixture_table", "dedup_quality",
                                            "compute_table", "train")),
 ]  # fmt: skip

@@ -53,6 +53,19 @@ from dqreview.errors import DQError
             lambda c: c.setdefault("task2vec", {}).setdefault("probe", {}).__setitem__("revision", "main"),
             "'task2vec.probe.revision': only a kind hf probe",
         ),
+        (
+            lambda c: c["review"]["controls"].__setitem__("domain_matched", "yes"),
+            "'review.controls.domain_matched'",
+        ),
+        (lambda c: c["review"]["controls"].__setitem__("random", True), "unknown config key(s) ['random']"),
+        (
+            lambda c: c["domains"].__setitem__(0, {**c["domains"][0], "sources": ["chitchat"]}),
+            "'review.controls.target_domain': the target's source 'wiki' is in no pool domain",
+        ),
+        (
+            lambda c: c["metrics"][1].__setitem__("name", "control"),
+            "'metrics': 'control' is reserved",
+        ),
     ],
 )
 def test_config_errors_name_the_key(mutate, expected):

@@ -43,3 +43,24 @@ def test_fixed_figures_are_named_once():
     assert paths.figure("comparison") == "results/figs/comparison.pdf"
     assert set(paths.PAPER_FIGURES) <= set(paths.FIGURES)
     assert paths.table("data", tex=True) == "results/tables/data.tex"
+
+
+@pytest.mark.parametrize(
+    ("metric", "variant", "keep"),
+    [
+        ("dsir", "b10k", "high"),
+        ("t2v_align", "tgt-kmeans-l1", "low"),
+        ("dq", "a0.5", "high"),
+        ("m", "x.high", "low"),
+    ],
+)
+def test_matched_variant_names_its_source_unambiguously(metric, variant, keep):
+    slug = paths.matched_variant(metric, variant, keep)
+    assert slug.startswith("matched.") and paths.matched_source(slug) == (metric, variant, keep)
+
+
+@pytest.mark.parametrize(
+    "slug", ["target-domain", "uniform", "matched.dsir", "matched.dsir.b10k.sideways", "other.a.b.high"]
+)
+def test_other_slugs_have_no_matched_source(slug):
+    assert paths.matched_source(slug) is None

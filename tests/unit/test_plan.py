@@ -162,3 +162,55 @@ def test_pool_fractions_come_from_the_method(tiny):
     plan = Plan(tiny, REPO)
     assert plan.ablation_pool_fractions("ablation4") == {"ssl_proto/pool": 1.0, "ssl_proto/half-pool": 0.5}
     assert set(plan.ablation_pool_fractions("ablation3").values()) == {1.0}
+
+
+# --- controls ---------------------------------------------------------------------------------------
+def _with_controls(config: dict, **controls) -> dict:
+    config = copy.deepcopy(config)
+    config["review"]["controls"] = {"domain_matched": False, "target_domain": False, **controls}
+    return config
+
+
+def test_every_document_choosing_selection_gets_a_domain_matched_control(tiny):
+    plan = Plan(_with_controls(tiny, domain_matched=True))
+    grid = [s for s in plan.selections if s.metric != paths.CONTROL_METRIC]
+    controls = [s for s in plan.selections if s.metric == paths.CONTROL_METRIC]
+    families = {"target-aware", "target-blind", "dedup"}
+    eligible = [s for s in grid if not s.is_full_data and plan.method(s.metric).family in families]
+    assert {plan.method(s.metric).family for s in grid} - families == {"baseline", "mixture"}
+    assert len(controls) == len(eligible) and len(eligible) >= 20
+    for sel, control in zip(eligible, controls, strict=True):
+        assert control.path == f"control/matched.{sel.metric}.{sel.variant}.{sel.keep}/high/b{sel.budget}"
+        assert paths.matched_source(control.variant) == (sel.metric, sel.variant, sel.keep)
+        inputs = plan.control_inputs(control.variant, control.budget, 1)
+        assert inputs == {
+            "index": paths.POOL_INDEX,
+            "source": paths.fill(paths.SELECT_IDS, **sel.wildcards, seed=1),
+        }
+    # every control is trained, evaluated and reported like a selection
+    assert paths.fill(paths.EVAL, **controls[0].wildcards, seed=0) in plan.evals()
+    assert paths.cost(paths.fill(paths.Job.SELECT, **controls[0].wildcards, seed=0)) in plan.all_costs()
+
+
+def test_the_target_domain_arm_runs_at_every_budget_from_the_targets_domain(tiny):
+    plan = Plan(_with_controls(tiny, target_domain=True))
+    controls = [s for s in plan.selections if s.metric == paths.CONTROL_METRIC]
+    assert [s.path for s in controls] == ["control/target-domain/high/b0.30"]
+    assert plan.target_domain == "wiki"
+    assert plan.control_inputs("target-domain", "0.30", 0) == {"index": paths.POOL_INDEX}
+    # each ablation draws its series' matched controls and the arm
+    plan = Plan(_with_controls(tiny, target_domain=True, domain_matched=True))
+    name = next(iter(plan.ablations))
+    series = plan.ablations[name]["series"]
+    got = {s.path for s in plan.ablation_selections(name) if s.metric == paths.CONTROL_METRIC}
+    want = {
+        f"control/{paths.matched_variant(s['metric'], s['variant'], s.get('keep', 'high'))}/high/b0.30"
+        for s in series
+        if s["metric"] != "random"
+    }
+    assert got == want | {"control/target-domain/high/b0.30"}
+
+
+def test_no_controls_when_off(tiny):
+    plan = Plan(_with_controls(tiny))
+    assert plan.control_selections() == [] and all(s.metric != paths.CONTROL_METRIC for s in plan.selections)

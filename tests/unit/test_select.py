@@ -7,7 +7,7 @@ import pytest
 from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
 from dqreview.metrics import load_method
-from dqreview.select import select_budget
+from dqreview.select import domain_matched_control, select_budget, target_domain_selection
 
 
 def _pool(n=200, seed=0):
@@ -152,3 +152,102 @@ def test_duplicate_ids_across_shards_are_refused():
     pool = pd.DataFrame({"id": ["a", "b", "a"], "n_bytes": [1, 2, 3]})
     with pytest.raises(DQError, match=r"1 duplicate id\(s\), e.g. 'a'"):
         select_budget(pool, pool.assign(score=[1.0, 2.0, 3.0])[["id", "score"]], 0.5, "high", 0)
+
+
+# --- controls -------------------------------------------------------------------------------------
+
+DOMAINS = ("wiki", "code", "legal", "dialogue")
+
+
+def _domain_pool(n=400, seed=0):
+    pool = _pool(n, seed)
+    rng = np.random.default_rng(seed + 7)
+    return pool.assign(domain=rng.choice(DOMAINS, size=n, p=[0.25, 0.35, 0.3, 0.1]))
+
+
+def _skewed_selection(pool, budget=0.2):
+    """A selection that prefers wiki: every wiki document scores 1, others by their id's hash."""
+    scores = pd.DataFrame({"id": pool["id"], "score": (pool["domain"] == "wiki").astype(float)})
+    return select_budget(pool, scores, budget, "high", 0)[0]
+
+
+def _domain_bytes(pool, ids):
+    return pool.set_index("id").loc[list(ids)].groupby("domain")["n_bytes"].sum()
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_domain_matched_control_matches_each_domain_within_one_document(seed):
+    pool = _domain_pool()
+    selection = _skewed_selection(pool, budget=0.4)
+    control, info = domain_matched_control(pool, selection, seed)
+    want, got = _domain_bytes(pool, selection["id"]), _domain_bytes(pool, control["id"])
+    assert set(got.index) == set(want.index)
+    biggest = pool.groupby("domain")["n_bytes"].max()
+    for domain, quota in want.items():
+        assert quota <= got[domain] < quota + biggest[domain]  # reaches the quota, at most one document over
+        assert info["domains"][domain] == {
+            "target_bytes": int(quota),
+            "bytes": int(got[domain]),
+            "n_docs": int(control["domain"].eq(domain).sum()),
+        }
+    # the same total (within one document per domain) and an honest info record
+    total = int(pool["n_bytes"].sum())
+    assert info["requested"] == pytest.approx(selection["n_bytes"].sum() / total)
+    assert info["achieved"] == pytest.approx(control["n_bytes"].sum() / total)
+    assert info["n_docs"] == len(control) and info["seed"] == seed and info["capped"] is False
+    assert list(control["order"]) == list(range(len(control)))
+    assert not control["id"].duplicated().any()
+
+
+def test_domain_matched_control_is_random_order_within_each_domain():
+    """Per domain it takes the prefix of random's own order (unit_uniform(id, seed)), in that order."""
+    pool, seed = _domain_pool(), 5
+    control, _ = domain_matched_control(pool, _skewed_selection(pool), seed)
+    key = unit_uniform(control["id"].to_numpy().astype(str), seed)
+    assert np.all(np.diff(key) >= 0)  # training order: random's order over all domains
+    for domain in control["domain"].unique():
+        members = pool[pool["domain"] == domain]
+        ranked = members["id"].to_numpy()[
+            np.argsort(unit_uniform(members["id"].to_numpy().astype(str), seed))
+        ]
+        taken = control.loc[control["domain"] == domain, "id"].to_numpy()
+        assert list(taken) == list(ranked[: len(taken)])
+
+
+def test_domain_matched_control_is_deterministic_and_row_order_invariant():
+    pool = _domain_pool()
+    selection = _skewed_selection(pool)
+    a, info_a = domain_matched_control(pool, selection, 1)
+    shuffled = pool.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    b, info_b = domain_matched_control(shuffled, selection.sample(frac=1.0, random_state=4), 1)
+    pd.testing.assert_frame_equal(a, b)
+    assert info_a == info_b
+    c, _ = domain_matched_control(pool, selection, 2)  # another seed draws other documents
+    assert set(c["id"]) != set(a["id"])
+
+
+def test_domain_matched_control_refuses_ids_outside_the_pool():
+    pool = _domain_pool()
+    selection = pd.concat([_skewed_selection(pool), pd.DataFrame({"id": ["stranger"]})], ignore_index=True)
+    with pytest.raises(DQError, match=r"selection: 1 id\(s\) not in the pool \(e.g. 'stranger'\).*rerun"):
+        domain_matched_control(pool, selection, 0)
+    with pytest.raises(DQError, match=r"pool: missing column\(s\) \['domain'\]"):
+        domain_matched_control(pool.drop(columns="domain"), _skewed_selection(pool), 0)
+
+
+def test_target_domain_selection_draws_one_domain_and_caps_at_its_supply():
+    pool = _domain_pool()
+    total = pool["n_bytes"].sum()
+    wiki = pool.loc[pool["domain"] == "wiki", "n_bytes"].sum()
+    sel, info = target_domain_selection(pool, "wiki", 0.1, 2)
+    assert (pool.set_index("id").loc[sel["id"], "domain"] == "wiki").all()
+    assert info["capped"] is False and info["domain"] == "wiki"
+    assert 0.1 * total <= sel["n_bytes"].sum() < 0.1 * total + pool["n_bytes"].max()
+    # random's order restricted to the domain
+    key = unit_uniform(sel["id"].to_numpy().astype(str), 2)
+    assert np.all(np.diff(key) >= 0)
+    sel, info = target_domain_selection(pool, "wiki", 0.9, 2)  # more than the domain holds
+    assert info["capped"] is True and info["target"] == pytest.approx(wiki / total)
+    assert sel["n_bytes"].sum() == wiki
+    with pytest.raises(DQError, match=r"no document of domain 'web'.*'target.source'"):
+        target_domain_selection(pool, "web", 0.1, 0)

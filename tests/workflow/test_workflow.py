@@ -17,6 +17,7 @@ import yaml
 
 from conftest import REPO, SNAKEMAKE, distinct_words, snakemake
 from dqreview.config import selection_grid, validate_config
+from dqreview.plan import Plan
 
 pytestmark = pytest.mark.workflow
 
@@ -237,11 +238,15 @@ def test_tiny_run_eval_files(tiny_run):
     evals = sorted((tiny_run / "results/eval").rglob("s*.json"))
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg.update(yaml.safe_load((REPO / "configs/tiny.yaml").read_text()))
-    grid = selection_grid(validate_config(cfg))
+    cfg = validate_config(cfg)
+    grid = selection_grid(cfg)
     assert (
         len(grid) >= 10
     )  # random, ssl_proto high/low, proto_align, semdedup, d4, minhash x2, dsir, full data
-    assert len(evals) == len(grid) * 2
+    # and the controls: a domain-matched one per document-choosing selection, the target-domain arm
+    selections = Plan(cfg).selections
+    assert len(selections) > len(grid)
+    assert len(evals) == len(selections) * 2
     for path in evals:
         ev = json.loads(path.read_text())
         assert len(ev["curve"]) == 2
@@ -267,9 +272,40 @@ def test_tiny_run_selections_meet_budget(tiny_run):
         info = json.loads(path.read_text())
         sel = pd.read_parquet(path.with_suffix(".parquet"))
         nbytes = index.set_index("id").loc[sel["id"], "n_bytes"]
-        assert nbytes.sum() >= info["requested"] * total
-        assert nbytes.sum() - nbytes.iloc[-1] < info["requested"] * total or info["requested"] == 1.0
         assert info["achieved"] == pytest.approx(nbytes.sum() / total)
+        if "domains" in info:  # a domain-matched control: each domain within one document of its quota
+            got = index.set_index("id").loc[sel["id"]].groupby("domain")["n_bytes"].sum()
+            for domain, quota in info["domains"].items():
+                assert quota["target_bytes"] <= got[domain] == quota["bytes"]
+            continue
+        assert (
+            nbytes.sum() >= info["target"] * total
+        )  # the target: the budget, capped to what a method supplies
+        assert nbytes.sum() - nbytes.iloc[-1] < info["target"] * total or info["target"] == 1.0
+
+
+def test_tiny_run_controls(tiny_run):
+    """Each document-choosing method's domain-matched control matches its domain bytes and pairs with it in
+    comparison.csv; the target-domain arm draws wiki alone."""
+    index = pd.read_parquet(tiny_run / "results/data/pool/index.parquet").set_index("id")
+    root = tiny_run / "results/select"
+    for seed in (0, 1):
+        method = pd.read_parquet(root / f"dsir/b10k/high/b0.30/s{seed}.parquet")
+        control = pd.read_parquet(root / f"control/matched.dsir.b10k.high/high/b0.30/s{seed}.parquet")
+        want = index.loc[method["id"]].groupby("domain")["n_bytes"].sum()
+        got = index.loc[control["id"]].groupby("domain")["n_bytes"].sum()
+        assert list(got.index) == list(want.index)
+        assert ((got >= want) & (got - want < index["n_bytes"].max())).all()
+        arm = pd.read_parquet(root / f"control/target-domain/high/b0.30/s{seed}.parquet")
+        assert (index.loc[arm["id"], "domain"] == "wiki").all()
+    table = pd.read_csv(tiny_run / "results/tables/comparison.csv").set_index("method")
+    dsir = table.loc["dsir (b10k, keep=high)"]
+    assert dsir["within_domain_n_pairs"] == 2 and np.isfinite(dsir["within_domain_diff"])
+    control = table.loc["matched control: dsir (b10k, keep=high)"]
+    assert dsir["diff_vs_random"] == pytest.approx(dsir["within_domain_diff"] + control["diff_vs_random"])
+    assert "random, target domain only" in table.index
+    assert np.isnan(table.loc["doremi (eta1-c1e-3, keep=high)", "within_domain_diff"])  # chooses domains
+    assert "matched control" not in (tiny_run / "results/tables/comparison.tex").read_text()
 
 
 def test_tiny_run_vendi_dedup_theory(tiny_run):
@@ -331,7 +367,10 @@ def test_tiny_run_review_figures_and_tables(tiny_run):
     methods = cmp_[(cmp_.budget < 1.0) & ~cmp_.method.str.startswith("random")]
     assert methods["diff_vs_random"].notna().all() and (methods["n_pairs"] == 2).all()
     compute = pd.read_csv(tiny_run / "results/tables/compute.csv")
-    assert set(compute["method"]) == set(methods["method"])  # a verdict for every method, none for random
+    # a verdict for every method, none for random or the controls (references, not selection methods)
+    assert set(compute["method"]) == set(
+        methods.loc[~methods.method.str.startswith("matched control"), "method"]
+    )
     assert (compute["multiplier"] > 0).all() and compute["selection_s"].gt(0).all()
     assert (
         compute["verdict"]

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake
-from dqreview.config import selection_grid
+from dqreview.config import validate_config
+from dqreview.plan import Plan
 
 pytestmark = pytest.mark.workflow
 
@@ -84,7 +85,10 @@ def test_tiny_run_diversity_table(tiny_run):
 def test_tiny_run_t2v_selection_table(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/t2v_selections.csv")
     cfg = _tiny_config()
-    expected = {f"{sel.path}/s{seed}" for sel in selection_grid(cfg) for seed in cfg["seeds"]}
+    # every selection, the controls included
+    expected = {
+        f"{sel.path}/s{seed}" for sel in Plan(validate_config(cfg)).selections for seed in cfg["seeds"]
+    }
     assert set(table.loc[table.kind == "selection", "set"]) == expected
     full = table["n"] >= cfg["task2vec"]["selections"]["batch_size"]
     assert table.loc[full, ["div", "align_batch", "align_full"]].apply(lambda c: c.between(0, 1)).all().all()

@@ -5,7 +5,7 @@ from dqreview.runner import run
 
 def main(smk):
     from dqreview.io import write_csv, write_text
-    from dqreview.report.comparison import ABLATION_TEX_COLUMNS, ablation_table, tex_table
+    from dqreview.report.comparison import ABLATION_TEX_COLUMNS, ablation_table, target_domain_arm, tex_table
     from dqreview.report.figures import ablation
     from dqreview.report.runs import add_heldout_mean, collect_runs
     from dqreview.report.stats import summarise
@@ -19,7 +19,7 @@ def main(smk):
     full = runs[runs.budget >= 1.0]
     random = runs[(runs.metric == "random") & (runs.budget < 1.0)]
     rand = summarise(random, ["budget"], "bpb/target")
-    ablation(table, rand, full, spec, smk.output.figure)
+    ablation(table, rand, full, spec, smk.output.figure, arm=target_domain_arm(runs))
 
 
 run(main, snakemake)

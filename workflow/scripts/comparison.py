@@ -6,14 +6,16 @@ from dqreview.runner import run
 
 def main(smk):
     from dqreview.io import write_csv, write_text
-    from dqreview.metrics import method_of
+    from dqreview.paths import CONTROL_METRIC
     from dqreview.plan import Plan
     from dqreview.report.comparison import (
         COMPARISON_TEX_COLUMNS,
         comparison_table,
         mark_fixed,
+        run_families,
         tex_table,
         with_scoring_fixed,
+        without_matched_controls,
     )
     from dqreview.report.figures import comparison
     from dqreview.report.runs import add_heldout_mean, collect_runs, run_labels
@@ -23,21 +25,20 @@ def main(smk):
     runs["method"] = run_labels(runs)
     write_csv(runs, smk.output.runs)
     cmp_ = comparison_table(runs)
-    # what each method keeps fixed across seeds (its CI excludes that randomness); marked in the .tex
+    # what each method keeps fixed across seeds (its CI excludes that randomness); marked in the .tex.
+    # The controls are random draws, redone for every seed.
     plan = Plan(smk.config)
     fixed = {
         label: plan.scoring_fixed(m, v)
         for label, m, v in zip(runs["method"], runs["metric"], runs["variant"], strict=True)
+        if m != CONTROL_METRIC
     }
     table = with_scoring_fixed(cmp_.table, fixed)
     write_csv(table, smk.output.table)
-    write_text(to_latex(tex_table(mark_fixed(table), COMPARISON_TEX_COLUMNS)), smk.output.table_tex)
-    # the figure's facets: each method's declared family
-    families = {
-        label: method_of(smk.config, m).family
-        for label, m in zip(runs["method"], runs["metric"], strict=True)
-    }
-    comparison(cmp_, smk.output.figure, families)
+    tex = tex_table(mark_fixed(without_matched_controls(table)), COMPARISON_TEX_COLUMNS)
+    write_text(to_latex(tex), smk.output.table_tex)
+    # the figure's facets: each method's declared family (the controls beside their methods)
+    comparison(cmp_, smk.output.figure, run_families(runs, smk.config))
 
 
 run(main, snakemake)

@@ -9,13 +9,16 @@ def main(smk):
 
     from dqreview.cost import load_costs
     from dqreview.io import read_json, write_csv, write_text
+    from dqreview.paths import CONTROL_METRIC
     from dqreview.plan import Plan
     from dqreview.report.compute import compute_verdicts, selection_costs, target_flops_per_token
     from dqreview.report.figures import cost_verdicts, learning_curves
     from dqreview.report.runs import collect_curves, collect_runs, method_labels
     from dqreview.report.tables import to_latex
 
+    # the controls are references for the comparison, not selection methods with a compute verdict
     runs = collect_runs(smk.input.evals, smk.input.infos)
+    runs = runs[runs.metric != CONTROL_METRIC]
     # random's compute curve per budget and seed: the final points of its runs at every token count
     ladder = collect_curves(smk.input.curves)
     ladder = ladder[
@@ -60,6 +63,7 @@ def main(smk):
 
     write_csv(points.sort_values(["budget", "seed", "tokens"]), smk.output.curves_table)
     per_run = collect_curves(smk.input.evals)
+    per_run = per_run[per_run.metric != CONTROL_METRIC]
     per_run["method"] = method_labels(per_run)
     learning_curves(per_run[per_run.budget < 1.0], points[points.budget < 1.0], smk.output.curves_figure)
 

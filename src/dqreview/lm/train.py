@@ -112,7 +112,9 @@ class Trainer:
         self.loss_weights = loss_weights
         precision = cfg.get("precision", "fp32")
         if precision not in PRECISIONS:
-            raise DQError(f"lm.train.precision: unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+            raise DQError(
+                f"lm.train.precision: unknown precision {precision!r}; known: {', '.join(PRECISIONS)}"
+            )
         self.bf16 = precision == "bf16"
         self.step_num = 0  # optimizer steps taken so far
 

@@ -17,7 +17,13 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from dqreview.io import atomic_path  # noqa: E402
-from dqreview.report.runs import budget_tick, epochs_text, full_pool_label  # noqa: E402
+from dqreview.report.runs import (  # noqa: E402
+    MATCHED_LABEL,
+    TARGET_DOMAIN_LABEL,
+    budget_tick,
+    epochs_text,
+    full_pool_label,
+)
 
 #: The paper's \linewidth in inches (11pt article, 1 in margins on US letter): figures are drawn at this
 #: width so they are included at 100% and their fonts keep the sizes below.
@@ -33,6 +39,12 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<")
 FAMILY_ORDER = ("target-aware", "target-blind", "dedup", "mixture", "other")
 #: The family whose method is the reference drawn in every facet rather than a facet of its own.
 BASELINE_FAMILY = "baseline"
+#: The family of the domain-matched controls: no facet of their own, each drawn hollow beside its method.
+CONTROL_FAMILY = "control"
+#: How the baselines are drawn in every facet, in label order (random first): (colour, line style, marker).
+BASELINE_STYLES = (("black", ":", "x"), ("0.45", "-.", "+"), ("0.65", "--", "1"))
+#: A domain-matched control: hollow, dashed, in its method's colour.
+HOLLOW = {"markerfacecolor": "white", "linestyle": "--", "linewidth": 0.7, "markersize": 4, "capsize": 1.5}
 
 
 @contextmanager
@@ -60,42 +72,60 @@ def _budget_ticks(ax, table: pd.DataFrame) -> None:
 def comparison(cmp_, path, families: dict[str, str]) -> None:
     """Every method at every budget, one row of panels per method family (``families``: method label ->
     :attr:`dqreview.metrics.base.Method.family`): (a) target bits per byte against the budget, mean ± 95%
-    CI over seeds, with random (black) and the whole pool (dashed, its CI as a band, labelled with its
-    epochs) in every row; (b) the paired difference from random on the target seed by seed, mean ± 95% CI,
-    with the minimal detectable effect shaded; (c) the same on the heldout domains' mean bits per byte.
-    Each method keeps one colour and marker in every panel; its legend sits beside its row. Every budget
-    tick carries the epochs of the runs at that budget.
+    CI over seeds, with the baselines (random in black, the target-domain-only arm in grey) and the whole
+    pool (dashed, its CI as a band, labelled with its epochs) in every row; (b) the paired difference from
+    random on the target seed by seed, mean ± 95% CI, with the minimal detectable effect shaded; (c) the
+    same on the heldout domains' mean bits per byte; and, when there are domain-matched controls, (d) the
+    within-domain effect: each method minus its own control, paired by seed. A method's control is drawn
+    hollow in its colour in (a) and (b), so the gap between filled and hollow in (b) is (d). Each method
+    keeps one colour and marker in every panel; its legend sits beside its row. Every budget tick carries
+    the epochs of the runs at that budget.
 
     ``cmp_``: a :class:`dqreview.report.comparison.Comparison` (its ``summary``: method, budget,
-    target_bpb, ci95, n_seeds, epochs, budget 1.0 = the whole pool; ``diffs``, ``heldout_diffs``: method,
-    budget, diff, ci95, n_pairs).
+    target_bpb, ci95, n_seeds, epochs, budget 1.0 = the whole pool; ``diffs``, ``heldout_diffs``,
+    ``within_diffs``: method, budget, diff, ci95, n_pairs).
     """
+    from matplotlib.lines import Line2D
+
     summary, mde, heldout_mde = cmp_.summary, cmp_.mde, cmp_.heldout_mde
+    within = cmp_.within_diffs
     parts = summary[summary["budget"] < 1.0]
     full = summary[summary["budget"] >= 1.0]
     family_of = {m: families.get(m, "other") for m in parts["method"].unique()}
     baseline = sorted(m for m, f in family_of.items() if f == BASELINE_FAMILY)
-    present = sorted({f for f in family_of.values() if f != BASELINE_FAMILY})
+    baseline.sort(key=lambda m: m != "random")  # random first: the black reference
+    present = sorted({f for f in family_of.values() if f not in (BASELINE_FAMILY, CONTROL_FAMILY)})
     order = [f for f in FAMILY_ORDER if f in present] + [f for f in present if f not in FAMILY_ORDER]
     members = {f: sorted(m for m, g in family_of.items() if g == f) for f in order}
     styles = series_styles([m for f in order for m in members[f]])
     budgets = sorted(parts["budget"].unique())
     step = (min(b - a for a, b in zip(budgets, budgets[1:], strict=False)) if len(budgets) > 1 else 0.2) * 100
     heights = [max(1.6, 0.135 * len(members[f]) + 0.45) for f in order]
+    has_within = len(within) > 0
+    n_panels = 4 if has_within else 3
     with paper_style():
         fig, axes = plt.subplots(
-            max(len(order), 1), 4, figsize=(TEXT_WIDTH_IN, sum(heights) + 0.7), squeeze=False,
-            gridspec_kw={"width_ratios": [1.0, 1.0, 1.0, 1.9], "height_ratios": heights or [1.6]},
+            max(len(order), 1), n_panels + 1, figsize=(TEXT_WIDTH_IN, sum(heights) + 0.7), squeeze=False,
+            gridspec_kw={"width_ratios": [1.0 if not has_within else 0.7] * n_panels + [1.9],
+                         "height_ratios": heights or [1.6]},
             sharex="col", constrained_layout=True,
         )  # fmt: skip
-        for col in (0, 1, 2):  # one y scale per column, so rows compare at a glance
-            for ax in axes[1:, col]:
-                ax.sharey(axes[0, col])
+        for col in range(n_panels):  # one y scale per column, so rows compare at a glance
+            # (d) is on (b)'s scale: a within-domain effect reads against the effect vs random
+            first = axes[0, 1] if col == 3 else axes[0, col]
+            for ax in axes[:, col]:
+                if ax is not first:
+                    ax.sharey(first)
+                if col == 3:
+                    ax.tick_params(labelleft=False)
         n = int(parts["n_seeds"].min()) if len(parts) else 0
-        panels = ((1, cmp_.diffs, mde), (2, cmp_.heldout_diffs, heldout_mde))
+        panels = [(1, cmp_.diffs, mde), (2, cmp_.heldout_diffs, heldout_mde)]
+        if has_within:
+            panels.append((3, within, float("nan")))
         for row, family in zip(axes, order, strict=False):
-            ax, lx = row[0], row[3]
+            ax, lx = row[0], row[n_panels]
             k = len(members[family])
+            controlled = False
             for i, method in enumerate(members[family]):
                 colour, marker = styles[method]
                 dx = (i - (k - 1) / 2) * step * 0.25 / max(k, 1)  # dodge so error bars stay apart
@@ -104,12 +134,28 @@ def comparison(cmp_, path, families: dict[str, str]) -> None:
                             marker=marker, markersize=4, linewidth=1, capsize=2, label=method)  # fmt: skip
                 for col, diffs, _ in panels:
                     d = diffs[diffs["method"] == method].sort_values("budget")
+                    if not len(d):  # e.g. (d) for a method without a control
+                        continue
                     row[col].errorbar(d["budget"] * 100 + dx, d["diff"], yerr=_ci(d["ci95"]), color=colour,
                                       marker=marker, markersize=4, linewidth=1, capsize=2)  # fmt: skip
-            for method in baseline:
+                control = MATCHED_LABEL + method  # its domain-matched control, hollow in its colour
+                c = parts[parts["method"] == control].sort_values("budget")
+                if len(c):
+                    controlled = True
+                    ax.errorbar(c["budget"] * 100 + dx, c["target_bpb"], yerr=_ci(c["ci95"]), color=colour,
+                                marker=marker, **HOLLOW)  # fmt: skip
+                    d = cmp_.diffs[cmp_.diffs["method"] == control].sort_values("budget")
+                    row[1].errorbar(d["budget"] * 100 + dx, d["diff"], yerr=_ci(d["ci95"]), color=colour,
+                                    marker=marker, **HOLLOW)  # fmt: skip
+            for j, method in enumerate(baseline):
+                colour, linestyle, marker = BASELINE_STYLES[j % len(BASELINE_STYLES)]
                 g = parts[parts["method"] == method].sort_values("budget")
-                ax.errorbar(g["budget"] * 100, g["target_bpb"], yerr=_ci(g["ci95"]), color="black",
-                            linestyle=":", marker="x", markersize=4, linewidth=1, capsize=2, label=method)  # fmt: skip
+                ax.errorbar(g["budget"] * 100, g["target_bpb"], yerr=_ci(g["ci95"]), color=colour, linestyle=linestyle,
+                            marker=marker, markersize=4, linewidth=1, capsize=2, label=method)  # fmt: skip
+                if j:  # the other baselines' difference from random, as a reference in (b)
+                    d = cmp_.diffs[cmp_.diffs["method"] == method].sort_values("budget")
+                    row[1].plot(d["budget"] * 100, d["diff"], color=colour, linestyle=linestyle,
+                                marker=marker, markersize=4, linewidth=1)  # fmt: skip
             if len(full):
                 m, h = float(full["target_bpb"].iloc[0]), float(_ci(full["ci95"])[0])
                 label = f"{full_pool_label(float(full['epochs'].iloc[0]))} (± 95% CI)"
@@ -120,22 +166,35 @@ def comparison(cmp_, path, families: dict[str, str]) -> None:
                 if band == band:  # not NaN
                     row[col].axhspan(-band, band, color="0.5", alpha=0.15, linewidth=0)
             ax.set_ylabel("target bits per byte")
-            row[1].set_ylabel("Δ bits per byte")  # (c): the same unit
+            row[1].set_ylabel("Δ bits per byte")  # (c), (d): the same unit
             handles, labels = ax.get_legend_handles_labels()
+            if controlled:
+                handles.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="--",
+                                      linewidth=0.7, markersize=4))  # fmt: skip
+                labels.append("hollow: its matched control")
             lx.axis("off")
             legend = lx.legend(handles, labels, loc="center left", frameon=False, borderaxespad=0, handlelength=1.6,
                                title=f"{family} ({k} method{'s' if k != 1 else ''})", alignment="left")  # fmt: skip
             legend.get_title().set_fontweight("bold")
-        for ax in axes[-1, :3]:
-            ax.set_xlabel("budget, % of pool\n(epochs)")
+        for ax in axes[-1, :n_panels]:
+            ax.set_xlabel("budget, % of pool\n(epochs)" if not has_within else "budget, %\n(epochs)")
             _budget_ticks(ax, parts)
 
+        brk = "\n" if has_within else " "  # four narrower panels: shorter title lines
+
         def mde_line(value: float) -> str:
-            return f"\ngrey: MDE ±{value:.3f}" if value == value else ""
+            return f"\ngrey: MDE{brk}±{value:.3f}" if value == value else ""
 
         axes[0, 0].set_title(f"(a) target bits per byte\nmean ± 95% CI\n{n} seeds, lower: better")
-        axes[0, 1].set_title("(b) target:\nΔ vs random, paired" + mde_line(mde))
-        axes[0, 2].set_title("(c) heldout domains' mean:\nΔ vs random, paired" + mde_line(heldout_mde))
+        axes[0, 1].set_title(f"(b) target:\nΔ vs random,{brk}paired" + mde_line(mde))
+        held = (
+            "(c) heldout\nmean:\nΔ vs random,\npaired"
+            if has_within
+            else "(c) heldout domains' mean:\nΔ vs random, paired"
+        )
+        axes[0, 2].set_title(held + mde_line(heldout_mde))
+        if has_within:
+            axes[0, 3].set_title("(d) target,\nwithin\ndomain: Δ vs\nmatched control")
         save_figure(fig, path)
 
 
@@ -243,15 +302,29 @@ def learning_curves(curves: pd.DataFrame, baseline: pd.DataFrame, path, value: s
         save_figure(fig, path)
 
 
-def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.DataFrame, spec: dict, path) -> None:
+def ablation(
+    table: pd.DataFrame,
+    random: pd.DataFrame,
+    full: pd.DataFrame,
+    spec: dict,
+    path,
+    arm: pd.DataFrame | None = None,
+) -> None:
     """An ablation: (a) bits per byte of each series against the kept fraction, random and the whole pool
     (labelled with its epochs) for reference, epochs over the selection written at each point; (b) each
     series' paired difference from random (mean ± 95% CI over seeds), each budget tick with its epochs.
+    Each series' domain-matched control, where the table has one, is drawn hollow in the series' colour at
+    the same point (same budget, dashed), and the target-domain-only random arm (``arm``) in grey dash-dot
+    in both panels (it changes with the budget, so it is a series rather than a flat line).
 
-    ``table``: series, budget, kept_fraction, epochs, target_bpb, ci95, diff_vs_random, diff_ci95, n_seeds;
-    ``random``: budget, mean, ci95; ``full``: the whole-pool runs (``bpb/target``, ``epochs``; may be empty).
+    ``table``: series, budget, kept_fraction, epochs, target_bpb, ci95, diff_vs_random, diff_ci95, n_seeds,
+    optionally matched_control, matched_control:ci95, matched_control:diff_vs_random, matched_control:diff_ci95;
+    ``random``: budget, mean, ci95; ``full``: the whole-pool runs (``bpb/target``, ``epochs``; may be empty);
+    ``arm``: :func:`dqreview.report.comparison.target_domain_arm` (budget, mean, ci95, diff, diff_ci95).
     """
     import textwrap
+
+    from matplotlib.lines import Line2D
 
     labels = list(dict.fromkeys(s["label"] for s in spec["series"]))
     styles = series_styles(labels)
@@ -259,6 +332,7 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.DataFrame, spec
         fig, (ax, bx) = plt.subplots(
             1, 2, figsize=(TEXT_WIDTH_IN, 3.3 + 0.14 * -(-(len(labels) + 2) // 3)), constrained_layout=True
         )
+        controlled = False
         for label in labels:
             colour, marker = styles[label]
             g = table[table["series"] == label].sort_values("kept_fraction")
@@ -269,9 +343,23 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.DataFrame, spec
                             color=colour)  # fmt: skip
             bx.errorbar(g["budget"] * 100, g["diff_vs_random"], yerr=_ci(g["diff_ci95"]), color=colour,
                         marker=marker, markersize=4, linewidth=1, capsize=2, label=label)  # fmt: skip
+            if "matched_control" in g and g["matched_control"].notna().any():
+                controlled = True
+                c = g[g["matched_control"].notna()]
+                ax.errorbar(c["kept_fraction"] * 100, c["matched_control"], yerr=_ci(c["matched_control:ci95"]),
+                            color=colour, marker=marker, **HOLLOW)  # fmt: skip
+                bx.errorbar(c["budget"] * 100, c["matched_control:diff_vs_random"],
+                            yerr=_ci(c["matched_control:diff_ci95"]), color=colour, marker=marker, **HOLLOW)  # fmt: skip
         r = random.sort_values("budget")
         ax.errorbar(r["budget"] * 100, r["mean"], yerr=_ci(r["ci95"]), color="black", linestyle=":", marker="x",
                     markersize=4, linewidth=1, capsize=2, label="random")  # fmt: skip
+        if arm is not None and len(arm):
+            colour, linestyle, marker = BASELINE_STYLES[1]
+            a = arm.sort_values("budget")
+            ax.errorbar(a["budget"] * 100, a["mean"], yerr=_ci(a["ci95"]), color=colour, linestyle=linestyle,
+                        marker=marker, markersize=5, linewidth=1, capsize=2, label=TARGET_DOMAIN_LABEL)  # fmt: skip
+            bx.errorbar(a["budget"] * 100, a["diff"], yerr=_ci(a["diff_ci95"]), color=colour, linestyle=linestyle,
+                        marker=marker, markersize=5, linewidth=1, capsize=2)  # fmt: skip
         if len(full):
             label = full_pool_label(float(full["epochs"].mean()))
             ax.axhline(
@@ -282,6 +370,10 @@ def ablation(table: pd.DataFrame, random: pd.DataFrame, full: pd.DataFrame, spec
         ax.set_ylabel("target bits per byte (lower: better)")
         ax.set_title(f"(a) mean ± 95% CI over {n} seeds; epochs over the selection", loc="left")
         handles, names = ax.get_legend_handles_labels()  # under the panels: the points stay uncovered
+        if controlled:
+            handles.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="--",
+                                  linewidth=0.7, markersize=4))  # fmt: skip
+            names.append("hollow: the series' domain-matched control")
         fig.legend(handles, names, loc="outside lower center", ncols=3, frameon=False, columnspacing=1.0)
         bx.axhline(0, color="black", linewidth=0.8)
         bx.set_xlabel("budget (% of pool UTF-8 bytes) and epochs")

@@ -6,7 +6,7 @@ import pandas as pd
 
 from dqreview.errors import DQError
 from dqreview.io import read_json
-from dqreview.paths import parse_selection
+from dqreview.paths import CONTROL_METRIC, TARGET_DOMAIN_VARIANT, matched_source, parse_selection
 
 HARNESS_PREFIX = "harness/"
 NGRAM_PREFIX = "ngram"
@@ -125,7 +125,20 @@ def collect_runs(eval_paths, info_paths, harness_paths=()) -> pd.DataFrame:
     return runs.sort_values(["metric", "variant", "keep", "budget", "seed"], ignore_index=True)
 
 
+#: A domain-matched control's label is its source selection's label after this prefix.
+MATCHED_LABEL = "matched control: "
+#: The target-domain-only random arm's label.
+TARGET_DOMAIN_LABEL = "random, target domain only"
+
+
 def method_label(metric: str, variant: str, keep: str) -> str:
+    """How tables and figures name a selection: ``metric (variant, keep=…)``, ``random``, or a control's
+    name (``matched control: <its source's label>``, :data:`TARGET_DOMAIN_LABEL`)."""
+    if metric == CONTROL_METRIC:
+        source = matched_source(variant)
+        if source is not None:
+            return MATCHED_LABEL + method_label(*source)
+        return TARGET_DOMAIN_LABEL if variant == TARGET_DOMAIN_VARIANT else f"control ({variant})"
     return f"{metric} ({variant}, keep={keep})" if metric != "random" else "random"
 
 

@@ -12,7 +12,10 @@ from dqreview.report.comparison import (
     COMPARISON_TEX_COLUMNS,
     ablation_table,
     comparison_table,
+    matched_control_runs,
+    run_families,
     tex_table,
+    within_domain_differences,
 )
 from dqreview.report.runs import (
     FULL_POOL,
@@ -128,3 +131,85 @@ def test_scoring_fixed_lands_after_epochs_and_marks_the_tex_label():
     assert mark_fixed(out)["method"].tolist() == [
         f"dq/a0.5/high{FIXED_MARK}", "ssl_proto/pool/high", "whole pool",
     ]  # fmt: skip
+
+
+# --- controls: the within-domain effect ----------------------------------------------------------------
+#: dsir's domain-matched control and the target-domain arm, same layout as RUNS.
+CONTROLS = {
+    ("control", "matched.dsir.v.high", 0.1): (
+        [3.9, 4.3, 4.0],
+        [3.1, 3.3, 3.3],
+        [5.2, 5.1, 5.2],
+        [2.0, 2.1, 2.2],
+    ),
+    ("control", "target-domain", 0.1): ([3.7, 3.9, 3.8], [3.6, 3.7, 3.8], [5.5, 5.6, 5.7], [4.0, 4.1, 4.2]),
+}
+
+
+def _runs_with_controls() -> pd.DataFrame:
+    rows = []
+    for (metric, variant, budget), (target, a, b, epochs) in CONTROLS.items():
+        for seed in range(3):
+            rows.append(
+                {"metric": metric, "variant": variant, "keep": "high", "budget": budget, "seed": seed,
+                 "achieved": budget, "n_docs": 10, "epochs": epochs[seed], "tokens": 1000,
+                 "bpb/heldout/a": a[seed], "bpb/heldout/b": b[seed], "bpb/target": target[seed]}
+            )  # fmt: skip
+    runs = pd.concat([_runs().drop(columns="method"), pd.DataFrame(rows)], ignore_index=True)
+    return runs.assign(method=run_labels(runs))
+
+
+def test_controls_are_labelled_after_their_source():
+    runs = _runs_with_controls()
+    labels = set(runs["method"])
+    assert "matched control: dsir (v, keep=high)" in labels and "random, target domain only" in labels
+    controls = matched_control_runs(runs)
+    assert set(controls["method"]) == {"dsir (v, keep=high)"} and len(controls) == 3
+
+
+def test_within_domain_effect_is_method_minus_its_control_paired_by_seed():
+    runs = _runs_with_controls()
+    table = comparison_table(runs).table.set_index("method")
+    dsir = table.loc["dsir (v, keep=high)"]
+    method, control = (
+        np.array(RUNS[("dsir", 0.1)][0]),
+        np.array(CONTROLS[("control", "matched.dsir.v.high", 0.1)][0]),
+    )
+    assert dsir["within_domain_diff"] == pytest.approx((method - control).mean())
+    assert dsir["within_domain_ci95"] == pytest.approx(_t_half(method - control))
+    assert dsir["within_domain_n_pairs"] == 3 and dsir["matched_control"] == pytest.approx(control.mean())
+    # heldout mean likewise
+    held = lambda key: (np.array(key[1]) + np.array(key[2])) / 2  # noqa: E731
+    hm, hc = held(RUNS[("dsir", 0.1)]), held(CONTROLS[("control", "matched.dsir.v.high", 0.1)])
+    assert dsir["heldout_bpb:within_domain_diff"] == pytest.approx((hm - hc).mean())
+    assert dsir["heldout_bpb:matched_control"] == pytest.approx(hc.mean())
+    # the decomposition: vs random = within domain + the control's own difference from random
+    ctrl = table.loc["matched control: dsir (v, keep=high)"]
+    assert dsir["diff_vs_random"] == pytest.approx(dsir["within_domain_diff"] + ctrl["diff_vs_random"])
+    # the target-domain arm is its own row, paired with random; nothing without a control gets the columns
+    arm = table.loc["random, target domain only"]
+    random = np.array(RUNS[("random", 0.1)][0])
+    assert arm["diff_vs_random"] == pytest.approx(
+        (np.array(CONTROLS[("control", "target-domain", 0.1)][0]) - random).mean()
+    )
+    assert np.isnan(arm["within_domain_diff"]) and np.isnan(table.loc[FULL_POOL, "within_domain_diff"])
+
+
+def test_within_domain_differences_without_controls_is_empty():
+    out = within_domain_differences(add_heldout_mean(_runs()), "bpb/target")
+    assert out.empty and list(out.columns) == ["method", "budget", "diff", "ci95", "n_pairs", "sd", "control"]
+    assert "within_domain_diff" in comparison_table(_runs()).table.columns
+
+
+def test_run_families_put_controls_beside_their_methods():
+    runs = _runs_with_controls()
+    config = {
+        "metrics": [
+            {"name": "random", "variants": [{"slug": "v"}]},
+            {"name": "dsir", "variants": [{"slug": "v"}]},
+        ]
+    }
+    families = run_families(runs, config)
+    assert families["matched control: dsir (v, keep=high)"] == "control"
+    assert families["random, target domain only"] == "baseline"
+    assert families["dsir (v, keep=high)"] == "target-aware" and families["random"] == "baseline"

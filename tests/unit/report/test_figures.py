@@ -248,3 +248,84 @@ def test_doremi_weights_shade_each_rounds_burn_in(monkeypatch, tmp_path):
     mixture.doremi_weights_figure(old, tmp_path / "old.pdf")
     assert not [p for p in saved[1].axes[0].patches if p.get_facecolor() == to_rgba("0.85")]
     _readable_at_text_width(fig)
+
+
+def _with_controls(cmp_: Comparison) -> tuple[Comparison, dict]:
+    """``cmp_`` with a domain-matched control of every document-choosing method and the target-domain arm."""
+    rng = np.random.default_rng(1)
+    controlled = [m for f in ("target-aware", "target-blind", "dedup") for m in DEFAULT_FAMILIES[f]]
+    rows, diffs, within = [cmp_.summary], [cmp_.diffs], []
+    families = dict(FAMILY_OF, **{"random, target domain only": "baseline"})
+    for method in [*controlled, "random, target domain only"]:
+        label = method if method.startswith("random") else f"matched control: {method}"
+        families.setdefault(label, "control")
+        for budget in (0.1, 0.3):
+            rows.append(pd.DataFrame([{"method": label, "budget": budget, "target_bpb": 2.0 + rng.normal(0, 0.05),
+                                       "ci95": 0.02, "n_seeds": 3, "epochs": 1.0}]))  # fmt: skip
+            diffs.append(pd.DataFrame([{"method": label, "budget": budget, "diff": rng.normal(0, 0.03), "ci95": 0.01,
+                                        "n_pairs": 3}]))  # fmt: skip
+            if label != method:
+                within.append({"method": method, "budget": budget, "diff": rng.normal(0, 0.02), "ci95": 0.01,
+                               "n_pairs": 3, "sd": 0.01, "control": 2.0})  # fmt: skip
+    out = Comparison(pd.DataFrame(), pd.concat(rows, ignore_index=True), pd.concat(diffs, ignore_index=True),
+                     cmp_.heldout_diffs, cmp_.mde, cmp_.heldout_mde, pd.DataFrame(within))  # fmt: skip
+    return out, families
+
+
+def test_comparison_draws_each_matched_control_hollow_and_the_within_domain_effect(drawn, tmp_path):
+    cmp_, families = _with_controls(_default_size_results())
+    figures.comparison(cmp_, tmp_path / "comparison.pdf", families)
+    (fig,) = drawn
+    axes = np.array(fig.axes).reshape(-1, 5)  # (a)-(d) and the legend
+    legends = [ax.get_legend() for ax in axes[:, 4]]
+    assert [lg.get_title().get_text().split(" (")[0] for lg in legends] == [
+        "target-aware",
+        "target-blind",
+        "dedup",
+        "mixture",
+    ]  # no facet of controls
+    assert "(d)" in axes[0, 3].get_title() and "matched" in axes[0, 3].get_title()
+    for row, family in zip(axes, ("target-aware", "target-blind", "dedup", "mixture"), strict=True):
+        n = len(DEFAULT_FAMILIES[family])
+        hollow = [c for c in row[0].containers if c.lines[0].get_markerfacecolor() == "white"]
+        legend = [t.get_text() for t in row[4].get_legend().get_texts()]
+        assert "random, target domain only" in legend  # the arm: a baseline in every facet
+        if family == "mixture":  # mixtures choose domains: no control, no within-domain effect
+            assert not hollow and not row[3].containers
+            assert "hollow: its matched control" not in legend
+        else:
+            assert len(hollow) == n and len(row[3].containers) == n
+            assert "hollow: its matched control" in legend
+            first = sorted(DEFAULT_FAMILIES[family])[0]
+            d = (
+                cmp_.within_diffs[cmp_.within_diffs["method"] == first]
+                .sort_values("budget")["diff"]
+                .to_numpy()
+            )
+            assert row[3].containers[0].lines[0].get_ydata() == pytest.approx(d)
+    _readable_at_text_width(fig)
+    fig.savefig(tmp_path / "comparison.png", dpi=80)
+
+
+def test_ablation_draws_matched_controls_and_the_target_domain_arm(drawn, tmp_path):
+    spec = {"title": "controls", "series": [{"label": f"series {i}"} for i in range(3)]}
+    table = pd.DataFrame(
+        [{"series": f"series {i}", "budget": b, "kept_fraction": b, "epochs": 1.5, "target_bpb": 2.0 + i / 50,
+          "ci95": 0.01, "diff_vs_random": i / 100, "diff_ci95": 0.01, "n_seeds": 3,
+          "matched_control": 2.01 if i else np.nan, "matched_control:ci95": 0.01,
+          "matched_control:diff_vs_random": -0.01, "matched_control:diff_ci95": 0.01}
+         for i in range(3) for b in (0.1, 0.3)]
+    )  # fmt: skip
+    random = pd.DataFrame({"budget": [0.1, 0.3], "mean": [2.05, 2.0], "ci95": [0.01, 0.01]})
+    arm = pd.DataFrame({"budget": [0.1, 0.3], "mean": [1.95, 1.9], "ci95": [0.01, 0.01], "diff": [-0.1, -0.1],
+                        "diff_ci95": [0.01, 0.01]})  # fmt: skip
+    figures.ablation(table, random, pd.DataFrame(), spec, tmp_path / "ablation.pdf", arm=arm)
+    (fig,) = drawn
+    ax, bx = fig.axes[:2]
+    for panel in (ax, bx):
+        hollow = [c for c in panel.containers if c.lines[0].get_markerfacecolor() == "white"]
+        assert len(hollow) == 2  # series 1 and 2 have a control, series 0 none
+    labels = ax.get_legend_handles_labels()[1]
+    assert "random, target domain only" in labels
+    assert "hollow: the series' domain-matched control" in fig.legends[0].texts[-1].get_text()
+    _readable_at_text_width(fig)

@@ -23,9 +23,11 @@ def test_escape_and_file():
         macro_file({"bad key": "1"})
 
 
-def _comparison_csv(ngram: dict | None = None):
+def _comparison_csv(ngram: dict | None = None, controls: bool = False):
     """A comparison.csv of random, dsir and the whole pool over three seeds, as read back from disk;
-    ``ngram``: (metric, budget) → the bigram's bits per byte of seed s is that + 0.1 * s."""
+    ``ngram``: (metric, budget) → the bigram's bits per byte of seed s is that + 0.1 * s; with
+    ``controls``, dsir's domain-matched control (0.4 bpb above dsir, 0.1 below random) and the target-domain
+    arm (0.2 below random)."""
     import pandas as pd
 
     from dqreview.report.comparison import comparison_table
@@ -37,6 +39,8 @@ def _comparison_csv(ngram: dict | None = None):
          "bpb/heldout/b": t + 1 - 0.02 * s * s}
         for m, v, b, e, t in [("random", "uniform", 0.1, 2.2, 4.0), ("dsir", "b10k", 0.1, 2.3, 3.5),
                               ("random", "uniform", 1.0, 0.104, 3.2)]
+                             + controls * [("control", "matched.dsir.b10k.high", 0.1, 2.2, 3.9),
+                                           ("control", "target-domain", 0.1, 4.0, 3.8)]
         for s in range(3)
     ]  # fmt: skip
     runs = pd.DataFrame(rows)
@@ -60,12 +64,14 @@ def test_comparison_macros_cover_the_papers_comparison_sentences():
     body = tex[tex.index(r"\newcommand{\measuredrun}") :]
     keys = set(re.findall(r"\\dq\{([^}#]+)\}", tex))
     keys |= {k.replace("#1", "dsir") for k in re.findall(r"\\dq\{(main/#1/[^}]+)\}", body)}
-    ours = {k for k in keys if k.split("/")[0] in {"full", "cmp", "heldout", "epochs", "mde"}}
+    ours = {k for k in keys if k.split("/")[0] in {"full", "cmp", "heldout", "epochs", "mde", "tdom"}}
     ours |= {
         k
         for k in keys
         if k.startswith("main/") and not k.endswith(("mult", "multci", "verdict", "selection_s"))
     }
+    # optional (\dqif): a method's within-domain effect exists only where it has a domain-matched control
+    ours -= {k for k in ours if k.endswith(("/within", "/withinci"))}
     assert {"main/dsir/heldout", "main/dsir/heldoutdiff", "full/epochs", "cmp/heldout/n_better"} <= ours
     assert ours <= set(values), (
         f"keys the paper uses and comparison_macros does not produce: {ours - set(values)}"
@@ -102,3 +108,25 @@ def test_ngram_macros_say_where_the_proxy_is_above_the_bigram_and_which_wins_sur
     )
     assert worse["ngram/n_wins"] == "1" and worse["ngram/n_survive"] == "0"
     assert ngram_macros(_comparison_csv(), main, 0.1) == {}  # no n-gram reference in the runs
+
+
+def test_comparison_macros_quote_the_within_domain_effect_and_leave_controls_out_of_the_counts():
+    from pathlib import Path
+
+    from dqreview.report.macros import comparison_macros
+
+    values = comparison_macros(
+        _comparison_csv(controls=True), {"random": ("uniform", "high"), "dsir": ("b10k", "high")}, 0.1
+    )
+    # dsir − its control = 3.5 − 3.9 seed by seed (no spread): a document effect of −0.4
+    assert values["main/dsir/within"] == r"\ensuremath{-}0.400" and values["main/dsir/withinci"] == "0.000"
+    assert "main/random/within" not in values  # random has no matched control: the paper leaves it out
+    assert (
+        r"\dqif{main/#1/within}" in (Path(__file__).resolve().parents[3] / "paper" / "main.tex").read_text()
+    )
+    assert values["tdom/bpb"] == "3.900" and values["tdom/diff"] == r"\ensuremath{-}0.200"
+    assert values["cmp/n_compared"] == "1"  # dsir only: the controls are references, not methods
+    assert values["cmp/within/n_compared"] == "1" and values["cmp/within/n_better"] == "1"
+    assert values["cmp/within/n_domain_only"] == "0" and values["cmp/within/n_worse"] == "0"
+    plain = comparison_macros(_comparison_csv(), {"dsir": ("b10k", "high")}, 0.1)
+    assert plain["tdom/bpb"] == "---" and plain["cmp/within/n_compared"] == "0"
