@@ -159,6 +159,12 @@ def _check_semantics(config: dict) -> None:
         )
     if config["review"]["controls"]["target_domain"]:
         target_pool_domain(config)  # raises when the target's source is in no pool domain
+    extra = sorted({budget_slug(b) for b in config["review"]["controls"].get("budgets", [])} - budgets)
+    if extra:
+        raise DQError(
+            f"config key 'review.controls.budgets': {extra} not in 'select.budgets' {sorted(budgets)}; "
+            "controls are drawn at budgets of the grid"
+        )
     _check_required_outputs(parsed)
     method_figures = {m.figure for _, m, _ in parsed.values() if isinstance(m, MixtureLearner) and m.figure}
     if config["select"]["full_data"] and "random" not in metric_names:

@@ -279,15 +279,26 @@ class Plan:
         return [self.scores(m, v) for m, v in self.dedup_variants()]
 
     # --- controls -------------------------------------------------------------------------------------
-    #: The method families whose selections get a domain-matched control: those that choose documents
-    #: (random is its own control; the mixture learners already choose at the domain level).
-    MATCHED_FAMILIES = ("target-aware", "target-blind", "dedup")
+    #: The method families whose selections get a domain-matched control: those that choose documents for
+    #: what they are (random is its own control; a dedup method keeps the pool's domain shares up to its
+    #: duplicates; the mixture learners choose at the domain level).
+    MATCHED_FAMILIES = ("target-aware", "target-blind")
 
     @property
     def controls(self) -> dict[str, bool]:
         """``review.controls``: ``domain_matched`` and ``target_domain`` (both off when absent)."""
         given = self.config.get("review", {}).get("controls", {})
         return {k: bool(given.get(k, False)) for k in ("domain_matched", "target_domain")}
+
+    def _controlled_budget(self, budget: str) -> bool:
+        """Whether ``review.controls.budgets`` (default: every budget) includes ``budget``."""
+        budgets = self.config.get("review", {}).get("controls", {}).get("budgets")
+        return not budgets or budget_slug(float(budget)) in {budget_slug(b) for b in budgets}
+
+    def _controlled(self, sel: Selection) -> bool:
+        """Whether ``review.controls.budgets`` and ``.keep`` (default: all) include ``sel``."""
+        keep = self.config.get("review", {}).get("controls", {}).get("keep", ["high", "low"])
+        return self._controlled_budget(sel.budget) and sel.keep in keep
 
     def matched_sources(self) -> list[Selection]:
         """The selections that get a domain-matched control: document scorers of :attr:`MATCHED_FAMILIES`,
@@ -301,6 +312,7 @@ class Plan:
             if sel.metric in scorers
             and self.method(sel.metric).family in self.MATCHED_FAMILIES
             and not sel.is_full_data
+            and self._controlled(sel)
         ]
 
     @staticmethod
@@ -319,7 +331,13 @@ class Plan:
         target-domain-only random arm at every budget below the whole pool."""
         out = [self.matched_control(sel) for sel in self.matched_sources()]
         if self.controls["target_domain"]:
-            budgets = sorted({s.budget for s in selection_grid(self.config) if not s.is_full_data})
+            budgets = sorted(
+                {
+                    s.budget
+                    for s in selection_grid(self.config)
+                    if not s.is_full_data and self._controlled_budget(s.budget)
+                }
+            )
             out += [Selection(paths.CONTROL_METRIC, paths.TARGET_DOMAIN_VARIANT, "high", b) for b in budgets]
         return out
 

@@ -35,6 +35,10 @@ from dqreview.errors import DQError
         ),
         (lambda c: c["lm"]["train"].__setitem__("precision", "fp16"), "'lm.train.precision'"),
         (
+            lambda c: c["review"].__setitem__("controls", {"domain_matched": True, "budgets": [0.25]}),
+            "'review.controls.budgets': ['0.25'] not in 'select.budgets'",
+        ),
+        (
             lambda c: c["embed"].__setitem__("pooling", "lasttoken"),
             "'embed.pooling': 'lasttoken' (str) is not one of",
         ),
@@ -77,10 +81,12 @@ def test_config_errors_name_the_key(mutate, expected):
 
 
 def test_default_configs_validate():
-    for extra in [None, "configs/tiny.yaml"]:
+    from snakemake.utils import update_config  # how Snakemake merges a second --configfile
+
+    for extra in [None, "configs/tiny.yaml", "configs/review.yaml", "configs/paper.yaml"]:
         cfg = yaml.safe_load((REPO / "config.yaml").read_text())
         if extra:
-            cfg.update(yaml.safe_load((REPO / extra).read_text()))
+            update_config(cfg, yaml.safe_load((REPO / extra).read_text()))
         validate_config(cfg, load_schema(REPO / "workflow/schemas/config.schema.yaml"))
         assert cfg["prepare"]["overlap_ngram"] == 13  # defaults filled in
 

@@ -145,6 +145,22 @@ def test_training_tokens_per_budget(tiny):
     assert plan.train_tokens("1.00") == config["lm"]["train"]["tokens"]
 
 
+def test_controls_narrowed_to_budgets_and_keep(tiny):
+    """review.controls.budgets/keep pick which selections get a matched control (and where the target-domain
+    arm is drawn); only target-aware and target-blind methods get one."""
+    config = copy.deepcopy(tiny)
+    config["select"]["budgets"] = [0.1, 0.3]
+    config["review"]["controls"] = {
+        "domain_matched": True, "target_domain": True, "budgets": [0.1], "keep": ["high"],
+    }  # fmt: skip
+    plan = Plan(validate_config(config))
+    sources = plan.matched_sources()
+    assert sources and {(s.budget, s.keep) for s in sources} == {("0.10", "high")}
+    assert {plan.method(s.metric).family for s in sources} == {"target-aware", "target-blind"}
+    arms = [s for s in plan.control_selections() if s.variant == paths.TARGET_DOMAIN_VARIANT]
+    assert [s.budget for s in arms] == ["0.10"]
+
+
 def test_targets_list_every_figure_once(tiny):
     plan = Plan(tiny, REPO)
     targets = plan.targets(paper=False)
@@ -171,14 +187,14 @@ def _with_controls(config: dict, **controls) -> dict:
     return config
 
 
-def test_every_document_choosing_selection_gets_a_domain_matched_control(tiny):
+def test_every_target_aware_or_blind_selection_gets_a_domain_matched_control(tiny):
     plan = Plan(_with_controls(tiny, domain_matched=True))
     grid = [s for s in plan.selections if s.metric != paths.CONTROL_METRIC]
     controls = [s for s in plan.selections if s.metric == paths.CONTROL_METRIC]
-    families = {"target-aware", "target-blind", "dedup"}
+    families = {"target-aware", "target-blind"}
     eligible = [s for s in grid if not s.is_full_data and plan.method(s.metric).family in families]
-    assert {plan.method(s.metric).family for s in grid} - families == {"baseline", "mixture"}
-    assert len(controls) == len(eligible) and len(eligible) >= 20
+    assert {plan.method(s.metric).family for s in grid} - families == {"baseline", "dedup", "mixture"}
+    assert len(controls) == len(eligible) and len(eligible) >= 15
     for sel, control in zip(eligible, controls, strict=True):
         assert control.path == f"control/matched.{sel.metric}.{sel.variant}.{sel.keep}/high/b{sel.budget}"
         assert paths.matched_source(control.variant) == (sel.metric, sel.variant, sel.keep)

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.workflow
 
 
 @pytest.mark.parametrize(
-    "configs", [[], ["configs/tiny.yaml"], ["configs/paper.yaml"]], ids=["default", "tiny", "paper"]
+    "configs",
+    [[], ["configs/tiny.yaml"], ["configs/paper.yaml"], ["configs/review.yaml"]],
+    ids=["default", "tiny", "paper", "review"],
 )
 def test_dry_run_all(tmp_path, configs):
     proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / c for c in configs])
@@ -48,6 +50,31 @@ def test_dry_run_all(tmp_path, configs):
         "metrics_vs_bpb",
     ):
         assert f"{rule} " in out, f"rule {rule} missing from the dry run"
+
+
+def test_review_config_is_the_full_grid(tmp_path):
+    """configs/review.yaml (on top of config.yaml): every ablation, five seeds, a data-constrained and a
+    data-abundant budget, pool sizes for ablation 4, and every method the default leaves out."""
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "configs/review.yaml").read_text()))
+    config = validate_config(config)
+    assert len(config["seeds"]) >= 5
+    assert sorted(config["review"]["ablations"]) == [f"ablation{i}" for i in range(1, 8)]  # none left out
+    metrics = {e["name"] for e in config["metrics"]}
+    assert {"doremi", "skillit", "semdedup", "d4", "dq"} <= metrics
+    default = {e["name"] for e in yaml.safe_load((REPO / "config.yaml").read_text())["metrics"]}
+    assert default < metrics
+    pools = {s["variant"] for s in config["review"]["ablations"]["ablation4"]["series"]}
+    assert pools == {"pool", "half-pool", "quarter-pool"}
+    abundant = {e["budget"]: e["tokens"] for e in config["lm"]["train"]["tokens_at_budget"]}
+    assert max(config["select"]["budgets"]) in abundant
+    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / "configs/review.yaml"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "results/eval/ssl_proto/quarter-pool/low/b0.05/s4.json" in out
+    assert "results/figs/ablation7.pdf" in out
 
 
 def test_paper_config_uses_its_own_lists(tmp_path):
