@@ -143,8 +143,8 @@ def ngram_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[
 
     Per budget (``ngram/<percent>/...``; the whole pool as ``ngram/full/...``): random's
     ``proxy_minus_ngram2`` (mean, CI) and whether the proxy is ``above`` n-gram level there (the CI
-    below 0), ``below`` it (above 0) or ``level with`` it; ``ngram/above`` and ``ngram/notabove`` list
-    the budgets of each kind. Per main selection at ``small``: its difference from random with the
+    below 0), ``below`` it (above 0) or ``level with`` it; ``ngram/gaps`` says all of it in one phrase,
+    ``ngram/above`` and ``ngram/notabove`` list the budgets of each kind. Per main selection at ``small``: its difference from random with the
     bigram as the evaluator (``main/<metric>/ngramdiff``, ``...ci``); ``ngram/n_wins``: the
     method--budget pairs that beat random under the proxy at a budget where the proxy is above n-gram
     level, and ``ngram/n_survive``: how many of them the bigram also sees beat it. Empty when the runs have no bigram reference.
@@ -155,7 +155,7 @@ def ngram_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[
     if gap not in table.columns:
         return {}
     v: dict[str, str] = {}
-    above, not_above, budgets_above = [], [], set()
+    above, not_above, budgets_above, gaps = [], [], set(), []
     reference = table[table["method"].isin(["random", FULL_POOL])].sort_values("budget")
     for row in reference.to_dict("records"):  # (itertuples would rename the columns with a colon)
         budget = float(row["budget"])
@@ -166,9 +166,15 @@ def ngram_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[
         v[f"ngram/{name}/gapci"] = fmt(ci, 3)
         v[f"ngram/{name}/state"] = state
         label = "the whole pool" if budget >= 1.0 else fmt(budget, 0, percent=True)
+        gaps.append(
+            f"{fmt(mean, 3, signed=True)}\\,$\\pm$\\,{fmt(ci, 3)} "
+            + ("on the whole pool" if budget >= 1.0 else f"at {label}")
+            + f" ({state} n-gram level)"
+        )
         (above if state == "above" else not_above).append(label)
         if state == "above" and budget < 1.0:
             budgets_above.add(budget)
+    v["ngram/gaps"] = ", ".join(gaps)
     v["ngram/above"] = ", ".join(above) or "none"
     v["ngram/notabove"] = ", ".join(not_above) or "none"
     for metric, (variant, keep) in main.items():
