@@ -502,5 +502,6 @@ def test_tiny_run_exports_selections(tiny_run):
         assert (
             lines["id"].tolist() == out["id"].tolist() and lines["text"].tolist() == out["text"].tolist()
         ), rel
-        scored = (tiny_run / "results/scores" / f"{rel.parent.parent.parent}.parquet").exists()
+        scores = tiny_run / "results/scores" / rel.parent.parent.parent  # metric/variant
+        scored = Path(f"{scores}.parquet").exists() or (scores / f"{rel.stem}.parquet").exists()  # per seed
         assert out["score"].notna().all() if scored else out["score"].isna().all(), rel
