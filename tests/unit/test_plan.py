@@ -86,7 +86,9 @@ def _with_seed(config: dict, metric: str, slug: str, seed) -> dict:
 
 
 def test_a_variant_that_follows_the_run_seed_has_a_state_and_scores_per_seed(tiny):
-    plan = Plan(tiny, REPO)  # tiny.yaml: every k-means seed is `run`
+    # tiny.yaml: ssl_proto pool follows the run seed; the dedup variants, set to follow it here
+    config = _with_seed(_with_seed(tiny, "d4", "r0.75", "run"), "semdedup", "eps0.05", "run")
+    plan = Plan(config, REPO)
     assert plan.scored_per_seed("ssl_proto", "pool")
     assert plan.state("ssl_proto", "pool", 1) == "results/prototypes/ssl_proto/pool/s1.npz"
     assert plan.scores("ssl_proto", "pool", 1) == "results/scores/ssl_proto/pool/s1.parquet"
@@ -121,7 +123,7 @@ def test_a_fixed_seed_keeps_one_state_and_the_table_says_so(tiny):
 
 
 def test_task2vec_methods_report_the_fixed_probe_and_labels(tiny):
-    plan = Plan(tiny, REPO)
+    plan = Plan(_with_seed(tiny, "dq", "a0.5", "run"), REPO)
     # a mean prototype draws nothing: one shared state, and only the Task2Vec stage is fixed
     assert not plan.scored_per_seed("t2v_align", "tgt-mean")
     assert plan.scoring_fixed("t2v_align", "tgt-mean") == "probe and Task2Vec labels (seed 0)"
