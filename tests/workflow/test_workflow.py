@@ -399,18 +399,14 @@ def test_tiny_run_review_figures_and_tables(tiny_run):
         methods.loc[~methods.method.str.startswith("matched control"), "method"]
     )
     assert (compute["multiplier"] > 0).all() and compute["selection_s"].gt(0).all()
-    assert (
-        compute["verdict"]
-        .isin(
-            [
-                "pays off",
-                "costs more than it saves",
-                "saving not significant",
-                "no saving (not better than random)",
-            ]
-        )
-        .all()
-    )
+    verdicts = [
+        "pays off",
+        "costs more than it saves",
+        "saving not significant",
+        "no saving (not better than random)",
+    ]
+    beyond = compute["verdict"].str.startswith("better than random's whole curve (multiplier >= ")
+    assert (compute["verdict"].isin(verdicts) | beyond).all()
     # random's compute curve: runs of 0.5x, 1x and 2x the training tokens, each with its own final point
     curves = pd.read_csv(tiny_run / "results/tables/compute_curves.csv")
     tokens = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())["lm"]["train"]["tokens"]

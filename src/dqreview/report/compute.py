@@ -279,7 +279,7 @@ def compute_verdicts(
     rows = []
     methods = runs[runs["metric"] != "random"]
     for key, group in methods.groupby(["metric", "variant", "keep", "budget"], sort=True):
-        mults, saved, outside = [], [], 0
+        mults, saved, outside, beyond = [], [], 0, 0
         for _, r in group.iterrows():
             curve = curves.get((float(r["budget"]), int(r["seed"])))
             if curve is None:
@@ -288,6 +288,7 @@ def compute_verdicts(
             mults.append(res["multiplier"])
             saved.append(res["tokens_saved"])
             outside += res["where"] != WITHIN
+            beyond += res["where"] == BETTER_THAN_CURVE
         if not mults:
             continue
         mult, mult_ci, n = mean_ci(mults)
@@ -315,17 +316,20 @@ def compute_verdicts(
                 "selection_s": sel_s, "selection_amortised_s": sel_am,
                 "selection_flops": float(cost["selection_flops"].iloc[0]) if len(cost) else float("nan"),
                 "net_s": saved_s - sel_s,
-                "verdict": _verdict(mult, mult_ci, saved_s - sel_s),
+                "verdict": _verdict(mult, mult_ci, saved_s - sel_s, beyond == n),
                 "target_saved_s": proj["saved_s"], "target_net_s": proj["net_s"],
-                "target_verdict": _verdict(mult, mult_ci, proj["net_s"]),
+                "target_verdict": _verdict(mult, mult_ci, proj["net_s"], beyond == n),
             }
         )  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def _verdict(multiplier: float, ci95: float, net_s: float) -> str:
+def _verdict(multiplier: float, ci95: float, net_s: float, beyond_curve: bool = False) -> str:
     """One phrase per method: is it better than random at all (multiplier > 1, its 95% CI clear of 1), and
-    does the training it saves outweigh what selecting cost?"""
+    does the training it saves outweigh what selecting cost? ``beyond_curve``: every seed beat random's
+    longest run, so the multiplier is only a lower bound (random's curve must go further to measure it)."""
+    if beyond_curve:
+        return f"better than random's whole curve (multiplier >= {multiplier:.2f}; extend review.curve_multipliers)"
     if not multiplier > 1:
         return "no saving (not better than random)"
     if not multiplier - ci95 > 1:  # NaN (one seed) is not significant either

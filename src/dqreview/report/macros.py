@@ -149,7 +149,7 @@ def ngram_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[
     method--budget pairs that beat random under the proxy at a budget where the proxy is above n-gram
     level, and ``ngram/n_survive``: how many of them the bigram also sees beat it. Empty when the runs have no bigram reference.
     """
-    from dqreview.report.runs import FULL_POOL, method_label
+    from dqreview.report.runs import FULL_POOL, MATCHED_LABEL, TARGET_DOMAIN_LABEL, method_label
 
     gap, diff = "proxy_minus_ngram2", "ngram2/bpb/target:diff_vs_random"
     if gap not in table.columns:
@@ -185,7 +185,8 @@ def ngram_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[
     wins = table[
         table["budget"].isin(budgets_above)
         & (table["diff_vs_random"] + table["diff_ci95"] < 0)
-        & ~table["method"].isin(["random", FULL_POOL])
+        & ~table["method"].isin(["random", FULL_POOL, TARGET_DOMAIN_LABEL])
+        & ~table["method"].str.startswith(MATCHED_LABEL)  # the controls are references, not methods
     ]
     v["ngram/n_wins"] = str(len(wins))
     v["ngram/n_survive"] = str(int((wins[diff] + wins["ngram2/bpb/target:diff_ci95"] < 0).sum()))

@@ -144,3 +144,13 @@ def test_compute_verdicts_per_seed_against_the_same_seed():
     assert row["verdict"] == "pays off"
     assert row["target_saved_s"] == pytest.approx(100.0)
     assert list(out["metric"]) == ["m"]  # random itself gets no verdict
+    # better than random's longest run at every seed: the multiplier is a lower bound, not "no saving"
+    beyond = runs.assign(**{"bpb/target": [2.5, 3.0, 4.0, 4.5]})
+    row = compute_verdicts(beyond, curves, costs, seconds_per_token=1e-3, proxy_flops_per_token=1e6,
+                           target_flops_per_token=1e8).iloc[0]  # fmt: skip
+    assert row["seeds_outside_curve"] == 2 and row["multiplier"] == pytest.approx(4.0)
+    assert (
+        row["verdict"]
+        == row["target_verdict"]
+        == ("better than random's whole curve (multiplier >= 4.00; extend review.curve_multipliers)")
+    )

@@ -111,6 +111,9 @@ def test_ngram_macros_say_where_the_proxy_is_above_the_bigram_and_which_wins_sur
     )
     assert worse["ngram/n_wins"] == "1" and worse["ngram/n_survive"] == "0"
     assert ngram_macros(_comparison_csv(), main, 0.1) == {}  # no n-gram reference in the runs
+    # the controls are references: their wins are not counted
+    ngram = {("random", 0.1): 4.05, ("dsir", 0.1): 3.9, ("random", 1.0): 3.1, ("control", 0.1): 3.9}
+    assert ngram_macros(_comparison_csv(ngram, controls=True), main, 0.1)["ngram/n_wins"] == "1"
 
 
 def test_comparison_macros_quote_the_within_domain_effect_and_leave_controls_out_of_the_counts():
