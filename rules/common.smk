@@ -45,7 +45,7 @@ def fit_inputs(wildcards):
 
 
 def score_inputs(wildcards):
-    # rule score_shard_seeded has a seed wildcard: the state of that seed
+    # score_shard_seeded has a seed wildcard and reads that seed's state
     return PLAN.score_inputs(
         wildcards.metric, wildcards.variant, wildcards.shard, wildcards.get("seed")
     )
