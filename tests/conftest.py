@@ -229,6 +229,20 @@ def disk_full(monkeypatch):
 # --- the workflow -------------------------------------------------------------------------------------
 
 
+def merged_config(*configfiles: str) -> dict:
+    """config.yaml with ``configfiles`` (repository paths) merged on top as Snakemake merges them (dicts key by
+    key, lists replaced), validated."""
+    import yaml
+    from snakemake.utils import update_config
+
+    from dqreview.config import validate_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    for path in configfiles:
+        update_config(config, yaml.safe_load((REPO / path).read_text()))
+    return validate_config(config)
+
+
 def snakemake_cmd(workdir: Path, *args: str, configfiles=()) -> list[str]:
     """The workflow's command line with ``workdir`` as the working directory (config.yaml, then ``configfiles``)."""
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]

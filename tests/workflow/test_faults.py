@@ -29,7 +29,7 @@ pytestmark = pytest.mark.workflow
 SELECTION = "ssl_proto/pool/high/b0.30"
 TARGET = f"results/eval/{SELECTION}/s0.json"
 SEEDS = (0, 1)
-SCORE_LOG = "results/logs/score/ssl_proto/pool/shard-0.log"
+SCORE_LOG = "results/logs/score/ssl_proto/pool/s0/shard-0.log"  # its k-means seed follows the run seed
 TRAIN_LOG = f"results/logs/train/{SELECTION}.log"
 STATE = f"results/.ckpt/train/{SELECTION}/s0/state.pt"
 
@@ -112,7 +112,7 @@ def killed_run(tmp_path_factory, archive_cache) -> tuple[Path, dict]:
     seen["score"] = {
         "evals": [(workdir / f"results/eval/{SELECTION}/s{s}.json").exists() for s in SEEDS],
         "incomplete": [p.name for p in (workdir / ".snakemake/incomplete").iterdir()],
-        "scores": (workdir / "results/scores/ssl_proto/pool/shard-0.parquet").exists(),
+        "scores": (workdir / "results/scores/ssl_proto/pool/s0/shard-0.parquet").exists(),
     }
     _kill_when(workdir, archive_cache, STATE, "--rerun-incomplete")
     seen["train"] = {

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, distinct_words, snakemake
+from conftest import REPO, SNAKEMAKE, distinct_words, merged_config, snakemake
 from dqreview.config import selection_grid, validate_config
 from dqreview.plan import Plan
 
@@ -213,6 +213,7 @@ def test_local_sources_through_the_workflow(tmp_path):
     cfg["target"] = {"source": "tgt", "share": 0.5, "ref_share": 0.5, "max_chunks": {"ref": 20, "test": 20}}
     cfg["domains"] = [{"name": "misc", "sources": ["misc"], "max_chunks": 100}]
     cfg["prepare"]["heldout_chunks"] = 2
+    cfg["review"]["controls"]["target_domain"] = False  # the target's source is no pool domain here
     path = tmp_path / "local.yaml"
     path.write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "--cores", "1", "results/data/prepare.json", configfiles=[path], timeout=300)
@@ -263,9 +264,7 @@ def test_tiny_run_figure_and_tables(tiny_run):
 
 def test_tiny_run_eval_files(tiny_run):
     evals = sorted((tiny_run / "results/eval").rglob("s*.json"))
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg.update(yaml.safe_load((REPO / "configs/tiny.yaml").read_text()))
-    cfg = validate_config(cfg)
+    cfg = merged_config("configs/tiny.yaml")
     grid = selection_grid(cfg)
     assert (
         len(grid) >= 10
@@ -407,10 +406,14 @@ def test_tiny_run_review_figures_and_tables(tiny_run):
     ]
     beyond = compute["verdict"].str.startswith("better than random's whole curve (multiplier >= ")
     assert (compute["verdict"].isin(verdicts) | beyond).all()
-    # random's compute curve: runs of 0.5x, 1x and 2x the training tokens, each with its own final point
+    # random's compute curve: runs of 0.5x, 1x and 2x each budget's training tokens (the whole pool trains
+    # its own, lm.train.tokens_at_budget), each with its own final point
     curves = pd.read_csv(tiny_run / "results/tables/compute_curves.csv")
-    tokens = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())["lm"]["train"]["tokens"]
-    assert sorted(curves.tokens.unique()) == [tokens // 2, tokens, 2 * tokens]
+    plan = Plan(merged_config("configs/tiny.yaml"))
+    for budget, points in curves.groupby("budget"):
+        tokens = plan.train_tokens(budget)
+        assert sorted(points.tokens.unique()) == [tokens // 2, tokens, 2 * tokens], budget
+    assert plan.train_tokens(1.0) == plan.train_tokens(0.3) // 2  # tiny's whole pool trains half as long
     ab4 = pd.read_csv(tiny_run / "results/tables/ablation4.csv")
     half = ab4[ab4.series.str.startswith("half")]
     # the half-pool variants choose from half the pool: their kept fraction is about twice the budget
@@ -459,10 +462,7 @@ def test_export_all_is_on_demand_and_plans_every_selection(tmp_path):
         tmp_path, "-n", "export_all", "--quiet", "rules", configfiles=[REPO / "configs/tiny.yaml"]
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    config = validate_config(
-        yaml.safe_load((REPO / "config.yaml").read_text())
-        | yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
-    )
+    config = merged_config("configs/tiny.yaml")
     n = len(selection_grid(config)) * len(config["seeds"])
     assert re.search(rf"^export_selection\s+{n}$", proc.stdout, re.M), proc.stdout
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, snakemake
+from conftest import REPO, merged_config, snakemake
 from dqreview.config import validate_config
 from dqreview.plan import Plan
 
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.workflow
 
 
 def _tiny_config() -> dict:
-    merged = yaml.safe_load((REPO / "config.yaml").read_text())
-    tiny = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
-    merged.update(tiny)  # top-level sections of tiny replace the default's (enough for these checks)
-    return merged
+    return merged_config("configs/tiny.yaml")
 
 
 def test_dry_run_with_a_pretrained_probe_skips_train_probe(tmp_path):
