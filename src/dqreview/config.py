@@ -165,6 +165,11 @@ def _check_semantics(config: dict) -> None:
             f"config key 'review.controls.budgets': {extra} not in 'select.budgets' {sorted(budgets)}; "
             "controls are drawn at budgets of the grid"
         )
+    unknown = sorted(set(config["review"]["controls"].get("metrics", [])) - set(metric_names))
+    if unknown:
+        raise DQError(
+            f"config key 'review.controls.metrics': {unknown} not in 'metrics' {metric_names}; name configured metrics"
+        )
     _check_required_outputs(parsed)
     method_figures = {m.figure for _, m, _ in parsed.values() if isinstance(m, MixtureLearner) and m.figure}
     if config["select"]["full_data"] and "random" not in metric_names:

@@ -296,9 +296,14 @@ class Plan:
         return not budgets or budget_slug(float(budget)) in {budget_slug(b) for b in budgets}
 
     def _controlled(self, sel: Selection) -> bool:
-        """Whether ``review.controls.budgets`` and ``.keep`` (default: all) include ``sel``."""
-        keep = self.config.get("review", {}).get("controls", {}).get("keep", ["high", "low"])
-        return self._controlled_budget(sel.budget) and sel.keep in keep
+        """Whether ``review.controls.budgets``, ``.keep`` and ``.metrics`` (default: all) include ``sel``."""
+        given = self.config.get("review", {}).get("controls", {})
+        metrics = given.get("metrics")
+        return (
+            self._controlled_budget(sel.budget)
+            and sel.keep in given.get("keep", ["high", "low"])
+            and (not metrics or sel.metric in metrics)
+        )
 
     def matched_sources(self) -> list[Selection]:
         """The selections that get a domain-matched control: document scorers of :attr:`MATCHED_FAMILIES`,

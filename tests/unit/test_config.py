@@ -39,6 +39,10 @@ from dqreview.errors import DQError
             "'review.controls.budgets': ['0.25'] not in 'select.budgets'",
         ),
         (
+            lambda c: c["review"].__setitem__("controls", {"domain_matched": True, "metrics": ["dsri"]}),
+            "'review.controls.metrics': ['dsri'] not in 'metrics'",
+        ),
+        (
             lambda c: c["embed"].__setitem__("pooling", "lasttoken"),
             "'embed.pooling': 'lasttoken' (str) is not one of",
         ),

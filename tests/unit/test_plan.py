@@ -161,6 +161,8 @@ def test_controls_narrowed_to_budgets_and_keep(tiny):
     assert {plan.method(s.metric).family for s in sources} == {"target-aware", "target-blind"}
     arms = [s for s in plan.control_selections() if s.variant == paths.TARGET_DOMAIN_VARIANT]
     assert [s.budget for s in arms] == ["0.10"]
+    config["review"]["controls"]["metrics"] = ["dsir"]
+    assert {s.metric for s in Plan(validate_config(config)).matched_sources()} == {"dsir"}
 
 
 def test_targets_list_every_figure_once(tiny):
