@@ -463,7 +463,7 @@ def test_export_all_is_on_demand_and_plans_every_selection(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     config = merged_config("configs/tiny.yaml")
-    n = len(selection_grid(config)) * len(config["seeds"])
+    n = len(Plan(config).selections) * len(config["seeds"])  # the grid and its controls
     assert re.search(rf"^export_selection\s+{n}$", proc.stdout, re.M), proc.stdout
 
 
