@@ -136,12 +136,10 @@ def _check_semantics(config: dict) -> None:
         method, variants = validate_metric_entry(entry, i)
         parsed[entry["name"]] = (i, method, variants)
         for j, variant in enumerate(entry["variants"]):
-            extra = sorted({budget_slug(b) for b in variant.get("budgets", [])} - budgets)
-            if extra:
-                raise DQError(
-                    f"config key 'metrics[{i}].variants[{j}].budgets': {extra} not in 'select.budgets' "
-                    f"{sorted(budgets)}; a variant's budgets are a subset (random runs at the same budgets)"
-                )
+            _check_grid_budgets(
+                f"metrics[{i}].variants[{j}].budgets", variant.get("budgets", []), budgets,
+                "a variant's budgets are a subset (random runs at the same budgets)",
+            )  # fmt: skip
     grid_budgets = budgets | ({budget_slug(1.0)} if config["select"]["full_data"] else set())
     seen: set[str] = set()
     for i, entry in enumerate(config["lm"]["train"]["tokens_at_budget"]):
@@ -159,12 +157,10 @@ def _check_semantics(config: dict) -> None:
         )
     if config["review"]["controls"]["target_domain"]:
         target_pool_domain(config)  # raises when the target's source is in no pool domain
-    extra = sorted({budget_slug(b) for b in config["review"]["controls"].get("budgets", [])} - budgets)
-    if extra:
-        raise DQError(
-            f"config key 'review.controls.budgets': {extra} not in 'select.budgets' {sorted(budgets)}; "
-            "controls are drawn at budgets of the grid"
-        )
+    _check_grid_budgets(
+        "review.controls.budgets", config["review"]["controls"].get("budgets", []), budgets,
+        "controls are drawn at budgets of the grid",
+    )  # fmt: skip
     unknown = sorted(set(config["review"]["controls"].get("metrics", [])) - set(metric_names))
     if unknown:
         raise DQError(
@@ -177,6 +173,13 @@ def _check_semantics(config: dict) -> None:
             "config key 'select.full_data': the full-data baseline needs the 'random' metric configured"
         )
     _check_ablations(config, method_figures)
+
+
+def _check_grid_budgets(key: str, values: list, budgets: set[str], why: str) -> None:
+    """``values`` (budgets named under config ``key``) must be budgets of ``select.budgets``."""
+    extra = sorted({budget_slug(b) for b in values} - budgets)
+    if extra:
+        raise DQError(f"config key '{key}': {extra} not in 'select.budgets' {sorted(budgets)}; {why}")
 
 
 def target_pool_domain(config: dict) -> str:

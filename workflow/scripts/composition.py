@@ -8,6 +8,7 @@ def main(smk):
 
     from dqreview import paths
     from dqreview.io import read_parquet, write_csv, write_text
+    from dqreview.report.comparison import without_matched_controls
     from dqreview.report.composition import composition_row, jaccard_matrix
     from dqreview.report.figures import composition
     from dqreview.report.runs import MATCHED_LABEL, method_label
@@ -46,7 +47,7 @@ def main(smk):
     ]
     # the figure and the .tex leave the domain-matched controls out: their domain shares are their methods'
     # by construction (the CSV keeps them, with their planted documents and overlap with random)
-    table, per_seed = (t[~t["method"].str.startswith(MATCHED_LABEL)] for t in (table, per_seed))
+    table, per_seed = without_matched_controls(table), without_matched_controls(per_seed)
     shown = [m for m in overlap.index if not m.startswith(MATCHED_LABEL)]
     write_text(to_latex(table[table.budget == smallest][cols], digits=2), smk.output.table_tex)
     composition(

@@ -62,13 +62,7 @@ def comparison_macros(table, main: dict[str, tuple[str, str]], small: float) -> 
     small : float
         The smallest budget.
     """
-    from dqreview.report.runs import (
-        HELDOUT_MEAN,
-        MATCHED_LABEL,
-        TARGET_DOMAIN_LABEL,
-        epochs_text,
-        method_label,
-    )
+    from dqreview.report.runs import HELDOUT_MEAN, TARGET_DOMAIN_LABEL, epochs_text, is_control, method_label
 
     held, held_diff, held_ci = HELDOUT_MEAN, f"{HELDOUT_MEAN}:diff_vs_random", f"{HELDOUT_MEAN}:diff_ci95"
     v: dict[str, str] = {}
@@ -99,7 +93,7 @@ def comparison_macros(table, main: dict[str, tuple[str, str]], small: float) -> 
     for name, column in (("mde", "mde"), ("heldout/mde", "heldout_mde")):
         v[name] = fmt(table[column].dropna().iloc[0] if table[column].notna().any() else float("nan"), 3)
     # the controls are references, not methods: counted on their own below
-    control = table["method"].str.startswith(MATCHED_LABEL) | (table["method"] == TARGET_DOMAIN_LABEL)
+    control = is_control(table["method"])
     arm = table[(table["method"] == TARGET_DOMAIN_LABEL) & (table["budget"] == small)]
     v["tdom/bpb"] = fmt(arm["target_bpb"].iloc[0]) if len(arm) else "---"
     v["tdom/diff"] = fmt(arm["diff_vs_random"].iloc[0], 3, signed=True) if len(arm) else "---"
@@ -149,7 +143,7 @@ def ngram_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[
     method--budget pairs that beat random under the proxy at a budget where the proxy is above n-gram
     level, and ``ngram/n_survive``: how many of them the bigram also sees beat it. Empty when the runs have no bigram reference.
     """
-    from dqreview.report.runs import FULL_POOL, MATCHED_LABEL, TARGET_DOMAIN_LABEL, method_label
+    from dqreview.report.runs import FULL_POOL, is_control, method_label
 
     gap, diff = "proxy_minus_ngram2", "ngram2/bpb/target:diff_vs_random"
     if gap not in table.columns:
@@ -185,8 +179,8 @@ def ngram_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[
     wins = table[
         table["budget"].isin(budgets_above)
         & (table["diff_vs_random"] + table["diff_ci95"] < 0)
-        & ~table["method"].isin(["random", FULL_POOL, TARGET_DOMAIN_LABEL])
-        & ~table["method"].str.startswith(MATCHED_LABEL)  # the controls are references, not methods
+        & ~table["method"].isin(["random", FULL_POOL])
+        & ~is_control(table["method"])
     ]
     v["ngram/n_wins"] = str(len(wins))
     v["ngram/n_survive"] = str(int((wins[diff] + wins["ngram2/bpb/target:diff_ci95"] < 0).sum()))

@@ -131,6 +131,12 @@ MATCHED_LABEL = "matched control: "
 TARGET_DOMAIN_LABEL = "random, target domain only"
 
 
+def is_control(methods: pd.Series) -> pd.Series:
+    """Which method labels name a control (a domain-matched one or the target-domain arm): references
+    reported beside the methods, never counted as one."""
+    return methods.str.startswith(MATCHED_LABEL) | (methods == TARGET_DOMAIN_LABEL)
+
+
 def method_label(metric: str, variant: str, keep: str) -> str:
     """How tables and figures name a selection: ``metric (variant, keep=…)``, ``random``, or a control's
     name (``matched control: <its source's label>``, :data:`TARGET_DOMAIN_LABEL`)."""
