@@ -90,6 +90,7 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
 def _check_semantics(config: dict) -> None:
     from dqreview.metrics import (
         MixtureLearner,
+        known_metrics,
         validate_metric_entry,
     )  # lazy: keeps the Snakefile import light
 
@@ -161,10 +162,15 @@ def _check_semantics(config: dict) -> None:
         "review.controls.budgets", config["review"]["controls"].get("budgets", []), budgets,
         "controls are drawn at budgets of the grid",
     )  # fmt: skip
-    unknown = sorted(set(config["review"]["controls"].get("metrics", [])) - set(metric_names))
+    # A registered method this run does not configure is no error: a config that narrows 'metrics' on top
+    # of another (a second --configfile) keeps that config's controls; a misspelt name still stops the run.
+    unknown = sorted(
+        set(config["review"]["controls"].get("metrics", [])) - set(metric_names) - set(known_metrics())
+    )
     if unknown:
         raise DQError(
-            f"config key 'review.controls.metrics': {unknown} not in 'metrics' {metric_names}; name configured metrics"
+            f"config key 'review.controls.metrics': {unknown} is neither configured in 'metrics' {metric_names} "
+            f"nor a registered method {known_metrics()}; fix the name"
         )
     _check_required_outputs(parsed)
     method_figures = {m.figure for _, m, _ in parsed.values() if isinstance(m, MixtureLearner) and m.figure}

@@ -40,7 +40,7 @@ from dqreview.errors import DQError
         ),
         (
             lambda c: c["review"].__setitem__("controls", {"domain_matched": True, "metrics": ["dsri"]}),
-            "'review.controls.metrics': ['dsri'] not in 'metrics'",
+            "'review.controls.metrics': ['dsri'] is neither configured in 'metrics'",
         ),
         (
             lambda c: c["embed"].__setitem__("pooling", "lasttoken"),
