@@ -356,7 +356,7 @@ rule paper_macros:
 
 rule paper:
     input:
-        tex=str(Path(workflow.basedir) / "paper/main.tex"),
+        paper=PLAN.paper_sources(),  # main.tex, paper/sections/*.tex, paper/*.bib
         macros=paths.PAPER_MACROS,
         sources=paths.PAPER_SOURCES,
         figures=PLAN.paper_figures(),
@@ -376,6 +376,8 @@ rule paper:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        paper_dir=str(Path(workflow.basedir) / "paper"),
     script:
         f"../{SCRIPTS}/paper.py"
 

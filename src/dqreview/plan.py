@@ -424,6 +424,11 @@ class Plan:
             out.append(paths.table("mixture_selection"))
         return out + self.models() + self.harness_tables()
 
+    def paper_sources(self) -> list[str]:
+        """The paper's hand-written sources: ``paper/main.tex``, its section files and its bibliography."""
+        root = self.basedir / "paper"
+        return sorted(str(p) for p in root.rglob("*") if p.suffix in {".tex", ".bib"})
+
     def paper_figures(self) -> list[str]:
         return [paths.figure(n) for n in [*paths.PAPER_FIGURES, *self.ablations]]
 

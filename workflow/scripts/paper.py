@@ -1,4 +1,5 @@
-"""Build results/paper/main.pdf with latexmk from paper/main.tex and the generated tables and figures."""
+"""Build results/paper/main.pdf with latexmk from paper/ (main.tex, its sections and bibliography) and the
+generated tables and figures."""
 
 import logging
 import shutil
@@ -24,7 +25,11 @@ def main(smk):
         Path(smk.output.pdf).parent / "build"
     )  # results/paper/build: the paths in main.tex are relative to it
     build.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(smk.input.tex, build / "main.tex")
+    paper_dir = Path(smk.params.paper_dir)
+    for source in smk.input.paper:  # keep paper/'s layout: main.tex inputs sections/<name> and cites refs.bib
+        dest = build / Path(source).relative_to(paper_dir)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
     cmd = [latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "main.tex"]
     proc = subprocess.run(cmd, cwd=build, capture_output=True, text=True)  # argument list: no shell
     log.info("%s\n%s", " ".join(cmd), proc.stdout[-20000:])
