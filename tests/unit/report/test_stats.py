@@ -10,8 +10,8 @@ from scipy import stats
 from dqreview.report.stats import (
     gap_columns,
     minimal_detectable_effect,
-    paired_t_power,
     paired_differences,
+    paired_t_power,
     pearson_with_ci,
     versus_random_columns,
 )
