@@ -129,8 +129,9 @@ def _interaction_rows(base: dict, contrast: dict, per_pool: dict[float, tuple[pd
     return rows
 
 
-def _pool_text(pool: float) -> str:
-    return "the full pool" if pool >= 1.0 else f"the {pool:.0%} pool"
+def _pool_text(pool: float, tex: bool = False) -> str:
+    percent = "\\%" if tex else "%"
+    return "the full pool" if pool >= 1.0 else f"the {pool * 100:.0f}{percent} pool"
 
 
 def contrast_table(
@@ -204,6 +205,15 @@ def _verdict(row: dict) -> str:
     return "no detectable difference"
 
 
+def p_text(p: float, tex: bool = False) -> str:
+    """A p-value as printed: three decimals, ``<0.001`` below that (``$<$0.001`` in LaTeX), ``---`` for NaN."""
+    from dqreview.report.macros import fmt
+
+    if p == p and p < 0.001:
+        return "$<$0.001" if tex else "<0.001"
+    return fmt(p, 3) if tex else f"{p:.3f}"
+
+
 def _num(value: float, tex: bool, signed: bool = False) -> str:
     from dqreview.report.macros import fmt
 
@@ -231,8 +241,8 @@ def answer(row: dict, tex: bool = False) -> str:
     est, ci, p_holm = row["estimate"], row["ci95"], row["p_holm"]
     if _text(row.get("of")):  # an interaction with pool size
         of = escape(row["of"]) if tex else row["of"]
-        what = f"{of} at {_pool_text(row['pool_fraction'])} minus at {_pool_text(row['full_pool'])}"
-        numbers = f"{_num(est, tex, True)}{pm}{_num(ci, tex)} bits per byte ({ph} = {_num(p_holm, tex)}"
+        what = f"{of} at {_pool_text(row['pool_fraction'], tex)} minus at {_pool_text(row['full_pool'], tex)}"
+        numbers = f"{_num(est, tex, True)}{pm}{_num(ci, tex)} bits per byte ({ph} = {p_text(p_holm, tex)}"
         if verdict == "no detectable difference":
             return (
                 f"no detectable interaction with pool size: {what} is {numbers}; MDE {_num(row['mde'], tex)})"
@@ -240,11 +250,11 @@ def answer(row: dict, tex: bool = False) -> str:
         return f"{of} changes with pool size: {what} is {numbers})"
     if verdict == "no detectable difference":
         return (f"no detectable difference between {q(row['a'])} and {q(row['b'])} "
-                f"({_num(est, tex, True)}{pm}{_num(ci, tex)}, {ph} = {_num(p_holm, tex)}; "
+                f"({_num(est, tex, True)}{pm}{_num(ci, tex)}, {ph} = {p_text(p_holm, tex)}; "
                 f"MDE {_num(row['mde'], tex)})")  # fmt: skip
     better, worse = (row["a"], row["b"]) if verdict == "a better" else (row["b"], row["a"])
     return (f"{q(better)} beats {q(worse)} by {_num(abs(est), tex)}{pm}{_num(ci, tex)} bits per byte "
-            f"({ph} = {_num(p_holm, tex)})")  # fmt: skip
+            f"({ph} = {p_text(p_holm, tex)})")  # fmt: skip
 
 
 def budget_text(budget: float, tex: bool = False) -> str:
@@ -322,8 +332,8 @@ def contrasts_tex(table: pd.DataFrame) -> str:
                 else "---"
             )
             lines.append(
-                " & ".join([question, contrast, budget_text(r["budget"], tex=True), estimate, fmt(r["p"], 3),
-                            fmt(r["p_holm"], 3), fmt(r["mde"], 3), escape(r["verdict"])]) + r" \\"
+                " & ".join([question, contrast, budget_text(r["budget"], tex=True), estimate, p_text(r["p"], tex=True),
+                            p_text(r["p_holm"], tex=True), fmt(r["mde"], 3), escape(r["verdict"])]) + r" \\"
             )  # fmt: skip
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"

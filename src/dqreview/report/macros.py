@@ -197,7 +197,7 @@ def contrast_macros(table, ablations: dict[str, dict]) -> dict[str, str]:
     adjusts together; ``family/contrasts/n_detected``: those with ``p_Holm`` < 0.05.
     """
     from dqreview.config import budget_slug
-    from dqreview.report.contrasts import ALPHA, NOT_RUN, ablation_answer
+    from dqreview.report.contrasts import ALPHA, NOT_RUN, ablation_answer, p_text
 
     v: dict[str, str] = {}
     for name, spec in ablations.items():
@@ -213,8 +213,8 @@ def contrast_macros(table, ablations: dict[str, dict]) -> dict[str, str]:
         key += f"/{budget_slug(r['budget'])}"
         v[f"{key}/est"] = fmt(r["estimate"], 3, signed=True)
         v[f"{key}/ci"] = fmt(r["ci95"], 3)
-        v[f"{key}/p"] = fmt(r["p"], 3)
-        v[f"{key}/pholm"] = fmt(r["p_holm"], 3)
+        v[f"{key}/p"] = p_text(r["p"], tex=True)
+        v[f"{key}/pholm"] = p_text(r["p_holm"], tex=True)
         v[f"{key}/mde"] = fmt(r["mde"], 3)
     v["family/contrasts/n"] = str(len(ran))
     v["family/contrasts/n_detected"] = str(int((ran["p_holm"] < ALPHA).sum()))
@@ -326,7 +326,7 @@ def ablation_theory_macro(table, name: str) -> dict[str, str]:
     interaction with pool size (``(a − b at the smallest pool) − (a − b at the full pool)`` > 0, Holm
     p < 0.05: keeping hard loses ground as the pool shrinks) and its per-pool contrasts; "not drawn" when
     the ablation was not drawn."""
-    from dqreview.report.contrasts import ALPHA, NOT_RUN, budget_text
+    from dqreview.report.contrasts import ALPHA, NOT_RUN, budget_text, p_text
 
     rows = table[table["ablation"] == name]
     if not len(rows):
@@ -339,7 +339,7 @@ def ablation_theory_macro(table, name: str) -> dict[str, str]:
     pool_clauses = "; ".join(
         f"at {budget_text(r['budget'], tex=True)} and pool fraction {r['pool_fraction']:g}, "
         f"{escape(r['contrast'])} is {fmt(r['estimate'], 3, signed=True)}\\,$\\pm$\\,{fmt(r['ci95'], 3)} "
-        f"($p_{{\\mathrm{{Holm}}}}={fmt(r['p_holm'], 3)}$)"
+        f"($p_{{\\mathrm{{Holm}}}}$ = {p_text(r['p_holm'], tex=True)})"
         for r in per_pool.to_dict("records")
     )
     if not len(ran):
@@ -351,7 +351,7 @@ def ablation_theory_macro(table, name: str) -> dict[str, str]:
     against = ran[(ran["p_holm"] < ALPHA) & (ran["estimate"] < 0)]
     inter_clauses = "; ".join(
         f"at {budget_text(r['budget'], tex=True)}, {fmt(r['estimate'], 3, signed=True)}\\,$\\pm$\\,"
-        f"{fmt(r['ci95'], 3)} ($p_{{\\mathrm{{Holm}}}}={fmt(r['p_holm'], 3)}$, MDE {fmt(r['mde'], 3)})"
+        f"{fmt(r['ci95'], 3)} ($p_{{\\mathrm{{Holm}}}}$ = {p_text(r['p_holm'], tex=True)}, MDE {fmt(r['mde'], 3)})"
         for r in ran.to_dict("records")
     )
     if len(shown) and not len(against):
