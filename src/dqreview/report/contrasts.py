@@ -308,21 +308,19 @@ def versus_random_family(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def contrasts_tex(table: pd.DataFrame) -> str:
-    """``contrasts.tex``: question → contrast → budget → estimate ± CI → p, p_Holm → MDE → verdict (booktabs,
-    the question on its ablation's first row)."""
+    """``contrasts.tex``: per ablation its question (a row across the table), then per contrast row: contrast
+    → budget → estimate ± CI → p, p_Holm → MDE → verdict (booktabs)."""
     from dqreview.report.macros import escape, fmt
 
     lines = [
-        r"\begin{tabular}{p{0.22\linewidth}llrrrrl}",
+        r"\begin{tabular}{llrrrrl}",
         r"\toprule",
-        r"question & contrast ($a-b$) & budget & estimate $\pm$ CI & $p$ & $p_{\mathrm{Holm}}$ & MDE & answer \\",
+        r"contrast ($a-b$) & budget & estimate $\pm$ CI & $p$ & $p_{\mathrm{Holm}}$ & MDE & answer \\",
     ]
     for name, rows in table.groupby("ablation", sort=False):
-        lines.append(r"\midrule")
-        first = True
+        question = escape(rows["question"].iloc[0])
+        lines += [r"\midrule", rf"\multicolumn{{7}}{{l}}{{\emph{{{escape(name)}: {question}}}}} \\"]
         for r in rows.to_dict("records"):
-            question = f"{escape(name)}: {escape(r['question'])}" if first else ""
-            first = False
             contrast = escape(r["contrast"])
             if r["pool_fraction"] == r["pool_fraction"]:
                 contrast += f" ({escape(_pool_text(r['pool_fraction']).removeprefix('the '))})"
@@ -331,9 +329,8 @@ def contrasts_tex(table: pd.DataFrame) -> str:
                 if r["verdict"] != NOT_RUN
                 else "---"
             )
-            lines.append(
-                " & ".join([question, contrast, budget_text(r["budget"], tex=True), estimate, p_text(r["p"], tex=True),
-                            p_text(r["p_holm"], tex=True), fmt(r["mde"], 3), escape(r["verdict"])]) + r" \\"
-            )  # fmt: skip
+            cells = [contrast, budget_text(r["budget"], tex=True), estimate, p_text(r["p"], tex=True),
+                     p_text(r["p_holm"], tex=True), fmt(r["mde"], 3), escape(r["verdict"])]  # fmt: skip
+            lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
