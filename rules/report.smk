@@ -225,6 +225,34 @@ rule compute_table:
         f"../{SCRIPTS}/compute_table.py"
 
 
+rule contrasts:
+    input:
+        runs=paths.table("runs"),
+    output:
+        table=report(
+            paths.table("contrasts"),
+            caption="../report/captions/contrasts_table.rst",
+            category="2 Ablations",
+        ),
+        table_tex=paths.table("contrasts", tex=True),
+    log:
+        paths.log(Job.report("contrasts")),
+    benchmark:
+        paths.benchmark(Job.report("contrasts"))
+    localrule: True
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        ablations=ABLATIONS,
+        pool_fractions=PLAN.contrast_pool_fractions(),
+    script:
+        f"../{SCRIPTS}/contrasts.py"
+
+
 rule ablation:
     input:
         unpack(ablation_runs),
@@ -330,7 +358,9 @@ rule paper_macros:
         compute=paths.table("compute"),
         dedup=paths.table("dedup_quality"),
         metrics=paths.table("metrics"),
-        ablations=paths.expand(paths.TABLE, name=ABLATIONS),
+        contrasts=paths.table("contrasts"),
+        runs=paths.table("runs"),
+        theory=paths.table("theory"),
         diversity=paths.table("diversity"),
         doremi=PLAN.first_variant_states("doremi"),  # the paper quotes its weights
         manifest=paths.MANIFEST,
@@ -349,7 +379,7 @@ rule paper_macros:
         mem_mb=1000,
         runtime=5,
     params:
-        ablations=list(ABLATIONS),
+        ablations=ABLATIONS,
     script:
         f"../{SCRIPTS}/paper_macros.py"
 

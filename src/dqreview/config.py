@@ -249,14 +249,56 @@ def _check_required_outputs(parsed: dict) -> None:
 
 
 def _check_ablations(config: dict, method_figures: set[str]) -> None:
-    """Ablation names must not take a fixed figure's name or a method's."""
+    """Ablation names must not take a fixed figure's name or a method's; contrasts must be well formed."""
     reserved = sorted({*paths.FIGURES, *method_figures})
-    for name in config.get("review", {}).get("ablations", {}):
+    for name, spec in config.get("review", {}).get("ablations", {}).items():
         if name in reserved:
             raise DQError(
                 f"config key 'review.ablations.{name}': {name!r} is the name of a fixed figure "
                 f"({paths.figure(name)}); reserved: {reserved}"
             )
+        _check_contrasts(name, spec)
+
+
+def _check_contrasts(name: str, spec: dict) -> None:
+    """``review.ablations.<name>.contrasts``: each ``{id, a, b}`` (optionally ``by: pool``) names two series
+    labels of the ablation, or ``{id, interaction}`` a ``by: pool`` contrast of it; ids are unique, and an
+    ablation with contrasts states its ``question``."""
+    contrasts = spec.get("contrasts") or []
+    if not contrasts:
+        return
+    key = f"review.ablations.{name}"
+    if not spec.get("question"):
+        raise DQError(f"config key '{key}.question': required when '{key}.contrasts' is given")
+    labels = [s["label"] for s in spec["series"]]
+    seen: dict[str, dict] = {}
+    for i, c in enumerate(contrasts):
+        at = f"{key}.contrasts[{i}]"
+        if c["id"] in seen:
+            raise DQError(f"config key '{at}.id': {c['id']!r} is declared twice in {key}.contrasts")
+        if "interaction" in c:
+            if {"a", "b", "by"} & set(c):
+                raise DQError(
+                    f"config key '{at}': give either 'interaction' or 'a' and 'b' (with 'by'), not both"
+                )
+            of = seen.get(c["interaction"])
+            if of is None or of.get("by") != "pool":
+                pooled = [k for k, v in seen.items() if v.get("by") == "pool"]
+                raise DQError(
+                    f"config key '{at}.interaction': {c['interaction']!r} is not a 'by: pool' contrast declared "
+                    f"before it in {key}.contrasts; those are: {pooled}"
+                )
+        else:
+            for side in ("a", "b"):
+                if side not in c:
+                    raise DQError(f"config key '{at}': needs '{side}' (a series label) or 'interaction'")
+                if c[side] not in labels:
+                    raise DQError(
+                        f"config key '{at}.{side}': {c[side]!r} is not a series label of {key}; labels: {labels}"
+                    )
+            if c["a"] == c["b"]:
+                raise DQError(f"config key '{at}': 'a' and 'b' are the same series {c['a']!r}")
+        seen[c["id"]] = c
 
 
 def drop_incomplete_ablations(config: dict) -> list[str]:

@@ -405,6 +405,10 @@ class Plan:
             for s in self.ablations[name]["series"]
         }
 
+    def contrast_pool_fractions(self) -> dict[str, dict[str, float]]:
+        """Ablation → :meth:`ablation_pool_fractions` (rule contrasts: ``by: pool`` contrasts)."""
+        return {name: self.ablation_pool_fractions(name) for name in self.ablations}
+
     def mixture_figures(self) -> dict[str, str]:
         """Figure name → the mixture method that draws it (from every learned state)."""
         return {self.method(m).figure: m for m in self.mixture_metrics if self.method(m).figure}
@@ -416,7 +420,7 @@ class Plan:
         out = [paths.figure(n) for n in figures]
         out += [
             paths.table(n)
-            for n in ("data", "cost", "vendi", "dedup_quality", "kl_reduction", "t2v_selections")
+            for n in ("data", "cost", "vendi", "dedup_quality", "kl_reduction", "t2v_selections", "contrasts")
         ]
         out += paths.expand(paths.EMBED, part=["target/ref", "target/test"])
         out += [paths.MANIFEST, *([paths.PAPER_PDF] if paper else [])]

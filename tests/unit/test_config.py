@@ -74,6 +74,36 @@ from dqreview.errors import DQError
             lambda c: c["metrics"][1].__setitem__("name", "control"),
             "'metrics': 'control' is reserved",
         ),
+        (
+            lambda c: c["review"]["ablations"]["ablation1"]["contrasts"][0].__setitem__(
+                "b", "Task2Vec, least"
+            ),
+            "'review.ablations.ablation1.contrasts[0].b': 'Task2Vec, least' is not a series label",
+        ),
+        (
+            lambda c: c["review"]["ablations"]["ablation1"]["contrasts"][1].__setitem__(
+                "id", "aligned-misaligned"
+            ),
+            "'review.ablations.ablation1.contrasts[1].id': 'aligned-misaligned' is declared twice",
+        ),
+        (
+            lambda c: c["review"]["ablations"]["ablation1"].pop("question"),
+            "'review.ablations.ablation1.question': required when",
+        ),
+        (
+            lambda c: c["review"]["ablations"]["ablation4"]["contrasts"][1].__setitem__(
+                "interaction", "hard"
+            ),
+            "'review.ablations.ablation4.contrasts[1].interaction': 'hard' is not a 'by: pool' contrast",
+        ),
+        (
+            lambda c: c["review"]["ablations"]["ablation1"]["contrasts"][0].pop("a"),
+            "'review.ablations.ablation1.contrasts[0]': needs 'a'",
+        ),
+        (
+            lambda c: c["review"]["ablations"]["ablation1"]["contrasts"][0].__setitem__("by", "budget"),
+            "'review.ablations.ablation1.contrasts[0].by'",
+        ),
     ],
 )
 def test_config_errors_name_the_key(mutate, expected):

@@ -420,6 +420,14 @@ def test_tiny_run_review_figures_and_tables(tiny_run):
     half = ab4[ab4.series.str.startswith("half")]
     # the half-pool variants choose from half the pool: their kept fraction is about twice the budget
     assert np.allclose(half["kept_fraction"], 2 * half["budget"], atol=0.05)
+    # ablation 4's declared contrasts: hard − easy at both pool sizes and their interaction, paired by seed
+    con = pd.read_csv(tiny_run / "results/tables/contrasts.csv")
+    con4 = con[con.ablation == "ablation4"]
+    assert set(con4.contrast) == {"hard-easy", "hard-easy-x-pool"}
+    assert sorted(con4[con4.contrast == "hard-easy"].pool_fraction) == [0.5, 1.0]
+    assert (con4.n_pairs == 2).all() and (con4.verdict != "not run").all()
+    ran = con[con.verdict != "not run"]
+    assert ran.p_holm.notna().all() and (ran.p_holm >= ran.p - 1e-12).all()
     comp = pd.read_csv(tiny_run / "results/tables/composition.csv")
     shares = comp[[c for c in comp.columns if c.startswith("share/")]].sum(axis=1)
     assert np.allclose(shares, 1.0)
@@ -435,6 +443,7 @@ def test_tiny_run_paper(tiny_run):
         assert pdf.read_bytes()[:5] == b"%PDF-"
         macros = (tiny_run / "results/paper/macros.tex").read_text()
         assert r"\dqset{main/dsir/diff}" in macros and r"\dqset{seeds}{2}" in macros
+        assert r"\dqset{abl/ablation4/answer}" in macros and r"\dqset{theory/abl4}" in macros
         assert "CC BY-SA" in (tiny_run / "results/paper/sources.tex").read_text()
 
 

@@ -2,12 +2,24 @@
 
 from dqreview.runner import run
 
+#: The ablation whose pool sizes test Sorscher et al.'s prediction (1) for language models (\dq{theory/abl4}).
+POOL_SIZE_ABLATION = "ablation4"
+
 
 def main(smk):
     import pandas as pd
 
     from dqreview.io import read_json, write_text
-    from dqreview.report.macros import comparison_macros, escape, fmt, macro_file
+    from dqreview.report.macros import (
+        ablation_theory_macro,
+        comparison_macros,
+        contrast_macros,
+        escape,
+        fmt,
+        macro_file,
+        theory_macros,
+        versus_random_macros,
+    )
 
     cfg = smk.config
     v: dict[str, str] = {}
@@ -70,11 +82,13 @@ def main(smk):
             v[f"corr/{r.metric}/{col.replace('_', '')}"] = fmt(getattr(r, col), 2, signed=col != "r2")
         v[f"corr/{r.metric}/n"] = str(r.n)
 
-    for name, path in zip(smk.params.ablations, smk.input.ablations, strict=True):
-        t = pd.read_csv(path)
-        t = t[t["budget"] == t["budget"].min()].sort_values("target_bpb")
-        v[f"abl/{name}/best"] = escape(t["series"].iloc[0])
-        v[f"abl/{name}/bestbpb"] = fmt(t["target_bpb"].iloc[0])
+    # the ablations' answers from their declared contrasts (Holm over every contrast row), the abstract's
+    # count (Holm over every method against random), and the theory's predictions
+    contrasts = pd.read_csv(smk.input.contrasts)
+    v.update(contrast_macros(contrasts, smk.params.ablations))
+    v.update(versus_random_macros(pd.read_csv(smk.input.runs)))
+    v.update(theory_macros(pd.read_csv(smk.input.theory)))
+    v.update(ablation_theory_macro(contrasts, POOL_SIZE_ABLATION))
 
     div = pd.read_csv(smk.input.diversity).set_index("set")
     for name, row in div.iterrows():

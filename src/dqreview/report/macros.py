@@ -185,3 +185,183 @@ def ngram_macros(table, main: dict[str, tuple[str, str]], small: float) -> dict[
     v["ngram/n_wins"] = str(len(wins))
     v["ngram/n_survive"] = str(int((wins[diff] + wins["ngram2/bpb/target:diff_ci95"] < 0).sum()))
     return v
+
+
+def contrast_macros(table, ablations: dict[str, dict]) -> dict[str, str]:
+    """The ablations' answers from ``contrasts.csv`` (:mod:`dqreview.report.contrasts`).
+
+    Per drawn ablation: ``abl/<name>/question`` and ``abl/<name>/answer`` (its contrasts' sentences,
+    budget by budget; "no contrast declared" when it has none). Per contrast row that was run:
+    ``con/<name>/<id>/<budget>/{est,ci,p,pholm,mde}`` (budget as ``0.10``; a ``by: pool`` row below the
+    full pool as ``con/<name>/<id>/pool<percent>/<budget>/...``). ``family/contrasts/n``: the rows Holm
+    adjusts together; ``family/contrasts/n_detected``: those with ``p_Holm`` < 0.05.
+    """
+    from dqreview.config import budget_slug
+    from dqreview.report.contrasts import ALPHA, NOT_RUN, ablation_answer, p_text
+
+    v: dict[str, str] = {}
+    for name, spec in ablations.items():
+        v[f"abl/{name}/question"] = escape(spec.get("question") or spec["title"])
+        has = (table["ablation"] == name).any()
+        v[f"abl/{name}/answer"] = ablation_answer(table, name, tex=True) if has else "no contrast declared."
+    ran = table[table["verdict"] != NOT_RUN]
+    for r in ran.to_dict("records"):
+        key = f"con/{r['ablation']}/{r['contrast']}"
+        pool, of = r["pool_fraction"], r.get("of")
+        if pool == pool and pool < 1.0 and not (isinstance(of, str) and of):
+            key += f"/pool{pool * 100:.0f}"
+        key += f"/{budget_slug(r['budget'])}"
+        v[f"{key}/est"] = fmt(r["estimate"], 3, signed=True)
+        v[f"{key}/ci"] = fmt(r["ci95"], 3)
+        v[f"{key}/p"] = p_text(r["p"], tex=True)
+        v[f"{key}/pholm"] = p_text(r["p_holm"], tex=True)
+        v[f"{key}/mde"] = fmt(r["mde"], 3)
+    v["family/contrasts/n"] = str(len(ran))
+    v["family/contrasts/n_detected"] = str(int((ran["p_holm"] < ALPHA).sum()))
+    return v
+
+
+def versus_random_macros(runs) -> dict[str, str]:
+    """The abstract's count (:func:`dqreview.report.contrasts.versus_random_family`): ``family/random/n``
+    method--budget pairs (each method in its own direction, keep=high, below the whole pool), of which
+    ``n_better`` beat random and ``n_worse`` trail it with ``p_Holm`` < 0.05 over that family."""
+    from dqreview.report.contrasts import versus_random_family
+
+    family = versus_random_family(runs)
+    return {
+        "family/random/n": str(len(family)),
+        "family/random/n_better": str(int((family["verdict"] == "better").sum())),
+        "family/random/n_worse": str(int((family["verdict"] == "worse").sum())),
+    }
+
+
+def _clear(a: dict, b: dict) -> bool:
+    """``a``'s error below ``b``'s with their 95% CIs apart."""
+    return a["mean"] + a["ci95"] < b["mean"] - b["ci95"]
+
+
+def theory_macros(theory) -> dict[str, str]:
+    """Whether the teacher--student simulation (``theory.csv``, :func:`dqreview.theory.theory_table`)
+    reproduces Sorscher et al.'s predictions, as sentences with the numbers.
+
+    ``theory/pred1``: (1) scarce data → keep easy, abundant → keep hard: at the smallest kept fraction,
+    keep-easy's test error is below keep-hard's at the smallest ``alpha_tot`` and above it at the largest,
+    each with the 95% CIs apart, for each pruning metric. ``theory/pred2``: (2) metric quality decides
+    how far pruning beats the learning curve: at the largest ``alpha_tot`` and smallest kept fraction,
+    the perfect metric's keep-hard error is below the unpruned learning curve at the same ``alpha_prune``
+    (interpolated in log α) and below the imperfect metric's, CIs apart.
+    """
+    import numpy as np
+
+    pruned = theory[theory["metric"] != "unpruned"]
+    if not len(pruned):
+        return {}
+    f = float(pruned["f"].min())
+    lo, hi = float(pruned["alpha_tot"].min()), float(pruned["alpha_tot"].max())
+
+    def at(metric: str, keep: str, alpha: float) -> dict:
+        row = pruned[
+            (pruned.metric == metric) & (pruned.keep == keep) & (pruned.f == f) & (pruned.alpha_tot == alpha)
+        ]
+        return row.iloc[0].to_dict()
+
+    metrics = [m for m in ("perfect", "imperfect") if m in set(pruned["metric"])]
+    holds, clauses = [], []
+    for m in metrics:
+        easy_lo, hard_lo, easy_hi, hard_hi = (
+            at(m, "easy", lo),
+            at(m, "hard", lo),
+            at(m, "easy", hi),
+            at(m, "hard", hi),
+        )
+        holds.append(_clear(easy_lo, hard_lo) and _clear(hard_hi, easy_hi))
+        clauses.append(
+            f"with the {m} metric, keeping easy gives test error {fmt(easy_lo['mean'])} against "
+            f"{fmt(hard_lo['mean'])} for keeping hard at $\\alpha_{{\\mathrm{{tot}}}}={lo:g}$, and keeping hard "
+            f"{fmt(hard_hi['mean'])} against {fmt(easy_hi['mean'])} for keeping easy at "
+            f"$\\alpha_{{\\mathrm{{tot}}}}={hi:g}$"
+        )
+    verdict = "is reproduced" if all(holds) else "is partly reproduced" if any(holds) else "is not reproduced"
+    v = {
+        "theory/pred1": f"Prediction (1), scarce data: keep easy, abundant data: keep hard, {verdict} "
+        f"(keeping {f:.0%} of the examples; 95\\% CIs apart): ".replace("%", "\\%", 1)
+        + "; ".join(clauses)
+        + "."
+    }
+    base = theory[theory["metric"] == "unpruned"].sort_values("alpha_prune")
+    if "perfect" in metrics and len(base):
+        perfect = at("perfect", "hard", hi)
+        alpha = float(perfect["alpha_prune"])
+        curve = float(np.interp(np.log(alpha), np.log(base["alpha_prune"]), base["mean"]))
+        beats = perfect["mean"] + perfect["ci95"] < curve
+        text = (
+            f"keeping the hardest {f:.0%} of $\\alpha_{{\\mathrm{{tot}}}}={hi:g}$ with the perfect metric gives "
+            f"test error {fmt(perfect['mean'])} at $\\alpha_{{\\mathrm{{prune}}}}={alpha:g}$, "
+            f"{'below' if beats else 'not below'} the unpruned learning curve's {fmt(curve)} there"
+        ).replace("%", "\\%", 1)
+        better = True
+        if "imperfect" in metrics:
+            imperfect = at("imperfect", "hard", hi)
+            better = _clear(perfect, imperfect)
+            text += (
+                f"; the imperfect metric reaches {fmt(imperfect['mean'])}, "
+                f"{'clearly worse than' if better else 'not clearly worse than'} the perfect one"
+            )
+        verdict = (
+            "is reproduced"
+            if beats and better
+            else "is partly reproduced"
+            if beats or better
+            else "is not reproduced"
+        )
+        v["theory/pred2"] = (
+            f"Prediction (2), a good pruning metric lets pruning beat the learning curve and a worse metric "
+            f"gains less, {verdict}: {text}."
+        )
+    return v
+
+
+def ablation_theory_macro(table, name: str) -> dict[str, str]:
+    """``theory/abl4``: whether ablation ``name`` shows prediction (1) for the language models, from its
+    interaction with pool size (``(a − b at the smallest pool) − (a − b at the full pool)`` > 0, Holm
+    p < 0.05: keeping hard loses ground as the pool shrinks) and its per-pool contrasts; "not drawn" when
+    the ablation was not drawn."""
+    from dqreview.report.contrasts import ALPHA, NOT_RUN, budget_text, p_text
+
+    rows = table[table["ablation"] == name]
+    if not len(rows):
+        return {
+            "theory/abl4": f"{escape(name)} was not drawn in this configuration, so the language-model test of prediction (1) is not run."
+        }
+    inter = rows[rows["of"].fillna("").astype(str) != ""]
+    ran = inter[inter["verdict"] != NOT_RUN]
+    per_pool = rows[(rows["of"].fillna("").astype(str) == "") & (rows["verdict"] != NOT_RUN)]
+    pool_clauses = "; ".join(
+        f"at {budget_text(r['budget'], tex=True)} and pool fraction {r['pool_fraction']:g}, "
+        f"{escape(r['contrast'])} is {fmt(r['estimate'], 3, signed=True)}\\,$\\pm$\\,{fmt(r['ci95'], 3)} "
+        f"($p_{{\\mathrm{{Holm}}}}$ = {p_text(r['p_holm'], tex=True)})"
+        for r in per_pool.to_dict("records")
+    )
+    if not len(ran):
+        return {
+            "theory/abl4": f"{escape(name)} cannot show prediction (1) in this configuration: it has one pool "
+            f"size, so there is no scarce-versus-abundant contrast ({pool_clauses})."
+        }
+    shown = ran[(ran["p_holm"] < ALPHA) & (ran["estimate"] > 0)]
+    against = ran[(ran["p_holm"] < ALPHA) & (ran["estimate"] < 0)]
+    inter_clauses = "; ".join(
+        f"at {budget_text(r['budget'], tex=True)}, {fmt(r['estimate'], 3, signed=True)}\\,$\\pm$\\,"
+        f"{fmt(r['ci95'], 3)} ($p_{{\\mathrm{{Holm}}}}$ = {p_text(r['p_holm'], tex=True)}, MDE {fmt(r['mde'], 3)})"
+        for r in ran.to_dict("records")
+    )
+    if len(shown) and not len(against):
+        head = "shows prediction (1): keeping hard loses ground to keeping easy as the pool shrinks"
+    elif len(against) and not len(shown):
+        head = "shows the opposite of prediction (1): keeping hard gains on keeping easy as the pool shrinks"
+    elif len(shown):
+        head = "is mixed on prediction (1): the interaction with pool size changes sign across budgets"
+    else:
+        head = "does not show prediction (1): no detectable interaction of hard minus easy with pool size"
+    return {
+        "theory/abl4": f"{escape(name)} {head} (smallest minus full pool: {inter_clauses}; per pool: {pool_clauses})."
+    }

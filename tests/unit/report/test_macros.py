@@ -136,3 +136,111 @@ def test_comparison_macros_quote_the_within_domain_effect_and_leave_controls_out
     assert values["cmp/within/n_domain_only"] == "0" and values["cmp/within/n_worse"] == "0"
     plain = comparison_macros(_comparison_csv(), {"dsir": ("b10k", "high")}, 0.1)
     assert plain["tdom/bpb"] == "---" and plain["cmp/within/n_compared"] == "0"
+
+
+def _theory_csv(easy_wins_scarce: bool = True):
+    """theory.csv's shape: at f = 0.2, keep easy/hard at α_tot 2 and 40 per metric, and the unpruned curve."""
+    import pandas as pd
+
+    rows = []
+    for metric, hard_big in (("perfect", 0.013), ("imperfect", 0.016)):
+        easy_small, hard_small = (0.21, 0.46) if easy_wins_scarce else (0.46, 0.21)
+        for keep, small, big in (("easy", easy_small, 0.05), ("hard", hard_small, hard_big)):
+            for alpha, mean in ((2.0, small), (40.0, big)):
+                rows.append({"metric": metric, "keep": keep, "f": 0.2, "alpha_tot": alpha,
+                             "alpha_prune": 0.2 * alpha, "mean": mean, "ci95": 0.001, "n_seeds": 5})  # fmt: skip
+    for alpha, mean in ((4.0, 0.12), (16.0, 0.03)):
+        rows.append({"metric": "unpruned", "keep": "none", "f": 1.0, "alpha_tot": alpha, "alpha_prune": alpha,
+                     "mean": mean, "ci95": 0.002, "n_seeds": 5})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_theory_macros_say_whether_each_prediction_is_reproduced():
+    import numpy as np
+
+    from dqreview.report.macros import theory_macros
+
+    v = theory_macros(_theory_csv())
+    assert v["theory/pred1"].startswith(
+        "Prediction (1), scarce data: keep easy, abundant data: keep hard, is reproduced"
+    )
+    assert (
+        "keeping easy gives test error 0.210 against 0.460 for keeping hard at $\\alpha_{\\mathrm{tot}}=2$"
+        in v["theory/pred1"]
+    )
+    # the unpruned curve at α_prune = 8, interpolated in log α between 4 (0.12) and 16 (0.03): 0.075
+    curve = np.interp(np.log(8.0), np.log([4.0, 16.0]), [0.12, 0.03])
+    assert f"below the unpruned learning curve's {curve:.3f} there" in v["theory/pred2"]
+    assert (
+        "is reproduced" in v["theory/pred2"]
+        and "0.016, clearly worse than the perfect one" in v["theory/pred2"]
+    )
+    assert "is not reproduced" in theory_macros(_theory_csv(easy_wins_scarce=False))["theory/pred1"]
+
+
+def _contrasts_csv(pools: bool):
+    import pandas as pd
+
+    from dqreview.report.contrasts import contrast_table
+
+    seeds = [0, 1, 2]
+    runs = []
+    values = {("ssl", "pool", "high"): [2.0, 2.2, 2.1], ("ssl", "pool", "low"): [2.6, 2.9, 2.7]}
+    if pools:  # at the half pool easy wins: hard − easy rises as the pool shrinks
+        values |= {("ssl", "half", "high"): [3.4, 3.6, 3.5], ("ssl", "half", "low"): [2.8, 2.9, 2.8]}
+    for (m, var, k), xs in values.items():
+        runs += [{"metric": m, "variant": var, "keep": k, "budget": 0.1, "seed": s, "bpb/target": x}
+                 for s, x in zip(seeds, xs, strict=True)]  # fmt: skip
+    series = [{"label": f"{var} {k}", "metric": m, "variant": var, "keep": k} for (m, var, k) in values]
+    spec = {"title": "t", "question": "Scarce: easy?", "series": series,
+            "contrasts": [{"id": "hard-easy", "a": "pool high", "b": "pool low", "by": "pool"},
+                          {"id": "hard-easy-x-pool", "interaction": "hard-easy"}]}  # fmt: skip
+    table = contrast_table(
+        pd.DataFrame(runs), {"ablation4": spec}, {"ablation4": {"ssl/pool": 1.0, "ssl/half": 0.5}}
+    )
+    return pd.read_csv(pd.io.common.StringIO(table.to_csv(index=False))), spec
+
+
+def test_contrast_macros_give_each_ablation_its_question_answer_and_numbers():
+    from dqreview.report.macros import ablation_theory_macro, contrast_macros
+
+    table, spec = _contrasts_csv(pools=True)
+    v = contrast_macros(table, {"ablation4": spec, "ablation9": {"title": "no contrasts", "series": []}})
+    assert v["abl/ablation4/question"] == "Scarce: easy?"
+    answer = v["abl/ablation4/answer"]
+    assert answer.startswith("At 10\\%: hard-easy: ``half low'' beats ``half high'' by 0.667\\,$\\pm$\\,")
+    assert "hard-easy: ``pool high'' beats ``pool low'' by 0.633" in answer
+    assert (
+        "hard-easy-x-pool: hard-easy changes with pool size: hard-easy at the 50\\% pool minus at the full pool"
+        in answer
+    )
+    assert v["abl/ablation9/answer"] == "no contrast declared."
+    assert v["con/ablation4/hard-easy/0.10/est"] == fmt(-0.633333, 3, signed=True)
+    assert "con/ablation4/hard-easy/pool50/0.10/pholm" in v and "con/ablation4/hard-easy-x-pool/0.10/mde" in v
+    assert (v["family/contrasts/n"], v["family/contrasts/n_detected"]) == ("3", "3")
+    assert ablation_theory_macro(table, "ablation4")["theory/abl4"].startswith(
+        "ablation4 shows prediction (1)"
+    )
+    one, _ = _contrasts_csv(pools=False)
+    assert (
+        "cannot show prediction (1) in this configuration: it has one pool size"
+        in ablation_theory_macro(one, "ablation4")["theory/abl4"]
+    )
+    assert "was not drawn" in ablation_theory_macro(one, "ablation5")["theory/abl4"]
+
+
+def test_versus_random_macros_count_the_holm_adjusted_family():
+    import pandas as pd
+
+    from dqreview.report.macros import versus_random_macros
+
+    runs = pd.DataFrame(
+        [{"metric": m, "variant": "v", "keep": k, "budget": 0.1, "seed": s, "bpb/target": x + 0.01 * s * s}
+         for m, k, x in (("random", "high", 2.5), ("a", "high", 2.0), ("a", "low", 3.5), ("b", "high", 3.0))
+         for s in range(3)]
+    )  # fmt: skip
+    assert versus_random_macros(runs) == {
+        "family/random/n": "2",
+        "family/random/n_better": "1",
+        "family/random/n_worse": "1",
+    }

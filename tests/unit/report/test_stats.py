@@ -11,6 +11,7 @@ from dqreview.report.stats import (
     gap_columns,
     minimal_detectable_effect,
     paired_differences,
+    paired_t_power,
     pearson_with_ci,
     versus_random_columns,
 )
@@ -27,13 +28,25 @@ def test_paired_differences_pair_by_seed():
     )
 
 
-def test_minimal_detectable_effect():
-    # with many pairs the formula tends to the normal one: (1.96 + 0.8416) * sd / sqrt(n)
+def test_minimal_detectable_effect_is_the_exact_noncentral_t_value():
+    # 3 pairs: 3.264·sd exactly (the normal approximation with t quantiles said 3.10·sd)
+    assert minimal_detectable_effect(1.0, 3) == pytest.approx(3.264, abs=1e-3)
+    assert minimal_detectable_effect(0.1, 3) == pytest.approx(0.3264, abs=1e-4)  # linear in the spread
+    assert (stats.t.ppf(0.975, 2) + stats.t.ppf(0.8, 2)) / 3**0.5 == pytest.approx(3.10, abs=0.01)
+    # with many pairs it tends to the normal formula (1.96 + 0.8416) · sd / √n
     assert minimal_detectable_effect(1.0, 10_000) == pytest.approx((1.959964 + 0.841621) / 100, rel=1e-3)
-    assert minimal_detectable_effect(0.1, 3) == pytest.approx(
-        (stats.t.ppf(0.975, 2) + stats.t.ppf(0.8, 2)) * 0.1 / 3**0.5
-    )
+    assert paired_t_power(minimal_detectable_effect(1.0, 5), 5) == pytest.approx(0.8, abs=1e-8)
     assert math.isnan(minimal_detectable_effect(0.1, 1))
+
+
+def test_minimal_detectable_effect_has_power_08_in_simulation():
+    # paired t-tests on simulated differences at the MDE reject 80% of the time
+    rng = np.random.default_rng(0)
+    for n in (3, 5):
+        effect = minimal_detectable_effect(1.0, n)
+        x = rng.normal(effect, 1.0, size=(200_000, n))
+        t = x.mean(axis=1) / (x.std(axis=1, ddof=1) / np.sqrt(n))
+        assert (np.abs(t) > stats.t.ppf(0.975, n - 1)).mean() == pytest.approx(0.8, abs=0.004)
 
 
 def test_pearson_with_ci():
