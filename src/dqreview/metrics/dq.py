@@ -13,9 +13,9 @@ per-document Task2Vec vectors (no probe runs here):
   a mean pairwise distance, does not reward isolated outliers (planted noise) for being far from everything.
   ``C`` is chosen by ``cover``:
 
-  - ``documents`` (the default the configs use): the pool's own documents, at most ``k`` of them (the
-    smallest hash(id, seed)); with ``k`` ≥ the pool size, ``C`` is the whole pool (facility location over
-    the ground set). ``sim`` = the cosine similarity of the raw Fisher vectors (an inner product of the
+  - ``documents`` (what the configs use): every pool document (facility location over the ground set;
+    nothing is drawn, so no seed); ``sample``: ``k`` pool documents, those with the smallest hash(id, seed)
+    (for pools whose n² similarities do not fit in memory). ``sim`` = the cosine similarity of the raw Fisher vectors (an inner product of the
     L2-normalised vectors, one matrix product; the Task2Vec cosine normalises every PAIR by ``f_a + f_b``
     and has no such form, so n·|C| of them would cost O(n·|C|·D) elementwise operations outside BLAS).
     Every pick covers its own point, so the term keeps growing until the picks have covered ``C``: it does
@@ -61,18 +61,23 @@ REFRESH_BLOCK = 64
 
 
 class DQParams(Params):
-    """``alpha`` (required, in [0, 1]; 1 = alignment only); the coverage set ``cover`` (``documents``: at
-    most ``k`` pool documents, drawn with ``seed``, all of them when ``k`` ≥ the pool; ``pool`` / ``target``:
-    ``k`` k-means prototypes with ``seed``, ``n_iter``, ``n_init``, fitted on at most ``kmeans_sample``
-    documents drawn with ``seed``; every document is then scored against them)."""
+    """``alpha`` (required, in [0, 1]; 1 = alignment only); the coverage set ``cover`` (``documents``: every
+    pool document, drawing nothing; ``sample``: ``k`` pool documents drawn with ``seed``, all of them when
+    ``k`` ≥ the pool; ``pool`` / ``target``: ``k`` k-means prototypes with ``seed``, ``n_iter``, ``n_init``,
+    fitted on at most ``kmeans_sample`` documents drawn with ``seed``; every document is then scored against
+    them)."""
 
     alpha: Annotated[float, Ge(0), Le(1)]
     k: Annotated[int, Ge(1)] = 20
-    cover: Literal["pool", "target", "documents"] = "pool"
+    cover: Literal["pool", "target", "documents", "sample"] = "pool"
     seed: RunSeed = 0
     n_iter: Annotated[int, Ge(1)] = 30
     n_init: Annotated[int, Ge(1)] = 2
     kmeans_sample: Annotated[int, Ge(1)] = 2000
+
+    def run_seed_fields(self) -> list[str]:
+        # the whole pool as the coverage set draws nothing: no scoring seed to fix or follow
+        return [] if self.cover == "documents" else super().run_seed_fields()
 
 
 def greedy_order(
@@ -177,9 +182,9 @@ def greedy_state(
 ) -> dict[str, np.ndarray]:
     """Greedy order of the whole pool: ``ids`` (str), ``rank`` (int64), ``alignment``, ``objective``.
 
-    ``alignment`` is each document's ``1 − d(f_i, mean target vector)``; the coverage set is (``cover``) at
-    most ``k`` pool documents (the smallest hash(id, seed); the whole pool when ``k`` ≥ its size) with the
-    cosine similarity of their Fisher vectors, or ``k`` :func:`task2vec_kmeans` centroids of the pool
+    ``alignment`` is each document's ``1 − d(f_i, mean target vector)``; the coverage set is (``cover``)
+    every pool document (``documents``) or ``k`` of them (``sample``: the smallest hash(id, seed); the whole
+    pool when ``k`` ≥ its size) with the cosine similarity of their Fisher vectors, or ``k`` :func:`task2vec_kmeans` centroids of the pool
     (``cover="pool"``) or of the target, fitted on at most ``kmeans_sample`` documents (the smallest
     hash(id, seed) of the pool, the first target rows), with ``1 −`` the Task2Vec cosine distance.
     """
@@ -191,8 +196,8 @@ def greedy_state(
     if T.ndim != 2 or T.shape[1] != X.shape[1]:
         raise DQError(f"dq: target Task2Vec vectors {T.shape} do not match the pool's {X.shape}")
     alignment = 1.0 - distance_matrix(X, T.mean(axis=0), "cosine")[:, 0]
-    if cover == "documents":
-        similarity = document_similarity(X, ids, k, seed)
+    if cover in ("documents", "sample"):
+        similarity = document_similarity(X, ids, len(ids) if cover == "documents" else k, seed)
     else:
         base = X if cover == "pool" else T
         if k > len(base):

@@ -132,12 +132,12 @@ def test_document_cover_set():
         dq.document_similarity(X, ids, 5, seed=3)
 
 
-@pytest.mark.parametrize("cover", ["pool", "documents"])
+@pytest.mark.parametrize("cover", ["pool", "documents", "sample"])
 def test_dq_scores_do_not_depend_on_sharding_or_row_order(cover):
     X, _ = t2v_blobs(n_per=6)
     ids = np.array([f"d{i:03d}" for i in range(len(X))])
     T = X[:4]
-    p = {"alpha": 0.5, "k": 3 if cover == "pool" else 7, "cover": cover, "kmeans_sample": 10}  # keyed by id
+    p = {"alpha": 0.5, "k": 3 if cover == "pool" else 7, "cover": cover, "kmeans_sample": 10}  # samples by id
     state = dq_fit(X, ids, T, p)
     perm = np.random.default_rng(0).permutation(len(X))
     state2 = dq_fit(X[perm], ids[perm], T, p)
@@ -145,6 +145,17 @@ def test_dq_scores_do_not_depend_on_sharding_or_row_order(cover):
     b = dq_score(pd.DataFrame({"id": ids[perm]}), state2, p).set_index("id")["score"]
     pd.testing.assert_series_equal(a.sort_index(), b.sort_index())
     assert sorted(a.to_numpy()) == [-float(r) for r in range(len(X) - 1, -1, -1)]
+
+
+def test_only_drawn_coverage_sets_have_a_scoring_seed():
+    assert DQ.params({"alpha": 0.5, "cover": "documents", "seed": "run"}).run_seed_fields() == []
+    for cover in ("sample", "pool", "target"):
+        assert DQ.params({"alpha": 0.5, "cover": cover, "seed": "run"}).follows_run_seed
+    X, _ = t2v_blobs(n_per=5)
+    ids = np.array([f"d{i:03d}" for i in range(len(X))])
+    every = dq_fit(X, ids, X[:3], {"alpha": 0.5, "cover": "documents"})
+    whole = dq_fit(X, ids, X[:3], {"alpha": 0.5, "cover": "sample", "k": 99, "seed": 4})  # k >= the pool
+    np.testing.assert_array_equal(every["rank"], whole["rank"])
 
 
 def test_dq_params():
@@ -167,7 +178,10 @@ def test_dq_params():
         ({}, r"params: missing required key\(s\) \['alpha'\]"),
         ({"alpha": 1.5}, r"params\.alpha: expected a number >= 0 and <= 1; got 1\.5"),
         ({"alpha": True}, r"params\.alpha: expected a number >= 0 and <= 1; got True"),
-        ({"alpha": 0.5, "cover": "x"}, r"params\.cover: 'x' is not one of \['pool', 'target', 'documents'\]"),
+        (
+            {"alpha": 0.5, "cover": "x"},
+            r"params\.cover: 'x' is not one of \['pool', 'target', 'documents', 'sample'\]",
+        ),
         ({"alpha": 0.5, "k": 0}, r"params\.k: expected an integer >= 1; got 0"),
         ({"alpha": 0.5, "kmeans_sample": 0}, r"params\.kmeans_sample: expected an integer >= 1; got 0"),
         ({"alpha": 0.5, "seed": -2}, r"params\.seed: expected an integer >= 0 or one of \['run'\]; got -2"),
