@@ -458,6 +458,8 @@ def ablation_curve(
         bx.set_ylabel("Δ bits per byte vs random, same seed")
         bx.set_title("(b) paired Δ from random (< 0: better)", loc="left")
         handles, names = ax.get_legend_handles_labels()
+        first = sorted(range(len(names)), key=lambda i: not names[i].startswith("budget "))  # budgets first
+        handles, names = [handles[i] for i in first], [names[i] for i in first]
         handles.append(Line2D([], [], color="0.3", linestyle=":", linewidth=1))
         names.append("dotted: random at that budget")
         if arm is not None and len(arm):
