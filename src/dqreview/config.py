@@ -249,15 +249,17 @@ def _check_required_outputs(parsed: dict) -> None:
 
 
 def _check_ablations(config: dict, method_figures: set[str]) -> None:
-    """Ablation names must not take a fixed figure's name or a method's; contrasts must be well formed."""
+    """Ablation names must not take a fixed figure's name or a method's; contrasts must be well formed; a swept
+    parameter (``x``) is given for every series or for none, once per label, with the ablation's ``x_label``."""
     reserved = sorted({*paths.FIGURES, *method_figures})
     for name, spec in config.get("review", {}).get("ablations", {}).items():
+        key = f"review.ablations.{name}"
         if name in reserved:
             raise DQError(
-                f"config key 'review.ablations.{name}': {name!r} is the name of a fixed figure "
-                f"({paths.figure(name)}); reserved: {reserved}"
+                f"{key}: {name!r} is the name of a fixed figure ({paths.figure(name)}); reserved: {reserved}"
             )
         _check_contrasts(name, spec)
+        _check_swept_parameter(key, spec)
 
 
 def _check_contrasts(name: str, spec: dict) -> None:
@@ -299,6 +301,33 @@ def _check_contrasts(name: str, spec: dict) -> None:
             if c["a"] == c["b"]:
                 raise DQError(f"config key '{at}': 'a' and 'b' are the same series {c['a']!r}")
         seen[c["id"]] = c
+
+
+def _check_swept_parameter(key: str, spec: dict) -> None:
+    """An ablation's ``x``: on every series or none, one value per label, named by ``x_label``."""
+    with_x = [j for j, s in enumerate(spec.get("series", [])) if "x" in s]
+    if not with_x:
+        if "x_label" in spec:
+            raise DQError(
+                f"config key '{key}.x_label': no series has an 'x'; give each series its x or drop x_label"
+            )
+        return
+    without = [j for j in range(len(spec["series"])) if j not in with_x]
+    if without:
+        raise DQError(
+            f"config key '{key}.series{without}': no 'x' while series{with_x} have one; give every series its x or none"
+        )
+    if "x_label" not in spec:
+        raise DQError(
+            f"config key '{key}': the series carry an 'x'; add 'x_label' (the name of the swept parameter)"
+        )
+    x_of: dict[str, float] = {}
+    for j, s in enumerate(spec["series"]):
+        if x_of.setdefault(s["label"], s["x"]) != s["x"]:
+            raise DQError(
+                f"config key '{key}.series[{j}]': label {s['label']!r} has x {s['x']} here and {x_of[s['label']]} "
+                "before; one x per label"
+            )
 
 
 def drop_incomplete_ablations(config: dict) -> list[str]:

@@ -145,3 +145,40 @@ def test_noise_is_an_ordinary_domain_name():
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["domains"][0]["name"] = "noise"
     validate_config(cfg, load_schema(REPO / "workflow/schemas/config.schema.yaml"))
+
+
+def _ablation2(c):
+    return c["review"]["ablations"]["ablation2"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda c: _ablation2(c)["series"][1].pop("x"),
+            "'review.ablations.ablation2.series[1]': no 'x' while",
+        ),
+        (
+            lambda c: _ablation2(c).pop("x_label"),
+            "'review.ablations.ablation2': the series carry an 'x'; add",
+        ),
+        (
+            lambda c: [s.pop("x") for s in _ablation2(c)["series"]],
+            "'review.ablations.ablation2.x_label': no series has an 'x'",
+        ),
+        (
+            lambda c: _ablation2(c)["series"].append({**_ablation2(c)["series"][0], "x": 3}),
+            "'review.ablations.ablation2.series[4]': label 'dq, alpha = 1 (alignment alone)' has x 3 here",
+        ),
+        (
+            lambda c: _ablation2(c)["series"][0].__setitem__("x", "one"),
+            "review.ablations.ablation2.series[0].x",
+        ),
+    ],
+)
+def test_ablation_x_errors_name_the_key(mutate, expected):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    mutate(cfg)
+    with pytest.raises(DQError) as info:
+        validate_config(cfg, load_schema(REPO / "workflow/schemas/config.schema.yaml"))
+    assert expected in str(info.value)

@@ -123,7 +123,12 @@ def test_a_fixed_seed_keeps_one_state_and_the_table_says_so(tiny):
 
 
 def test_task2vec_methods_report_the_fixed_probe_and_labels(tiny):
-    plan = Plan(_with_seed(tiny, "dq", "a0.5", "run"), REPO)
+    config = copy.deepcopy(tiny)  # dq covering a drawn sample of the pool (tiny covers all of it: no seed)
+    next(e for e in config["metrics"] if e["name"] == "dq")["variants"][1]["params"].update(
+        cover="sample", k=5
+    )
+    plan = Plan(_with_seed(config, "dq", "a0.5", "run"), REPO)
+    assert not Plan(tiny, REPO).scored_per_seed("dq", "a0.5")
     # a mean prototype draws nothing: one shared state, and only the Task2Vec stage is fixed
     assert not plan.scored_per_seed("t2v_align", "tgt-mean")
     assert plan.scoring_fixed("t2v_align", "tgt-mean") == "probe and Task2Vec labels (seed 0)"

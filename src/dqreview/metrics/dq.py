@@ -7,23 +7,39 @@ per-document Task2Vec vectors (no probe runs here):
 * alignment of a document ``a_i = 1 − d(f_i, f_T)``, with ``f_T`` the target-ref set embedding (the mean of
   its documents' vectors) and ``d`` the Task2Vec cosine distance; the set's alignment term is the MEAN of
   its members' ``a_i``;
-* diversity of a set = how well it covers ``k`` Task2Vec prototypes ``c_j`` (the :func:`task2vec_kmeans`
-  centroids of the pool, ``cover="pool"``, or of target ref, ``cover="target"``; fitted on at most
-  ``kmeans_sample`` documents, those with the smallest hash(id, seed)):
-  ``div(S) = (1/k) Σ_j max_{s ∈ S} (1 − d(f_s, c_j))`` (0 for the empty set). It is a facility-location
-  function — monotone and submodular — so it rewards spreading the selection over regions of Task2Vec space
-  and, unlike a mean pairwise distance, does not reward isolated outliers (planted noise) for being far
-  from everything.
+* diversity of a set = how well it covers a coverage set ``C`` of ``|C|`` points ``c_j``:
+  ``div(S) = (1/|C|) Σ_j max_{s ∈ S} sim(f_s, c_j)`` (0 for the empty set), a facility-location function —
+  monotone and submodular — so it rewards spreading the selection over regions of Task2Vec space and, unlike
+  a mean pairwise distance, does not reward isolated outliers (planted noise) for being far from everything.
+  ``C`` is chosen by ``cover``:
 
-Greedy: start empty; at step ``m`` add the candidate maximising
-``J(S ∪ {c}) = α (A + a_c)/(m + 1) + (1 − α) (1/k) Σ_j max(cur_j, s_cj)`` where ``A`` is the running sum of
-alignments and ``cur_j`` the running per-prototype maximum (incremental sums): O(n·k) per step with the
-(n, k) similarity matrix computed once. Once no candidate can raise any ``cur_j`` the diversity term is
-constant for every later step, so the remaining order is by alignment (exactly what the greedy would do).
-Ties go to the smaller id, so the order does not depend on sharding.
+  - ``documents`` (what the configs use): every pool document (facility location over the ground set;
+    nothing is drawn, so no seed); ``sample``: ``k`` pool documents, those with the smallest hash(id, seed)
+    (for pools whose n² similarities do not fit in memory). ``sim`` = the cosine similarity of the raw
+    Fisher vectors (an inner product of the L2-normalised vectors, one matrix product; the Task2Vec cosine
+    normalises every PAIR by ``f_a + f_b`` and has no such form, so n·|C| of them would cost O(n·|C|·D)
+    elementwise operations outside BLAS).
+    Every pick covers its own point, so the term keeps growing until the picks have covered ``C``: it does
+    not saturate before the budget as long as ``|C|`` is at least the number of documents the largest budget
+    admits;
+  - ``pool`` / ``target``: ``k`` :func:`task2vec_kmeans` centroids of the pool or of target ref (fitted on at
+    most ``kmeans_sample`` documents, those with the smallest hash(id, seed)), ``sim = 1 − d`` (Task2Vec
+    cosine). With ``k`` ≪ the budget this term SATURATES: once every prototype has its closest pool document
+    picked, no pick changes it and the rest of the order is by alignment alone (measured in docs/methods.md).
+
+Greedy (:func:`greedy_order`): start empty; at step ``m`` add the candidate maximising
+``J(S ∪ {c}) = α (A + a_c)/(m + 1) + (1 − α) (div(S) + Δ_c)`` with ``A`` the running sum of alignments and
+``Δ_c = (1/|C|) Σ_j max(0, sim(c, j) − cur_j)`` the coverage gain (``cur_j`` = the running per-point maximum).
+Lazily (Minoux): ``Δ_c`` only shrinks as ``S`` grows (submodularity), so a stale ``Δ_c`` gives an upper bound
+of the candidate's ``J``; the alignment part is recomputed exactly for every candidate at every step (O(n)),
+and only candidates whose bound reaches the best are re-evaluated (O(|C|) each, in blocks). The pick is the
+exact greedy argmax; ties go to the smaller id (the scan order), so the order does not depend on sharding.
+Cost: O(n·|C|·D) for the similarity matrix (float32, n·|C|·4 bytes of memory), then O(n) per step plus
+O(|C|) per re-evaluation: O(n²) + O(R·|C|) for the whole order with R re-evaluations (R ≤ n² in the worst
+case; the default's 5269 documents, |C| = all of them, take 12–19 s per order on a loaded core).
 
 score = −(greedy rank) (the first pick scores 0), so ``select`` takes prefixes of the greedy order;
-keep=high only.
+keep=high only. :func:`saturation_index` measures where the diversity term stops changing the order.
 """
 
 from __future__ import annotations
@@ -41,30 +57,39 @@ from dqreview.metrics.t2v_align import task2vec_kmeans
 from dqreview.params import Ge, Le, Params, RunSeed
 from dqreview.task2vec import distance_matrix
 
+#: Candidates re-evaluated at once when the best upper bound is stale (one (B, |C|) block).
+REFRESH_BLOCK = 64
+
 
 class DQParams(Params):
-    """``alpha`` (required, in [0, 1]; 1 = alignment only), ``k`` prototypes of the ``cover`` set, their
-    k-means ``seed``, ``n_iter``, ``n_init``, and ``kmeans_sample`` (the prototypes are fitted on at most
-    this many documents, drawn with ``seed``; every document is then scored against them)."""
+    """``alpha`` (required, in [0, 1]; 1 = alignment only); the coverage set ``cover`` (``documents``: every
+    pool document, drawing nothing; ``sample``: ``k`` pool documents drawn with ``seed``, all of them when
+    ``k`` ≥ the pool; ``pool`` / ``target``: ``k`` k-means prototypes with ``seed``, ``n_iter``, ``n_init``,
+    fitted on at most ``kmeans_sample`` documents drawn with ``seed``; every document is then scored against
+    them)."""
 
     alpha: Annotated[float, Ge(0), Le(1)]
     k: Annotated[int, Ge(1)] = 20
-    cover: Literal["pool", "target"] = "pool"
+    cover: Literal["pool", "target", "documents", "sample"] = "pool"
     seed: RunSeed = 0
     n_iter: Annotated[int, Ge(1)] = 30
     n_init: Annotated[int, Ge(1)] = 2
     kmeans_sample: Annotated[int, Ge(1)] = 2000
 
+    def run_seed_fields(self) -> list[str]:
+        # the whole pool as the coverage set draws nothing: no scoring seed to fix or follow
+        return [] if self.cover == "documents" else super().run_seed_fields()
+
 
 def greedy_order(
     alignment: np.ndarray, similarity: np.ndarray, alpha: float, tie_key: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy maximisation of ``α · mean alignment + (1 − α) · facility-location coverage``.
+    """Exact lazy greedy maximisation of ``α · mean alignment + (1 − α) · facility-location coverage``.
 
     Parameters
     ----------
     alignment : (n,) per-document alignment ``a_i``.
-    similarity : (n, k) similarity of each document to each prototype (``1 − d``).
+    similarity : (n, |C|) similarity of each document to each coverage point.
     alpha : weight of the alignment term.
     tie_key : (n,), optional
         Candidates are scanned in ``argsort(tie_key)`` order and the first best wins (default: row order).
@@ -75,36 +100,73 @@ def greedy_order(
     objective : (n,) float64, ``J`` of the prefix after each pick.
     """
     a = np.asarray(alignment, dtype=np.float64)
-    S = np.asarray(similarity, dtype=np.float64)
-    n, k = S.shape
+    S = np.asarray(similarity)
+    if S.dtype not in (np.float32, np.float64):
+        S = S.astype(np.float64)
+    n, size = S.shape
     if a.shape != (n,):
         raise DQError(f"dq: {a.shape} alignments for {n} documents")
     perm = np.argsort(tie_key, kind="stable") if tie_key is not None else np.arange(n)
     a, S = a[perm], S[perm]
-    remaining = np.ones(n, dtype=bool)
-    cur = np.zeros(k)  # best similarity to each prototype so far (empty set: 0)
-    total_align = 0.0
-    order, objective = [], []
+    cur = np.zeros(size, dtype=S.dtype)  # best similarity to each coverage point so far (empty set: 0)
+    gain = np.maximum(S, 0).sum(axis=1, dtype=np.float64) / size  # Δ_c for the empty set (upper bounds later)
+    fresh = np.zeros(n, dtype=np.int64)  # the step at which gain[c] was computed
+    taken = np.zeros(n, dtype=bool)
+    total_align, coverage = 0.0, 0.0
+    order, objective = np.empty(n, dtype=np.int64), np.empty(n)
     for m in range(n):
-        cover = np.maximum(S, cur).mean(axis=1)
-        if m and not (S[remaining] > cur).any():
-            # coverage can no longer change: the rest goes by alignment (ties by scan order)
-            rest = np.flatnonzero(remaining)
-            rest = rest[np.argsort(-a[rest], kind="stable")]
-            for i in rest:
-                total_align += a[i]
-                order.append(i)
-                objective.append(alpha * total_align / len(order) + (1 - alpha) * cur.mean())
-            break
-        gain = alpha * (total_align + a) / (m + 1) + (1 - alpha) * cover
-        gain[~remaining] = -np.inf
-        best = int(np.argmax(gain))
-        order.append(best)
-        objective.append(float(gain[best]))
-        remaining[best] = False
+        while True:
+            bound = alpha * (total_align + a) / (m + 1) + (1 - alpha) * gain
+            bound[taken] = -np.inf
+            best = int(np.argmax(bound))  # the first maximum: the smallest tie key
+            if fresh[best] == m or gain[best] == 0.0:  # exact (a zero gain cannot shrink)
+                break
+            # the best bound is stale: re-evaluate it and every candidate whose bound may beat it
+            top = np.union1d(np.argpartition(-bound, min(REFRESH_BLOCK, n - 1))[:REFRESH_BLOCK], best)
+            top = top[(fresh[top] != m) & ~taken[top]]
+            gain[top] = np.maximum(S[top] - cur, 0).sum(axis=1, dtype=np.float64) / size
+            fresh[top] = m
+        order[m] = best
+        taken[best] = True
         total_align += a[best]
-        cur = np.maximum(cur, S[best])
-    return perm[np.asarray(order, dtype=np.int64)], np.asarray(objective)
+        np.maximum(cur, S[best], out=cur)
+        coverage = float(cur.sum(dtype=np.float64)) / size
+        objective[m] = alpha * total_align / (m + 1) + (1 - alpha) * coverage
+    return perm[order], objective
+
+
+def saturation_index(order: np.ndarray, alignment: np.ndarray, tie_key: np.ndarray | None = None) -> int:
+    """The number of leading picks of ``order`` after which the rest is ordered by alignment alone.
+
+    That is the first pick index from which on the diversity term no longer changes the order (0: the whole
+    order is the alignment order; ``len(order)``: never — impossible, the last pick is trivially ordered).
+    Ties in alignment go by ``tie_key`` (default: row index), as in :func:`greedy_order`.
+    """
+    a = np.asarray(alignment, dtype=np.float64)
+    key = np.arange(len(a)) if tie_key is None else np.asarray(tie_key)
+    pos = np.empty(len(a), dtype=np.int64)
+    pos[np.lexsort((key, -a))] = np.arange(len(a))  # rank in the alignment order
+    r = pos[np.asarray(order)]
+    descents = np.flatnonzero(r[1:] < r[:-1])
+    return int(descents[-1] + 1) if len(descents) else 0
+
+
+def document_similarity(X: np.ndarray, ids: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """(n, |C|) float32 cosine similarity of every pool document to the coverage documents ``C``: the ``k``
+    documents with the smallest hash(id, seed), in id order (all of them when ``k`` ≥ n)."""
+    norms = np.linalg.norm(X, axis=1)
+    if (norms == 0).any():
+        raise DQError(
+            f"dq: pool document {str(ids[np.flatnonzero(norms == 0)[0]])!r} has a zero Task2Vec vector (no "
+            "cosine similarity); rebuild the t2v shards"
+        )
+    U = (X / norms[:, None]).astype(np.float32)
+    if k >= len(ids):
+        cover = np.argsort(ids, kind="stable")
+    else:
+        cover = np.argsort(unit_uniform(ids, seed), kind="stable")[:k]
+        cover = cover[np.argsort(ids[cover], kind="stable")]
+    return U @ U[cover].T
 
 
 def greedy_state(
@@ -121,9 +183,11 @@ def greedy_state(
 ) -> dict[str, np.ndarray]:
     """Greedy order of the whole pool: ``ids`` (str), ``rank`` (int64), ``alignment``, ``objective``.
 
-    ``alignment`` is each document's ``1 − d(f_i, mean target vector)``; the coverage prototypes are
-    :func:`task2vec_kmeans` centroids of the pool (``cover="pool"``) or of the target, fitted on at most
-    ``kmeans_sample`` documents (the smallest hash(id, seed) of the pool, the first target rows).
+    ``alignment`` is each document's ``1 − d(f_i, mean target vector)``; the coverage set is (``cover``)
+    every pool document (``documents``) or ``k`` of them (``sample``: the smallest hash(id, seed); the whole
+    pool when ``k`` ≥ its size) with the cosine similarity of their Fisher vectors, or ``k`` :func:`task2vec_kmeans` centroids of the pool
+    (``cover="pool"``) or of the target, fitted on at most ``kmeans_sample`` documents (the smallest
+    hash(id, seed) of the pool, the first target rows), with ``1 −`` the Task2Vec cosine distance.
     """
     X = np.asarray(pool_t2v, dtype=np.float64)
     ids = np.asarray(pool_ids).astype(str)
@@ -133,17 +197,20 @@ def greedy_state(
     if T.ndim != 2 or T.shape[1] != X.shape[1]:
         raise DQError(f"dq: target Task2Vec vectors {T.shape} do not match the pool's {X.shape}")
     alignment = 1.0 - distance_matrix(X, T.mean(axis=0), "cosine")[:, 0]
-    base = X if cover == "pool" else T
-    if k > len(base):
-        raise DQError(
-            f"dq: k={k} is more prototypes than the {len(base)} {cover} documents; lower the variant's k"
-        )
-    if len(base) > kmeans_sample:
-        # the documents with the smallest hash(id, seed) (pool), so the sample does not depend on row order
-        key = unit_uniform(ids, seed) if cover == "pool" else np.arange(len(base))
-        base = base[np.sort(np.argsort(key, kind="stable")[:kmeans_sample])]
-    centres = task2vec_kmeans(base, k, seed, "cosine", n_iter, n_init)
-    similarity = 1.0 - distance_matrix(X, centres, "cosine")
+    if cover in ("documents", "sample"):
+        similarity = document_similarity(X, ids, len(ids) if cover == "documents" else k, seed)
+    else:
+        base = X if cover == "pool" else T
+        if k > len(base):
+            raise DQError(
+                f"dq: k={k} is more prototypes than the {len(base)} {cover} documents; lower the variant's k"
+            )
+        if len(base) > kmeans_sample:
+            # the documents with the smallest hash(id, seed) (pool), so the sample does not depend on row order
+            key = unit_uniform(ids, seed) if cover == "pool" else np.arange(len(base))
+            base = base[np.sort(np.argsort(key, kind="stable")[:kmeans_sample])]
+        centres = task2vec_kmeans(base, k, seed, "cosine", n_iter, n_init)
+        similarity = 1.0 - distance_matrix(X, centres, "cosine")
     order, objective = greedy_order(alignment, similarity, alpha, tie_key=ids)
     rank = np.empty(len(ids), dtype=np.int64)
     rank[order] = np.arange(len(ids))

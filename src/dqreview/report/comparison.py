@@ -235,7 +235,8 @@ def ablation_table(runs: pd.DataFrame, spec: dict, pool_fractions: dict[str, flo
         mean's ``heldout_bpb``, ``:ci95``, ``:diff_vs_random``, ``:diff_ci95``; where the series has a
         domain-matched control, its mean (``matched_control``, ``matched_control:ci95``), its paired difference
         from random (``matched_control:diff_vs_random``, ``:diff_ci95``) and the within-domain effect
-        (``within_domain_diff``, ``within_domain_ci95``: series − control, paired by seed).
+        (``within_domain_diff``, ``within_domain_ci95``: series − control, paired by seed); where the series
+        carry a swept parameter's ``x``, an ``x`` column after ``budget``.
     """
     if HELDOUT_MEAN not in runs:
         runs = add_heldout_mean(runs)
@@ -263,6 +264,9 @@ def ablation_table(runs: pd.DataFrame, spec: dict, pool_fractions: dict[str, flo
     table = table.merge(_series_controls(runs, spec, random), on=keys, how="left")
     order = {s["label"]: i for i, s in enumerate(spec["series"])}
     first = ["series", "budget", "epochs"]
+    if all("x" in s for s in spec["series"]):
+        table["x"] = table["series"].map({s["label"]: float(s["x"]) for s in spec["series"]})
+        first = ["series", "budget", "x", "epochs"]
     table = table[first + [c for c in table.columns if c not in first]]
     return table.sort_values(keys, key=lambda c: c.map(order) if c.name == "series" else c, ignore_index=True)
 

@@ -321,11 +321,17 @@ def ablation(
     optionally matched_control, matched_control:ci95, matched_control:diff_vs_random, matched_control:diff_ci95;
     ``random``: budget, mean, ci95; ``full``: the whole-pool runs (``bpb/target``, ``epochs``; may be empty);
     ``arm``: :func:`dqreview.report.comparison.target_domain_arm` (budget, mean, ci95, diff, diff_ci95).
+
+    An ablation whose series carry a numeric ``x`` (a parameter swept across them) is drawn against it
+    instead, one line per budget (:func:`ablation_curve`).
     """
     import textwrap
 
     from matplotlib.lines import Line2D
 
+    if any("x" in s for s in spec["series"]):
+        ablation_curve(table, random, full, spec, path, arm)
+        return
     labels = list(dict.fromkeys(s["label"] for s in spec["series"]))
     styles = series_styles(labels)
     with paper_style():
@@ -380,6 +386,90 @@ def ablation(
         _budget_ticks(bx, table)
         bx.set_ylabel("Δ bits per byte vs random, same seed")
         bx.set_title("(b) paired Δ from random (< 0: better)", loc="left")
+        title = textwrap.fill(spec["title"], 95) + (
+            f"\n{textwrap.fill(spec['question'], 95)}" if spec.get("question") else ""
+        )
+        fig.suptitle(title)
+        save_figure(fig, path)
+
+
+def ablation_curve(
+    table: pd.DataFrame,
+    random: pd.DataFrame,
+    full: pd.DataFrame,
+    spec: dict,
+    path,
+    arm: pd.DataFrame | None = None,
+) -> None:
+    """An ablation that sweeps one parameter: each series is the point ``x`` of the sweep (``spec['series']``
+    items' ``x``, axis ``spec['x_label']``). (a) bits per byte against ``x``, one line per budget (mean ± 95%
+    CI over seeds), with that budget's random (dotted) and target-domain-only random (dash-dot) as
+    horizontal lines in its colour and the whole pool dashed grey; (b) the paired difference from random
+    against ``x``, one line per budget. Domain-matched controls, where the table has them, are hollow.
+    ``table``, ``random``, ``full`` and ``arm`` as in :func:`ablation`."""
+    import textwrap
+
+    from matplotlib.lines import Line2D
+
+    x_of = {s["label"]: float(s["x"]) for s in spec["series"]}
+    data = table[table["series"].isin(x_of)].assign(x=lambda t: t["series"].map(x_of))
+    budgets = sorted(data["budget"].unique())
+    epochs = data.groupby("budget")["epochs"].mean()
+    styles = series_styles(budgets)
+    with paper_style():
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(TEXT_WIDTH_IN, 3.6), constrained_layout=True)
+        controlled = False
+        for budget in budgets:
+            colour, marker = styles[budget]
+            g = data[data["budget"] == budget].sort_values("x")
+            name = f"budget {budget:.0%} ({epochs_text(float(epochs[budget]))} ep)"
+            ax.errorbar(g["x"], g["target_bpb"], yerr=_ci(g["ci95"]), color=colour, marker=marker, markersize=4,
+                        linewidth=1, capsize=2, label=name)  # fmt: skip
+            bx.errorbar(g["x"], g["diff_vs_random"], yerr=_ci(g["diff_ci95"]), color=colour, marker=marker,
+                        markersize=4, linewidth=1, capsize=2)  # fmt: skip
+            r = random[np.isclose(random["budget"], budget)]
+            if len(r):
+                ax.axhline(float(r["mean"].iloc[0]), color=colour, linestyle=":", linewidth=1)
+            if arm is not None and len(arm):
+                a = arm[np.isclose(arm["budget"], budget)]
+                if len(a):
+                    ax.axhline(float(a["mean"].iloc[0]), color=colour, linestyle="-.", linewidth=0.8)
+                    bx.axhline(float(a["diff"].iloc[0]), color=colour, linestyle="-.", linewidth=0.8)
+            if "matched_control" in g and g["matched_control"].notna().any():
+                controlled = True
+                c = g[g["matched_control"].notna()]
+                ax.errorbar(c["x"], c["matched_control"], yerr=_ci(c["matched_control:ci95"]), color=colour,
+                            marker=marker, **HOLLOW)  # fmt: skip
+                bx.errorbar(c["x"], c["matched_control:diff_vs_random"], yerr=_ci(c["matched_control:diff_ci95"]),
+                            color=colour, marker=marker, **HOLLOW)  # fmt: skip
+        if len(full):
+            label = full_pool_label(float(full["epochs"].mean()))
+            ax.axhline(
+                float(full["bpb/target"].mean()), color="0.3", linestyle="--", linewidth=1, label=label
+            )
+        xs = sorted(set(x_of.values()))
+        for axis in (ax, bx):
+            axis.set_xticks(xs, [f"{x:g}" for x in xs])
+            axis.set_xlabel(spec["x_label"])
+        n = int(data["n_seeds"].min()) if len(data) else 0
+        ax.set_ylabel("target bits per byte (lower: better)")
+        ax.set_title(f"(a) mean ± 95% CI over {n} seeds, per budget", loc="left")
+        bx.axhline(0, color="black", linewidth=0.8)
+        bx.set_ylabel("Δ bits per byte vs random, same seed")
+        bx.set_title("(b) paired Δ from random (< 0: better)", loc="left")
+        handles, names = ax.get_legend_handles_labels()
+        first = sorted(range(len(names)), key=lambda i: not names[i].startswith("budget "))  # budgets first
+        handles, names = [handles[i] for i in first], [names[i] for i in first]
+        handles.append(Line2D([], [], color="0.3", linestyle=":", linewidth=1))
+        names.append("dotted: random at that budget")
+        if arm is not None and len(arm):
+            handles.append(Line2D([], [], color="0.3", linestyle="-.", linewidth=0.8))
+            names.append(f"dash-dot: {TARGET_DOMAIN_LABEL}")
+        if controlled:
+            handles.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white", linestyle="--",
+                                  linewidth=0.7, markersize=4))  # fmt: skip
+            names.append("hollow: the series' domain-matched control")
+        fig.legend(handles, names, loc="outside lower center", ncols=3, frameon=False, columnspacing=1.0)
         title = textwrap.fill(spec["title"], 95) + (
             f"\n{textwrap.fill(spec['question'], 95)}" if spec.get("question") else ""
         )

@@ -106,7 +106,10 @@ def test_ablation_table_has_epochs_and_the_heldout_mean():
     assert row["heldout_bpb"] == pytest.approx(held.mean())
     assert row["heldout_bpb:diff_vs_random"] == pytest.approx((held - held_random).mean())
     assert row["heldout_bpb:diff_ci95"] == pytest.approx(_t_half(held - held_random))
-    assert set(ABLATION_TEX_COLUMNS) <= set(table.columns)
+    assert set(ABLATION_TEX_COLUMNS) <= set(table.columns) and "x" not in table
+    spec["series"][0]["x"] = 0.5  # a swept parameter: its value beside each row
+    swept = ablation_table(runs, spec, {"dsir/v": 0.5})
+    assert list(swept.columns[:4]) == ["series", "budget", "x", "epochs"] and swept["x"].tolist() == [0.5]
 
 
 def test_labels():

@@ -329,3 +329,39 @@ def test_ablation_draws_matched_controls_and_the_target_domain_arm(drawn, tmp_pa
     assert "random, target domain only" in labels
     assert "hollow: the series' domain-matched control" in fig.legends[0].texts[-1].get_text()
     _readable_at_text_width(fig)
+
+
+def test_ablation_with_a_swept_parameter_draws_bpb_against_x_per_budget(drawn, tmp_path):
+    xs = {"a = 1": 1.0, "a = 0.8": 0.8, "a = 0.5": 0.5, "a = 0.2": 0.2}
+    spec = {
+        "title": "the alpha curve",
+        "x_label": "alpha",
+        "series": [{"label": k, "x": x} for k, x in xs.items()],
+    }
+    table = pd.DataFrame(
+        [{"series": k, "budget": b, "kept_fraction": b, "epochs": 2.2 if b == 0.1 else 0.4,
+          "target_bpb": 2.0 + x / 10 + b, "ci95": 0.01 + x / 100, "diff_vs_random": x / 10 - 0.05,
+          "diff_ci95": 0.02, "n_seeds": 3} for k, x in xs.items() for b in (0.6, 0.1)]
+    )  # fmt: skip
+    random = pd.DataFrame({"budget": [0.1, 0.6], "mean": [2.15, 2.65], "ci95": [0.01, 0.01]})
+    arm = pd.DataFrame({"budget": [0.1, 0.6], "mean": [1.95, 2.5], "ci95": [0.01, 0.01], "diff": [-0.2, -0.15],
+                        "diff_ci95": [0.01, 0.01]})  # fmt: skip
+    full = pd.DataFrame({"bpb/target": [1.8], "epochs": [0.1]})
+    figures.ablation(table, random, full, spec, tmp_path / "ablation.pdf", arm=arm)
+    (fig,) = drawn
+    ax, bx = fig.axes[:2]
+    assert ax.get_xlabel() == bx.get_xlabel() == "alpha"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.2", "0.5", "0.8", "1"]
+    curves = {c.get_label(): c for c in ax.containers}
+    assert set(curves) == {"budget 10% (2.2 ep)", "budget 60% (0.4 ep)"}
+    line = curves["budget 10% (2.2 ep)"].lines[0]  # one line per budget, in x order, with its CI bars
+    np.testing.assert_allclose(np.asarray(line.get_xdata(), float), [0.2, 0.5, 0.8, 1.0])
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), float), [2.12, 2.15, 2.18, 2.2])
+    diffs = [c.lines[0] for c in bx.containers]
+    np.testing.assert_allclose(np.asarray(diffs[0].get_ydata(), float), [-0.03, 0.0, 0.03, 0.05], atol=1e-12)
+    # random and the target-domain arm at each budget: horizontal lines in the budget's colour
+    flat = {round(float(line.get_ydata()[0]), 6) for line in ax.lines if len(set(line.get_ydata())) == 1}
+    assert {2.15, 2.65, 1.95, 2.5, 1.8} <= flat
+    assert any("random at that budget" in t.get_text() for t in fig.legends[0].texts)
+    _readable_at_text_width(fig)
+    fig.savefig(tmp_path / "alpha.png", dpi=80)
