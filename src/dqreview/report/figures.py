@@ -205,12 +205,17 @@ def save_figure(fig, path) -> None:
     plt.close(fig)
 
 
-def cost_verdicts(verdicts: pd.DataFrame, target_model: str, path) -> None:
-    """Selection cost against the training time it saves, at proxy scale and projected to ``target_model``.
+def cost_verdicts(verdicts: pd.DataFrame, path) -> None:
+    """Is selecting cheaper than the training it saves? Two panels.
 
-    Points above the diagonal pay for themselves; methods that save nothing sit on the floor of the plot.
-    Each method is one colour and marker, named in the legend under the panels (labels on the points
-    would overlap where methods cost the same); the budget is the marker's fill.
+    (a) Selection cost against the training time it saves at proxy scale (measured): points above the
+    diagonal pay for themselves; methods that save nothing sit on the floor of the plot. Each method is
+    one colour and marker, named in the legend under the panels; the budget is the marker's fill.
+    (b) The break-even training compute ``T*`` of every method and budget (one row each; dot = ``T*``,
+    bar = its 95% CI) against the proxy's own run length at that budget (vertical lines): a dot left of its
+    budget's line pays off within a run as long as the proxy's. ``T* = inf`` (multiplier <= 1, or a CI end
+    there) is drawn at the right edge as "never"; where the multiplier is only a lower bound (every seed beat
+    random's whole curve) ``T*`` is an upper bound, drawn hollow, and "unknown" when that bound is infinite.
     """
     from matplotlib.lines import Line2D
 
@@ -221,34 +226,82 @@ def cost_verdicts(verdicts: pd.DataFrame, target_model: str, path) -> None:
     budgets = sorted(verdicts["budget"].unique())
     floor = 1e-2
     legend_rows = -(-len(methods) // 3)
+    rows = verdicts.sort_values(["method", "budget"]).reset_index(drop=True)
     with paper_style():
         fig, axes = plt.subplots(
-            1, 2, figsize=(TEXT_WIDTH_IN, 2.9 + 0.14 * legend_rows), sharex=True, constrained_layout=True
-        )
-        panels = [
-            ("train_s_saved", "(a) proxy LM (measured)"),
-            ("target_saved_s", f"(b) {target_model} (projected)"),
-        ]
-        for ax, (col, title) in zip(axes, panels, strict=True):
-            for (method, budget), g in verdicts.groupby(["method", "budget"]):
-                colour, marker = styles[method]
-                first = budget == budgets[0]  # the smallest budget filled, larger ones hollow
-                ax.scatter(g["selection_s"].clip(lower=floor), g[col].clip(lower=floor), s=22, marker=marker,
-                           color=colour if first else "none", edgecolors=colour, linewidths=1)  # fmt: skip
-            hi = max(float(verdicts[["selection_s", col]].max().max()), 1.0) * 2
-            ax.plot([floor, hi], [floor, hi], color="black", linestyle="--", linewidth=1)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("selection cost (s; own jobs + shared stages)")
-            ax.set_title(title, loc="left")
-            ax.grid(alpha=0.3, which="both")
-        axes[0].set_ylabel("training time saved vs random (s)")
-        extra = [Line2D([], [], linestyle="--", color="black", label="break-even (above: pays off)")]
+            2, 1, figsize=(TEXT_WIDTH_IN, 2.6 + 0.17 * len(rows) + 0.14 * legend_rows), constrained_layout=True,
+            height_ratios=[1.9, 0.6 + 0.17 * len(rows)],
+        )  # fmt: skip
+        ax = axes[0]
+        for (method, budget), g in verdicts.groupby(["method", "budget"]):
+            colour, marker = styles[method]
+            first = budget == budgets[0]  # the smallest budget filled, larger ones hollow
+            ax.scatter(g["selection_s"].clip(lower=floor), g["train_s_saved"].clip(lower=floor), s=22,
+                       marker=marker, color=colour if first else "none", edgecolors=colour, linewidths=1)  # fmt: skip
+        hi = max(float(verdicts[["selection_s", "train_s_saved"]].max().max()), 1.0) * 2
+        ax.plot([floor, hi], [floor, hi], color="black", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("selection cost (s; own jobs + shared stages)")
+        ax.set_ylabel("training time saved\nvs random (s)")
+        ax.set_title(f"(a) proxy LM (measured; floor {floor} s = no saving)", loc="left")
+        ax.grid(alpha=0.3, which="both")
+        run_lines = _break_even_panel(axes[1], rows, styles, budgets)
+        extra = [Line2D([], [], linestyle="--", color="black", label="(a) break-even (above: pays off)")]
         extra += [Line2D([], [], linestyle="", marker="o", color="0.3", markerfacecolor="0.3" if b == budgets[0] else "none",
                          label=f"budget {b:.0%}") for b in budgets]  # fmt: skip
-        _method_legend(fig, styles, extra)
-        fig.suptitle(f"Is selecting cheaper than the training it saves? (floor {floor} s = no saving)")
+        _method_legend(fig, styles, [*extra, *run_lines])
+        fig.suptitle("Is selecting cheaper than the training it saves?")
         save_figure(fig, path)
+
+
+def _break_even_panel(ax, rows: pd.DataFrame, styles: dict, budgets: list) -> list:
+    """Panel (b) of :func:`cost_verdicts`: ``T*`` per row with its CI, the proxy's run lengths as lines
+    (returned as legend handles)."""
+    finite = pd.concat(
+        [rows["break_even_tokens"], rows["break_even_tokens_lo"], rows["break_even_tokens_hi"]]
+    )
+    finite = finite[np.isfinite(finite)]
+    runs = rows.groupby("budget")["train_tokens"].mean()
+    lo = min([*finite, *runs]) / 10
+    edge = max([*finite, *runs]) * 30  # where "never" is drawn
+    dashes = [":", "-.", (0, (5, 1)), (0, (1, 3))]
+    run_lines = [
+        ax.axvline(runs[budget], color="0.2", linewidth=1.2, linestyle=dashes[k % len(dashes)],
+                   label=f"(b) proxy run, budget {budget:.0%}")
+        for k, budget in enumerate(budgets)
+    ]  # fmt: skip
+    for y, r in rows.iterrows():
+        colour, marker = styles[r["method"]]
+        t, t_lo, t_hi = (
+            float(r[c]) for c in ("break_even_tokens", "break_even_tokens_lo", "break_even_tokens_hi")
+        )
+        bound = bool(r["break_even_bound"])
+        filled = r["budget"] == budgets[0]
+        if np.isfinite(t_lo) or np.isfinite(t_hi):
+            a = t_lo if np.isfinite(t_lo) else edge
+            b = t_hi if np.isfinite(t_hi) else edge
+            ax.plot([a, b], [y, y], color=colour, linewidth=1.2)
+        if np.isnan(t):
+            continue
+        x = t if np.isfinite(t) else edge
+        ax.scatter([x], [y], marker=marker, s=24, color=colour if filled and not bound else "none",
+                   edgecolors=colour, linewidths=1, zorder=3)  # fmt: skip
+        if not np.isfinite(t):
+            ax.annotate("unknown (m only >= 1)" if bound else "never (m <= 1)", (x, y), xytext=(-6, 0),
+                        textcoords="offset points", ha="right", va="center", fontsize=6, color="0.25")  # fmt: skip
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(
+        [f"{m}, {b:.0%}" for m, b in zip(rows["method"], rows["budget"], strict=True)], fontsize=6
+    )
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlim(lo, edge * 3)
+    ax.set_xlabel("break-even training compute T* (baseline training tokens; 95% CI)")
+    ax.set_title("(b) break-even T* (left of its budget's line: pays within the proxy's run)", loc="left")
+    ax.grid(False)
+    ax.grid(alpha=0.3, which="both", axis="x")
+    return run_lines
 
 
 def _method_legend(fig, styles: dict, extra=(), ncols: int = 3) -> None:
