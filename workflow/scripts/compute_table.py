@@ -51,10 +51,7 @@ def main(smk):
         full_curves=full_curves,
     )  # fmt: skip
     verdicts.insert(0, "method", method_labels(verdicts))
-    verdicts["selection_parallelism"] = [
-        selection_parallelism(plan.method(m), plan.params(m, v))
-        for m, v in zip(verdicts["metric"], verdicts["variant"], strict=True)
-    ]
+    verdicts["selection_parallelism"] = [selection_parallelism(plan.method(m)) for m in verdicts["metric"]]
     write_csv(verdicts, smk.output.table)
     write_text(verdicts_latex(verdicts), smk.output.table_tex)
     cost_verdicts(verdicts, smk.output.figure)

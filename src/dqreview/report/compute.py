@@ -175,7 +175,7 @@ def break_even_tokens(
     }  # fmt: skip
 
 
-def selection_parallelism(method, params) -> str:
+def selection_parallelism(method) -> str:
     """How a method's selection spreads over workers, from its protocol alone.
 
     :data:`PER_SHARD` (embarrassingly parallel): a :class:`~dqreview.metrics.base.DocumentScorer` whose

@@ -229,8 +229,8 @@ def cost_verdicts(verdicts: pd.DataFrame, path) -> None:
     rows = verdicts.sort_values(["method", "budget"]).reset_index(drop=True)
     with paper_style():
         fig, axes = plt.subplots(
-            2, 1, figsize=(TEXT_WIDTH_IN, 2.6 + 0.17 * len(rows) + 0.14 * legend_rows), constrained_layout=True,
-            height_ratios=[1.9, 0.6 + 0.17 * len(rows)],
+            2, 1, figsize=(TEXT_WIDTH_IN, 2.9 + 0.19 * len(methods) + 0.14 * legend_rows), constrained_layout=True,
+            height_ratios=[1.9, 0.9 + 0.19 * len(methods)],
         )  # fmt: skip
         ax = axes[0]
         for (method, budget), g in verdicts.groupby(["method", "budget"]):
@@ -256,52 +256,61 @@ def cost_verdicts(verdicts: pd.DataFrame, path) -> None:
 
 
 def _break_even_panel(ax, rows: pd.DataFrame, styles: dict, budgets: list) -> list:
-    """Panel (b) of :func:`cost_verdicts`: ``T*`` per row with its CI, the proxy's run lengths as lines
-    (returned as legend handles)."""
-    finite = pd.concat(
-        [rows["break_even_tokens"], rows["break_even_tokens_lo"], rows["break_even_tokens_hi"]]
-    )
-    finite = finite[np.isfinite(finite)]
+    """Panel (b) of :func:`cost_verdicts`: ``T*`` with its CI, one row per method (its budgets a little
+    apart, filled = the smallest), the proxy's run lengths as vertical lines. Infinite ``T*`` goes to one of
+    two columns at the right: "never" (multiplier <= 1) and "unknown" (an infinite upper bound). Returns the
+    legend handles the panel adds."""
+    from matplotlib.lines import Line2D
+    from matplotlib.markers import CARETLEFT
+
+    values = rows[["break_even_tokens", "break_even_tokens_lo", "break_even_tokens_hi"]].to_numpy(np.float64)
+    finite = values[np.isfinite(values)]
     runs = rows.groupby("budget")["train_tokens"].mean()
     lo = min([*finite, *runs]) / 10
-    edge = max([*finite, *runs]) * 30  # where "never" is drawn
+    never = max([*finite, *runs]) * 30
+    unknown = never * 6
     dashes = [":", "-.", (0, (5, 1)), (0, (1, 3))]
-    run_lines = [
+    handles = [
         ax.axvline(runs[budget], color="0.2", linewidth=1.2, linestyle=dashes[k % len(dashes)],
                    label=f"(b) proxy run, budget {budget:.0%}")
         for k, budget in enumerate(budgets)
     ]  # fmt: skip
-    for y, r in rows.iterrows():
+    methods = list(dict.fromkeys(rows["method"]))
+    offset = {b: 0.25 * (k - (len(budgets) - 1) / 2) for k, b in enumerate(budgets)}
+    for _, r in rows.iterrows():
         colour, marker = styles[r["method"]]
+        y = methods.index(r["method"]) + offset[r["budget"]]
         t, t_lo, t_hi = (
             float(r[c]) for c in ("break_even_tokens", "break_even_tokens_lo", "break_even_tokens_hi")
         )
         bound = bool(r["break_even_bound"])
-        filled = r["budget"] == budgets[0]
+        inf_at = unknown if bound else never
         if np.isfinite(t_lo) or np.isfinite(t_hi):
-            a = t_lo if np.isfinite(t_lo) else edge
-            b = t_hi if np.isfinite(t_hi) else edge
-            ax.plot([a, b], [y, y], color=colour, linewidth=1.2)
+            ends = [v if np.isfinite(v) else inf_at for v in (t_lo, t_hi)]
+            ax.plot(ends, [y, y], color=colour, linewidth=1.0)
         if np.isnan(t):
             continue
-        x = t if np.isfinite(t) else edge
-        ax.scatter([x], [y], marker=marker, s=24, color=colour if filled and not bound else "none",
+        x = t if np.isfinite(t) else inf_at
+        ax.scatter([x], [y], marker=marker, s=22, color=colour if r["budget"] == budgets[0] else "none",
                    edgecolors=colour, linewidths=1, zorder=3)  # fmt: skip
-        if not np.isfinite(t):
-            ax.annotate("unknown (m only >= 1)" if bound else "never (m <= 1)", (x, y), xytext=(-6, 0),
-                        textcoords="offset points", ha="right", va="center", fontsize=6, color="0.25")  # fmt: skip
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels(
-        [f"{m}, {b:.0%}" for m, b in zip(rows["method"], rows["budget"], strict=True)], fontsize=6
-    )
-    ax.invert_yaxis()
+        if bound and np.isfinite(t):  # T* is at most here
+            ax.scatter([x / 1.6], [y], marker=CARETLEFT, s=14, color="black", zorder=3)
+    for x, text in ((never, "never"), (unknown, "unknown")):
+        ax.axvspan(x / 1.8, x * 1.8, color="0.92", zorder=0)
+        ax.text(x, -0.7, text, ha="center", va="bottom", fontsize=7)
+    ax.set_yticks(range(len(methods)))
+    ax.set_yticklabels(methods)
+    ax.set_ylim(len(methods) - 0.5, -0.75)
     ax.set_xscale("log")
-    ax.set_xlim(lo, edge * 3)
-    ax.set_xlabel("break-even training compute T* (baseline training tokens; 95% CI)")
-    ax.set_title("(b) break-even T* (left of its budget's line: pays within the proxy's run)", loc="left")
+    ax.set_xlim(lo, unknown * 2)
+    ax.set_xlabel("break-even training compute T* (baseline training tokens; bar: 95% CI)")
+    ax.set_title("(b) T*: selecting pays in runs longer than this\n(left of its budget's line: within the proxy's run)",
+                 loc="left", pad=12)  # fmt: skip
     ax.grid(False)
     ax.grid(alpha=0.3, which="both", axis="x")
-    return run_lines
+    handles.append(Line2D([], [], linestyle="", marker=CARETLEFT, color="black",
+                          label="(b) T* at most (multiplier a lower bound)"))  # fmt: skip
+    return handles
 
 
 def _method_legend(fig, styles: dict, extra=(), ncols: int = 3) -> None:
