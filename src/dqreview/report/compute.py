@@ -175,6 +175,30 @@ def break_even_tokens(
     }  # fmt: skip
 
 
+def full_data_verdict(diff: float, ci95: float, where: str) -> str:
+    """Selecting against training on all of it, at equal training compute (selection included).
+
+    ``diff`` = the method's bits per byte minus the whole pool's read off its curve (seed mean; ``ci95`` its
+    half-width), ``where`` :func:`bpb_at_tokens`'s flags over seeds joined by "+". Past the whole pool's
+    curve its value is an upper bound, so ``diff`` is a lower bound: it can show that the whole pool wins,
+    never that selecting does; before the curve the reverse.
+
+    Returns
+    -------
+    str
+        ``"selecting better"`` (diff + ci < 0, and no seed past the curve), ``"whole pool better"`` (diff − ci
+        > 0, and no seed before it), else ``"undecided"`` (also with one seed or no whole-pool arm).
+    """
+    flags = set(where.split("+")) if where else set()
+    if not flags or not math.isfinite(diff) or not math.isfinite(ci95):
+        return "undecided"
+    if diff + ci95 < 0 and AFTER_CURVE not in flags:
+        return "selecting better"
+    if diff - ci95 > 0 and BEFORE_CURVE not in flags:
+        return "whole pool better"
+    return "undecided"
+
+
 def selection_parallelism(method) -> str:
     """How a method's selection spreads over workers, from its protocol alone.
 
@@ -400,8 +424,9 @@ def compute_verdicts(
         (``full_data_tokens`` = train_tokens + selection_s / seconds_per_token, the tokens the whole pool
         trains for the same seconds; ``full_data_bpb``, its curve read there; ``bpb_minus_full_data`` and
         ``_ci95``, the method's minus that, paired by seed, negative = selecting beats training on all of
-        it; ``full_data_where``, :func:`bpb_at_tokens`'s flags over seeds); and the same verdict projected
-        to the target model.
+        it; ``full_data_where``, :func:`bpb_at_tokens`'s flags over seeds; ``full_data_verdict``,
+        :func:`full_data_verdict`), ``seconds_per_token`` (``c_token``); and the same verdict projected to
+        the target model.
     """
     from dqreview.report.stats import mean_ci
 
@@ -469,6 +494,8 @@ def compute_verdicts(
                 "full_data_bpb": float(np.mean(full_bpbs)) if full_bpbs else float("nan"),
                 "bpb_minus_full_data": full_diff, "bpb_minus_full_data_ci95": full_ci,
                 "full_data_where": "+".join(sorted(full_where)),
+                "full_data_verdict": full_data_verdict(full_diff, full_ci, "+".join(sorted(full_where))),
+                "seconds_per_token": seconds_per_token,
             }
         )  # fmt: skip
     return pd.DataFrame(rows)

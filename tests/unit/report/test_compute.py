@@ -22,6 +22,7 @@ from dqreview.report.compute import (
     break_even_tokens,
     compute_multiplier,
     compute_verdicts,
+    full_data_verdict,
     project_saving,
     selection_costs,
     selection_parallelism,
@@ -260,6 +261,7 @@ def test_compute_verdicts_break_even_and_the_whole_pool_at_equal_compute():
     assert row["full_data_bpb"] == pytest.approx(at_1500 + 0.1)
     assert row["bpb_minus_full_data"] == pytest.approx(3.5 - at_1500 - 0.1)
     assert row["bpb_minus_full_data_ci95"] > 0 and row["full_data_where"] == WITHIN
+    assert row["full_data_verdict"] == "undecided" and row["seconds_per_token"] == 1e-3
     # without a whole-pool arm those columns are empty, not an error
     row = compute_verdicts(runs, curves, costs, seconds_per_token=1e-3, proxy_flops_per_token=1e6,
                            target_flops_per_token=1e8).iloc[0]  # fmt: skip
@@ -281,3 +283,15 @@ def test_verdicts_latex_says_never_unknown_and_at_most():
     assert "& unknown & [unknown, unknown] &" in lines[6]
     assert "& at most 1.5e+04 & [at most 1.4e+04, at most 1.6e+04] &" in lines[7]
     assert tokens_text(float("nan")) == "--"
+
+
+def test_full_data_verdict_trusts_only_the_side_a_bound_allows():
+    assert full_data_verdict(-0.2, 0.1, WITHIN) == "selecting better"
+    assert full_data_verdict(0.2, 0.1, WITHIN) == "whole pool better"
+    assert full_data_verdict(-0.05, 0.1, WITHIN) == "undecided"
+    # past the whole pool's curve its value is an upper bound: a negative difference proves nothing
+    assert full_data_verdict(-0.2, 0.1, AFTER_CURVE) == "undecided"
+    assert full_data_verdict(0.2, 0.1, f"{AFTER_CURVE}+{WITHIN}") == "whole pool better"
+    assert full_data_verdict(0.2, 0.1, BEFORE_CURVE) == "undecided"
+    assert full_data_verdict(-0.2, float("nan"), WITHIN) == "undecided"  # one seed
+    assert full_data_verdict(float("nan"), float("nan"), "") == "undecided"  # no whole-pool arm
