@@ -7,7 +7,7 @@ def main(smk):
     import pandas as pd
 
     from dqreview.io import read_json, write_text
-    from dqreview.report.macros import comparison_macros, escape, fmt, macro_file
+    from dqreview.report.macros import break_even_macros, comparison_macros, escape, fmt, macro_file
 
     cfg = smk.config
     v: dict[str, str] = {}
@@ -54,6 +54,7 @@ def main(smk):
     v["cost/n_pays_off"] = str(int((compute["verdict"] == "pays off").sum()))
     v["cost/n_pays_off_target"] = str(int((compute["target_verdict"] == "pays off").sum()))
     v["cost/target_model"] = escape(cfg["review"]["target_model"])
+    v.update(break_even_macros(compute, main, small))  # the ground rule: T*, the whole pool, parallelism
 
     dedup = pd.read_csv(smk.input.dedup)
     for r in dedup.itertuples(index=False):
