@@ -527,8 +527,9 @@ def tokens_text(tokens: float, bound: bool = False) -> str:
 
 def verdicts_latex(verdicts: pd.DataFrame) -> str:
     """compute.tex: per method and budget the multiplier, the selection cost, ``T*`` and its CI (baseline
-    training tokens) beside the proxy's own run length, the whole-pool comparison, the parallelism of the
-    selection and the proxy-scale verdict. The projection to a larger model stays in compute.csv only: it
+    training tokens) beside the proxy's own run length, the whole-pool comparison and the parallelism of the
+    selection (the proxy-scale verdict phrase stays in compute.csv: ``T*`` says the same in a number). The
+    projection to a larger model stays in compute.csv only: it
     keeps the proxy's token count, so every multiplier clear of 1 would pay off there by construction."""
     from dqreview.report.tables import to_latex
 
@@ -554,6 +555,5 @@ def verdicts_latex(verdicts: pd.DataFrame) -> str:
         "run": "proxy run (tokens)",
         "bpb_minus_full_data": "bpb minus whole pool",
         "selection_parallelism": "selection",
-        "verdict": "verdict (proxy scale)",
     }
     return to_latex(table[list(cols)].rename(columns=cols), digits=2)

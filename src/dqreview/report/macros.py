@@ -209,7 +209,7 @@ def break_even_macros(compute, main: dict[str, tuple[str, str]], small: float) -
     Per main selection at the ``small`` budget (``main/<metric>/...``): ``tstar`` (the break-even training
     compute ``T*`` in baseline training tokens; ``never`` where the multiplier is at most 1, ``unknown`` or
     ``at most`` where it is only a lower bound), ``tstarci`` (its 95% CI as ``[lo, hi]``), ``tstars`` (in
-    proxy training seconds), ``parallel`` (``per-shard`` or ``sequential``), ``fullgap``/``fullgapci`` (bits
+    proxy training seconds, with its unit), ``parallel`` (``per-shard`` or ``sequential``), ``fullgap``/``fullgapci`` (bits
     per byte minus the whole pool's at equal compute) and ``fullverdict``. Over every method--budget pair
     (``cost/...``): ``n_tstar_below_run`` (``T*`` below the proxy's own run length at its budget: selecting
     pays within a run as long as the proxy's), ``n_tstar_finite``, ``n_never``, ``n_unknown``,
@@ -235,7 +235,9 @@ def break_even_macros(compute, main: dict[str, tuple[str, str]], small: float) -
             f"[{tokens_tex(float(r['break_even_tokens_lo']), b)}, {tokens_tex(float(r['break_even_tokens_hi']), b)}]"
         )
         seconds = float(r["break_even_s"])
-        v[f"main/{metric}/tstars"] = ("unknown" if b else "never") if math.isinf(seconds) else fmt(seconds, 0)
+        v[f"main/{metric}/tstars"] = (
+            ("unknown" if b else "never") if math.isinf(seconds) else fmt(seconds, 0) + "\\,s"
+        )
         v[f"main/{metric}/parallel"] = escape(r["selection_parallelism"])
         v[f"main/{metric}/fullgap"] = fmt(r["bpb_minus_full_data"], 3, signed=True)
         v[f"main/{metric}/fullgapci"] = fmt(r["bpb_minus_full_data_ci95"], 3)

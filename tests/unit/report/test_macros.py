@@ -170,7 +170,7 @@ def test_break_even_macros_per_main_method_and_counts():
     )
     assert v["main/a/tstar"] == "\\ensuremath{2.0\\times10^{5}}"
     assert v["main/a/tstarci"] == "[\\ensuremath{1.0\\times10^{5}}, \\ensuremath{4.0\\times10^{5}}]"
-    assert v["main/a/tstars"] == "0" and v["main/a/parallel"] == "per-shard"
+    assert v["main/a/tstars"] == "0\\,s" and v["main/a/parallel"] == "per-shard"
     assert v["main/a/fullgap"] == "\\ensuremath{-}0.200" and v["main/a/fullverdict"] == "selecting better"
     assert v["main/b/tstar"] == "never" and v["main/b/tstarci"] == "[\\ensuremath{3.0\\times10^{6}}, never]"
     assert v["main/c/tstar"] == "unknown" and v["main/c/tstars"] == "unknown"
