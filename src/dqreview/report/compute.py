@@ -529,8 +529,8 @@ def verdicts_latex(verdicts: pd.DataFrame) -> str:
     """compute.tex: per method and budget the multiplier, the selection cost, ``T*`` and its CI (baseline
     training tokens) beside the proxy's own run length, the whole-pool comparison and the parallelism of the
     selection (the proxy-scale verdict phrase stays in compute.csv: ``T*`` says the same in a number). The
-    projection to a larger model stays in compute.csv only: it
-    keeps the proxy's token count, so every multiplier clear of 1 would pay off there by construction."""
+    projection to a larger model stays in compute.csv only: it keeps the proxy's token count, so every
+    multiplier clear of 1 would pay off there by construction."""
     from dqreview.report.tables import to_latex
 
     bounds = verdicts["break_even_bound"].astype(bool)
