@@ -408,6 +408,25 @@ def test_tiny_run_review_figures_and_tables(tiny_run):
     ]
     beyond = compute["verdict"].str.startswith("better than random's whole curve (multiplier >= ")
     assert (compute["verdict"].isin(verdicts) | beyond).all()
+    # the ground rule: T* = C_sel / ((1 - 1/m) c_token), infinite exactly where m <= 1; its CI brackets it
+    m, tstar = compute["multiplier"], compute["break_even_tokens"]
+    paying = m > 1
+    expected = compute["selection_s"] / ((1 - 1 / m[paying]) * compute["seconds_per_token"])
+    assert np.allclose(tstar[paying], expected[paying]) and np.isinf(tstar[~paying]).all()
+    assert (compute["break_even_tokens_lo"] <= tstar).all() and (
+        tstar <= compute["break_even_tokens_hi"]
+    ).all()
+    assert np.allclose(
+        compute.loc[paying, "break_even_s"], tstar[paying] * compute["seconds_per_token"][paying]
+    )
+    # the whole pool at equal compute: every method has it (tiny trains the whole pool), selection included
+    assert compute["bpb_minus_full_data"].notna().all()
+    assert (compute["full_data_tokens"] > compute["train_tokens"]).all()
+    assert set(compute["full_data_verdict"]) <= {"selecting better", "whole pool better", "undecided"}
+    # parallelism from the protocol: mixture learners and whole-pool fits sequential, the rest per shard
+    parallel = compute.groupby("metric")["selection_parallelism"].first()
+    assert parallel[["doremi", "skillit", "dq"]].eq("sequential").all(), parallel
+    assert parallel[["proto_align"]].eq("per-shard").all(), parallel
     # random's compute curve: runs of 0.5x, 1x and 2x each budget's training tokens (the whole pool trains
     # its own, lm.train.tokens_at_budget), each with its own final point
     curves = pd.read_csv(tiny_run / "results/tables/compute_curves.csv")

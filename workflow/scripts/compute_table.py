@@ -11,10 +11,15 @@ def main(smk):
     from dqreview.io import read_json, write_csv, write_text
     from dqreview.paths import CONTROL_METRIC
     from dqreview.plan import Plan
-    from dqreview.report.compute import compute_verdicts, selection_costs, target_flops_per_token
+    from dqreview.report.compute import (
+        compute_verdicts,
+        selection_costs,
+        selection_parallelism,
+        target_flops_per_token,
+        verdicts_latex,
+    )
     from dqreview.report.figures import cost_verdicts, learning_curves
     from dqreview.report.runs import collect_curves, collect_runs, method_labels
-    from dqreview.report.tables import to_latex
 
     # the controls are references for the comparison, not selection methods with a compute verdict
     runs = collect_runs(smk.input.evals, smk.input.infos)
@@ -39,27 +44,17 @@ def main(smk):
     jobs = {(m, v): plan.method_jobs(m, v) for m, v in plan.variants()}
     select_costs = {(s.metric, s.variant, s.keep, s.budget): plan.select_costs(s) for s in plan.selections}
     costs = selection_costs(load_costs(smk.input.costs), methods, jobs, plan.stage_costs(), select_costs)
+    # "train on all of it": the whole-pool arm's compute curve per seed (none when the config has no such arm)
+    full_curves = {seed: c for (budget, seed), c in curves.items() if budget >= 1.0}
     verdicts = compute_verdicts(
-        runs, curves, costs, seconds_per_token, proxy_flops, target_flops_per_token(target)
-    )
-    verdicts.insert(
-        0,
-        "method",
-        method_labels(verdicts),
-    )
+        runs, curves, costs, seconds_per_token, proxy_flops, target_flops_per_token(target),
+        full_curves=full_curves,
+    )  # fmt: skip
+    verdicts.insert(0, "method", method_labels(verdicts))
+    verdicts["selection_parallelism"] = [selection_parallelism(plan.method(m)) for m in verdicts["metric"]]
     write_csv(verdicts, smk.output.table)
-    cols = [
-        "method",
-        "budget",
-        "multiplier",
-        "multiplier_ci95",
-        "selection_s",
-        "train_s_saved",
-        "verdict",
-        "target_verdict",
-    ]
-    write_text(to_latex(verdicts[cols], digits=2), smk.output.table_tex)
-    cost_verdicts(verdicts, target, smk.output.figure)
+    write_text(verdicts_latex(verdicts), smk.output.table_tex)
+    cost_verdicts(verdicts, smk.output.figure)
 
     write_csv(points.sort_values(["budget", "seed", "tokens"]), smk.output.curves_table)
     per_run = collect_curves(smk.input.evals)

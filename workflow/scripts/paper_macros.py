@@ -12,6 +12,7 @@ def main(smk):
     from dqreview.io import read_json, write_text
     from dqreview.report.macros import (
         ablation_theory_macro,
+        break_even_macros,
         comparison_macros,
         contrast_macros,
         escape,
@@ -66,6 +67,7 @@ def main(smk):
     v["cost/n_pays_off"] = str(int((compute["verdict"] == "pays off").sum()))
     v["cost/n_pays_off_target"] = str(int((compute["target_verdict"] == "pays off").sum()))
     v["cost/target_model"] = escape(cfg["review"]["target_model"])
+    v.update(break_even_macros(compute, main, small))  # the ground rule: T*, the whole pool, parallelism
 
     dedup = pd.read_csv(smk.input.dedup)
     for r in dedup.itertuples(index=False):

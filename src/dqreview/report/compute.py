@@ -9,9 +9,20 @@ tokens' worth of training; it is set against the method's own selection cost (it
 selection jobs in full, plus its share of stages it uses with other methods, such as the embedding
 pass).
 
+The ground rule as a measured quantity is the *break-even training compute* ``T*``
+(:func:`break_even_tokens`): the run length at which selecting starts to pay. Selecting once costs
+``C_sel`` seconds; a run that would train the baseline for ``T`` tokens reaches the same loss on the
+selection after ``T / m`` tokens, saving ``(1 - 1/m) * T`` tokens at ``c_token`` seconds each, so the
+selection pays for itself when ``T > T* = C_sel / ((1 - 1/m) * c_token)``; with ``m <= 1`` it never does
+(``T* = inf``). ``T*`` assumes only that the multiplier holds at the run length ``T`` (it is measured at
+the proxy's own). Against "train on all of it", :func:`bpb_at_tokens` reads the whole-pool arm's curve at
+the compute the method spends, its selection included.
+
 At a larger target model trained on the same selected tokens, the selection cost stays what it is while
 training cost grows with the model's FLOPs per token; :func:`project_saving` makes that projection,
-assuming the multiplier measured with the proxy carries over (an assumption, stated in the paper).
+assuming the multiplier measured with the proxy carries over and the token count stays the proxy's, so
+every multiplier clear of 1 "pays off" there by construction (kept in compute.csv; the report shows
+``T*`` instead).
 """
 
 from __future__ import annotations
@@ -27,6 +38,10 @@ from dqreview.plan import MethodJobs
 
 #: Where a method's result lies relative to the baseline's learning curve.
 WITHIN, BETTER_THAN_CURVE, WORSE_THAN_CURVE = "within", "better_than_curve", "worse_than_curve"
+#: Where a token count lies relative to a learning curve's checkpoints (:func:`bpb_at_tokens`).
+BEFORE_CURVE, AFTER_CURVE = "before_curve", "after_curve"
+#: How a method's selection scales with workers (:func:`selection_parallelism`).
+PER_SHARD, SEQUENTIAL = "per-shard", "sequential"
 
 
 def tokens_to_reach(curve_tokens, curve_bpb, target_bpb: float) -> tuple[float, str]:
@@ -54,17 +69,9 @@ def tokens_to_reach(curve_tokens, curve_bpb, target_bpb: float) -> tuple[float, 
         :data:`WORSE_THAN_CURVE` when it is above the first checkpoint (``tokens`` is the first point,
         an upper bound).
     """
-    t = np.asarray(curve_tokens, dtype=np.float64)
-    b = np.asarray(curve_bpb, dtype=np.float64)
-    if t.ndim != 1 or t.shape != b.shape or len(t) == 0:
-        raise DQError(
-            f"learning curve: tokens {t.shape} and bits per byte {b.shape} must be equal 1-d arrays"
-        )
-    if np.any(np.diff(t) <= 0) or np.any(t <= 0):
-        raise DQError("learning curve: checkpoint tokens must be positive and increasing")
-    if not (np.all(np.isfinite(b)) and math.isfinite(target_bpb)):
+    if not math.isfinite(target_bpb):
         raise DQError("learning curve: bits per byte must be finite")
-    best = np.minimum.accumulate(b)
+    t, best = _checked_curve(curve_tokens, curve_bpb)
     if target_bpb < best[-1]:
         return float(t[-1]), BETTER_THAN_CURVE
     if target_bpb > best[0]:
@@ -75,6 +82,139 @@ def tokens_to_reach(curve_tokens, curve_bpb, target_bpb: float) -> tuple[float, 
     lo, hi = best[j - 1], best[j]  # lo > target >= hi
     frac = (lo - target_bpb) / (lo - hi)
     return float(np.exp(np.log(t[j - 1]) + frac * (np.log(t[j]) - np.log(t[j - 1])))), WITHIN
+
+
+def _checked_curve(curve_tokens, curve_bpb) -> tuple[np.ndarray, np.ndarray]:
+    """A learning curve as arrays, checked; bits per byte made monotone (running minimum)."""
+    t = np.asarray(curve_tokens, dtype=np.float64)
+    b = np.asarray(curve_bpb, dtype=np.float64)
+    if t.ndim != 1 or t.shape != b.shape or len(t) == 0:
+        raise DQError(
+            f"learning curve: tokens {t.shape} and bits per byte {b.shape} must be equal 1-d arrays"
+        )
+    if np.any(np.diff(t) <= 0) or np.any(t <= 0):
+        raise DQError("learning curve: checkpoint tokens must be positive and increasing")
+    if not np.all(np.isfinite(b)):
+        raise DQError("learning curve: bits per byte must be finite")
+    return t, np.minimum.accumulate(b)
+
+
+def bpb_at_tokens(curve_tokens, curve_bpb, tokens: float) -> tuple[float, str]:
+    """Bits per byte a learning curve reaches after ``tokens`` training tokens (the inverse reading of
+    :func:`tokens_to_reach`: running minimum, linear in log(tokens) between checkpoints).
+
+    Returns
+    -------
+    bpb : float
+        Interpolated bits per byte; the nearest end's value outside the curve.
+    where : str
+        :data:`WITHIN`; :data:`AFTER_CURVE` when ``tokens`` is past the last checkpoint (``bpb`` is the
+        curve's best, an upper bound: more training is taken never to be worse); :data:`BEFORE_CURVE`
+        when it is before the first (``bpb`` is the first checkpoint's, a lower bound).
+    """
+    t, best = _checked_curve(curve_tokens, curve_bpb)
+    if not (math.isfinite(tokens) and tokens > 0):
+        raise DQError(f"learning curve: tokens must be positive and finite; got {tokens}")
+    if tokens > t[-1]:
+        return float(best[-1]), AFTER_CURVE
+    if tokens < t[0]:
+        return float(best[0]), BEFORE_CURVE
+    j = int(np.searchsorted(t, tokens))  # t[j-1] < tokens <= t[j]
+    if t[j] == tokens:
+        return float(best[j]), WITHIN
+    frac = (np.log(tokens) - np.log(t[j - 1])) / (np.log(t[j]) - np.log(t[j - 1]))
+    return float(best[j - 1] + frac * (best[j] - best[j - 1])), WITHIN
+
+
+def break_even_tokens(
+    selection_s: float, multiplier: float, multiplier_ci95: float, seconds_per_token: float
+) -> dict:
+    """Break-even training compute ``T* = C_sel / ((1 - 1/m) * c_token)``, with its 95% CI.
+
+    A training run that would take the baseline ``T`` tokens reaches the same loss on the selection after
+    ``T / m`` tokens; selecting (``C_sel`` seconds, once) pays off when the ``(1 - 1/m) * T`` tokens it saves
+    cost more than ``C_sel`` to train. ``T`` is therefore the baseline's run length. ``T*`` falls as ``m``
+    rises, so its CI is ``T*`` at the multiplier CI's ends, swapped: ``lo = T*(m + ci)``, ``hi = T*(m - ci)``
+    (the selection cost is taken as measured, without an interval of its own).
+
+    Parameters
+    ----------
+    selection_s : float
+        ``C_sel``: the method's measured selection cost in seconds.
+    multiplier, multiplier_ci95 : float
+        ``m`` (:func:`compute_multiplier`, seed mean) and the half-width of its 95% CI (NaN: one seed,
+        so the CI's ends are NaN).
+    seconds_per_token : float
+        ``c_token``: measured proxy training seconds per token.
+
+    Returns
+    -------
+    dict
+        ``tokens``, ``tokens_lo``, ``tokens_hi`` (baseline training tokens; ``inf`` where ``m <= 1``: the
+        selection never pays) and ``seconds``, ``seconds_lo``, ``seconds_hi`` (the same in proxy training
+        seconds, ``T* * c_token``).
+    """
+    if not seconds_per_token > 0:
+        raise DQError(f"break-even compute: seconds per token must be positive; got {seconds_per_token}")
+    if selection_s < 0:
+        raise DQError(f"break-even compute: selection cost must not be negative; got {selection_s}")
+
+    def seconds(m: float) -> float:
+        if math.isnan(m) or math.isnan(selection_s):
+            return float("nan")
+        return selection_s / (1.0 - 1.0 / m) if m > 1 else float("inf")
+
+    s, s_lo, s_hi = (
+        seconds(multiplier),
+        seconds(multiplier + multiplier_ci95),
+        seconds(multiplier - multiplier_ci95),
+    )
+    return {
+        "tokens": s / seconds_per_token, "tokens_lo": s_lo / seconds_per_token,
+        "tokens_hi": s_hi / seconds_per_token, "seconds": s, "seconds_lo": s_lo, "seconds_hi": s_hi,
+    }  # fmt: skip
+
+
+def full_data_verdict(diff: float, ci95: float, where: str) -> str:
+    """Selecting against training on all of it, at equal training compute (selection included).
+
+    ``diff`` = the method's bits per byte minus the whole pool's read off its curve (seed mean; ``ci95`` its
+    half-width), ``where`` :func:`bpb_at_tokens`'s flags over seeds joined by "+". Past the whole pool's
+    curve its value is an upper bound, so ``diff`` is a lower bound: it can show that the whole pool wins,
+    never that selecting does; before the curve the reverse.
+
+    Returns
+    -------
+    str
+        ``"selecting better"`` (diff + ci < 0, and no seed past the curve), ``"whole pool better"`` (diff − ci
+        > 0, and no seed before it), else ``"undecided"`` (also with one seed or no whole-pool arm).
+    """
+    flags = set(where.split("+")) if where else set()
+    if not flags or not math.isfinite(diff) or not math.isfinite(ci95):
+        return "undecided"
+    if diff + ci95 < 0 and AFTER_CURVE not in flags:
+        return "selecting better"
+    if diff - ci95 > 0 and BEFORE_CURVE not in flags:
+        return "whole pool better"
+    return "undecided"
+
+
+def selection_parallelism(method) -> str:
+    """How a method's selection spreads over workers, from its protocol alone.
+
+    :data:`PER_SHARD` (embarrassingly parallel): a :class:`~dqreview.metrics.base.DocumentScorer` whose
+    scoring runs per pool shard and whose fit, if any, reads no pool-wide input (only a bounded sample such
+    as target ref), so every job but that small fit splits by shard. :data:`SEQUENTIAL`: a
+    :class:`~dqreview.metrics.base.MixtureLearner` (its proxy runs are SGD, one step after another) or a
+    document scorer whose fit reads the whole pool (a greedy pass, clustering or counts over every document
+    in one job), which grows with the pool and does not split.
+    """
+    from dqreview.metrics.base import DocumentScorer
+
+    if not isinstance(method, DocumentScorer):
+        return SEQUENTIAL
+    pool_wide = any(i.per_shard or i.pool_rows for i in method.fit_inputs)
+    return SEQUENTIAL if pool_wide else PER_SHARD
 
 
 def mean_curve(curves: list[pd.DataFrame], value: str = "bpb/target") -> pd.DataFrame:
@@ -248,6 +388,7 @@ def compute_verdicts(
     proxy_flops_per_token: float,
     target_flops_per_token: float,
     value: str = "bpb/target",
+    full_curves: dict[int, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """The review's verdict per method and budget: does selecting cost less than the training it saves?
 
@@ -265,14 +406,27 @@ def compute_verdicts(
         Measured proxy training seconds per token.
     proxy_flops_per_token, target_flops_per_token : float
         Training FLOPs per token of the proxy and of the projected target model.
+    full_curves : dict, optional
+        ``seed`` → the whole-pool arm's compute curve (``tokens``, ``value``) with that seed, for the
+        comparison with training on all of it; without it those columns are NaN.
 
     Returns
     -------
     DataFrame
-        Per method and budget: mean bits per byte, the effective compute multiplier (mean and 95% CI over
-        seeds, each seed against the same seed's random curve), how many seeds fell outside the curve,
-        training tokens / seconds / FLOPs saved, selection seconds (full and amortised), net seconds, the
-        verdict, and the same projected to the target model.
+        Per method and budget: mean bits per byte and training tokens (``train_tokens``, the proxy's run
+        length), the effective compute multiplier (mean and 95% CI over seeds, each seed against the same
+        seed's random curve), how many seeds fell outside the curve, training tokens / seconds / FLOPs
+        saved, selection seconds (full and amortised), net seconds, the verdict; the break-even training
+        compute ``T*`` (:func:`break_even_tokens` with the full selection cost: ``break_even_tokens`` and
+        ``_lo``/``_hi``, ``break_even_s`` and ``_lo``/``_hi`` in proxy training seconds,
+        ``break_even_bound``: True where every seed beat random's whole curve, so the multiplier is a lower
+        bound and ``T*`` an upper one); the whole-pool comparison at equal training compute
+        (``full_data_tokens`` = train_tokens + selection_s / seconds_per_token, the tokens the whole pool
+        trains for the same seconds; ``full_data_bpb``, its curve read there; ``bpb_minus_full_data`` and
+        ``_ci95``, the method's minus that, paired by seed, negative = selecting beats training on all of
+        it; ``full_data_where``, :func:`bpb_at_tokens`'s flags over seeds; ``full_data_verdict``,
+        :func:`full_data_verdict`), ``seconds_per_token`` (``c_token``); and the same verdict projected to
+        the target model.
     """
     from dqreview.report.stats import mean_ci
 
@@ -280,6 +434,14 @@ def compute_verdicts(
     methods = runs[runs["metric"] != "random"]
     for key, group in methods.groupby(["metric", "variant", "keep", "budget"], sort=True):
         mults, saved, outside, beyond = [], [], 0, 0
+        cost = costs[
+            (costs.metric == key[0])
+            & (costs.variant == key[1])
+            & (costs.keep == key[2])
+            & (costs.budget == key[3])
+        ]
+        sel_s = float(cost["selection_s"].iloc[0]) if len(cost) else float("nan")
+        full_diffs, full_bpbs, full_where = [], [], set()
         for _, r in group.iterrows():
             curve = curves.get((float(r["budget"]), int(r["seed"])))
             if curve is None:
@@ -289,17 +451,20 @@ def compute_verdicts(
             saved.append(res["tokens_saved"])
             outside += res["where"] != WITHIN
             beyond += res["where"] == BETTER_THAN_CURVE
+            full = (full_curves or {}).get(int(r["seed"]))
+            if full is not None and math.isfinite(sel_s):
+                full_tokens = float(r["tokens"]) + sel_s / seconds_per_token
+                full_bpb, where = bpb_at_tokens(full["tokens"], full[value], full_tokens)
+                full_bpbs.append(full_bpb)
+                full_diffs.append(float(r[value]) - full_bpb)
+                full_where.add(where)
         if not mults:
             continue
         mult, mult_ci, n = mean_ci(mults)
         tokens_saved = float(np.mean(saved))
-        cost = costs[
-            (costs.metric == key[0])
-            & (costs.variant == key[1])
-            & (costs.keep == key[2])
-            & (costs.budget == key[3])
-        ]
-        sel_s = float(cost["selection_s"].iloc[0]) if len(cost) else float("nan")
+        train_tokens = float(group["tokens"].mean())
+        tstar = break_even_tokens(sel_s, mult, mult_ci, seconds_per_token) if math.isfinite(sel_s) else {}
+        full_diff, full_ci, _ = mean_ci(full_diffs)
         sel_am = float(cost["selection_amortised_s"].iloc[0]) if len(cost) else float("nan")
         saved_s = tokens_saved * seconds_per_token
         proj = project_saving(
@@ -319,6 +484,18 @@ def compute_verdicts(
                 "verdict": _verdict(mult, mult_ci, saved_s - sel_s, beyond == n),
                 "target_saved_s": proj["saved_s"], "target_net_s": proj["net_s"],
                 "target_verdict": _verdict(mult, mult_ci, proj["net_s"], beyond == n),
+                "train_tokens": train_tokens,
+                **{f"break_even_{k}": tstar.get(k, float("nan")) for k in
+                   ("tokens", "tokens_lo", "tokens_hi")},
+                **{f"break_even_{k.replace('seconds', 's')}": tstar.get(k, float("nan")) for k in
+                   ("seconds", "seconds_lo", "seconds_hi")},
+                "break_even_bound": beyond == n,
+                "full_data_tokens": train_tokens + sel_s / seconds_per_token,
+                "full_data_bpb": float(np.mean(full_bpbs)) if full_bpbs else float("nan"),
+                "bpb_minus_full_data": full_diff, "bpb_minus_full_data_ci95": full_ci,
+                "full_data_where": "+".join(sorted(full_where)),
+                "full_data_verdict": full_data_verdict(full_diff, full_ci, "+".join(sorted(full_where))),
+                "seconds_per_token": seconds_per_token,
             }
         )  # fmt: skip
     return pd.DataFrame(rows)
@@ -335,3 +512,48 @@ def _verdict(multiplier: float, ci95: float, net_s: float, beyond_curve: bool = 
     if not multiplier - ci95 > 1:  # NaN (one seed) is not significant either
         return "saving not significant"
     return "pays off" if net_s > 0 else "costs more than it saves"
+
+
+def tokens_text(tokens: float, bound: bool = False) -> str:
+    """A break-even token count as the tables print it: three significant figures, ``never`` for ``inf``
+    (the selection never pays), ``unknown`` for ``inf`` that is only a bound (``bound``: the multiplier is a
+    lower bound, so ``T*`` is an upper one), ``at most`` before a finite bound, ``--`` for NaN."""
+    if math.isnan(tokens):
+        return "--"
+    if math.isinf(tokens):
+        return "unknown" if bound else "never"
+    return ("at most " if bound else "") + f"{tokens:.3g}"
+
+
+def verdicts_latex(verdicts: pd.DataFrame) -> str:
+    """compute.tex: per method and budget the multiplier, the selection cost, ``T*`` and its CI (baseline
+    training tokens) beside the proxy's own run length, the whole-pool comparison and the parallelism of the
+    selection (the proxy-scale verdict phrase stays in compute.csv: ``T*`` says the same in a number). The
+    projection to a larger model stays in compute.csv only: it keeps the proxy's token count, so every
+    multiplier clear of 1 would pay off there by construction."""
+    from dqreview.report.tables import to_latex
+
+    bounds = verdicts["break_even_bound"].astype(bool)
+    table = verdicts.assign(
+        tstar=[tokens_text(t, b) for t, b in zip(verdicts["break_even_tokens"], bounds, strict=True)],
+        tstar_ci=[
+            f"[{tokens_text(lo, b)}, {tokens_text(hi, b)}]"
+            for lo, hi, b in zip(
+                verdicts["break_even_tokens_lo"], verdicts["break_even_tokens_hi"], bounds, strict=True
+            )
+        ],
+        run=[tokens_text(t) for t in verdicts["train_tokens"]],
+    )
+    cols = {
+        "method": "method",
+        "budget": "budget",
+        "multiplier": "multiplier",
+        "multiplier_ci95": "95% CI +/-",
+        "selection_s": "selection s",
+        "tstar": "T* (tokens)",
+        "tstar_ci": "T* 95% CI",
+        "run": "proxy run (tokens)",
+        "bpb_minus_full_data": "bpb minus whole pool",
+        "selection_parallelism": "selection",
+    }
+    return to_latex(table[list(cols)].rename(columns=cols), digits=2)

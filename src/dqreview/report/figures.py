@@ -205,12 +205,17 @@ def save_figure(fig, path) -> None:
     plt.close(fig)
 
 
-def cost_verdicts(verdicts: pd.DataFrame, target_model: str, path) -> None:
-    """Selection cost against the training time it saves, at proxy scale and projected to ``target_model``.
+def cost_verdicts(verdicts: pd.DataFrame, path) -> None:
+    """Is selecting cheaper than the training it saves? Two panels.
 
-    Points above the diagonal pay for themselves; methods that save nothing sit on the floor of the plot.
-    Each method is one colour and marker, named in the legend under the panels (labels on the points
-    would overlap where methods cost the same); the budget is the marker's fill.
+    (a) Selection cost against the training time it saves at proxy scale (measured): points above the
+    diagonal pay for themselves; methods that save nothing sit on the floor of the plot. Each method is
+    one colour and marker, named in the legend under the panels; the budget is the marker's fill.
+    (b) The break-even training compute ``T*`` of every method and budget (one row each; dot = ``T*``,
+    bar = its 95% CI) against the proxy's own run length at that budget (vertical lines): a dot left of its
+    budget's line pays off within a run as long as the proxy's. ``T* = inf`` (multiplier <= 1, or a CI end
+    there) is drawn at the right edge as "never"; where the multiplier is only a lower bound (every seed beat
+    random's whole curve) ``T*`` is an upper bound, drawn hollow, and "unknown" when that bound is infinite.
     """
     from matplotlib.lines import Line2D
 
@@ -221,34 +226,91 @@ def cost_verdicts(verdicts: pd.DataFrame, target_model: str, path) -> None:
     budgets = sorted(verdicts["budget"].unique())
     floor = 1e-2
     legend_rows = -(-len(methods) // 3)
+    rows = verdicts.sort_values(["method", "budget"]).reset_index(drop=True)
     with paper_style():
         fig, axes = plt.subplots(
-            1, 2, figsize=(TEXT_WIDTH_IN, 2.9 + 0.14 * legend_rows), sharex=True, constrained_layout=True
-        )
-        panels = [
-            ("train_s_saved", "(a) proxy LM (measured)"),
-            ("target_saved_s", f"(b) {target_model} (projected)"),
-        ]
-        for ax, (col, title) in zip(axes, panels, strict=True):
-            for (method, budget), g in verdicts.groupby(["method", "budget"]):
-                colour, marker = styles[method]
-                first = budget == budgets[0]  # the smallest budget filled, larger ones hollow
-                ax.scatter(g["selection_s"].clip(lower=floor), g[col].clip(lower=floor), s=22, marker=marker,
-                           color=colour if first else "none", edgecolors=colour, linewidths=1)  # fmt: skip
-            hi = max(float(verdicts[["selection_s", col]].max().max()), 1.0) * 2
-            ax.plot([floor, hi], [floor, hi], color="black", linestyle="--", linewidth=1)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("selection cost (s; own jobs + shared stages)")
-            ax.set_title(title, loc="left")
-            ax.grid(alpha=0.3, which="both")
-        axes[0].set_ylabel("training time saved vs random (s)")
-        extra = [Line2D([], [], linestyle="--", color="black", label="break-even (above: pays off)")]
+            2, 1, figsize=(TEXT_WIDTH_IN, 2.9 + 0.19 * len(methods) + 0.14 * legend_rows), constrained_layout=True,
+            height_ratios=[1.9, 0.9 + 0.19 * len(methods)],
+        )  # fmt: skip
+        ax = axes[0]
+        for (method, budget), g in verdicts.groupby(["method", "budget"]):
+            colour, marker = styles[method]
+            first = budget == budgets[0]  # the smallest budget filled, larger ones hollow
+            ax.scatter(g["selection_s"].clip(lower=floor), g["train_s_saved"].clip(lower=floor), s=22,
+                       marker=marker, color=colour if first else "none", edgecolors=colour, linewidths=1)  # fmt: skip
+        hi = max(float(verdicts[["selection_s", "train_s_saved"]].max().max()), 1.0) * 2
+        ax.plot([floor, hi], [floor, hi], color="black", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("selection cost (s; own jobs + shared stages)")
+        ax.set_ylabel("training time saved\nvs random (s)")
+        ax.set_title(f"(a) proxy LM (measured; floor {floor} s = no saving)", loc="left")
+        ax.grid(alpha=0.3, which="both")
+        run_lines = _break_even_panel(axes[1], rows, styles, budgets)
+        extra = [Line2D([], [], linestyle="--", color="black", label="(a) break-even (above: pays off)")]
         extra += [Line2D([], [], linestyle="", marker="o", color="0.3", markerfacecolor="0.3" if b == budgets[0] else "none",
                          label=f"budget {b:.0%}") for b in budgets]  # fmt: skip
-        _method_legend(fig, styles, extra)
-        fig.suptitle(f"Is selecting cheaper than the training it saves? (floor {floor} s = no saving)")
+        _method_legend(fig, styles, [*extra, *run_lines])
+        fig.suptitle("Is selecting cheaper than the training it saves?")
         save_figure(fig, path)
+
+
+def _break_even_panel(ax, rows: pd.DataFrame, styles: dict, budgets: list) -> list:
+    """Panel (b) of :func:`cost_verdicts`: ``T*`` with its CI, one row per method (its budgets a little
+    apart, filled = the smallest), the proxy's run lengths as vertical lines. Infinite ``T*`` goes to one of
+    two columns at the right: "never" (multiplier <= 1) and "unknown" (an infinite upper bound). Returns the
+    legend handles the panel adds."""
+    from matplotlib.lines import Line2D
+    from matplotlib.markers import CARETLEFT
+
+    values = rows[["break_even_tokens", "break_even_tokens_lo", "break_even_tokens_hi"]].to_numpy(np.float64)
+    finite = values[np.isfinite(values)]
+    runs = rows.groupby("budget")["train_tokens"].mean()
+    lo = min([*finite, *runs]) / 10
+    never = max([*finite, *runs]) * 30
+    unknown = never * 6
+    dashes = [":", "-.", (0, (5, 1)), (0, (1, 3))]
+    handles = [
+        ax.axvline(runs[budget], color="0.2", linewidth=1.2, linestyle=dashes[k % len(dashes)],
+                   label=f"(b) proxy run, budget {budget:.0%}")
+        for k, budget in enumerate(budgets)
+    ]  # fmt: skip
+    methods = list(dict.fromkeys(rows["method"]))
+    offset = {b: 0.25 * (k - (len(budgets) - 1) / 2) for k, b in enumerate(budgets)}
+    for _, r in rows.iterrows():
+        colour, marker = styles[r["method"]]
+        y = methods.index(r["method"]) + offset[r["budget"]]
+        t, t_lo, t_hi = (
+            float(r[c]) for c in ("break_even_tokens", "break_even_tokens_lo", "break_even_tokens_hi")
+        )
+        bound = bool(r["break_even_bound"])
+        inf_at = unknown if bound else never
+        if np.isfinite(t_lo) or np.isfinite(t_hi):
+            ends = [v if np.isfinite(v) else inf_at for v in (t_lo, t_hi)]
+            ax.plot(ends, [y, y], color=colour, linewidth=1.0)
+        if np.isnan(t):
+            continue
+        x = t if np.isfinite(t) else inf_at
+        ax.scatter([x], [y], marker=marker, s=22, color=colour if r["budget"] == budgets[0] else "none",
+                   edgecolors=colour, linewidths=1, zorder=3)  # fmt: skip
+        if bound and np.isfinite(t):  # T* is at most here
+            ax.scatter([x / 1.6], [y], marker=CARETLEFT, s=14, color="black", zorder=3)
+    for x, text in ((never, "never"), (unknown, "unknown")):
+        ax.axvspan(x / 1.8, x * 1.8, color="0.92", zorder=0)
+        ax.text(x, -0.7, text, ha="center", va="bottom", fontsize=7)
+    ax.set_yticks(range(len(methods)))
+    ax.set_yticklabels(methods)
+    ax.set_ylim(len(methods) - 0.5, -0.75)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, unknown * 2)
+    ax.set_xlabel("break-even training compute T* (baseline training tokens; bar: 95% CI)")
+    ax.set_title("(b) T*: selecting pays in runs longer than this\n(left of its budget's line: within the proxy's run)",
+                 loc="left", pad=12)  # fmt: skip
+    ax.grid(False)
+    ax.grid(alpha=0.3, which="both", axis="x")
+    handles.append(Line2D([], [], linestyle="", marker=CARETLEFT, color="black",
+                          label="(b) T* at most (multiplier a lower bound)"))  # fmt: skip
+    return handles
 
 
 def _method_legend(fig, styles: dict, extra=(), ncols: int = 3) -> None:

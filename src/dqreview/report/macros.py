@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
+
 from dqreview.errors import DQError
 
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/._-]*$")
@@ -365,3 +367,72 @@ def ablation_theory_macro(table, name: str) -> dict[str, str]:
     return {
         "theory/abl4": f"{escape(name)} {head} (smallest minus full pool: {inter_clauses}; per pool: {pool_clauses})."
     }
+
+
+def tokens_tex(tokens: float, bound: bool = False) -> str:
+    """A token count for the paper's text: ``2.4\\times10^{7}`` (two significant figures), ``never`` for
+    ``inf``, ``unknown`` for an infinite upper bound (``bound``), ``at most`` before a finite one, ``---``
+    for NaN."""
+    if tokens is None or math.isnan(tokens):
+        return "---"
+    if math.isinf(tokens):
+        return "unknown" if bound else "never"
+    mantissa, exponent = f"{tokens:.1e}".split("e")
+    text = f"\\ensuremath{{{mantissa}\\times10^{{{int(exponent)}}}}}" if tokens >= 1e4 else f"{tokens:.0f}"
+    return ("at most " if bound else "") + text
+
+
+def break_even_macros(compute, main: dict[str, tuple[str, str]], small: float) -> dict[str, str]:
+    """The paper's numbers on the ground rule, from ``compute.csv``
+    (:func:`dqreview.report.compute.compute_verdicts`).
+
+    Per main selection at the ``small`` budget (``main/<metric>/...``): ``tstar`` (the break-even training
+    compute ``T*`` in baseline training tokens; ``never`` where the multiplier is at most 1, ``unknown`` or
+    ``at most`` where it is only a lower bound), ``tstarci`` (its 95% CI as ``[lo, hi]``), ``tstars`` (in
+    proxy training seconds, with its unit), ``parallel`` (``per-shard`` or ``sequential``), ``fullgap``/``fullgapci`` (bits
+    per byte minus the whole pool's at equal compute) and ``fullverdict``. Over every method--budget pair
+    (``cost/...``): ``n_tstar_below_run`` (``T*`` below the proxy's own run length at its budget: selecting
+    pays within a run as long as the proxy's), ``n_tstar_finite``, ``n_never``, ``n_unknown``,
+    ``n_full_selbetter``/``n_full_poolbetter``/``n_full_undecided`` (:func:`~dqreview.report.compute.
+    full_data_verdict`), ``run`` (the proxy's run length at ``small``), ``ctoken_us`` (proxy training
+    microseconds per token), and ``pershard``/``sequential`` (the metrics of each kind).
+    """
+    v: dict[str, str] = {}
+    bound = compute["break_even_bound"].astype(str).str.lower() == "true"
+    tstar = compute["break_even_tokens"].astype(float)
+    for metric, (variant, keep) in main.items():
+        rows = compute[
+            (compute.metric == metric)
+            & (compute.variant == variant)
+            & (compute.keep == keep)
+            & (compute.budget == small)
+        ]
+        if not len(rows):
+            continue
+        r, b = rows.iloc[0], bool(bound[rows.index[0]])
+        v[f"main/{metric}/tstar"] = tokens_tex(float(r["break_even_tokens"]), b)
+        v[f"main/{metric}/tstarci"] = (
+            f"[{tokens_tex(float(r['break_even_tokens_lo']), b)}, {tokens_tex(float(r['break_even_tokens_hi']), b)}]"
+        )
+        seconds = float(r["break_even_s"])
+        v[f"main/{metric}/tstars"] = (
+            ("unknown" if b else "never") if math.isinf(seconds) else fmt(seconds, 0) + "\\,s"
+        )
+        v[f"main/{metric}/parallel"] = escape(r["selection_parallelism"])
+        v[f"main/{metric}/fullgap"] = fmt(r["bpb_minus_full_data"], 3, signed=True)
+        v[f"main/{metric}/fullgapci"] = fmt(r["bpb_minus_full_data_ci95"], 3)
+        v[f"main/{metric}/fullverdict"] = escape(r["full_data_verdict"])
+    v["cost/n_tstar_below_run"] = str(int((tstar < compute["train_tokens"].astype(float)).sum()))
+    v["cost/n_tstar_finite"] = str(int(np.isfinite(tstar).sum()))
+    v["cost/n_never"] = str(int((np.isinf(tstar) & ~bound).sum()))
+    v["cost/n_unknown"] = str(int((np.isinf(tstar) & bound).sum()))
+    for key, verdict in (("selbetter", "selecting better"), ("poolbetter", "whole pool better"),
+                         ("undecided", "undecided")):  # fmt: skip
+        v[f"cost/n_full_{key}"] = str(int((compute["full_data_verdict"] == verdict).sum()))
+    runs = compute.loc[compute.budget == small, "train_tokens"]
+    v["cost/run"] = tokens_tex(float(runs.mean())) if len(runs) else "---"
+    v["cost/ctoken_us"] = fmt(float(compute["seconds_per_token"].mean()) * 1e6, 1) if len(compute) else "---"
+    for kind in ("per-shard", "sequential"):
+        names = sorted(compute.loc[compute["selection_parallelism"] == kind, "metric"].unique())
+        v[f"cost/{kind.replace('-', '')}"] = escape(", ".join(names)) or "none"
+    return v

@@ -11,15 +11,25 @@ from dqreview import paths
 from dqreview.errors import DQError
 from dqreview.plan import MethodJobs
 from dqreview.report.compute import (
+    AFTER_CURVE,
+    BEFORE_CURVE,
     BETTER_THAN_CURVE,
+    PER_SHARD,
+    SEQUENTIAL,
     WITHIN,
     WORSE_THAN_CURVE,
+    bpb_at_tokens,
+    break_even_tokens,
     compute_multiplier,
     compute_verdicts,
+    full_data_verdict,
     project_saving,
     selection_costs,
+    selection_parallelism,
     target_flops_per_token,
+    tokens_text,
     tokens_to_reach,
+    verdicts_latex,
 )
 
 
@@ -154,3 +164,134 @@ def test_compute_verdicts_per_seed_against_the_same_seed():
         == row["target_verdict"]
         == ("better than random's whole curve (multiplier >= 4.00; extend review.curve_multipliers)")
     )
+
+
+def test_break_even_tokens_exact_and_its_ci_from_the_multipliers_ends():
+    # C_sel = 10 s, m = 2 (CI 1.5..2.5), 1 ms per token: T* = 10 / (0.5 * 1e-3) = 20,000 tokens
+    out = break_even_tokens(10.0, 2.0, 0.5, 1e-3)
+    assert out["tokens"] == pytest.approx(20_000.0) and out["seconds"] == pytest.approx(20.0)
+    assert out["tokens_lo"] == pytest.approx(10.0 / (1 - 1 / 2.5) / 1e-3)  # the CI's upper multiplier
+    assert out["tokens_hi"] == pytest.approx(30_000.0)  # m = 1.5: saves a third of the run
+    assert out["seconds_lo"] == pytest.approx(out["tokens_lo"] * 1e-3)
+    # at T = T*, the training saved, (1 - 1/m) * T* tokens, costs exactly the selection
+    assert (1 - 1 / 2.0) * out["tokens"] * 1e-3 == pytest.approx(10.0)
+
+
+def test_break_even_tokens_never_pays_without_a_multiplier_above_one():
+    assert break_even_tokens(10.0, 1.0, 0.0, 1e-3)["tokens"] == math.inf
+    worse = break_even_tokens(10.0, 0.8, 0.5, 1e-3)  # CI 0.3..1.3: pays at best at m = 1.3
+    assert worse["tokens"] == math.inf and worse["tokens_hi"] == math.inf
+    assert worse["tokens_lo"] == pytest.approx(10.0 / (1 - 1 / 1.3) / 1e-3)
+    straddles = break_even_tokens(10.0, 1.2, 0.3, 1e-3)  # mean pays, the CI's lower end does not
+    assert math.isfinite(straddles["tokens"]) and straddles["tokens_hi"] == math.inf
+    one_seed = break_even_tokens(10.0, 2.0, float("nan"), 1e-3)
+    assert one_seed["tokens"] == pytest.approx(20_000.0)
+    assert math.isnan(one_seed["tokens_lo"]) and math.isnan(one_seed["tokens_hi"])
+    assert break_even_tokens(0.0, 2.0, 0.0, 1e-3)["tokens"] == 0.0  # a free selection pays at once
+
+
+def test_break_even_tokens_falls_as_the_multiplier_rises():
+    tokens = [break_even_tokens(10.0, m, 0.0, 1e-3)["tokens"] for m in (1.01, 1.1, 1.5, 2.0, 10.0)]
+    assert np.all(np.diff(tokens) < 0)
+
+
+def test_break_even_tokens_bad_input():
+    with pytest.raises(DQError, match="seconds per token must be positive"):
+        break_even_tokens(10.0, 2.0, 0.1, 0.0)
+    with pytest.raises(DQError, match="selection cost must not be negative"):
+        break_even_tokens(-1.0, 2.0, 0.1, 1e-3)
+
+
+def test_bpb_at_tokens_is_the_inverse_of_tokens_to_reach():
+    assert bpb_at_tokens([1000, 4000], [4.0, 3.0], 2000) == pytest.approx((3.5, WITHIN))
+    assert bpb_at_tokens([1000, 4000], [4.0, 3.0], 4000) == (3.0, WITHIN)
+    for target in (3.2, 3.5, 3.9):
+        tokens, _ = tokens_to_reach([1000, 4000], [4.0, 3.0], target)
+        assert bpb_at_tokens([1000, 4000], [4.0, 3.0], tokens)[0] == pytest.approx(target)
+    # outside the curve: its best value (an upper bound) after it, its first before it
+    assert bpb_at_tokens([1000, 4000], [4.0, 3.0], 8000) == (3.0, AFTER_CURVE)
+    assert bpb_at_tokens([1000, 4000], [4.0, 3.0], 500) == (4.0, BEFORE_CURVE)
+    assert bpb_at_tokens([1, 2, 4], [4.0, 3.0, 3.5], 4) == (3.0, WITHIN)  # running minimum
+    with pytest.raises(DQError, match="tokens must be positive and finite"):
+        bpb_at_tokens([1000, 4000], [4.0, 3.0], float("nan"))
+
+
+def test_selection_parallelism_from_the_protocol():
+    from dqreview.metrics.base import DocumentScorer
+    from dqreview.metrics.inputs import POOL_EMBEDDINGS, SHARD_FEATURES, TARGET_EMBEDDINGS
+
+    def scorer(fit_inputs):
+        return type("S", (DocumentScorer,), {"fit_inputs": fit_inputs, "score": lambda *a: None})()
+
+    assert selection_parallelism(scorer(())) == PER_SHARD  # no fit: every job is one shard's
+    assert selection_parallelism(scorer((TARGET_EMBEDDINGS,))) == PER_SHARD  # a fit on a bounded sample
+    assert selection_parallelism(scorer((POOL_EMBEDDINGS,))) == SEQUENTIAL  # a fit over the whole pool
+    assert selection_parallelism(scorer((SHARD_FEATURES,))) == SEQUENTIAL  # every shard's features, one fit
+    from dqreview.metrics import load_method
+
+    expected = {"random": PER_SHARD, "proto_align": PER_SHARD, "t2v_align": PER_SHARD, "dq": SEQUENTIAL,
+                "doremi": SEQUENTIAL, "skillit": SEQUENTIAL, "ssl_proto": SEQUENTIAL, "minhash": SEQUENTIAL}  # fmt: skip
+    assert {name: selection_parallelism(load_method(name)) for name in expected} == expected
+
+
+def test_compute_verdicts_break_even_and_the_whole_pool_at_equal_compute():
+    curve = pd.DataFrame({"tokens": [500.0, 1000.0, 2000.0, 4000.0], "bpb/target": [4.5, 4.0, 3.5, 3.0]})
+    curves = {(0.1, 0): curve, (0.1, 1): curve}
+    runs = pd.DataFrame(
+        {"metric": "m", "variant": "v", "keep": "high", "budget": 0.1, "seed": [0, 1], "tokens": 1000.0,
+         "bpb/target": [3.5, 3.5]}
+    )  # fmt: skip
+    costs = pd.DataFrame(
+        {"metric": ["m"], "variant": ["v"], "keep": ["high"], "budget": [0.1], "selection_s": [0.5],
+         "selection_amortised_s": [0.25], "selection_flops": [np.nan]}
+    )  # fmt: skip
+    # the whole pool: 3.5 at 1000 tokens, 3.0 at 2000 (seed 1 worse by 0.2)
+    full = pd.DataFrame({"tokens": [1000.0, 2000.0], "bpb/target": [3.5, 3.0]})
+    full_curves = {0: full, 1: full.assign(**{"bpb/target": full["bpb/target"] + 0.2})}
+    row = compute_verdicts(runs, curves, costs, seconds_per_token=1e-3, proxy_flops_per_token=1e6,
+                           target_flops_per_token=1e8, full_curves=full_curves).iloc[0]  # fmt: skip
+    # m = 2, C_sel = 0.5 s, 1 ms/token: T* = 0.5 / (0.5 * 1e-3) = 1000 tokens = the proxy's own run
+    assert row["break_even_tokens"] == pytest.approx(1000.0) and row["break_even_s"] == pytest.approx(1.0)
+    assert row["break_even_tokens_lo"] == pytest.approx(1000.0)  # two seeds alike: a CI of zero width
+    assert row["break_even_tokens_hi"] == pytest.approx(1000.0)
+    assert row["train_tokens"] == 1000.0 and not row["break_even_bound"]
+    # equal compute: 1000 tokens + 0.5 s / 1 ms = 1500 tokens of the whole pool, halfway in log tokens
+    assert row["full_data_tokens"] == pytest.approx(1500.0)
+    at_1500 = 3.5 - 0.5 * np.log(1.5) / np.log(2.0)
+    assert row["full_data_bpb"] == pytest.approx(at_1500 + 0.1)
+    assert row["bpb_minus_full_data"] == pytest.approx(3.5 - at_1500 - 0.1)
+    assert row["bpb_minus_full_data_ci95"] > 0 and row["full_data_where"] == WITHIN
+    assert row["full_data_verdict"] == "undecided" and row["seconds_per_token"] == 1e-3
+    # without a whole-pool arm those columns are empty, not an error
+    row = compute_verdicts(runs, curves, costs, seconds_per_token=1e-3, proxy_flops_per_token=1e6,
+                           target_flops_per_token=1e8).iloc[0]  # fmt: skip
+    assert math.isnan(row["bpb_minus_full_data"]) and row["full_data_where"] == ""
+
+
+def test_verdicts_latex_says_never_unknown_and_at_most():
+    verdicts = pd.DataFrame(
+        {"method": ["a", "b", "c", "d"], "budget": 0.1, "multiplier": [2.0, 0.5, 1.0, 3.0],
+         "multiplier_ci95": 0.1, "selection_s": 1.0, "break_even_tokens": [2e4, np.inf, np.inf, 1.5e4],
+         "break_even_tokens_lo": [1.9e4, np.inf, np.inf, 1.4e4], "break_even_tokens_hi": [2.2e4, np.inf, np.inf, 1.6e4],
+         "break_even_bound": [False, False, True, True], "train_tokens": 1e6, "bpb_minus_full_data": -0.1,
+         "selection_parallelism": PER_SHARD, "verdict": "pays off"}
+    )  # fmt: skip
+    lines = verdicts_latex(verdicts).splitlines()
+    assert "T* (tokens) & T* 95\\% CI & proxy run (tokens)" in lines[2]
+    assert "& 2e+04 & [1.9e+04, 2.2e+04] & 1e+06 &" in lines[4]
+    assert "& never & [never, never] &" in lines[5]
+    assert "& unknown & [unknown, unknown] &" in lines[6]
+    assert "& at most 1.5e+04 & [at most 1.4e+04, at most 1.6e+04] &" in lines[7]
+    assert tokens_text(float("nan")) == "--"
+
+
+def test_full_data_verdict_trusts_only_the_side_a_bound_allows():
+    assert full_data_verdict(-0.2, 0.1, WITHIN) == "selecting better"
+    assert full_data_verdict(0.2, 0.1, WITHIN) == "whole pool better"
+    assert full_data_verdict(-0.05, 0.1, WITHIN) == "undecided"
+    # past the whole pool's curve its value is an upper bound: a negative difference proves nothing
+    assert full_data_verdict(-0.2, 0.1, AFTER_CURVE) == "undecided"
+    assert full_data_verdict(0.2, 0.1, f"{AFTER_CURVE}+{WITHIN}") == "whole pool better"
+    assert full_data_verdict(0.2, 0.1, BEFORE_CURVE) == "undecided"
+    assert full_data_verdict(-0.2, float("nan"), WITHIN) == "undecided"  # one seed
+    assert full_data_verdict(float("nan"), float("nan"), "") == "undecided"  # no whole-pool arm

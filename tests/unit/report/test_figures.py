@@ -127,16 +127,30 @@ def test_series_styles_are_distinct_for_forty_series():
 
 
 def test_cost_labels_methods_in_a_legend_not_on_points(drawn, tmp_path):
+    # every method at the same point: on-point labels would all overlap; T* finite, never, or a bound
+    tstar = [(2e5, 1e5, 4e5, False), (np.inf, 3e6, np.inf, False), (np.inf, np.inf, np.inf, True)]
     verdicts = pd.DataFrame(
         [{"method": m, "metric": m.split(" ")[0], "variant": "v", "keep": "high", "budget": b, "selection_s": 5.0,
-          "train_s_saved": 3.0, "target_saved_s": 30.0} for m in FAMILY_OF if m != "random" for b in (0.1, 0.3)]
-    )  # fmt: skip  # every method at the same point: on-point labels would all overlap
-    figures.cost_verdicts(verdicts, "gpt2-124m", tmp_path / "cost.pdf")
+          "train_s_saved": 3.0, "target_saved_s": 30.0, "train_tokens": 1e6 * (1 + b),
+          **dict(zip(("break_even_tokens", "break_even_tokens_lo", "break_even_tokens_hi", "break_even_bound"),
+                     tstar[k % 3], strict=True))}
+         for k, m in enumerate(m for m in FAMILY_OF if m != "random") for b in (0.1, 0.3)]
+    )  # fmt: skip
+    figures.cost_verdicts(verdicts, tmp_path / "cost.pdf")
     (fig,) = drawn
-    assert all(not ax.texts for ax in fig.axes)
+    scatter, tstar_ax = fig.axes
+    assert not scatter.texts
+    # panel (b): one row per method (its budgets side by side); the only words on it name the columns of
+    # infinite T*: "never" (multiplier <= 1) and "unknown" (an infinite upper bound)
+    assert len(tstar_ax.get_yticklabels()) == verdicts["method"].nunique()
+    assert sorted(t.get_text() for t in tstar_ax.texts) == ["never", "unknown"]
+    runs = sorted(
+        line.get_xdata()[0] for line in tstar_ax.lines if line.get_label().startswith("(b) proxy run")
+    )
+    assert runs == pytest.approx([1.1e6, 1.3e6])  # the proxy's run length at each budget, a vertical line
     legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend_texts[:26] == sorted(m for m in FAMILY_OF if m != "random")
-    assert "budget 10%" in legend_texts and "budget 30%" in legend_texts
+    assert "budget 10%" in legend_texts and "(b) proxy run, budget 30%" in legend_texts
     _readable_at_text_width(fig)
 
 

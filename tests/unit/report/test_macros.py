@@ -244,3 +244,52 @@ def test_versus_random_macros_count_the_holm_adjusted_family():
         "family/random/n_better": "1",
         "family/random/n_worse": "1",
     }
+
+
+def test_tokens_tex_for_the_papers_text():
+    from dqreview.report.macros import tokens_tex
+
+    assert tokens_tex(23_852_730.0) == "\\ensuremath{2.4\\times10^{7}}"
+    assert tokens_tex(1500.0) == "1500"
+    assert tokens_tex(float("inf")) == "never" and tokens_tex(float("inf"), bound=True) == "unknown"
+    assert tokens_tex(2e5, bound=True) == "at most \\ensuremath{2.0\\times10^{5}}"
+    assert tokens_tex(float("nan")) == "---"
+
+
+def test_break_even_macros_per_main_method_and_counts():
+    import numpy as np
+    import pandas as pd
+
+    from dqreview.report.macros import break_even_macros
+
+    inf = np.inf
+    compute = pd.DataFrame(
+        {"metric": ["a", "b", "c", "a"], "variant": "v", "keep": "high", "budget": [0.1, 0.1, 0.1, 0.6],
+         "train_tokens": [1e6, 1e6, 1e6, 4e5], "break_even_tokens": [2e5, inf, inf, 5e5],
+         "break_even_tokens_lo": [1e5, 3e6, inf, 4e5], "break_even_tokens_hi": [4e5, inf, inf, 6e5],
+         "break_even_s": [0.2, inf, inf, 0.5], "break_even_bound": [False, False, True, False],
+         "selection_parallelism": ["per-shard", "sequential", "per-shard", "per-shard"],
+         "bpb_minus_full_data": [-0.2, 0.3, -0.1, 0.0], "bpb_minus_full_data_ci95": [0.1, 0.1, 0.2, 0.1],
+         "full_data_verdict": ["selecting better", "whole pool better", "undecided", "undecided"],
+         "seconds_per_token": 1e-6}
+    )  # fmt: skip
+    v = break_even_macros(
+        compute, {"a": ("v", "high"), "b": ("v", "high"), "c": ("v", "high"), "z": ("v", "high")}, 0.1
+    )
+    assert v["main/a/tstar"] == "\\ensuremath{2.0\\times10^{5}}"
+    assert v["main/a/tstarci"] == "[\\ensuremath{1.0\\times10^{5}}, \\ensuremath{4.0\\times10^{5}}]"
+    assert v["main/a/tstars"] == "0\\,s" and v["main/a/parallel"] == "per-shard"
+    assert v["main/a/fullgap"] == "\\ensuremath{-}0.200" and v["main/a/fullverdict"] == "selecting better"
+    assert v["main/b/tstar"] == "never" and v["main/b/tstarci"] == "[\\ensuremath{3.0\\times10^{6}}, never]"
+    assert v["main/c/tstar"] == "unknown" and v["main/c/tstars"] == "unknown"
+    assert "main/z/tstar" not in v  # a main method without a compute row (random) gets none
+    # T* below the proxy's run at its budget: a at 10% (2e5 < 1e6), not a at 60% (5e5 > 4e5)
+    assert v["cost/n_tstar_below_run"] == "1" and v["cost/n_tstar_finite"] == "2"
+    assert v["cost/n_never"] == "1" and v["cost/n_unknown"] == "1"
+    assert (v["cost/n_full_selbetter"], v["cost/n_full_poolbetter"], v["cost/n_full_undecided"]) == (
+        "1",
+        "1",
+        "2",
+    )
+    assert v["cost/run"] == "\\ensuremath{1.0\\times10^{6}}" and v["cost/ctoken_us"] == "1.0"
+    assert v["cost/pershard"] == "a, c" and v["cost/sequential"] == "b"
