@@ -295,6 +295,7 @@ rule metrics_vs_bpb:
         vendi=paths.table("vendi"),
         kl=paths.table("kl_reduction"),
         t2v=paths.table("t2v_selections"),
+        composition=paths.table("composition"),
     output:
         figure=report(
             paths.figure("metrics"),
