@@ -331,6 +331,7 @@ rule paper_macros:
         compute=paths.table("compute"),
         dedup=paths.table("dedup_quality"),
         metrics=paths.table("metrics"),
+        t2v_reliability=PLAN.t2v_reliability_tables(),
         ablations=paths.expand(paths.TABLE, name=ABLATIONS),
         diversity=paths.table("diversity"),
         doremi=PLAN.first_variant_states("doremi"),  # the paper quotes its weights

@@ -7,7 +7,7 @@ def main(smk):
     import pandas as pd
 
     from dqreview.io import read_json, write_text
-    from dqreview.report.macros import comparison_macros, escape, fmt, macro_file
+    from dqreview.report.macros import comparison_macros, escape, evidence_macros, fmt, macro_file
 
     cfg = smk.config
     v: dict[str, str] = {}
@@ -64,11 +64,7 @@ def main(smk):
             if f"dedup/{metric}/{variant}/{col}" in v:
                 v[f"dedup/{metric}/{col}"] = v[f"dedup/{metric}/{variant}/{col}"]
 
-    corr = pd.read_csv(smk.input.metrics)
-    for r in corr.itertuples(index=False):
-        for col in ("r", "r_lo", "r_hi", "r2"):
-            v[f"corr/{r.metric}/{col.replace('_', '')}"] = fmt(getattr(r, col), 2, signed=col != "r2")
-        v[f"corr/{r.metric}/n"] = str(r.n)
+    v.update(evidence_macros(pd.read_csv(smk.input.metrics), smk.input.t2v_reliability, cfg, small))
 
     for name, path in zip(smk.params.ablations, smk.input.ablations, strict=True):
         t = pd.read_csv(path)

@@ -45,15 +45,19 @@ def main(smk):
     second_ref = label_seed_vectors(probe, probe.encode(ref["text"].tolist()), ref["id"], rel["seed"], options,
                                     "task2vec reliability: target ref")  # fmt: skip
     seconds = time.perf_counter() - t0
+    first_ref = read_npy(smk.input.ref)
     seed_scores = (
-        alignment_with_label_seed(method, params, sample, first_vectors, read_npy(smk.input.ref), ref_losses),
+        alignment_with_label_seed(method, params, sample, first_vectors, first_ref, ref_losses),
         alignment_with_label_seed(method, params, sample, second, second_ref, ref_losses),
     )
+    # the second seed's documents against the first seed's prototypes: the documents' share of the noise
+    fixed = alignment_with_label_seed(method, params, sample, second, first_ref, ref_losses)
     metric_scores = {
         name: read_parquet(path, columns=["id", "score"]).set_index("id")["score"]
         for name, path in smk.params.scores.items()
     }
-    table = reliability_table(seed_scores, (doc_cfg["seed"], rel["seed"]), metric_scores, metric, rel["top"])
+    seeds = (doc_cfg["seed"], rel["seed"])
+    table = reliability_table(seed_scores, seeds, metric_scores, metric, rel["top"], fixed_prototypes=fixed)
     write_csv(table.assign(variant=variant, layers=str(doc_cfg["layers"]),
                            label_samples=doc_cfg["label_samples"], second_seed_s=seconds), smk.output.table)  # fmt: skip
     write_text(to_latex(table[["a", "b", "n", "spearman", "jaccard_top"]], digits=3), smk.output.table_tex)

@@ -79,6 +79,7 @@ def reliability_table(
     metric_scores: Mapping[str, pd.Series],
     metric: str,
     top: float = 0.1,
+    fixed_prototypes: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The reliability table: the two label seeds' alignment scores, then ``metric`` against every other.
 
@@ -92,6 +93,9 @@ def reliability_table(
         Whole-pool scores (index: id) of ``metric`` (the alignment variant) and the methods it is compared with.
     metric : str
         The key of ``metric_scores`` holding the alignment scores.
+    fixed_prototypes : Series, optional
+        The second seed's document vectors scored against the FIRST seed's prototypes: a row
+        ``label seeds, documents only`` that separates the documents' label noise from the prototypes'.
     """
     if metric not in metric_scores:
         raise DQError(f"t2v reliability: no scores of {metric!r} among {sorted(metric_scores)}")
@@ -103,6 +107,15 @@ def reliability_table(
             **rank_agreement(*seed_scores, top=top),
         }
     ]
+    if fixed_prototypes is not None:
+        rows.append(
+            {
+                "comparison": "label seeds, documents only",
+                "a": f"{metric}, label seed {seeds[0]}",
+                "b": f"{metric}, label seed {seeds[1]} documents, seed {seeds[0]} prototypes",
+                **rank_agreement(seed_scores[0], fixed_prototypes, top=top),
+            }
+        )
     for name, scores in metric_scores.items():
         if name == metric:
             continue
