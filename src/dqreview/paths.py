@@ -95,7 +95,7 @@ FIGURES = {
 }
 #: The figures and tables the paper includes (besides every ablation figure).
 PAPER_FIGURES = ("comparison", "composition", "cost", "learning_curves", "metrics", "theory")
-PAPER_TABLES = ("data", "comparison", "compute", "diversity")
+PAPER_TABLES = ("data", "comparison", "compute", "diversity", "metrics")
 
 
 def fill(template: str, **wildcards) -> str:

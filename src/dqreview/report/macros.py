@@ -199,6 +199,7 @@ def correlation_macros(table, small: float) -> dict[str, str]:
     out: dict[str, str] = {}
     cols = {"r": "r", "rlo": "r_lo", "rhi": "r_hi", "r2": "r2", "pr": "partial_r", "prlo": "partial_lo",
             "prhi": "partial_hi"}  # fmt: skip
+    parts: dict[float, list[str]] = {}
     for r in table.itertuples(index=False):
         values = {k: fmt(getattr(r, c), 2, signed=k != "r2") for k, c in cols.items()}
         values["n"] = str(int(r.n))
@@ -206,7 +207,27 @@ def correlation_macros(table, small: float) -> dict[str, str]:
             out[f"corr/{r.metric}/{budget_key(r.budget)}/{k}"] = text
             if math.isclose(float(r.budget), float(small)):
                 out[f"corr/{r.metric}/{k}"] = text
+        parts.setdefault(float(r.budget), []).append(
+            f"{escape(r.metric)} $r = {values['r']}$ [{values['rlo']}, {values['rhi']}], partial "
+            f"$r = {values['pr']}$ [{values['prlo']}, {values['prhi']}]"
+        )
+    n_of = {float(b): int(g["n"].max()) for b, g in table.groupby("budget")}
+    out["corr/summary"] = (
+        "; ".join(
+            f"at {fmt(b, 0, percent=True)} ({n_of[b]} selections) " + ", ".join(p)
+            for b, p in sorted(parts.items())
+        )
+        or "no selections"
+    )
     return out
+
+
+def estimator_text(documents: dict) -> str:
+    """The per-document Task2Vec estimator in words: ``layers final-no-head, 1 label draw per position``."""
+    layers = documents.get("layers", "final")
+    layers = layers if isinstance(layers, str) else "+".join(layers)
+    draws = int(documents.get("label_samples", 1))
+    return f"layers {layers}, {draws} label draw{'s' if draws > 1 else ''} per position"
 
 
 def t2v_reliability_macros(table, documents: dict, threshold: float) -> dict[str, str]:
@@ -229,10 +250,7 @@ def t2v_reliability_macros(table, documents: dict, threshold: float) -> dict[str
         return {}
     s = seeds.iloc[0]
     top = float(s["top"])
-    layers = documents.get("layers", "final")
-    layers = layers if isinstance(layers, str) else "+".join(layers)
-    draws = int(documents.get("label_samples", 1))
-    estimator = f"layers {layers}, {draws} label draw{'s' if draws > 1 else ''} per position"
+    estimator = estimator_text(documents)
     reliable = math.isfinite(float(s["spearman"])) and float(s["spearman"]) >= threshold
     out = {
         "t2v/rel/spearman": fmt(s["spearman"], 2),
@@ -270,6 +288,9 @@ def evidence_macros(metrics, reliability_paths, config: dict, small: float) -> d
     from dqreview.report.t2v_reliability import RELIABLE_SPEARMAN
 
     out = correlation_macros(metrics, small)
+    documents = config["task2vec"]["documents"]
+    out["t2v/window"] = str(config["task2vec"]["window"])
+    out["t2v/estimator"] = escape(estimator_text(documents))
     for path in reliability_paths:
         out.update(
             t2v_reliability_macros(pd.read_csv(path), config["task2vec"]["documents"], RELIABLE_SPEARMAN)
