@@ -24,8 +24,8 @@ import yaml
 OPTIONS = {
     "final": ("final", 1),
     "final, 4 label draws": ("final", 4),
-    "final without head": (["blocks.1", "ln_f"], 1),
-    "final without head, 4 label draws": (["blocks.1", "ln_f"], 4),
+    "final-no-head": ("final-no-head", 1),
+    "final-no-head, 4 label draws": ("final-no-head", 4),
 }
 
 
