@@ -56,6 +56,10 @@ def main(smk):
         name: read_parquet(path, columns=["id", "score"]).set_index("id")["score"]
         for name, path in smk.params.scores.items()
     }
+    # the first seed's sample scores must be the run's own (same vectors, prototypes and k-means seed)
+    merged = metric_scores[metric].reindex(seed_scores[0].index).to_numpy(float)
+    log.info("first label seed vs merged %s scores: max |diff| %.2e", metric,
+             float(np.nanmax(np.abs(merged - seed_scores[0].to_numpy(float)))))  # fmt: skip
     seeds = (doc_cfg["seed"], rel["seed"])
     table = reliability_table(seed_scores, seeds, metric_scores, metric, rel["top"], fixed_prototypes=fixed)
     write_csv(table.assign(variant=variant, layers=str(doc_cfg["layers"]),
