@@ -454,7 +454,7 @@ def metrics_vs_bpb(points: pd.DataFrame, table: pd.DataFrame, path) -> None:
     nrows, ncols = max(len(metrics), 1), max(len(budgets), 1)
     with paper_style():
         fig, axes = plt.subplots(
-            nrows, ncols, figsize=(TEXT_WIDTH_IN, 2.3 * nrows + 0.4), constrained_layout=True, squeeze=False
+            nrows, ncols, figsize=(TEXT_WIDTH_IN, 2.5 * nrows + 0.4), constrained_layout=True, squeeze=False
         )
         for i, metric in enumerate(metrics):
             for j, budget in enumerate(budgets):
@@ -475,11 +475,11 @@ def metrics_vs_bpb(points: pd.DataFrame, table: pd.DataFrame, path) -> None:
                 ax.set_xlabel(metric)
                 if j == 0:
                     ax.set_ylabel("target bits per byte")
-                title = (f"budget {budget:g}: r = {r.r:.2f} [{r.r_lo:.2f}, {r.r_hi:.2f}] (n = {r.n})\n"
-                         f"partial r | target share = {r.partial_r:.2f} [{r.partial_lo:.2f}, {r.partial_hi:.2f}]")  # fmt: skip
+                title = (f"budget {budget:.0%}: r = {r.r:.2f} [{r.r_lo:.2f}, {r.r_hi:.2f}], n = {r.n}\n"
+                         f"partial r | target share: {r.partial_r:.2f} [{r.partial_lo:.2f}, {r.partial_hi:.2f}]")  # fmt: skip
                 if j == 0:
-                    title += "\n" + textwrap.fill(f"paper: {r.claim}", 60)
-                ax.set_title(title, loc="left", fontsize=6.5)
+                    title += "\n" + textwrap.fill(f"paper: {r.claim}", 50 if ncols > 1 else 100)
+                ax.set_title(title, loc="left", fontsize=7)
         fig.suptitle(
             "Data metrics vs the proxy's bits per byte: one point per selection (seed means), per budget"
         )
