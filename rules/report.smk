@@ -323,6 +323,7 @@ rule metrics_vs_bpb:
         vendi=paths.table("vendi"),
         kl=paths.table("kl_reduction"),
         t2v=paths.table("t2v_selections"),
+        composition=paths.table("composition"),
     output:
         figure=report(
             paths.figure("metrics"),
@@ -361,6 +362,7 @@ rule paper_macros:
         contrasts=paths.table("contrasts"),
         runs=paths.table("runs"),
         theory=paths.table("theory"),
+        t2v_reliability=PLAN.t2v_reliability_tables(),
         diversity=paths.table("diversity"),
         doremi=PLAN.first_variant_states("doremi"),  # the paper quotes its weights
         manifest=paths.MANIFEST,

@@ -95,3 +95,33 @@ rule t2v_table:
         runtime=20,
     script:
         f"../{SCRIPTS}/t2v_table.py"
+
+
+rule t2v_reliability:
+    input:
+        unpack(probe_inputs),
+        shards=PLAN.pool_shards(),
+        pool=PLAN.pool_t2v(),
+        ref_docs=paths.fill(paths.TARGET, split="ref"),
+        ref=paths.fill(paths.T2V, part="target/ref"),
+        ref_info=paths.fill(paths.T2V_INFO, part="target/ref"),
+        scores=list(PLAN.t2v_reliability_scores().values()),
+    output:
+        table=paths.table("t2v_reliability"),
+        table_tex=paths.table("t2v_reliability", tex=True),
+    log:
+        paths.log(Job.T2V_RELIABILITY),
+    benchmark:
+        paths.benchmark(Job.T2V_RELIABILITY)
+    conda:
+        "../envs/torch.yaml"
+    threads: THREADS
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    params:
+        scores=PLAN.t2v_reliability_scores(),
+        variant=PLAN.t2v_reliability_variant() if PLAN.t2v_reliability else None,
+    script:
+        f"../{SCRIPTS}/t2v_reliability.py"

@@ -173,6 +173,7 @@ def _check_semantics(config: dict) -> None:
             f"nor a registered method {known_metrics()}; fix the name"
         )
     _check_required_outputs(parsed)
+    _check_t2v_reliability(config)
     method_figures = {m.figure for _, m, _ in parsed.values() if isinstance(m, MixtureLearner) and m.figure}
     if config["select"]["full_data"] and "random" not in metric_names:
         raise DQError(
@@ -228,6 +229,17 @@ def _check_revisions(config: dict) -> None:
         raise DQError(
             "config key 'task2vec.probe.revision': only a kind hf probe (task2vec.probe.hf_model) has a "
             "revision"
+        )
+
+
+def _check_t2v_reliability(config: dict) -> None:
+    """The reliability table re-embeds with a SECOND label seed: the same seed would report 1 by construction."""
+    t2v = config["task2vec"]
+    rel = t2v["reliability"]
+    if rel["sample"] and rel["seed"] == t2v["documents"]["seed"]:
+        raise DQError(
+            f"config key 'task2vec.reliability.seed': {rel['seed']} is task2vec.documents.seed too; the "
+            "reliability table compares two label seeds, so give another seed (or sample: 0 to turn it off)"
         )
 
 

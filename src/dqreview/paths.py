@@ -95,7 +95,7 @@ FIGURES = {
 }
 #: The figures and tables the paper includes (besides every ablation figure).
 PAPER_FIGURES = ("comparison", "composition", "cost", "learning_curves", "metrics", "theory")
-PAPER_TABLES = ("data", "comparison", "compute", "diversity", "contrasts")
+PAPER_TABLES = ("data", "comparison", "compute", "diversity", "contrasts", "metrics")
 
 
 def fill(template: str, **wildcards) -> str:
@@ -180,6 +180,8 @@ class Job:
     PROBE = "probe/train"
     T2V = "t2v/{part}"
     T2V_DIVERSITY = "t2v/diversity_table"
+    #: the second label seed's vectors of a pool sample and target ref, and the reliability table
+    T2V_RELIABILITY = "t2v/reliability"
     FEATURES = "features/{metric}/{variant}/shard-{shard}"
     FIT = "fit/{metric}/{variant}"
     SCORE = "score/{metric}/{variant}/shard-{shard}"

@@ -423,10 +423,38 @@ class Plan:
             for n in ("data", "cost", "vendi", "dedup_quality", "kl_reduction", "t2v_selections", "contrasts")
         ]
         out += paths.expand(paths.EMBED, part=["target/ref", "target/test"])
+        out += self.t2v_reliability_tables()
         out += [paths.MANIFEST, *([paths.PAPER_PDF] if paper else [])]
         if self.mixture_metrics:
             out.append(paths.table("mixture_selection"))
         return out + self.models() + self.harness_tables()
+
+    # --- Task2Vec reliability (task2vec.reliability) ---------------------------------------------
+    @property
+    def t2v_reliability(self) -> bool:
+        """Whether the run writes the Task2Vec reliability table: a sample size above 0 and the alignment
+        method it re-scores (``task2vec.reliability.metric``) configured."""
+        rel = self.config["task2vec"]["reliability"]
+        configured = {e["name"] for e in self.config["metrics"]}
+        return bool(rel["sample"]) and rel["metric"] in configured
+
+    def t2v_reliability_scores(self) -> dict[str, str]:
+        """Merged scores (the first grid seed's) of the alignment method's first variant and of each
+        configured method of ``task2vec.reliability.compare``: ``{metric: path}``, alignment first."""
+        rel = self.config["task2vec"]["reliability"]
+        first = {e["name"]: e["variants"][0]["slug"] for e in self.config["metrics"]}
+        names = [rel["metric"], *(m for m in rel["compare"] if m != rel["metric"])]
+        return {m: self.scores(m, first[m]) for m in names if m in first}
+
+    def t2v_reliability_variant(self) -> tuple[str, str]:
+        """(metric, variant) the reliability table re-scores: the alignment method's first variant."""
+        metric = self.config["task2vec"]["reliability"]["metric"]
+        entry = next(e for e in self.config["metrics"] if e["name"] == metric)
+        return metric, entry["variants"][0]["slug"]
+
+    def t2v_reliability_tables(self) -> list[str]:
+        """The reliability table (CSV) when the run writes it, else none (rule paper_macros reads it)."""
+        return [paths.table("t2v_reliability")] if self.t2v_reliability else []
 
     def paper_sources(self) -> list[str]:
         """The paper's hand-written sources: ``paper/main.tex``, its section files and its bibliography."""
@@ -437,7 +465,8 @@ class Plan:
         return [paths.figure(n) for n in [*paths.PAPER_FIGURES, *self.ablations]]
 
     def paper_tables(self) -> list[str]:
-        return [paths.table(n, tex=True) for n in paths.PAPER_TABLES]
+        extra = ["t2v_reliability"] if self.t2v_reliability else []
+        return [paths.table(n, tex=True) for n in [*paths.PAPER_TABLES, *extra]]
 
     def first_variant_states(self, metric: str) -> list[str]:
         """The learned states (every seed) of a mixture method's first variant; none when not configured."""

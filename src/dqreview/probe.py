@@ -19,7 +19,8 @@ they were (in the reference code it also moved them), and the head's Fisher is t
 projection alone, not summed with the gradient that flows into the input embedding.
 
 Layer subsets. ``"final"`` = every parameter of the last transformer block, plus every parameter outside
-the blocks that does not belong to an embedding module (the final norm and the LM head); ``"all"`` =
+the blocks that does not belong to an embedding module (the final norm and the LM head);
+``"final-no-head"`` = the same without the LM head (whose vocabulary-sized rows dominate "final"); ``"all"`` =
 every parameter (input and position embeddings included). For the GPT probe the "final" subset is
 evaluated on cached features: the trunk (embeddings and all blocks but the last) runs once without
 gradients and only the tail is differentiated, which is exact because no trunk parameter is in the
@@ -41,7 +42,7 @@ import torch.nn as nn
 from dqreview.errors import DQError
 
 PROBE_KINDS = ("gpt", "hf")
-LAYER_SUBSETS = ("final", "all")
+LAYER_SUBSETS = ("final", "final-no-head", "all")
 
 
 class _GPTTail(nn.Module):
@@ -124,13 +125,18 @@ class Probe:
 
     # --- parameters ---------------------------------------------------------------------------
     def layer_names(self, layers: str | Sequence[str]) -> list[str]:
-        """Parameter names of a layer subset: ``"final"``, ``"all"`` or a list of name prefixes."""
+        """Parameter names of a layer subset: ``"final"``, ``"final-no-head"`` (the same without the LM head),
+        ``"all"`` or a list of name prefixes."""
         names = [n for n, _ in self.model.named_parameters()]
         if isinstance(layers, str):
             if layers == "all":
                 return names
             if layers == "final":
                 return list(self._final_names)
+            if layers == "final-no-head":
+                # the head's vocabulary-sized rows carry the sampled label's spike: most of the entries of
+                # "final" and most of its label noise (docs/methods.md, "Task2Vec reliability")
+                return [n for n in self._final_names if n != self.head_name]
             raise DQError(
                 f"task2vec layers={layers!r}: use one of {LAYER_SUBSETS} or a list of name prefixes"
             )

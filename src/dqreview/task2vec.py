@@ -527,12 +527,18 @@ def document_vectors(
     method: str | None = None,
     docs_per_step: int = 64,
     progress: str | None = None,
+    label_samples: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-document Task2Vec vectors (docs/methods.md, "Task2Vec"): the mean of each document's window vectors.
 
     No head fine-tuning. Window ``k`` of document ``id`` samples its labels with seed
     ``hash(seed, id, k)``, so a document's vector does not depend on the shard it is in. ``progress``
     names the work in progress lines of the job's log (documents done/total, rate, ETA); None: quiet.
+
+    ``label_samples`` > 1 averages each window's Fisher over that many independent label draws per
+    position (draw ``j > 0`` uses the key ``"<id>#<j>"``; draw 0 is the single-draw vector, so
+    ``label_samples=1`` is unchanged): a lower-variance estimate of the same expectation, at
+    ``label_samples`` times the cost.
 
     Returns
     -------
@@ -543,6 +549,10 @@ def document_vectors(
     """
     if len(ids) != len(docs):
         raise DQError(f"task2vec: {len(docs)} documents but {len(ids)} ids")
+    if int(label_samples) < 1:
+        raise DQError(
+            f"task2vec.documents.label_samples={label_samples}: must be at least 1 label draw per position"
+        )
     names, method = _names_and_method(probe, layers, method)
     _check_docs(docs, probe.vocab_size, "task2vec")
     out, losses, counts = [], [], []
@@ -554,6 +564,13 @@ def document_vectors(
         fisher, tl, _ = window_fisher(
             probe, w, names, window_seeds(seed, keys, w.index), None, chunk_size, token_scale, method
         )
+        for draw in range(1, int(label_samples)):
+            more, _, _ = window_fisher(
+                probe, w, names, window_seeds(seed, [f"{k}#{draw}" for k in keys], w.index), None,
+                chunk_size, token_scale, method,
+            )  # fmt: skip
+            fisher += more
+        fisher /= int(label_samples)
         n = len(part)
         count = np.bincount(w.owner, minlength=n)
         vec = np.zeros((n, fisher.shape[1]))

@@ -104,6 +104,14 @@ from dqreview.errors import DQError
             lambda c: c["review"]["ablations"]["ablation1"]["contrasts"][0].__setitem__("by", "budget"),
             "'review.ablations.ablation1.contrasts[0].by'",
         ),
+        (
+            lambda c: c["task2vec"].__setitem__("reliability", {"seed": 0}),
+            "'task2vec.reliability.seed': 0 is task2vec.documents.seed too",
+        ),
+        (
+            lambda c: c["task2vec"]["documents"].__setitem__("label_samples", 0),
+            "task2vec.documents.label_samples",
+        ),
     ],
 )
 def test_config_errors_name_the_key(mutate, expected):

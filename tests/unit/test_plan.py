@@ -239,3 +239,27 @@ def test_the_target_domain_arm_runs_at_every_budget_from_the_targets_domain(tiny
 def test_no_controls_when_off(tiny):
     plan = Plan(_with_controls(tiny))
     assert plan.control_selections() == [] and all(s.metric != paths.CONTROL_METRIC for s in plan.selections)
+
+
+def test_t2v_reliability_reads_the_first_variants_scores_and_can_be_turned_off(tiny):
+    plan = Plan(tiny, REPO)
+    scores = plan.t2v_reliability_scores()
+    assert list(scores) == ["t2v_align", "dsir", "proto_align"]  # alignment first, then reliability.compare
+    assert scores["t2v_align"] == plan.scores("t2v_align", plan.t2v_reliability_variant()[1])
+    assert plan.t2v_reliability_variant()[1] == next(
+        e["variants"][0]["slug"] for e in tiny["metrics"] if e["name"] == "t2v_align"
+    )
+    table = paths.table("t2v_reliability")
+    assert (
+        table in plan.targets(paper=False) and paths.table("t2v_reliability", tex=True) in plan.paper_tables()
+    )
+    off = copy.deepcopy(tiny)
+    off["task2vec"]["reliability"]["sample"] = 0
+    assert (
+        table not in Plan(off, REPO).targets(paper=False) and Plan(off, REPO).t2v_reliability_tables() == []
+    )
+    narrowed = copy.deepcopy(tiny)
+    narrowed["metrics"] = [e for e in tiny["metrics"] if e["name"] not in ("t2v_align", "dsir")]
+    assert not Plan(narrowed, REPO).t2v_reliability
+    narrowed["metrics"] = [e for e in tiny["metrics"] if e["name"] != "dsir"]
+    assert list(Plan(narrowed, REPO).t2v_reliability_scores()) == ["t2v_align", "proto_align"]

@@ -262,6 +262,24 @@ def test_document_vectors_do_not_depend_on_batching(probe):
     assert full.dtype == np.float32 and (full >= 0).all()
 
 
+def test_label_samples_average_independent_draws(probe):
+    """label_samples=K is the mean of K single-draw vectors: draw 0 with the document's own key, draw j with
+    the key "<id>#<j>"; K=1 is the single-draw vector exactly."""
+    docs, ids = docs_of([25, 9], seed=11), ["p", "q"]
+    one, _, _ = t2v.document_vectors(probe, docs, ids, window=W, seed=4)
+    again, _, _ = t2v.document_vectors(probe, docs, ids, window=W, seed=4, label_samples=1)
+    np.testing.assert_array_equal(one, again)
+    three, _, _ = t2v.document_vectors(probe, docs, ids, window=W, seed=4, label_samples=3)
+    draws = [one] + [
+        t2v.document_vectors(probe, docs, [f"{i}#{j}" for i in ids], window=W, seed=4)[0] for j in (1, 2)
+    ]
+    # a document's vector is the mean of its windows' vectors, and each window averages the same draws
+    np.testing.assert_allclose(three, np.mean(draws, axis=0), rtol=1e-5)
+    assert not np.allclose(three, one)
+    with pytest.raises(DQError, match="label_samples=0"):
+        t2v.document_vectors(probe, docs, ids, window=W, label_samples=0)
+
+
 def test_document_loss_is_probe_cross_entropy(probe):
     doc = docs_of([21], seed=3)[0]
     _, loss, _ = t2v.document_vectors(probe, [doc], ["a"], window=W)
@@ -286,6 +304,8 @@ def test_layer_subsets(probe):
         probe.layer_names("middle")
     dims = dict(t2v.layout(probe, final))
     assert dims["lm_head.weight"] == V and dims["blocks.1.attn.qkv.weight"] == 48  # one entry per output unit
+    assert probe.layer_names("final-no-head") == final[:-1]  # the head is the subset's last parameter
+    assert probe.can_split(probe.layer_names("final-no-head"))  # still evaluated on cached trunk states
 
 
 def test_trunk_tail_split_and_head_inputs_match_the_model(probe):

@@ -451,7 +451,13 @@ def test_tiny_run_review_figures_and_tables(tiny_run):
     shares = comp[[c for c in comp.columns if c.startswith("share/")]].sum(axis=1)
     assert np.allclose(shares, 1.0)
     corr = pd.read_csv(tiny_run / "results/tables/metrics.csv")
-    assert {"vendi_q1", "kl_reduction"} <= set(corr["metric"]) and corr["r"].between(-1, 1).all()
+    assert {"vendi_q1", "vendi_q1_eq", "kl_reduction"} <= set(corr["metric"])
+    assert corr["r"].dropna().between(-1, 1).all() and corr["partial_r"].dropna().between(-1, 1).all()
+    points = pd.read_csv(tiny_run / "results/tables/metrics_points.csv")  # one point per selection
+    assert not points.duplicated(["method", "budget"]).any() and (points["n_seeds"] == len(plan.seeds)).all()
+    rel = pd.read_csv(tiny_run / "results/tables/t2v_reliability.csv")
+    assert rel["comparison"].iloc[0] == "label seeds" and rel["n"].iloc[0] == 100
+    assert set(rel["b"]) >= {"dsir", "proto_align"} and rel["spearman"].between(-1, 1).all()
 
 
 def test_tiny_run_paper(tiny_run):

@@ -16,6 +16,7 @@ def main(smk):
         comparison_macros,
         contrast_macros,
         escape,
+        evidence_macros,
         fmt,
         macro_file,
         theory_macros,
@@ -78,11 +79,7 @@ def main(smk):
             if f"dedup/{metric}/{variant}/{col}" in v:
                 v[f"dedup/{metric}/{col}"] = v[f"dedup/{metric}/{variant}/{col}"]
 
-    corr = pd.read_csv(smk.input.metrics)
-    for r in corr.itertuples(index=False):
-        for col in ("r", "r_lo", "r_hi", "r2"):
-            v[f"corr/{r.metric}/{col.replace('_', '')}"] = fmt(getattr(r, col), 2, signed=col != "r2")
-        v[f"corr/{r.metric}/n"] = str(r.n)
+    v.update(evidence_macros(pd.read_csv(smk.input.metrics), smk.input.t2v_reliability, cfg, small))
 
     # the ablations' answers from their declared contrasts (Holm over every contrast row), the abstract's
     # count (Holm over every method against random), and the theory's predictions

@@ -38,6 +38,7 @@ def main(smk):
             chunk_size=cfg["chunk_size"],
             token_scale=cfg["token_scale"],
             progress=f"task2vec {smk.wildcards.part}",
+            label_samples=doc_cfg.get("label_samples", 1),
         )
         t2v_s, t2v_cpu = time.perf_counter() - t0, time.process_time() - c0
         c0 = time.process_time()
@@ -62,6 +63,7 @@ def main(smk):
             "dim": int(vectors.shape[1]),
             "probe": probe.name,
             "layers": str(doc_cfg["layers"]),
+            "label_samples": int(doc_cfg.get("label_samples", 1)),
         }
     write_npy(vectors, smk.output.vectors)
     write_parquet(

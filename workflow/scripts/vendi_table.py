@@ -13,9 +13,11 @@ def main(smk):
     shards = [read_npy(p) for p in smk.input.pool]
     selections = {paths.under_select(p): read_parquet(p, columns=["id"])["id"] for p in smk.input.selections}
     targets = {"target/ref": read_npy(smk.input.ref), "target/test": read_npy(smk.input.test)}
-    table = vendi_table(shards, index, selections, targets)
+    # each selection also at its budget's smallest selection size (Vendi grows with the number of items)
+    groups = {name: paths.parse_selection(name)["budget"] for name in selections}
+    table = vendi_table(shards, index, selections, targets, groups=groups)
     write_csv(table, smk.output.table)
-    summary = table[table.kind != "selection"]
+    summary = table[table.kind != "selection"].drop(columns=["n_eq", "vendi_q1_eq"])
     write_text(to_latex(summary, digits=2), smk.output.table_tex)
 
 

@@ -595,34 +595,46 @@ def composition(
         save_figure(fig, path)
 
 
-def metrics_vs_bpb(data: pd.DataFrame, table: pd.DataFrame, path) -> None:
-    """One panel per data metric: its value for every selection (and seed) against the target bits per byte
-    of the proxy trained on it, with Pearson r, r² and bootstrap 95% CIs, and the paper's claim beside it."""
+def metrics_vs_bpb(points: pd.DataFrame, table: pd.DataFrame, path) -> None:
+    """One panel per data metric (rows) and budget (columns): each selection's seed-averaged metric against
+    its seed-averaged target bits per byte, with Pearson r and its bootstrap 95% CI over selections, and the
+    partial r given the target-domain share; the paper's claim under the metric's first panel."""
     import textwrap
 
-    n = max(len(table), 1)
-    ncols = min(n, 2)
-    nrows = -(-n // ncols)
+    metrics = list(dict.fromkeys(table["metric"]))
+    budgets = sorted(table["budget"].unique())
+    nrows, ncols = max(len(metrics), 1), max(len(budgets), 1)
     with paper_style():
         fig, axes = plt.subplots(
-            nrows, ncols, figsize=(TEXT_WIDTH_IN, 2.7 * nrows + 0.3), constrained_layout=True, squeeze=False
+            nrows, ncols, figsize=(TEXT_WIDTH_IN, 2.5 * nrows + 0.4), constrained_layout=True, squeeze=False
         )
-        for ax, row in zip(axes.flat, table.itertuples(index=False), strict=False):
-            x, y = data[row.metric].to_numpy(float), data["bpb/target"].to_numpy(float)
-            ok = np.isfinite(x) & np.isfinite(y)
-            ax.scatter(x[ok], y[ok], s=10, alpha=0.7, color=PALETTE[0])
-            if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
-                slope, icept = np.polyfit(x[ok], y[ok], 1)
-                xs = np.linspace(x[ok].min(), x[ok].max(), 2)
-                ax.plot(xs, slope * xs + icept, color="black", linewidth=1)
-            ax.set_xlabel(row.metric)
-            ax.set_ylabel("target test bits per byte")
-            claim = textwrap.fill(f"paper: {row.claim}", 48 if ncols > 1 else 100)
-            ax.set_title(f"r = {row.r:.2f} [{row.r_lo:.2f}, {row.r_hi:.2f}], r² = {row.r2:.2f} (n = {row.n})\n{claim}",
-                         loc="left", fontsize=7)  # fmt: skip
-        for ax in list(axes.flat)[len(table) :]:
-            ax.axis("off")
-        fig.suptitle("Data metrics of each selection vs the proxy LM's bits per byte (bootstrap 95% CIs)")
+        for i, metric in enumerate(metrics):
+            for j, budget in enumerate(budgets):
+                ax = axes[i, j]
+                row = table[(table.metric == metric) & (table.budget == budget)]
+                pts = points[points.budget == budget]
+                if row.empty or metric not in pts.columns:
+                    ax.axis("off")
+                    continue
+                r = row.iloc[0]
+                x, y = pts[metric].to_numpy(float), pts["bpb/target"].to_numpy(float)
+                ok = np.isfinite(x) & np.isfinite(y)
+                ax.scatter(x[ok], y[ok], s=12, alpha=0.8, color=PALETTE[j % len(PALETTE)])
+                if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
+                    slope, icept = np.polyfit(x[ok], y[ok], 1)
+                    xs = np.linspace(x[ok].min(), x[ok].max(), 2)
+                    ax.plot(xs, slope * xs + icept, color="black", linewidth=1)
+                ax.set_xlabel(metric)
+                if j == 0:
+                    ax.set_ylabel("target bits per byte")
+                title = (f"budget {budget:.0%}: r = {r.r:.2f} [{r.r_lo:.2f}, {r.r_hi:.2f}], n = {r.n}\n"
+                         f"partial r | target share: {r.partial_r:.2f} [{r.partial_lo:.2f}, {r.partial_hi:.2f}]")  # fmt: skip
+                if j == 0:
+                    title += "\n" + textwrap.fill(f"paper: {r.claim}", 50 if ncols > 1 else 100)
+                ax.set_title(title, loc="left", fontsize=7)
+        fig.suptitle(
+            "Data metrics vs the proxy's bits per byte: one point per selection (seed means), per budget"
+        )
         save_figure(fig, path)
 
 

@@ -436,3 +436,114 @@ def break_even_macros(compute, main: dict[str, tuple[str, str]], small: float) -
         names = sorted(compute.loc[compute["selection_parallelism"] == kind, "metric"].unique())
         v[f"cost/{kind.replace('-', '')}"] = escape(", ".join(names)) or "none"
     return v
+
+
+def budget_key(budget: float) -> str:
+    """A budget as a macro-key part: ``0.1`` → ``b10`` (percent of the pool's bytes)."""
+    return f"b{round(float(budget) * 100):d}"
+
+
+def correlation_macros(table, small: float) -> dict[str, str]:
+    """``metrics.csv`` (one row per budget and metric, over seed-averaged selections) as macros:
+    ``corr/<metric>/<bNN>/{r,rlo,rhi,r2,pr,prlo,prhi,n}`` per budget, and the same without ``<bNN>`` at the
+    ``small`` budget (the data-constrained one the paper's sentences quote)."""
+    out: dict[str, str] = {}
+    cols = {"r": "r", "rlo": "r_lo", "rhi": "r_hi", "r2": "r2", "pr": "partial_r", "prlo": "partial_lo",
+            "prhi": "partial_hi"}  # fmt: skip
+    parts: dict[float, list[str]] = {}
+    for r in table.itertuples(index=False):
+        values = {k: fmt(getattr(r, c), 2, signed=k != "r2") for k, c in cols.items()}
+        values["n"] = str(int(r.n))
+        for k, text in values.items():
+            out[f"corr/{r.metric}/{budget_key(r.budget)}/{k}"] = text
+            if math.isclose(float(r.budget), float(small)):
+                out[f"corr/{r.metric}/{k}"] = text
+        parts.setdefault(float(r.budget), []).append(
+            f"{escape(r.metric)} $r = {values['r']}$ [{values['rlo']}, {values['rhi']}], partial "
+            f"$r = {values['pr']}$ [{values['prlo']}, {values['prhi']}]"
+        )
+    n_of = {float(b): int(g["n"].max()) for b, g in table.groupby("budget")}
+    out["corr/summary"] = (
+        "; ".join(
+            f"at {fmt(b, 0, percent=True)} ({n_of[b]} selections) " + ", ".join(p)
+            for b, p in sorted(parts.items())
+        )
+        or "no selections"
+    )
+    return out
+
+
+def estimator_text(documents: dict) -> str:
+    """The per-document Task2Vec estimator in words: ``layers final-no-head, 1 label draw per position``."""
+    layers = documents.get("layers", "final")
+    layers = layers if isinstance(layers, str) else "+".join(layers)
+    draws = int(documents.get("label_samples", 1))
+    return f"layers {layers}, {draws} label draw{'s' if draws > 1 else ''} per position"
+
+
+def t2v_reliability_macros(table, documents: dict, threshold: float) -> dict[str, str]:
+    """``t2v_reliability.csv`` as macros: ``t2v/rel/{spearman,jaccard,n,seeds,verdict,estimator}`` of the two
+    label seeds, ``t2v/rel/<method>/{spearman,jaccard}`` against each compared method, and
+    ``t2v/rel/answer``, one sentence saying whether the ranking is reliable (Spearman ≥ ``threshold``) and
+    how far it agrees with the other methods.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The reliability table (:func:`dqreview.report.t2v_reliability.reliability_table` as written).
+    documents : dict
+        ``task2vec.documents`` of the config (the estimator's layers and label draws).
+    threshold : float
+        The Spearman below which the ranking is called unreliable.
+    """
+    seeds = table[table["comparison"] == "label seeds"]
+    if seeds.empty:
+        return {}
+    s = seeds.iloc[0]
+    top = float(s["top"])
+    estimator = estimator_text(documents)
+    reliable = math.isfinite(float(s["spearman"])) and float(s["spearman"]) >= threshold
+    out = {
+        "t2v/rel/spearman": fmt(s["spearman"], 2),
+        "t2v/rel/jaccard": fmt(s["jaccard_top"], 2),
+        "t2v/rel/n": f"{int(s['n']):,}".replace(",", "{,}"),
+        "t2v/rel/top": fmt(top, 0, percent=True),
+        "t2v/rel/threshold": fmt(threshold, 2),
+        "t2v/rel/verdict": "reliable" if reliable else "unreliable",
+        "t2v/rel/estimator": escape(estimator),
+    }
+    others = []
+    for r in table[table["comparison"] == "methods"].itertuples(index=False):
+        out[f"t2v/rel/{r.b}/spearman"] = fmt(r.spearman, 2, signed=True)
+        out[f"t2v/rel/{r.b}/jaccard"] = fmt(r.jaccard_top, 2)
+        others.append(f"with {escape(r.b)} Spearman {out[f't2v/rel/{r.b}/spearman']} "
+                      f"(top-{out['t2v/rel/top']} Jaccard {out[f't2v/rel/{r.b}/jaccard']})")  # fmt: skip
+    sentence = (
+        f"Two label seeds rank {out['t2v/rel/n']} pool documents by Task2Vec alignment with Spearman "
+        f"{out['t2v/rel/spearman']} and share a Jaccard {out['t2v/rel/jaccard']} of their top "
+        f"{out['t2v/rel/top']} ({escape(estimator)}): the ranking is "
+        + ("reliable" if reliable else f"\\emph{{unreliable}} (Spearman below {out['t2v/rel/threshold']})")
+    )
+    if others:
+        sentence += "; against the other methods' scores over the whole pool it ranks " + "; ".join(others)
+    out["t2v/rel/answer"] = sentence + "."
+    return out
+
+
+def evidence_macros(metrics, reliability_paths, config: dict, small: float) -> dict[str, str]:
+    """The macros of the sections "Do data metrics predict the loss?" and "Task2Vec" (one call in
+    paper_macros): :func:`correlation_macros` of ``metrics.csv`` and, when the run wrote it (``reliability_paths``
+    holds its CSV), :func:`t2v_reliability_macros`."""
+    import pandas as pd
+
+    from dqreview.report.t2v_reliability import RELIABLE_SPEARMAN
+
+    out = correlation_macros(metrics, small)
+    documents = config["task2vec"]["documents"]
+    out["t2v/window"] = str(config["task2vec"]["window"])
+    out["t2v/estimator"] = escape(estimator_text(documents))
+    for path in reliability_paths:
+        out.update(
+            t2v_reliability_macros(pd.read_csv(path), config["task2vec"]["documents"], RELIABLE_SPEARMAN)
+        )
+    return out

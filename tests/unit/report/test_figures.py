@@ -215,9 +215,14 @@ def test_ablation_and_metrics_and_composition_are_readable_at_text_width(drawn, 
 
     rng = np.random.default_rng(0)
     metrics = ["vendi_q1", "kl_reduction", "t2v_diversity", "t2v_alignment"]
-    data = pd.DataFrame({m: rng.normal(size=60) for m in [*metrics, "bpb/target"]})
-    stats = pd.DataFrame([{"metric": m, "n": 60, "r": 0.1, "r_lo": -0.1, "r_hi": 0.3, "r2": 0.01,
-                           "claim": "a claim long enough to need wrapping across two lines of a panel"} for m in metrics])  # fmt: skip
+    # one point per selection and budget (metric_correlations.selection_points), one row per budget and metric
+    data = pd.DataFrame({m: rng.normal(size=30) for m in [*metrics, "bpb/target"]}).assign(
+        budget=np.repeat([0.1, 0.6], 15)
+    )
+    stats = pd.DataFrame([{"budget": b, "metric": m, "n": 15, "r": 0.1, "r_lo": -0.1, "r_hi": 0.3, "r2": 0.01,
+                           "partial_r": 0.05, "partial_lo": -0.2, "partial_hi": 0.3,
+                           "claim": "a claim long enough to need wrapping across two lines of a panel"}
+                          for b in (0.1, 0.6) for m in metrics])  # fmt: skip
     figures.metrics_vs_bpb(data, stats, tmp_path / "metrics.pdf")
 
     methods = sorted(FAMILY_OF)

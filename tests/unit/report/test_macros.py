@@ -293,3 +293,58 @@ def test_break_even_macros_per_main_method_and_counts():
     )
     assert v["cost/run"] == "\\ensuremath{1.0\\times10^{6}}" and v["cost/ctoken_us"] == "1.0"
     assert v["cost/pershard"] == "a, c" and v["cost/sequential"] == "b"
+
+
+def _metrics_table():
+    import pandas as pd
+
+    return pd.DataFrame(
+        {"budget": [0.1, 0.1, 0.6], "metric": ["kl_reduction", "vendi_q1", "kl_reduction"], "n": [14, 14, 9],
+         "r": [-0.99, -0.93, -0.98], "r_lo": [-1.0, -0.98, -1.0], "r_hi": [-0.97, -0.73, -0.96],
+         "r2": [0.98, 0.86, 0.96], "partial_r": [-0.97, -0.76, -0.56], "partial_lo": [-1.0, -0.94, -0.97],
+         "partial_hi": [-0.93, -0.43, 0.17], "claim": ["c", "c", "c"]}
+    )  # fmt: skip
+
+
+def test_correlation_macros_per_budget_and_at_the_small_budget():
+    from dqreview.report.macros import budget_key, correlation_macros
+
+    assert budget_key(0.1) == "b10" and budget_key(0.6) == "b60" and budget_key(1.0) == "b100"
+    v = correlation_macros(_metrics_table(), small=0.1)
+    assert v["corr/kl_reduction/b10/r"] == r"\ensuremath{-}0.99" == v["corr/kl_reduction/r"]
+    assert v["corr/kl_reduction/b60/prhi"] == "+0.17" and v["corr/kl_reduction/n"] == "14"
+    assert v["corr/vendi_q1/r2"] == "0.86" and "corr/vendi_q1/b60/r" not in v
+    assert v["corr/summary"].startswith(r"at 10\% (14 selections) kl\_reduction $r = \ensuremath{-}0.99$")
+    assert r"at 60\% (9 selections)" in v["corr/summary"]
+    macro_file(v)  # every key is a valid macro key
+
+
+def test_t2v_reliability_macros_say_whether_the_ranking_is_reliable():
+    import pandas as pd
+
+    from dqreview.report.macros import evidence_macros, t2v_reliability_macros
+
+    table = pd.DataFrame(
+        {"comparison": ["label seeds", "label seeds, documents only", "methods", "methods"],
+         "a": ["t2v_align, label seed 0"] * 2 + ["t2v_align"] * 2,
+         "b": ["t2v_align, label seed 1", "x", "dsir", "proto_align"], "n": [2000, 2000, 5269, 5269],
+         "spearman": [0.75, 0.8, 0.12, -0.3], "jaccard_top": [0.04, 0.1, 0.05, 0.02], "top": 0.1}
+    )  # fmt: skip
+    docs = {"layers": "final", "seed": 0, "label_samples": 1}
+    v = t2v_reliability_macros(table, docs, threshold=0.8)
+    assert v["t2v/rel/spearman"] == "0.75" and v["t2v/rel/jaccard"] == "0.04" and v["t2v/rel/n"] == "2{,}000"
+    assert v["t2v/rel/verdict"] == "unreliable" and r"\emph{unreliable}" in v["t2v/rel/answer"]
+    assert (
+        v["t2v/rel/dsir/spearman"] == "+0.12" and v["t2v/rel/proto_align/spearman"] == r"\ensuremath{-}0.30"
+    )
+    assert "layers final, 1 label draw per position" in v["t2v/rel/answer"]
+    assert "with dsir Spearman +0.12" in v["t2v/rel/answer"] and v["t2v/rel/top"] == r"10\%"
+    better = t2v_reliability_macros(table.assign(spearman=0.9), {**docs, "label_samples": 4}, 0.8)
+    assert better["t2v/rel/verdict"] == "reliable" and "4 label draws" in better["t2v/rel/estimator"]
+    assert t2v_reliability_macros(table[table.comparison == "methods"], docs, 0.8) == {}
+    macro_file(v)
+
+    config = {"task2vec": {"window": 128, "documents": {**docs, "layers": "final-no-head"}}}
+    without = evidence_macros(_metrics_table(), [], config, 0.1)
+    assert without["t2v/window"] == "128" and without["t2v/estimator"].startswith("layers final-no-head")
+    assert "t2v/rel/answer" not in without

@@ -35,3 +35,21 @@ def test_table_matches_direct_computation():
         assert table.loc["a", col] == pytest.approx(vendi_dual(X[index["domain"] == "a"], q), rel=1e-9)
         assert table.loc["t", col] == pytest.approx(vendi_dual(X[:10], q), rel=1e-9)
     assert table.loc["sel", "n"] == 40
+
+
+def test_equal_size_vendi_subsamples_each_selection_to_its_groups_smallest():
+    rng = np.random.default_rng(1)
+    shards = [_unit(rng, 40, 6), _unit(rng, 40, 6)]
+    index = pd.DataFrame({"id": [f"d{i}" for i in range(80)], "domain": "a", "shard": np.repeat([0, 1], 40)})
+    X = np.concatenate(shards)
+    small, large, other = index["id"].iloc[:10], index["id"].iloc[5:45], index["id"].iloc[:60]
+    sels = {"small": small, "large": large, "other": other}
+    groups = {"small": "0.10", "large": "0.10", "other": "0.60"}
+    table = vendi_table(shards, index, sels, {}, orders=(1.0,), groups=groups, draws=3).set_index("set")
+    assert table.loc["small", "n_eq"] == 10 and table.loc["large", "n_eq"] == 10
+    assert table.loc["other", "n_eq"] == 60
+    # a selection of exactly the group's size is its own subset every draw; the pool row has no n_eq
+    assert table.loc["small", "vendi_q1_eq"] == pytest.approx(vendi_dual(X[:10], 1.0), rel=1e-9)
+    assert table.loc["other", "vendi_q1_eq"] == pytest.approx(table.loc["other", "vendi_q1"], rel=1e-9)
+    assert np.isnan(table.loc["pool", "n_eq"])
+    assert table.loc["large", "vendi_q1_eq"] < table.loc["large", "vendi_q1"]  # 10 of 40 rows: fewer items
