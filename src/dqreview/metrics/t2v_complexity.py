@@ -97,7 +97,9 @@ class T2VComplexity(DocumentScorer):
         if features is None:
             raise DQError("t2v_complexity needs the shard's per-document Task2Vec vectors; none were given")
         if state is None or "n_tokens" not in state:
-            raise DQError("t2v_complexity needs the fitted token counts (state['n_tokens']); run its fit first")
+            raise DQError(
+                "t2v_complexity needs the fitted token counts (state['n_tokens']); run its fit first"
+            )
         if len(features) != len(docs):
             raise DQError(
                 f"t2v_complexity: {len(features)} Task2Vec vectors for {len(docs)} documents; the vectors "
@@ -107,9 +109,9 @@ class T2VComplexity(DocumentScorer):
         where = pd.Index(np.asarray(state["id"]).astype(str)).get_indexer(ids)
         if (where < 0).any():
             raise DQError(
-                f"t2v_complexity: {int((where < 0).sum())} documents of the shard (e.g. {ids[where < 0][0]!r}) "
-                "have no token count in the fitted state; it belongs to another pool, delete results/prototypes "
-                "and rerun snakemake"
+                f"t2v_complexity: {int((where < 0).sum())} documents of the shard (e.g. {str(ids[where < 0][0])!r}) "
+                "have no token count in the fitted state; the state belongs to another pool: delete "
+                "results/prototypes/t2v_complexity and rerun snakemake"
             )
         n_tokens = np.asarray(state["n_tokens"], dtype=np.int64)[where]
         l1 = l1_norms(features)
