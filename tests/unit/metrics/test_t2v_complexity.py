@@ -89,8 +89,8 @@ def test_bad_inputs_say_what_to_do(tmp_path):
         METHOD.score(_docs(["a", "b"]), -np.ones((2, 3)), state, params)
     with pytest.raises(DQError, match=r"3 Task2Vec vectors for 2 documents"):
         METHOD.score(_docs(["a", "b"]), np.ones((3, 3)), state, params)
-    with pytest.raises(DQError, match=r"normalise: expected one of"):
-        METHOD.params({"normalise": "bytes"}, "normalise")
+    with pytest.raises(DQError, match=r"^p\.normalise: .bytes. is not one of \[.none., .tokens.\]"):
+        METHOD.params({"normalise": "bytes"}, "p")
     # an info file of an older t2v_vectors has no n_tokens
     old = tmp_path / "shard-0.parquet"
     pd.DataFrame({"id": ["a"], "loss": [1.0], "n_windows": [1]}).to_parquet(old)
