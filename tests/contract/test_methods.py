@@ -33,6 +33,7 @@ CASES = {
     "ssl_proto": ("ssl_proto", None, {"k": 4, "seed": 0}),
     "ssl_proto-half-pool": ("ssl_proto", None, {"k": 4, "seed": 0, "pool_fraction": 0.5}),
     "ssl_proto-l2": ("ssl_proto", None, {"k": 4, "seed": 0, "distance": "l2"}),
+    "ssl_proto-t2v": ("ssl_proto", None, {"k": 4, "seed": 0, "space": "task2vec"}),
     "proto_align": ("proto_align", None, {"source": "kmeans", "k": 4, "distance": "cosine", "seed": 0}),
     "proto_align-hard": ("proto_align", None, {"source": "hard", "k": 4, "hard_fraction": 0.3, "seed": 0}),
     "proto_align-mean-l1": ("proto_align", None, {"source": "mean", "distance": "l1"}),
