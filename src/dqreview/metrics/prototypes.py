@@ -30,6 +30,7 @@ two hardness scores measure different things: direction vs magnitude of the Fish
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -321,6 +322,17 @@ def check_scoring_inputs(
             f"{embeddings.shape[1]}; they were fitted in another space, rebuild them"
         )
     return embeddings, prototypes
+
+
+def hardest(losses: np.ndarray, fraction: float, min_rows: int = 1, where: str = "t2v_align") -> np.ndarray:
+    """Row indices of the ``ceil(fraction · n)`` highest-loss rows (at least ``min_rows``), sorted.
+
+    Also the rows farthest from their prototype when ``losses`` are those distances."""
+    losses = np.asarray(losses, dtype=np.float64)
+    if not np.all(np.isfinite(losses)):
+        raise DQError(f"{where}: target probe losses contain NaN/inf; rebuild the target Task2Vec vectors")
+    n = min(len(losses), max(int(min_rows), math.ceil(fraction * len(losses) - 1e-9)))
+    return np.sort(np.argsort(-losses, kind="stable")[:n])
 
 
 def in_sub_pool(ids: np.ndarray, pool_fraction: float, pool_seed: int = 0) -> np.ndarray:
