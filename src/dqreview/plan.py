@@ -162,15 +162,16 @@ class Plan:
         return "; ".join(fixed)
 
     def fit_inputs(self, metric: str, variant: str) -> dict[str, Any]:
-        return self._paths(self.method(metric).fit_inputs, metric, variant)
+        return self._paths(self.method(metric).fit_inputs_for(self.params(metric, variant)), metric, variant)
 
     def score_inputs(
         self, metric: str, variant: str, shard: int | str, seed: int | str | None = None
     ) -> dict[str, str]:
         method = self.method(metric)
         inputs = {"docs": paths.fill(paths.POOL_SHARD, shard=shard)}
-        if method.features is not None:
-            inputs["features"] = method.features.shard_path(shard)
+        features = method.features_for(self.params(metric, variant))
+        if features is not None:
+            inputs["features"] = features.shard_path(shard)
         if method.fits:
             inputs["state"] = self.state(metric, variant, seed)
         return inputs

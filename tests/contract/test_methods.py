@@ -33,9 +33,11 @@ CASES = {
     "ssl_proto": ("ssl_proto", None, {"k": 4, "seed": 0}),
     "ssl_proto-half-pool": ("ssl_proto", None, {"k": 4, "seed": 0, "pool_fraction": 0.5}),
     "ssl_proto-l2": ("ssl_proto", None, {"k": 4, "seed": 0, "distance": "l2"}),
+    "ssl_proto-t2v": ("ssl_proto", None, {"k": 4, "seed": 0, "space": "task2vec"}),
     "proto_align": ("proto_align", None, {"source": "kmeans", "k": 4, "distance": "cosine", "seed": 0}),
     "proto_align-hard": ("proto_align", None, {"source": "hard", "k": 4, "hard_fraction": 0.3, "seed": 0}),
     "proto_align-mean-l1": ("proto_align", None, {"source": "mean", "distance": "l1"}),
+    "proto_align-hard-loss": ("proto_align", None, {"source": "hard", "hard_by": "probe_loss", "k": 4, "seed": 0}),
     "semdedup": ("semdedup", None, {"k": 4, "eps": 0.05, "keep": "hard", "seed": 0}),
     "d4": ("d4", None, {"k": 4, "dedup_fraction_kept": 0.75, "seed": 0}),
     "minhash": ("minhash", None, {"num_perm": 128, "threshold": 0.8, "lsh_threshold": 0.6, "verify": True,
@@ -48,6 +50,10 @@ CASES = {
                                       "seed": 0}),
     "t2v_align-hard": ("t2v_align", None, {"prototype": "kmeans", "k": 2, "source": "hard", "hard_fraction": 0.5,
                                            "seed": 0}),
+    "t2v_align-hard-far": ("t2v_align", None, {"prototype": "kmeans", "k": 2, "source": "hard", "hard_by": "distance",
+                                               "seed": 0}),
+    "t2v_complexity": ("t2v_complexity", None, {"normalise": "none"}),
+    "t2v_complexity-per-token": ("t2v_complexity", None, {"normalise": "tokens"}),
     "dq": ("dq", None, {"alpha": 0.5, "k": 3, "cover": "pool", "seed": 0}),
     "doremi": ("doremi", None, {}),
     "skillit": ("skillit", None, {}),
@@ -87,6 +93,7 @@ def _pool() -> tuple[pd.DataFrame, dict]:
             "n_bytes": [len(t.encode()) for t in texts],
             "embeddings": list(emb),
             "t2v": list(np.abs(rng.normal(size=(N_POOL, 12)))),
+            "n_tokens": [len(t.split()) + 1 for t in texts],
         }
     ).sort_values("id", ignore_index=True)
     target = {
@@ -157,16 +164,18 @@ def _workflow(case: str, n_shards: int) -> tuple[pd.DataFrame | None, list[list[
             "pool_ids": index["id"].to_numpy().astype(str),
             "pool_texts": index["text"].to_numpy(dtype=object),
             "pool_t2v": np.stack(index["t2v"]),
+            "pool_t2v_tokens": index["n_tokens"].to_numpy(np.int64),
             **target,
         }
         if method.has_shard_features:
             available["shard_features"] = [_npz_roundtrip(method.shard_features(d, params)) for d in docs]
         state = _npz_roundtrip(
-            fit_state(method, {i.name: available[i.name] for i in method.fit_inputs}, params)
+            fit_state(method, {i.name: available[i.name] for i in method.fit_inputs_for(params)}, params)
         )
     parts = []
     for shard, d in zip(shards, docs, strict=True):
-        features = np.stack(shard[method.features.name]) if method.features else None
+        feature_input = method.features_for(params)
+        features = np.stack(shard[feature_input.name]) if feature_input else None
         parts.append(method.score(d, features, state, params))
     scores = pd.concat(parts, ignore_index=True)
     selections = []
@@ -270,5 +279,6 @@ def test_k_larger_than_the_documents_names_both(metric, params):
               "target_t2v": np.abs(rng.normal(size=(20, 4))), "target_losses": rng.normal(size=20)}  # fmt: skip
     method = load_method(metric)
     with pytest.raises(DQError, match=rf"^{metric}: k=50 \D*\b20\b") as info:
-        fit_state(method, {i.name: inputs[i.name] for i in method.fit_inputs}, method.params(params))
+        typed = method.params(params)
+        fit_state(method, {i.name: inputs[i.name] for i in method.fit_inputs_for(typed)}, typed)
     assert "documents" in str(info.value)

@@ -64,6 +64,23 @@ def test_tiny_run_t2v_metrics(tiny_run):
     assert sorted(-dq["score"].to_numpy()) == list(range(len(dq)))  # −rank: a permutation of 0..n−1
 
 
+def test_tiny_run_t2v_complexity_and_ssl_proto_in_task2vec_space(tiny_run):
+    """t2v_complexity l1 = n_tokens · ‖f‖₁ of the cached vectors; ssl_proto t2v-pool clusters those vectors."""
+    vectors = np.concatenate([np.load(tiny_run / f"results/t2v/pool/shard-{i}.npy") for i in range(2)])
+    info = pd.concat([pd.read_parquet(tiny_run / f"results/t2v/pool/shard-{i}.parquet") for i in range(2)])
+    assert (info["n_tokens"] >= info["n_windows"]).all()
+    expected = pd.Series(
+        np.abs(vectors.astype(np.float64)).sum(axis=1) * info["n_tokens"].to_numpy(), info["id"]
+    )
+    scores = pd.read_parquet(tiny_run / "results/scores/t2v_complexity/l1.parquet").set_index("id")
+    np.testing.assert_allclose(scores["score"], expected.loc[scores.index], rtol=1e-12)
+    state = np.load(tiny_run / "results/prototypes/ssl_proto/t2v-pool.npz")
+    assert state["centroids"].shape == (4, vectors.shape[1]) and state["scale"].shape == (vectors.shape[1],)
+    for keep in ("high", "low"):
+        assert (tiny_run / f"results/eval/t2v_complexity/l1/{keep}/b0.30/s1.json").exists()
+    assert (tiny_run / "results/figs/ablation8.pdf").read_bytes()[:5] == b"%PDF-"
+
+
 def test_tiny_run_diversity_table(tiny_run):
     table = pd.read_csv(tiny_run / "results/tables/diversity.csv")
     index = pd.read_parquet(tiny_run / "results/data/pool/index.parquet", columns=["domain"])

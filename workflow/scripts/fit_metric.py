@@ -19,7 +19,7 @@ def main(smk):
     method, params = variant_of(smk.config, metric, variant, seed)
     job = f"{metric}/{variant}" + (f"/s{seed}" if seed is not None else "")
     with measure("fit", job, smk.output.cost, "cpu") as rec:
-        inputs = {i.name: i.load(smk.input[i.name]) for i in method.fit_inputs}
+        inputs = {i.name: i.load(smk.input[i.name]) for i in method.fit_inputs_for(params)}
         state = fit_state(method, inputs, params)  # pool rows in id order
         rec.items, rec.items_unit = sum(_rows(v) for v in inputs.values()), "input rows"
     with atomic_path(smk.output.state) as tmp:

@@ -20,8 +20,9 @@ def main(smk):
         variant = f"{variant}/s{seed}"  # the job's name in the cost record and the log
     docs = read_parquet(smk.input.docs, columns=["id", "text", "domain", "n_bytes"])
     features = None
-    if method.features is not None:  # row i belongs to the shard's document i
-        features = method.features.load(smk.input.features)
+    feature_input = method.features_for(params)
+    if feature_input is not None:  # row i belongs to the shard's document i
+        features = feature_input.load(smk.input.features)
         check_rows(features, len(docs), smk.input.features)
     state = read_npz(smk.input.state) if method.fits else None
     with measure("score", f"{metric}/{variant}/shard-{smk.wildcards.shard}", smk.output.cost, "cpu") as rec:

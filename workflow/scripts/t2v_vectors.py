@@ -3,6 +3,7 @@
 import logging
 import time
 
+import numpy as np
 import pandas as pd
 
 from dqreview.runner import job_device, run
@@ -66,9 +67,11 @@ def main(smk):
             "label_samples": int(doc_cfg.get("label_samples", 1)),
         }
     write_npy(vectors, smk.output.vectors)
-    write_parquet(
-        pd.DataFrame({"id": docs["id"].to_numpy(), "loss": loss, "n_windows": n_windows}), smk.output.info
-    )
+    # predicted tokens per document ([eos] + tokens + [eos] predicts every token and the closing eos): what
+    # t2v_complexity multiplies the per-token vector by for a document's whole Fisher
+    n_tokens = np.array([len(t) + 1 for t in tokens], dtype=np.int64)
+    info = {"id": docs["id"].to_numpy(), "loss": loss, "n_windows": n_windows, "n_tokens": n_tokens}
+    write_parquet(pd.DataFrame(info), smk.output.info)
     log.info(
         "%s: %d documents, %d windows, %d dims; Task2Vec %.1f s = %.2f x one forward+backward (%.1f s)",
         smk.wildcards.part,

@@ -42,6 +42,7 @@ REGISTRY: dict[str, str] = {
     "doremi": "dqreview.metrics.doremi",
     "skillit": "dqreview.metrics.skillit",
     "t2v_align": "dqreview.metrics.t2v_align",
+    "t2v_complexity": "dqreview.metrics.t2v_complexity",
     "dq": "dqreview.metrics.dq",
 }
 
@@ -144,7 +145,7 @@ def canonical_pool_order(inputs: dict[str, Any], pool_rows: tuple[str, ...]) -> 
 
 def fit_state(method: DocumentScorer, inputs: dict[str, Any], params: Params) -> dict[str, Any]:
     """``method.fit`` on the pool in id order (see :func:`canonical_pool_order`)."""
-    pool_rows = tuple(i.name for i in method.fit_inputs if i.pool_rows)
+    pool_rows = tuple(i.name for i in method.fit_inputs_for(params) if i.pool_rows)
     return method.fit(canonical_pool_order(inputs, pool_rows), params)
 
 

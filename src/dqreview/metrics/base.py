@@ -105,6 +105,12 @@ class DocumentScorer(Method, ABC):
         Inputs of the global ``fit``, computed once over the pool; empty = no fit step. Listing
         :data:`~dqreview.metrics.inputs.SHARD_FEATURES` adds a per-shard :meth:`shard_features` pass
         whose outputs ``fit`` receives as a list in shard order.
+
+    A method whose inputs depend on its parameters (e.g. which space it works in) overrides
+    :meth:`features_for` and :meth:`fit_inputs_for`; the class attributes are then its defaults, and
+    whether it fits (:attr:`fits`) and has a shard pass (:attr:`has_shard_features`) stay the same for
+    every parameter setting. The workflow, cost accounting and the contract tests only ever call the two
+    methods.
     """
 
     features: ClassVar[Input | None] = None
@@ -118,15 +124,25 @@ class DocumentScorer(Method, ABC):
     def has_shard_features(self) -> bool:
         return SHARD_FEATURES in self.fit_inputs
 
+    def features_for(self, params: Params) -> Input | None:
+        """The per-shard array ``score`` receives for these parameters (:attr:`features` by default)."""
+        return self.features
+
+    def fit_inputs_for(self, params: Params) -> tuple[Input, ...]:
+        """The inputs of ``fit`` for these parameters (:attr:`fit_inputs` by default); empty exactly
+        when :attr:`fit_inputs` is."""
+        return self.fit_inputs
+
     def inputs(self, params: Params) -> tuple[Input, ...]:
-        return (*((self.features,) if self.features else ()), *self.fit_inputs)
+        features = self.features_for(params)
+        return (*((features,) if features else ()), *self.fit_inputs_for(params))
 
     def shard_features(self, docs: pd.DataFrame, params: Params) -> dict[str, np.ndarray]:
         """Per-document work ``fit`` needs, for one pool shard: plain arrays (saved without pickle)."""
         raise NotImplementedError(f"{self.name} lists SHARD_FEATURES in fit_inputs but has no shard_features")
 
     def fit(self, inputs: dict[str, Any], params: Params) -> dict[str, np.ndarray]:
-        """Global state from ``inputs`` (one value per ``fit_inputs`` name); plain arrays only."""
+        """Global state from ``inputs`` (one value per ``fit_inputs_for(params)`` name); plain arrays only."""
         raise NotImplementedError(f"{self.name} declares fit_inputs but does not implement fit")
 
     @abstractmethod

@@ -108,6 +108,23 @@ def _column(column: str, dtype) -> Callable[[Any], np.ndarray]:
     return load
 
 
+def _t2v_tokens(files: Sequence[str]) -> np.ndarray:
+    """Predicted tokens per document (``n_tokens`` of the Task2Vec info files), in shard order."""
+    from dqreview.errors import DQError
+    from dqreview.io import read_parquet
+
+    parts = []
+    for f in files:
+        info = read_parquet(f)
+        if "n_tokens" not in info.columns:
+            raise DQError(
+                f"{f} has no n_tokens column (written by an older version of rule t2v_vectors); "
+                "delete results/t2v and rerun snakemake to rebuild the Task2Vec vectors"
+            )
+        parts.append(info["n_tokens"].to_numpy(np.int64))
+    return np.concatenate(parts)
+
+
 def _shard_features(files: Sequence[str]) -> list[dict[str, np.ndarray]]:
     from dqreview.io import read_npz
 
@@ -137,6 +154,9 @@ T2V = Input("t2v", paths.fill(paths.T2V, part="pool/shard-{shard}"), _t2v, per_s
 POOL_EMBEDDINGS = Input("pool_embeddings", EMBEDDINGS.template, _concat(_embeddings), per_shard=True,
                         stage="embed", pool_rows=True)  # fmt: skip
 POOL_T2V = Input("pool_t2v", T2V.template, _concat(_t2v), per_shard=True, stage="task2vec", pool_rows=True)
+#: Predicted tokens of each pool document in its Task2Vec vector (its tokens and the closing eos).
+POOL_T2V_TOKENS = Input("pool_t2v_tokens", paths.fill(paths.T2V_INFO, part="pool/shard-{shard}"), _t2v_tokens,
+                        per_shard=True, stage="task2vec", pool_rows=True)  # fmt: skip
 POOL_IDS = Input("pool_ids", paths.POOL_INDEX, lambda f: _column("id", object)(f).astype(str), pool_rows=True)
 POOL_TEXTS = Input("pool_texts", paths.POOL_SHARD, _column("text", object), per_shard=True, pool_rows=True)
 TARGET_EMBEDDINGS = Input("target_embeddings", paths.fill(paths.EMBED, part="target/ref"), _embeddings,
@@ -151,7 +171,7 @@ TARGET_DOCS = Input("target_docs", paths.fill(paths.TARGET, split="ref"), _docum
 #: The method's own per-shard features (:meth:`DocumentScorer.shard_features`), in shard order.
 SHARD_FEATURES = Input("shard_features", paths.FEATURES, _shard_features, per_shard=True)
 
-TABLE = {i.name: i for i in (EMBEDDINGS, T2V, POOL_EMBEDDINGS, POOL_T2V, POOL_IDS, POOL_TEXTS,
+TABLE = {i.name: i for i in (EMBEDDINGS, T2V, POOL_EMBEDDINGS, POOL_T2V, POOL_T2V_TOKENS, POOL_IDS, POOL_TEXTS,
                              TARGET_EMBEDDINGS, TARGET_T2V, TARGET_LOSSES, TARGET_TEXTS, TARGET_DOCS,
                              SHARD_FEATURES)}  # fmt: skip
 

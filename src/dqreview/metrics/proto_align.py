@@ -6,9 +6,11 @@ the pool. The variant's ``source`` chooses them:
 ``"kmeans"``
     spherical k-means centroids of target ref (``k`` of them);
 ``"hard"``
-    centroids of target ref's hardest examples: after a first spherical k-means (``k``), the
-    ``hard_fraction`` of target rows farthest from their nearest centroid (by ``distance``; ties by
-    row order) are re-clustered into ``k`` centroids;
+    centroids of target ref's hardest examples, the ``hard_fraction`` of its rows chosen by ``hard_by``
+    (ties by row order) and clustered into ``k`` centroids: ``"distance"`` (the default) — after a first
+    spherical k-means (``k``), the rows farthest from their nearest centroid (by ``distance``);
+    ``"probe_loss"`` — the rows with the highest Task2Vec probe loss (mean next-token cross-entropy, the
+    definition ``t2v_align`` uses; input ``target_losses``), so "hard" can mean the same in both spaces;
 ``"mean"``
     one whole-set prototype, the normalised mean of the normalised target embeddings (``k`` unused).
 
@@ -31,11 +33,12 @@ import pandas as pd
 
 from dqreview.errors import DQError
 from dqreview.metrics.base import DocumentScorer
-from dqreview.metrics.inputs import EMBEDDINGS, TARGET_EMBEDDINGS
+from dqreview.metrics.inputs import EMBEDDINGS, TARGET_EMBEDDINGS, TARGET_LOSSES, Input
 from dqreview.metrics.prototypes import (
     CHUNK_ROWS,
     check_scoring_inputs,
     distance_to_nearest,
+    hardest,
     l2_normalise,
     spherical_kmeans,
 )
@@ -48,9 +51,11 @@ SOURCES = ("kmeans", "hard", "mean")
 class ProtoAlignParams(Params):
     """``source`` of the prototypes, nearest by ``distance``; ``k`` prototypes (required unless
     source=mean), k-means ``seed``, ``n_iter`` and ``n_init``; ``hard_fraction`` of target rows
-    re-clustered for source=hard; ``chunk_size`` rows per block when scoring."""
+    re-clustered for source=hard, hardest ``hard_by`` distance or probe loss; ``chunk_size`` rows per block
+    when scoring."""
 
     source: Literal["kmeans", "hard", "mean"] = "kmeans"
+    hard_by: Literal["distance", "probe_loss"] = "distance"
     distance: Literal["cosine", "l1", "l2"] = "cosine"
     k: Annotated[int, Ge(1)] | None = None
     seed: RunSeed = 0
@@ -66,6 +71,8 @@ class ProtoAlignParams(Params):
     def check(self, where: str) -> None:
         if self.k is None and self.source != "mean":
             self.fail(where, "k", f"required for source={self.source!r} (e.g. k: 20)")
+        if self.source != "hard" and self.hard_by != "distance":
+            self.fail(where, "hard_by", "only means something with source=hard; drop it or set source: hard")
 
 
 def mean_prototype(T: np.ndarray) -> np.ndarray:
@@ -103,8 +110,13 @@ def build_prototypes(
     hard_fraction: float = 0.3,
     n_iter: int = 50,
     n_init: int = 3,
+    hard_by: str = "distance",
+    losses: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Prototypes of a reference set ``T`` (n, d): unit rows, float32, shape (k, d) or (1, d) for "mean"."""
+    """Prototypes of a reference set ``T`` (n, d): unit rows, float32, shape (k, d) or (1, d) for "mean".
+
+    For ``source="hard"``, ``hard_by="probe_loss"`` takes the rows with the highest ``losses`` (one per row
+    of ``T``) instead of those farthest from a first k-means."""
     if source not in SOURCES:
         raise DQError(f"proto_align: unknown prototype source {source!r}; use one of {', '.join(SOURCES)}")
     T = l2_normalise(T)
@@ -117,6 +129,14 @@ def build_prototypes(
             f"proto_align: k={k} exceeds the number of target ref documents n={len(T)}; "
             f"lower the variant's k to at most {len(T)}"
         )
+    if source == "hard" and hard_by == "probe_loss":
+        if losses is None or len(losses) != len(T):
+            raise DQError(
+                f"proto_align: hard_by=probe_loss needs one probe loss per target ref document; got "
+                f"{'none' if losses is None else len(losses)} for {len(T)}: rebuild results/t2v/target/ref.parquet"
+            )
+        hard = hardest(losses, hard_fraction, min_rows=k, where="proto_align")
+        return spherical_kmeans(T[hard], k, seed, n_iter=n_iter, n_init=n_init)
     centroids = spherical_kmeans(T, k, seed, n_iter=n_iter, n_init=n_init)
     if source == "kmeans":
         return centroids
@@ -152,6 +172,11 @@ class ProtoAlign(DocumentScorer):
     features = EMBEDDINGS
     fit_inputs = (TARGET_EMBEDDINGS,)
 
+    def fit_inputs_for(self, params: ProtoAlignParams) -> tuple[Input, ...]:
+        if params.source == "hard" and params.hard_by == "probe_loss":  # the Task2Vec probe's losses
+            return (TARGET_EMBEDDINGS, TARGET_LOSSES)
+        return self.fit_inputs
+
     def fit(self, inputs: dict[str, Any], params: ProtoAlignParams) -> dict[str, np.ndarray]:
         """Target prototypes: ``{"prototypes": ndarray (k, d) float32}``."""
         p = params
@@ -164,6 +189,8 @@ class ProtoAlign(DocumentScorer):
             p.hard_fraction,
             p.n_iter,
             p.n_init,
+            p.hard_by,
+            inputs.get("target_losses"),
         )
         return {"prototypes": protos}
 

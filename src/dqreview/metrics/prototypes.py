@@ -15,10 +15,22 @@ Pool-size ablation (Sorscher et al.'s "scarce data → keep easy, abundant → k
 ``unit_uniform(id, pool_seed) < f``, so a smaller pool is always a subset of a larger one — fits its
 prototypes on that sub-pool alone, and marks every other document ``removed`` (never selected; a budget
 above the sub-pool's bytes is capped).
+
+Space (``space``): ``"encoder"`` (the default) clusters the sentence embeddings; ``"task2vec"`` the
+per-document Task2Vec vectors (docs/methods.md, "Task2Vec"), so the SSL margin measures how atypical a
+document is for the probe rather than for the encoder. Spherical k-means needs unit rows, and raw Fisher
+diagonals on the sphere would be dominated by a few parameters (on the default pool, 10 of 5,632 entries
+carry half of the squared norm). The Task2Vec distance avoids that by normalising every entry by the pair's
+sum, ``F_a/(F_a+F_b)``, which has no centroid form; here every entry is divided by its mean over the fitted
+(sub-)pool (the pool in place of the pair; saved as the state's ``scale``, an entry that is zero across the
+pool keeps scale 1), and the rows are then L2-normalised. Like the Task2Vec cosine distance this ignores a
+document's overall scale, i.e. its Task2Vec complexity (:mod:`dqreview.metrics.t2v_complexity`), so the
+two hardness scores measure different things: direction vs magnitude of the Fisher.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -28,7 +40,7 @@ import scipy.sparse as sp
 from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
 from dqreview.metrics.base import DocumentScorer
-from dqreview.metrics.inputs import EMBEDDINGS, POOL_EMBEDDINGS, POOL_IDS
+from dqreview.metrics.inputs import EMBEDDINGS, POOL_EMBEDDINGS, POOL_IDS, POOL_T2V, T2V, Input
 from dqreview.params import Ge, Gt, Le, Params, RunSeed
 from dqreview.progress import Progress
 
@@ -42,7 +54,8 @@ CHUNK_ROWS = 8192
 class SSLProtoParams(Params):
     """``k`` pool prototypes (required), their spherical k-means ``seed``, ``n_iter`` and ``n_init``;
     the score's ``distance`` and ``chunk_size`` (rows per block when scoring); the pool-size ablation's
-    ``pool_fraction`` (1 = the whole pool) and ``pool_seed`` (which nested sub-pool)."""
+    ``pool_fraction`` (1 = the whole pool) and ``pool_seed`` (which nested sub-pool); ``space``: the
+    sentence ``encoder``'s embeddings or the per-document ``task2vec`` vectors."""
 
     k: Annotated[int, Ge(1)]
     seed: RunSeed = 0
@@ -52,6 +65,18 @@ class SSLProtoParams(Params):
     chunk_size: Annotated[int, Ge(1)] = CHUNK_ROWS
     pool_fraction: Annotated[float, Gt(0), Le(1)] = 1.0
     pool_seed: int = 0
+    space: Literal["encoder", "task2vec"] = "encoder"
+
+
+def task2vec_scale(X: np.ndarray) -> np.ndarray:
+    """Per-entry scale of Task2Vec vectors: each entry's mean over the rows (1 where it is 0), float64."""
+    mean = np.asarray(X, dtype=np.float64).mean(axis=0)
+    return np.where(mean > 0, mean, 1.0)
+
+
+def task2vec_unit_rows(X: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Task2Vec vectors divided entry-wise by ``scale``, then L2-normalised (float32 unit rows)."""
+    return l2_normalise(np.asarray(X, dtype=np.float64) / np.asarray(scale, dtype=np.float64))
 
 
 def _check_distance(distance: str) -> None:
@@ -299,6 +324,17 @@ def check_scoring_inputs(
     return embeddings, prototypes
 
 
+def hardest(losses: np.ndarray, fraction: float, min_rows: int = 1, where: str = "t2v_align") -> np.ndarray:
+    """Row indices of the ``ceil(fraction · n)`` highest-loss rows (at least ``min_rows``), sorted.
+
+    Also the rows farthest from their prototype when ``losses`` are those distances."""
+    losses = np.asarray(losses, dtype=np.float64)
+    if not np.all(np.isfinite(losses)):
+        raise DQError(f"{where}: target probe losses contain NaN/inf; rebuild the target Task2Vec vectors")
+    n = min(len(losses), max(int(min_rows), math.ceil(fraction * len(losses) - 1e-9)))
+    return np.sort(np.argsort(-losses, kind="stable")[:n])
+
+
 def in_sub_pool(ids: np.ndarray, pool_fraction: float, pool_seed: int = 0) -> np.ndarray:
     """Membership of the nested sub-pool of fraction ``pool_fraction`` (1: the whole pool).
 
@@ -321,11 +357,18 @@ class SSLPrototypes(DocumentScorer):
     features = EMBEDDINGS
     fit_inputs = (POOL_EMBEDDINGS, POOL_IDS)
 
+    def features_for(self, params: SSLProtoParams) -> Input:
+        return T2V if params.space == "task2vec" else EMBEDDINGS
+
+    def fit_inputs_for(self, params: SSLProtoParams) -> tuple[Input, ...]:
+        return (POOL_T2V, POOL_IDS) if params.space == "task2vec" else (POOL_EMBEDDINGS, POOL_IDS)
+
     def fit(self, inputs: dict[str, Any], params: SSLProtoParams) -> dict[str, np.ndarray]:
         """Spherical k-means centroids of the pool (of its sub-pool when ``pool_fraction`` < 1):
-        ``{"centroids": ndarray (k, d) float32}``. ``pool_ids`` may be left out for the whole pool."""
+        ``{"centroids": ndarray (k, d) float32}``, plus ``scale`` (d,) in Task2Vec space (see the module
+        docstring). ``pool_ids`` may be left out for the whole pool."""
         p = params
-        X = inputs["pool_embeddings"]
+        X = inputs["pool_t2v" if p.space == "task2vec" else "pool_embeddings"]
         ids = inputs.get("pool_ids")
         if ids is None:
             if p.pool_fraction < 1.0:
@@ -344,6 +387,11 @@ class SSLPrototypes(DocumentScorer):
                 f"ssl_proto: k={p.k} exceeds the number of documents{sub} n={n}; lower the variant's k to at "
                 f"most {n}"
             )
+        if p.space == "task2vec":
+            scale = task2vec_scale(X[in_pool])
+            unit = task2vec_unit_rows(X[in_pool], scale)
+            centroids = spherical_kmeans(unit, p.k, p.seed, n_iter=p.n_iter, n_init=p.n_init)
+            return {"centroids": centroids, "scale": scale}
         return {"centroids": spherical_kmeans(X[in_pool], p.k, p.seed, n_iter=p.n_iter, n_init=p.n_init)}
 
     def pool_fraction(self, params: SSLProtoParams) -> float:
@@ -360,6 +408,10 @@ class SSLPrototypes(DocumentScorer):
             ``removed`` (outside the sub-pool) when ``pool_fraction`` < 1.
         """
         X, centroids = check_scoring_inputs("ssl_proto", docs, features, state, "centroids")
+        if params.space == "task2vec":
+            if "scale" not in state:
+                raise DQError("ssl_proto space=task2vec: the fitted state has no scale; rerun its fit step")
+            X = task2vec_unit_rows(X, state["scale"])
         distance, cluster, similarity = distance_to_nearest(X, centroids, params.distance, params.chunk_size)
         out = pd.DataFrame(
             {"id": docs["id"].to_numpy(), "score": distance, "cluster": cluster, "similarity": similarity}

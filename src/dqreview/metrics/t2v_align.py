@@ -8,8 +8,11 @@ prototypes come from target ref only (``fit_inputs``), chosen by the variant's p
     ``"mean"`` — one whole-set embedding of the target: the mean of its documents' vectors (a set's
     Task2Vec vector, by definition); ``"kmeans"`` — ``k`` centroids of :func:`task2vec_kmeans`.
 ``source``
-    ``"all"`` — every target-ref document; ``"hard"`` — its ``hard_fraction`` hardest documents, those
-    with the highest probe loss (mean next-token cross-entropy under the probe; ties by row order).
+    ``"all"`` — every target-ref document; ``"hard"`` — its ``hard_fraction`` hardest documents, by
+    ``hard_by``: ``"probe_loss"`` (the default) — the highest probe loss (mean next-token cross-entropy
+    under the probe); ``"distance"`` — the farthest, by the Task2Vec ``distance``, from the prototypes of
+    every target-ref document (its mean, or its ``k`` k-means centroids), as ``proto_align``'s
+    source=hard does in encoder space. Ties by row order.
 ``distance``
     ``"cosine"`` — the Task2Vec distance (cosine of the pair-normalised Fisher vectors); ``"l1"``/``"l2"``
     — norms of the difference of the same pair-normalised vectors.
@@ -33,8 +36,8 @@ import pandas as pd
 
 from dqreview.errors import DQError
 from dqreview.metrics.base import DocumentScorer
-from dqreview.metrics.inputs import T2V, TARGET_LOSSES, TARGET_T2V
-from dqreview.metrics.prototypes import check_scoring_inputs
+from dqreview.metrics.inputs import T2V, TARGET_LOSSES, TARGET_T2V, Input
+from dqreview.metrics.prototypes import check_scoring_inputs, hardest
 from dqreview.params import Ge, Gt, Le, Params, RunSeed
 from dqreview.progress import Progress
 from dqreview.task2vec import distance_matrix
@@ -42,10 +45,12 @@ from dqreview.task2vec import distance_matrix
 
 class T2VAlignParams(Params):
     """``prototype`` (one whole-set ``mean`` or ``k`` k-means centroids), ``source`` (``all`` target
-    documents or the ``hard_fraction`` hardest), ``distance``; k-means ``seed``, ``n_iter``, ``n_init``."""
+    documents or the ``hard_fraction`` hardest ``hard_by`` probe loss or distance), ``distance``; k-means
+    ``seed``, ``n_iter``, ``n_init``."""
 
     prototype: Literal["mean", "kmeans"] = "mean"
     source: Literal["all", "hard"] = "all"
+    hard_by: Literal["probe_loss", "distance"] = "probe_loss"
     distance: Literal["cosine", "l1", "l2"] = "cosine"
     k: Annotated[int, Ge(1)] = 1
     seed: RunSeed = 0
@@ -60,15 +65,8 @@ class T2VAlignParams(Params):
     def check(self, where: str) -> None:
         if self.prototype == "mean" and self.k != 1:
             self.fail(where, "k", "prototype=mean is one whole-set embedding; drop k or use prototype=kmeans")
-
-
-def hardest(losses: np.ndarray, fraction: float, min_rows: int = 1) -> np.ndarray:
-    """Row indices of the ``ceil(fraction · n)`` highest-loss rows (at least ``min_rows``), sorted."""
-    losses = np.asarray(losses, dtype=np.float64)
-    if not np.all(np.isfinite(losses)):
-        raise DQError("t2v_align: target probe losses contain NaN/inf; rebuild the target Task2Vec vectors")
-    n = min(len(losses), max(int(min_rows), math.ceil(fraction * len(losses) - 1e-9)))
-    return np.sort(np.argsort(-losses, kind="stable")[:n])
+        if self.source != "hard" and self.hard_by != "probe_loss":
+            self.fail(where, "hard_by", "only means something with source=hard; drop it or set source: hard")
 
 
 def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator, distance: str) -> np.ndarray:
@@ -147,10 +145,12 @@ def build_prototypes(
     hard_fraction: float = 0.3,
     n_iter: int = 30,
     n_init: int = 2,
+    hard_by: str = "probe_loss",
 ) -> np.ndarray:
     """Target prototypes (k, D): the mean of ``target`` (``prototype="mean"``) or its
     :func:`task2vec_kmeans` centroids, over every row (``source="all"``) or the ``hard_fraction``
-    highest-``losses`` rows (``"hard"``)."""
+    hardest rows (``"hard"``): highest ``losses`` (``hard_by="probe_loss"``) or farthest from the
+    prototypes of every row (``"distance"``)."""
     target = np.asarray(target, dtype=np.float64)
     if target.ndim != 2 or len(target) == 0:
         raise DQError(
@@ -161,13 +161,20 @@ def build_prototypes(
             f"t2v_align: k={k} is more prototypes than the {len(target)} target ref documents; "
             "lower the variant's k"
         )
-    if source == "hard":
+
+    def prototypes_of(rows: np.ndarray) -> np.ndarray:
+        if prototype == "mean":
+            return rows.mean(axis=0, keepdims=True)
+        return task2vec_kmeans(rows, k, seed, distance, n_iter, n_init)
+
+    if source == "hard" and hard_by == "distance":
+        far = distance_matrix(target, prototypes_of(target), distance).min(axis=1)
+        target = target[hardest(far, hard_fraction, min_rows=k)]
+    elif source == "hard":
         if losses is None or len(losses) != len(target):
             raise DQError("t2v_align: source=hard needs one probe loss per target document (target_losses)")
         target = target[hardest(losses, hard_fraction, min_rows=k)]
-    if prototype == "mean":
-        return target.mean(axis=0, keepdims=True)
-    return task2vec_kmeans(target, k, seed, distance, n_iter, n_init)
+    return prototypes_of(target)
 
 
 def alignment_scores(
@@ -189,12 +196,19 @@ class T2VAlign(DocumentScorer):
     features = T2V
     fit_inputs = (TARGET_T2V, TARGET_LOSSES)
 
+    def fit_inputs_for(self, params: T2VAlignParams) -> tuple[Input, ...]:
+        # the probe losses pick the hard rows only for source=hard, hard_by=probe_loss; the default
+        # keeps reading them (an unchanged rule input for every existing variant)
+        if params.source == "hard" and params.hard_by == "distance":
+            return (TARGET_T2V,)
+        return self.fit_inputs
+
     def fit(self, inputs: dict[str, Any], params: T2VAlignParams) -> dict[str, np.ndarray]:
         """Target prototypes in Task2Vec space: ``{"prototypes": (k, D) float64}``."""
         p = params
         protos = build_prototypes(
             inputs["target_t2v"], inputs.get("target_losses"), p.prototype, p.source, p.k, p.seed,
-            p.distance, p.hard_fraction, p.n_iter, p.n_init,
+            p.distance, p.hard_fraction, p.n_iter, p.n_init, p.hard_by,
         )  # fmt: skip
         return {"prototypes": protos}
 

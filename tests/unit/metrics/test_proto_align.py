@@ -125,3 +125,42 @@ def test_proto_align_errors():
     state = _fit(T, {"k": 2})
     with pytest.raises(DQError, match="another space"):
         _score(pd.DataFrame({"id": ["a"]}), np.ones((1, 5), np.float32), state, {"k": 2})
+
+
+# --- hard by probe loss (ablation 5: the same definition of hard in both spaces) ------------------
+
+
+def test_hard_by_probe_loss_clusters_the_highest_loss_rows():
+    from dqreview.metrics import inputs
+
+    T = _clustered(seed=4)
+    losses = np.random.default_rng(4).normal(size=len(T))
+    raw = {"source": "hard", "k": 3, "hard_fraction": 0.3, "seed": 1, "hard_by": "probe_loss"}
+    state = PA.fit({"target_embeddings": T, "target_losses": losses}, PA.params(raw))
+    top = np.sort(np.argsort(-losses, kind="stable")[: int(np.ceil(0.3 * len(T)))])
+    np.testing.assert_array_equal(state["prototypes"], spherical_kmeans(T[top], 3, 1))
+    # the losses are read only for this definition of hard: every other variant's inputs are unchanged
+    assert PA.fit_inputs_for(PA.params(raw)) == (inputs.TARGET_EMBEDDINGS, inputs.TARGET_LOSSES)
+    default_hard = PA.params({"source": "hard", "k": 3})
+    assert default_hard.hard_by == "distance"
+    assert PA.fit_inputs_for(default_hard) == (inputs.TARGET_EMBEDDINGS,)
+    assert PA.fit_inputs_for(PA.params({"source": "kmeans", "k": 3})) == (inputs.TARGET_EMBEDDINGS,)
+
+
+def test_hard_by_distance_is_the_default_and_unchanged():
+    T = _clustered(seed=5)
+    raw = {"source": "hard", "k": 3, "hard_fraction": 0.3, "seed": 2}
+    got = _fit(T, raw)["prototypes"]
+    unit = prototypes.l2_normalise(T)
+    first = spherical_kmeans(unit, 3, 2)
+    hard = proto_align.hard_subset(unit, first, 0.3, "cosine", min_rows=3)
+    np.testing.assert_array_equal(got, spherical_kmeans(unit[hard], 3, 2))
+    np.testing.assert_array_equal(got, _fit(T, {**raw, "hard_by": "distance"})["prototypes"])
+
+
+def test_hard_by_errors_name_the_key():
+    with pytest.raises(DQError, match=r"^p\.hard_by: .*only means something with source=hard"):
+        PA.params({"source": "kmeans", "k": 3, "hard_by": "probe_loss"}, "p")
+    raw = {"source": "hard", "k": 2, "hard_by": "probe_loss"}
+    with pytest.raises(DQError, match=r"one probe loss per target ref document; got 3 for 40"):
+        PA.fit({"target_embeddings": _clustered(n_per=10), "target_losses": np.ones(3)}, PA.params(raw))

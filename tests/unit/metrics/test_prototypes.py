@@ -228,3 +228,45 @@ def test_ssl_proto_seed_follows_the_run_seed():
     np.testing.assert_array_equal(states[0]["centroids"], again["centroids"])
     fixed = SSL.fit({"pool_embeddings": X}, SSL.params({"k": 6, "seed": 0, "n_init": 1}))
     np.testing.assert_array_equal(fixed["centroids"], states[0]["centroids"])
+
+
+# --- ssl_proto in Task2Vec space ----------------------------------------------------------------
+
+
+def test_ssl_proto_space_chooses_its_inputs():
+    from dqreview.metrics import inputs
+
+    encoder, t2v = SSL.params({"k": 2}), SSL.params({"k": 2, "space": "task2vec"})
+    assert encoder.space == "encoder"
+    assert SSL.features_for(encoder) is inputs.EMBEDDINGS
+    assert SSL.fit_inputs_for(encoder) == (inputs.POOL_EMBEDDINGS, inputs.POOL_IDS)
+    assert SSL.features_for(t2v) is inputs.T2V
+    assert SSL.fit_inputs_for(t2v) == (inputs.POOL_T2V, inputs.POOL_IDS)
+    assert {i.stage for i in SSL.inputs(t2v)} == {"task2vec", None}
+    assert {i.stage for i in SSL.inputs(encoder)} == {"embed", None}
+    # the encoder space's state is what it always was: the centroids alone
+    assert set(_fit(_clustered(), {"k": 4, "seed": 0})) == {"centroids"}
+
+
+def test_ssl_proto_task2vec_space_scales_entries_by_the_pool_mean_then_normalises():
+    rng = np.random.default_rng(5)
+    # Fisher-like: non-negative, one entry a thousand times larger than the rest, one entry zero everywhere
+    pool = np.abs(rng.normal(size=(60, 6))) * np.array([1000.0, 1, 1, 1, 1, 0])
+    raw = {"k": 3, "seed": 0, "space": "task2vec"}
+    state = SSL.fit(
+        {"pool_t2v": pool, "pool_ids": np.array([f"d{i:02d}" for i in range(60)])}, SSL.params(raw)
+    )
+    scale = pool.mean(axis=0)
+    scale[5] = 1.0
+    np.testing.assert_allclose(state["scale"], scale)
+    unit = pool / scale
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    np.testing.assert_allclose(state["centroids"], spherical_kmeans(unit.astype(np.float32), 3, 0), atol=1e-6)
+    docs = pd.DataFrame({"id": [f"d{i:02d}" for i in range(60)]})
+    out = _score(docs, pool, state, raw)
+    sims = unit @ state["centroids"].astype(np.float64).T
+    np.testing.assert_allclose(out["score"], 1 - sims.max(axis=1), atol=1e-6)
+    # a document's overall scale (its Task2Vec complexity) does not move its SSL margin
+    np.testing.assert_allclose(_score(docs, 7.0 * pool, state, raw)["score"], out["score"], atol=1e-6)
+    with pytest.raises(DQError, match="space=task2vec: the fitted state has no scale"):
+        _score(docs, pool, {"centroids": state["centroids"]}, raw)

@@ -37,7 +37,8 @@ def test_registry_methods_follow_protocol():
         if method.has_shard_features:
             assert type(method).shard_features is not DocumentScorer.shard_features, name
     assert set(REGISTRY) == {
-        "random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir", "doremi", "skillit", "t2v_align", "dq",
+        "random", "ssl_proto", "proto_align", "semdedup", "d4", "minhash", "dsir", "doremi", "skillit", "t2v_align",
+        "t2v_complexity", "dq",
     }  # fmt: skip
     # the deduplicating methods (judged against the planted duplicates) are exactly these
     assert {n for n in known_metrics() if load_method(n).deduplicates} == {"semdedup", "d4", "minhash"}
@@ -47,7 +48,7 @@ def test_unknown_metric_lists_known_ones():
     with pytest.raises(
         DQError,
         match=r"unknown metric 'nope'; known metrics: d4, doremi, dq, dsir, minhash, proto_align, random, semdedup, "
-        r"skillit, ssl_proto, t2v_align",
+        r"skillit, ssl_proto, t2v_align, t2v_complexity",
     ):
         load_method("nope")
 

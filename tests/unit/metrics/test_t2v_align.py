@@ -119,3 +119,44 @@ def test_t2v_align_bad_inputs():
         t2v_score(shard(3), None, state, {})
     with pytest.raises(DQError, match="hard"):
         t2v_fit(T, np.zeros(2), {"source": "hard"})
+
+
+# --- hard by distance (ablation 5: the same definition of hard in both spaces) --------------------
+
+
+@pytest.mark.parametrize("prototype", ["mean", "kmeans"])
+def test_hard_by_distance_takes_the_rows_farthest_from_the_target_prototypes(prototype):
+    T, _ = t2v_blobs()
+    k = 1 if prototype == "mean" else 2
+    raw = {
+        "prototype": prototype,
+        "k": k,
+        "source": "hard",
+        "hard_by": "distance",
+        "hard_fraction": 0.3,
+        "seed": 3,
+    }
+    got = T2V.fit({"target_t2v": T}, T2V.params(raw))["prototypes"]
+    first = T.mean(axis=0, keepdims=True) if prototype == "mean" else t2v_align.task2vec_kmeans(T, 2, 3)
+    far = distance_matrix(T, first).min(axis=1)
+    top = np.sort(np.argsort(-far, kind="stable")[: max(k, int(np.ceil(0.3 * len(T))))])
+    want = (
+        T[top].mean(axis=0, keepdims=True) if prototype == "mean" else t2v_align.task2vec_kmeans(T[top], 2, 3)
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    # no probe losses needed (nor read) for this definition
+    assert [i.name for i in T2V.fit_inputs_for(T2V.params(raw))] == ["target_t2v"]
+
+
+def test_hard_by_probe_loss_is_the_default_and_unchanged():
+    T, _ = t2v_blobs()
+    losses = np.random.default_rng(2).normal(size=len(T))
+    raw = {"prototype": "kmeans", "k": 2, "source": "hard", "hard_fraction": 0.3, "seed": 0}
+    assert T2V.params(raw).hard_by == "probe_loss"
+    assert [i.name for i in T2V.fit_inputs_for(T2V.params(raw))] == ["target_t2v", "target_losses"]
+    top = t2v_align.hardest(losses, 0.3, min_rows=2)
+    np.testing.assert_array_equal(
+        t2v_fit(T, losses, raw)["prototypes"], t2v_align.task2vec_kmeans(T[top], 2, 0)
+    )
+    with pytest.raises(DQError, match=r"^p\.hard_by: .*only means something with source=hard"):
+        T2V.params({"source": "all", "hard_by": "distance"}, "p")
