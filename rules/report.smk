@@ -408,8 +408,6 @@ rule paper:
     resources:
         mem_mb=2000,
         runtime=10,
-    params:
-        paper_dir=str(Path(workflow.basedir) / "paper"),
     script:
         f"../{SCRIPTS}/paper.py"
 

@@ -25,7 +25,7 @@ def main(smk):
         Path(smk.output.pdf).parent / "build"
     )  # results/paper/build: the paths in main.tex are relative to it
     build.mkdir(parents=True, exist_ok=True)
-    paper_dir = Path(smk.params.paper_dir)
+    paper_dir = next(Path(p).parent for p in smk.input.paper if Path(p).name == "main.tex")
     for source in smk.input.paper:  # keep paper/'s layout: main.tex inputs sections/<name> and cites refs.bib
         dest = build / Path(source).relative_to(paper_dir)
         dest.parent.mkdir(parents=True, exist_ok=True)
