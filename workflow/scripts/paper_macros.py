@@ -12,8 +12,8 @@ def main(smk):
     from dqreview.io import read_json, write_text
     from dqreview.report.macros import (
         ablation_theory_macro,
-        break_even_macros,
         comparison_macros,
+        compute_macros,
         contrast_macros,
         escape,
         evidence_macros,
@@ -46,29 +46,7 @@ def main(smk):
     }
     v.update(comparison_macros(pd.read_csv(smk.input.comparison), main, small))
 
-    compute = pd.read_csv(smk.input.compute)
-    for metric, (variant, keep) in main.items():
-        row = compute[
-            (compute.metric == metric)
-            & (compute.variant == variant)
-            & (compute.keep == keep)
-            & (compute.budget == small)
-        ]
-        if len(row):
-            r = row.iloc[0]
-            v[f"main/{metric}/mult"] = fmt(r["multiplier"], 2)
-            v[f"main/{metric}/multci"] = fmt(r["multiplier_ci95"], 2)
-            v[f"main/{metric}/selection_s"] = fmt(r["selection_s"], 1)
-            v[f"main/{metric}/verdict"] = escape(r["verdict"])
-            v[f"main/{metric}/target_verdict"] = escape(r["target_verdict"])
-    for r in compute[compute.budget == small].itertuples(index=False):
-        v[f"sel/{r.metric}/{r.variant}/{r.keep}/bpb"] = fmt(r.bpb)
-        v[f"sel/{r.metric}/{r.variant}/{r.keep}/mult"] = fmt(r.multiplier, 2)
-    v["cost/n_methods"] = str(len(compute))
-    v["cost/n_pays_off"] = str(int((compute["verdict"] == "pays off").sum()))
-    v["cost/n_pays_off_target"] = str(int((compute["target_verdict"] == "pays off").sum()))
-    v["cost/target_model"] = escape(cfg["review"]["target_model"])
-    v.update(break_even_macros(compute, main, small))  # the ground rule: T*, the whole pool, parallelism
+    v.update(compute_macros(pd.read_csv(smk.input.compute), main, small, cfg["review"]["target_model"]))
 
     dedup = pd.read_csv(smk.input.dedup)
     for r in dedup.itertuples(index=False):

@@ -382,6 +382,46 @@ def tokens_tex(tokens: float, bound: bool = False) -> str:
     return ("at most " if bound else "") + text
 
 
+def main_rows(table, main: dict[str, tuple[str, str]], budget: float) -> dict:
+    """Each metric's main selection (``main``: metric → (variant, keep)) as its row of ``table`` at
+    ``budget``; metrics without one are left out."""
+    out = {}
+    for metric, (variant, keep) in main.items():
+        rows = table[
+            (table.metric == metric)
+            & (table.variant == variant)
+            & (table.keep == keep)
+            & (table.budget == budget)
+        ]
+        if len(rows):
+            out[metric] = rows.iloc[0]
+    return out
+
+
+def compute_macros(
+    compute, main: dict[str, tuple[str, str]], small: float, target_model: str
+) -> dict[str, str]:
+    """``compute.csv`` as the paper's numbers: per main selection at ``small`` its multiplier, selection
+    seconds and verdicts (``main/<metric>/...``), every selection's bits per byte and multiplier at
+    ``small`` (``sel/...``), the counts of verdicts (``cost/...``), then :func:`break_even_macros`."""
+    v: dict[str, str] = {}
+    for metric, r in main_rows(compute, main, small).items():
+        v[f"main/{metric}/mult"] = fmt(r["multiplier"], 2)
+        v[f"main/{metric}/multci"] = fmt(r["multiplier_ci95"], 2)
+        v[f"main/{metric}/selection_s"] = fmt(r["selection_s"], 1)
+        v[f"main/{metric}/verdict"] = escape(r["verdict"])
+        v[f"main/{metric}/target_verdict"] = escape(r["target_verdict"])
+    for r in compute[compute.budget == small].itertuples(index=False):
+        v[f"sel/{r.metric}/{r.variant}/{r.keep}/bpb"] = fmt(r.bpb)
+        v[f"sel/{r.metric}/{r.variant}/{r.keep}/mult"] = fmt(r.multiplier, 2)
+    v["cost/n_methods"] = str(len(compute))
+    v["cost/n_pays_off"] = str(int((compute["verdict"] == "pays off").sum()))
+    v["cost/n_pays_off_target"] = str(int((compute["target_verdict"] == "pays off").sum()))
+    v["cost/target_model"] = escape(target_model)
+    v.update(break_even_macros(compute, main, small))  # the ground rule: T*, the whole pool, parallelism
+    return v
+
+
 def break_even_macros(compute, main: dict[str, tuple[str, str]], small: float) -> dict[str, str]:
     """The paper's numbers on the ground rule, from ``compute.csv``
     (:func:`dqreview.report.compute.compute_verdicts`).
@@ -400,16 +440,8 @@ def break_even_macros(compute, main: dict[str, tuple[str, str]], small: float) -
     v: dict[str, str] = {}
     bound = compute["break_even_bound"].astype(str).str.lower() == "true"
     tstar = compute["break_even_tokens"].astype(float)
-    for metric, (variant, keep) in main.items():
-        rows = compute[
-            (compute.metric == metric)
-            & (compute.variant == variant)
-            & (compute.keep == keep)
-            & (compute.budget == small)
-        ]
-        if not len(rows):
-            continue
-        r, b = rows.iloc[0], bool(bound[rows.index[0]])
+    for metric, r in main_rows(compute, main, small).items():
+        b = bool(bound[r.name])
         v[f"main/{metric}/tstar"] = tokens_tex(float(r["break_even_tokens"]), b)
         v[f"main/{metric}/tstarci"] = (
             f"[{tokens_tex(float(r['break_even_tokens_lo']), b)}, {tokens_tex(float(r['break_even_tokens_hi']), b)}]"
