@@ -515,6 +515,19 @@ def embed_batch(
     return fisher.mean(axis=0)
 
 
+def document_vector_options(task2vec: dict) -> dict:
+    """The keyword arguments of :func:`document_vectors` that config key ``task2vec`` sets (all but the
+    label ``seed``): ``window``, ``layers``, ``chunk_size``, ``token_scale``, ``label_samples``."""
+    documents = task2vec["documents"]
+    return {
+        "window": task2vec["window"],
+        "layers": documents["layers"],
+        "chunk_size": task2vec["chunk_size"],
+        "token_scale": task2vec["token_scale"],
+        "label_samples": documents.get("label_samples", 1),
+    }
+
+
 def document_vectors(
     probe,
     docs: Sequence[np.ndarray],

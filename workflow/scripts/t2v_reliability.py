@@ -23,6 +23,7 @@ def main(smk):
         reliability_table,
     )
     from dqreview.report.tables import to_latex
+    from dqreview.task2vec import document_vector_options
 
     cfg = smk.config["task2vec"]
     rel = cfg["reliability"]
@@ -36,8 +37,7 @@ def main(smk):
     ref = read_parquet(smk.input.ref_docs, columns=["id", "text"])
     ref_losses = read_parquet(smk.input.ref_info, columns=["loss"])["loss"].to_numpy()
     doc_cfg = cfg["documents"]
-    options = {"window": cfg["window"], "layers": doc_cfg["layers"], "chunk_size": cfg["chunk_size"],
-               "token_scale": cfg["token_scale"], "label_samples": doc_cfg["label_samples"]}  # fmt: skip
+    options = document_vector_options(cfg)
     t0 = time.perf_counter()
     probe = workflow_probe(smk.config, smk.input, job_device(smk))
     second = label_seed_vectors(probe, probe.encode(sample["text"].tolist()), sample["id"], rel["seed"],

@@ -15,7 +15,7 @@ def main(smk):
     from dqreview.cost import measure
     from dqreview.io import read_parquet, write_npy, write_parquet
     from dqreview.probe import workflow_probe
-    from dqreview.task2vec import document_vectors, forward_backward_seconds
+    from dqreview.task2vec import document_vector_options, document_vectors, forward_backward_seconds
 
     cfg = smk.config["task2vec"]
     doc_cfg = cfg["documents"]
@@ -33,13 +33,9 @@ def main(smk):
             probe,
             tokens,
             docs["id"].astype(str).tolist(),
-            window=cfg["window"],
-            layers=doc_cfg["layers"],
             seed=doc_cfg["seed"],
-            chunk_size=cfg["chunk_size"],
-            token_scale=cfg["token_scale"],
             progress=f"task2vec {smk.wildcards.part}",
-            label_samples=doc_cfg.get("label_samples", 1),
+            **document_vector_options(cfg),
         )
         t2v_s, t2v_cpu = time.perf_counter() - t0, time.process_time() - c0
         c0 = time.process_time()
