@@ -103,6 +103,11 @@ def curve_overrides(wildcards):
     }
 
 
+def compute_scaling(wildcards):
+    # the scaling benchmark's table, only where review.scaling.sizes draws it
+    return PLAN.compute_scaling()
+
+
 def ablation_runs(wildcards):
     selections = PLAN.ablation_selections(wildcards.ablation)
     return {

@@ -187,11 +187,13 @@ rule kl_table:
 
 rule compute_table:
     input:
+        unpack(compute_scaling),
         evals=PLAN.evals(),
         infos=PLAN.selection_infos(),
         curves=PLAN.curves(),
         train_logs=PLAN.train_logs(),
         costs=PLAN.all_costs(),
+        pool_index=paths.POOL_INDEX,
     output:
         table=report(
             paths.table("compute"),

@@ -75,6 +75,8 @@ GPU_LOCKS = "results/.gpu-locks"
 # --- reports ------------------------------------------------------------------------------
 TABLE = "results/tables/{name}.csv"
 TABLE_TEX = "results/tables/{name}.tex"
+#: The scaling benchmark: wall time per document of each selection stage at several pool sizes.
+SCALING_TABLE = "results/tables/scaling.csv"
 FIGURE = "results/figs/{name}.pdf"
 MANIFEST = "results/manifest.json"
 PAPER_MACROS = "results/paper/macros.tex"

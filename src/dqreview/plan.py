@@ -387,6 +387,16 @@ class Plan:
             for seed in self.seeds
         ]
 
+    @property
+    def scaling_drawn(self) -> bool:
+        """Whether the scaling benchmark runs (``review.scaling.sizes`` non-empty)."""
+        return bool(self.config["review"].get("scaling", {}).get("sizes"))
+
+    def compute_scaling(self) -> dict[str, str]:
+        """The compute table's scaling input: the benchmark's table where it is drawn, else none (the
+        per-million selection costs then extrapolate the run's own)."""
+        return {"scaling": paths.SCALING_TABLE} if self.scaling_drawn else {}
+
     def ablation_selections(self, name: str) -> list[Selection]:
         """An ablation's series at every budget, plus random (the paired reference) and full data."""
         keys = {(s["metric"], s["variant"], s.get("keep", "high")) for s in self.ablations[name]["series"]}

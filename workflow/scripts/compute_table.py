@@ -8,11 +8,13 @@ def main(smk):
     import pandas as pd
 
     from dqreview.cost import load_costs
-    from dqreview.io import read_json, write_csv, write_text
+    from dqreview.io import read_json, read_parquet, write_csv, write_text
     from dqreview.paths import CONTROL_METRIC
     from dqreview.plan import Plan
     from dqreview.report.compute import (
+        check_scaling,
         compute_verdicts,
+        per_million_costs,
         selection_costs,
         selection_parallelism,
         target_flops_per_token,
@@ -46,12 +48,20 @@ def main(smk):
     costs = selection_costs(load_costs(smk.input.costs), methods, jobs, plan.stage_costs(), select_costs)
     # "train on all of it": the whole-pool arm's compute curve per seed (none when the config has no such arm)
     full_curves = {seed: c for (budget, seed), c in curves.items() if budget >= 1.0}
+    target_flops = target_flops_per_token(target)
     verdicts = compute_verdicts(
-        runs, curves, costs, seconds_per_token, proxy_flops, target_flops_per_token(target),
-        full_curves=full_curves,
-    )  # fmt: skip
+        runs, curves, costs, seconds_per_token, proxy_flops, target_flops, full_curves=full_curves
+    )
     verdicts.insert(0, "method", method_labels(verdicts))
     verdicts["selection_parallelism"] = [selection_parallelism(plan.method(m)) for m in verdicts["metric"]]
+    # per million: the scaling benchmark where it ran, else this run's selection cost extrapolated linearly
+    scaling_path = getattr(smk.input, "scaling", None)
+    scaling = check_scaling(pd.read_csv(scaling_path), scaling_path) if scaling_path else None
+    pool_docs = len(read_parquet(smk.input.pool_index, columns=["id"]))
+    shared = {key: spec.shared for key, spec in jobs.items()}
+    verdicts = per_million_costs(
+        verdicts, shared, pool_docs, proxy_flops, target_flops, scaling, smk.config["embed"]["model"]
+    )
     write_csv(verdicts, smk.output.table)
     write_text(verdicts_latex(verdicts), smk.output.table_tex)
     cost_verdicts(verdicts, smk.output.figure)

@@ -276,11 +276,20 @@ def project_saving(
         ``saved_s`` (training seconds saved at the target scale), ``net_s`` (= saved_s − selection_seconds),
         ``pays_off`` (net_s > 0).
     """
+    target = target_seconds_per_token(proxy_seconds_per_token, proxy_flops_per_token, target_flops_per_token)
+    saved = tokens_saved * target
+    return {"saved_s": saved, "net_s": saved - selection_seconds, "pays_off": bool(saved > selection_seconds)}
+
+
+def target_seconds_per_token(
+    proxy_seconds_per_token: float, proxy_flops_per_token: float, target_flops_per_token: float
+) -> float:
+    """Training seconds per token of the projected target model: the proxy's, scaled by the ratio of their
+    training FLOPs per token (same hardware throughput assumed). The one projection :func:`project_saving`
+    and :func:`per_million_costs` share."""
     if proxy_flops_per_token <= 0 or target_flops_per_token <= 0:
         raise DQError("FLOPs per token must be positive")
-    scale = target_flops_per_token / proxy_flops_per_token
-    saved = tokens_saved * proxy_seconds_per_token * scale
-    return {"saved_s": saved, "net_s": saved - selection_seconds, "pays_off": bool(saved > selection_seconds)}
+    return proxy_seconds_per_token * target_flops_per_token / proxy_flops_per_token
 
 
 #: Named larger target models for the projection, as ``lm.model`` mappings of our GPT (GPT-2 small:
@@ -557,3 +566,175 @@ def verdicts_latex(verdicts: pd.DataFrame) -> str:
         "selection_parallelism": "selection",
     }
     return to_latex(table[list(cols)].rename(columns=cols), digits=2)
+
+
+# --- per-million costs: selection per pool document against training per token -----------------------------
+
+#: Columns of the scaling benchmark (``results/tables/scaling.csv``) that :func:`per_million_costs` reads.
+SCALING_COLUMNS = ("stage", "method", "n_docs", "us_per_doc")
+#: Where ``selection_s_per_million_docs`` comes from: the scaling benchmark, this run's own selection cost
+#: extrapolated linearly, or nowhere (no cost measured).
+FROM_SCALING, FROM_RUN, NO_COST = "scaling", "run", "none"
+#: The scaling benchmark's stage of the selection step itself (every method's last job).
+SELECT_STAGE = "select"
+#: The columns :func:`per_million_costs` adds to compute.csv.
+PER_MILLION_COLUMNS = (
+    "selection_s_per_million_docs", "selection_cost_source", "selection_cost_stages", "train_s_per_million_tokens",
+    "target_train_s_per_million_tokens", "crossover_tokens_per_doc", "target_crossover_tokens_per_doc",
+)  # fmt: skip
+
+
+def check_scaling(table: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The scaling benchmark's table, checked: the columns :func:`per_million_costs` reads, ``method``
+    empty (not NaN) on the rows of shared stages, ``n_docs`` and ``us_per_doc`` numeric."""
+    missing = [c for c in SCALING_COLUMNS if c not in table.columns]
+    if missing:
+        raise DQError(
+            f"{path}: no column {missing[0]!r} (the per-million costs read {', '.join(SCALING_COLUMNS)}); "
+            "the file was written by another version of rule scaling: delete it and rerun snakemake"
+        )
+    out = table.assign(method=table["method"].fillna("").astype(str), stage=table["stage"].astype(str))
+    for column in ("n_docs", "us_per_doc"):
+        values = pd.to_numeric(out[column], errors="coerce")
+        if values.isna().any() and column == "n_docs":
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise DQError(f"{path}: row {row + 2}: column n_docs is not a number; rerun rule scaling")
+        out[column] = values
+    return out
+
+
+def scaling_stage_costs(scaling: pd.DataFrame) -> dict[str, dict]:
+    """Each stage of the scaling benchmark at its largest ``n_docs``: ``method`` (empty for a shared
+    stage), ``us_per_doc`` (wall microseconds per document, numerically the seconds per million documents)
+    and ``extrapolated`` (projected from a sample; False where the table has no such column)."""
+    out = {}
+    for stage, g in scaling.groupby("stage", sort=True):
+        r = g.loc[g["n_docs"].idxmax()]
+        extrapolated = str(r.get("extrapolated", False)).strip().lower() in ("true", "1")
+        out[stage] = {
+            "method": r["method"],
+            "us_per_doc": float(r["us_per_doc"]),
+            "extrapolated": extrapolated,
+        }
+    return out
+
+
+def _charged_variant(variants: list[str], stages: dict[str, dict], encoder: str) -> str:
+    """Which of a shared stage's benchmarked variants (``embed:static``, ``embed:minilm``) this run uses:
+    the one whose suffix names the run's ``encoder`` (the longest such suffix), else, conservatively, the
+    most expensive."""
+    named = [v for v in variants if ":" in v and v.split(":", 1)[1].lower() in encoder.lower()]
+    if named:
+        longest = max(len(v) for v in named)
+        variants = [v for v in named if len(v) == longest]
+    return max(variants, key=lambda v: stages[v]["us_per_doc"])
+
+
+def scaling_selection_cost(
+    stages: dict[str, dict], metric: str, shared: Sequence[str], encoder: str = ""
+) -> tuple[float, str] | None:
+    """One method's selection seconds per million pool documents from the scaling benchmark.
+
+    The sum, at each stage's largest size (:func:`scaling_stage_costs`), of ``us_per_doc`` over the stages
+    the method uses: each shared stage of its declared inputs (``shared``, e.g. ``embed``: rows
+    ``embed:<encoder>``; the one this run's ``encoder`` names, see :func:`_charged_variant`), its own stages
+    (the rows whose ``method`` is ``metric``) and :data:`SELECT_STAGE`. Data preparation is charged to no
+    method, as in :func:`selection_costs`.
+
+    Returns
+    -------
+    (float, str) or None
+        The seconds per million documents and the stages charged joined by ``+`` (``*`` marks a stage
+        extrapolated from a sample); None where the benchmark lacks one of the stages (or its time is not
+        finite), so that the caller falls back to the run's own cost.
+    """
+    charged = []
+    for stage in shared:
+        variants = [s for s in stages if s == stage or s.startswith(stage + ":")]
+        if not variants:
+            return None
+        charged.append(_charged_variant(variants, stages, encoder))
+    own = sorted(s for s, r in stages.items() if r["method"] == metric and s not in charged)
+    if not own or SELECT_STAGE not in stages:
+        return None
+    charged += [*own, SELECT_STAGE]
+    seconds = sum(stages[s]["us_per_doc"] for s in charged)
+    if not math.isfinite(seconds):
+        return None
+    return seconds, "+".join(s + ("*" if stages[s]["extrapolated"] else "") for s in charged)
+
+
+def per_million_costs(
+    verdicts: pd.DataFrame,
+    shared: dict[tuple[str, str], Sequence[str]],
+    pool_docs: int,
+    proxy_flops_per_token: float,
+    target_flops_per_token: float,
+    scaling: pd.DataFrame | None = None,
+    encoder: str = "",
+) -> pd.DataFrame:
+    """The ground rule at scale: selection seconds per million pool documents beside training seconds per
+    million tokens, per method and budget.
+
+    Parameters
+    ----------
+    verdicts : DataFrame
+        :func:`compute_verdicts` output (``metric``, ``variant``, ``selection_s``, ``multiplier``,
+        ``multiplier_ci95``, ``seconds_per_token``).
+    shared : dict
+        ``(metric, variant)`` → the shared stages its declared inputs use
+        (:attr:`dqreview.plan.MethodJobs.shared`).
+    pool_docs : int
+        Documents in this run's pool (the linear extrapolation's denominator).
+    proxy_flops_per_token, target_flops_per_token : float
+        Training FLOPs per token of the proxy and of the projected target model
+        (:func:`target_seconds_per_token`).
+    scaling : DataFrame, optional
+        The scaling benchmark (:func:`check_scaling`); None when it is not drawn.
+    encoder : str
+        The run's sentence encoder (config ``embed.model``), to pick its ``embed:*`` stage.
+
+    Returns
+    -------
+    DataFrame
+        ``verdicts`` plus ``selection_s_per_million_docs``; ``selection_cost_source``
+        (:data:`FROM_SCALING` where the benchmark covers every stage the method uses; else :data:`FROM_RUN`,
+        ``selection_s`` × 1e6 / ``pool_docs``, a linear extrapolation; :data:`NO_COST` where neither is
+        known, the value NaN); ``selection_cost_stages`` (what was charged); ``train_s_per_million_tokens``
+        (the proxy, 1e6 × ``seconds_per_token``), ``target_train_s_per_million_tokens`` (the projected
+        target model); and ``crossover_tokens_per_doc`` / ``target_crossover_tokens_per_doc``: the baseline
+        training tokens per pool document a run must spend before selecting pays, at the proxy's and the
+        target model's training cost (:func:`break_even_tokens` with the selection cost of one document;
+        ``inf`` where the multiplier is at most 1; an upper bound where ``break_even_bound``).
+    """
+    if pool_docs < 1:
+        raise DQError(f"per-million costs: the pool has no documents ({pool_docs})")
+    stages = scaling_stage_costs(scaling) if scaling is not None else {}
+    rows = []
+    for r in verdicts.itertuples(index=False):
+        from_scaling = scaling_selection_cost(
+            stages, r.metric, shared.get((r.metric, r.variant), ()), encoder
+        )
+        if from_scaling is not None:
+            per_mdoc, source, charged = from_scaling[0], FROM_SCALING, from_scaling[1]
+        elif math.isfinite(r.selection_s):
+            per_mdoc, source = r.selection_s * 1e6 / pool_docs, FROM_RUN
+            charged = f"linear: selection_s x 1e6 / {pool_docs} pool documents"
+        else:
+            per_mdoc, source, charged = float("nan"), NO_COST, ""
+        proxy_spt = float(r.seconds_per_token)
+        target_spt = target_seconds_per_token(proxy_spt, proxy_flops_per_token, target_flops_per_token)
+        crossover = [
+            break_even_tokens(per_mdoc / 1e6, r.multiplier, r.multiplier_ci95, spt)["tokens"]
+            for spt in (proxy_spt, target_spt)
+        ]
+        rows.append(
+            {
+                "selection_s_per_million_docs": per_mdoc, "selection_cost_source": source,
+                "selection_cost_stages": charged,
+                "train_s_per_million_tokens": proxy_spt * 1e6, "target_train_s_per_million_tokens": target_spt * 1e6,
+                "crossover_tokens_per_doc": crossover[0], "target_crossover_tokens_per_doc": crossover[1],
+            }
+        )  # fmt: skip
+    added = pd.DataFrame(rows, index=verdicts.index, columns=PER_MILLION_COLUMNS)
+    return pd.concat([verdicts, added], axis=1)

@@ -216,6 +216,11 @@ def cost_verdicts(verdicts: pd.DataFrame, path) -> None:
     budget's line pays off within a run as long as the proxy's. ``T* = inf`` (multiplier <= 1, or a CI end
     there) is drawn at the right edge as "never"; where the multiplier is only a lower bound (every seed beat
     random's whole curve) ``T*`` is an upper bound, drawn hollow, and "unknown" when that bound is infinite.
+    (c) The ground rule at scale (:func:`dqreview.report.compute.per_million_costs`): each method's selection
+    seconds per million pool documents (a bar; hatched where it is this run's cost extrapolated linearly
+    rather than the scaling benchmark's) beside the training seconds per million tokens of the proxy and of
+    the projected target model (vertical lines): a bar left of a line costs less per document than training
+    that model on one token per document.
     """
     from matplotlib.lines import Line2D
 
@@ -229,8 +234,8 @@ def cost_verdicts(verdicts: pd.DataFrame, path) -> None:
     rows = verdicts.sort_values(["method", "budget"]).reset_index(drop=True)
     with paper_style():
         fig, axes = plt.subplots(
-            2, 1, figsize=(TEXT_WIDTH_IN, 2.9 + 0.19 * len(methods) + 0.14 * legend_rows), constrained_layout=True,
-            height_ratios=[1.9, 0.9 + 0.19 * len(methods)],
+            3, 1, figsize=(TEXT_WIDTH_IN, 3.9 + 0.34 * len(methods) + 0.14 * legend_rows), constrained_layout=True,
+            height_ratios=[1.9, 0.9 + 0.19 * len(methods), 0.8 + 0.15 * len(methods)],
         )  # fmt: skip
         ax = axes[0]
         for (method, budget), g in verdicts.groupby(["method", "budget"]):
@@ -247,6 +252,7 @@ def cost_verdicts(verdicts: pd.DataFrame, path) -> None:
         ax.set_title(f"(a) proxy LM (measured; floor {floor} s = no saving)", loc="left")
         ax.grid(alpha=0.3, which="both")
         run_lines = _break_even_panel(axes[1], rows, styles, budgets)
+        run_lines += _per_million_panel(axes[2], rows[rows["budget"] == budgets[0]], styles)
         extra = [Line2D([], [], linestyle="--", color="black", label="(a) break-even (above: pays off)")]
         extra += [Line2D([], [], linestyle="", marker="o", color="0.3", markerfacecolor="0.3" if b == budgets[0] else "none",
                          label=f"budget {b:.0%}") for b in budgets]  # fmt: skip
@@ -311,6 +317,52 @@ def _break_even_panel(ax, rows: pd.DataFrame, styles: dict, budgets: list) -> li
     handles.append(Line2D([], [], linestyle="", marker=CARETLEFT, color="black",
                           label="(b) T* at most (multiplier a lower bound)"))  # fmt: skip
     return handles
+
+
+def _per_million_panel(ax, rows: pd.DataFrame, styles: dict) -> list:
+    """Panel (c) of :func:`cost_verdicts`: selection seconds per million pool documents, one bar per method
+    (``rows``: one budget's, the smallest), hatched where the cost is the run's own extrapolated linearly;
+    the training seconds per million tokens of the proxy and the target model as labelled vertical lines.
+    Returns the legend handles the panel adds."""
+    from matplotlib.patches import Patch
+
+    methods = list(dict.fromkeys(rows["method"]))
+    values = rows["selection_s_per_million_docs"].to_numpy(np.float64)
+    for y, (_, r) in enumerate(rows.iterrows()):
+        if not np.isfinite(r["selection_s_per_million_docs"]):
+            ax.text(0.99, y, "no cost measured", transform=ax.get_yaxis_transform(), ha="right", va="center",
+                    fontsize=7)  # fmt: skip
+            continue
+        colour = styles[r["method"]][0]
+        extrapolated = r["selection_cost_source"] != "scaling"
+        ax.barh(y, r["selection_s_per_million_docs"], height=0.6, color="none" if extrapolated else colour,
+                edgecolor=colour, hatch="////" if extrapolated else None, linewidth=1)  # fmt: skip
+    lines = {
+        "proxy": float(rows["train_s_per_million_tokens"].mean()),
+        "target": float(rows["target_train_s_per_million_tokens"].mean()),
+    }
+    finite = [*values[np.isfinite(values)], *lines.values()]
+    lo, hi = min(finite) / 5, max(finite) * 5
+    edge = lo * (hi / lo) ** 0.5  # a line right of this is labelled on its left, so the text stays inside
+    for (name, x), style, y in zip(lines.items(), ("--", "-"), (-1.5, -0.8), strict=True):
+        ax.axvline(x, color="black", linestyle=style, linewidth=1.2)
+        ax.text(x * 1.08 if x < edge else x / 1.08, y, f"{name} training: {x:.3g} s per $10^6$ tokens" if x < 1000 else
+                f"{name} training: {x:,.0f} s per $10^6$ tokens",
+                ha="left" if x < edge else "right", va="center", fontsize=7)  # fmt: skip
+    ax.set_yticks(range(len(methods)))
+    ax.set_yticklabels(methods)
+    ax.set_ylim(len(methods) - 0.5, -2.0)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("s per $10^6$ pool documents (bars: selection) or per $10^6$ tokens (lines: training)")
+    ax.set_title(
+        "(c) at scale: selecting from a million documents vs training on a million tokens", loc="left"
+    )
+    ax.grid(False)
+    ax.grid(alpha=0.3, which="both", axis="x")
+    return [
+        Patch(facecolor="none", edgecolor="0.3", hatch="////", label="(c) run's cost extrapolated linearly")
+    ]
 
 
 def _method_legend(fig, styles: dict, extra=(), ncols: int = 3) -> None:
