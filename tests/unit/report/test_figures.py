@@ -132,13 +132,15 @@ def test_cost_labels_methods_in_a_legend_not_on_points(drawn, tmp_path):
     verdicts = pd.DataFrame(
         [{"method": m, "metric": m.split(" ")[0], "variant": "v", "keep": "high", "budget": b, "selection_s": 5.0,
           "train_s_saved": 3.0, "target_saved_s": 30.0, "train_tokens": 1e6 * (1 + b),
+          "selection_s_per_million_docs": [10.0 * (k + 1), np.nan][k == 1], "train_s_per_million_tokens": 60.0,
+          "target_train_s_per_million_tokens": 8600.0, "selection_cost_source": ["scaling", "run"][k % 2],
           **dict(zip(("break_even_tokens", "break_even_tokens_lo", "break_even_tokens_hi", "break_even_bound"),
                      tstar[k % 3], strict=True))}
          for k, m in enumerate(m for m in FAMILY_OF if m != "random") for b in (0.1, 0.3)]
     )  # fmt: skip
     figures.cost_verdicts(verdicts, tmp_path / "cost.pdf")
     (fig,) = drawn
-    scatter, tstar_ax = fig.axes
+    scatter, tstar_ax, per_million = fig.axes
     assert not scatter.texts
     # panel (b): one row per method (its budgets side by side); the only words on it name the columns of
     # infinite T*: "never" (multiplier <= 1) and "unknown" (an infinite upper bound)
@@ -151,6 +153,23 @@ def test_cost_labels_methods_in_a_legend_not_on_points(drawn, tmp_path):
     legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend_texts[:26] == sorted(m for m in FAMILY_OF if m != "random")
     assert "budget 10%" in legend_texts and "(b) proxy run, budget 30%" in legend_texts
+    # panel (c): one bar per method (the smallest budget's), hatched where the run's cost is extrapolated, a
+    # method without a cost says so; the proxy's and the target's training per million tokens as labelled lines
+    bars = per_million.patches
+    assert len(bars) == verdicts["method"].nunique() - 1
+    assert sorted(b.get_width() for b in bars) == pytest.approx(
+        sorted(10.0 * (k + 1) for k in range(26) if k != 1)
+    )
+    # method k's bar is 10 (k + 1) wide; odd k (source "run") hatched, even k (the scaling benchmark) solid
+    assert all(bool(b.get_hatch()) == (round(b.get_width() / 10.0 - 1) % 2 == 1) for b in bars)
+    assert sorted(line.get_xdata()[0] for line in per_million.lines) == pytest.approx([60.0, 8600.0])
+    assert sorted(t.get_text() for t in per_million.texts) == [
+        "no cost measured",
+        "proxy training: 60 s per $10^6$ tokens",
+        "target training: 8,600 s per $10^6$ tokens",
+    ]
+    assert per_million.get_xscale() == "log" and "10^6$ pool documents" in per_million.get_xlabel()
+    assert "(c) run's cost extrapolated linearly" in legend_texts
     _readable_at_text_width(fig)
 
 

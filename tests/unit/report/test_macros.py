@@ -348,3 +348,31 @@ def test_t2v_reliability_macros_say_whether_the_ranking_is_reliable():
     without = evidence_macros(_metrics_table(), [], config, 0.1)
     assert without["t2v/window"] == "128" and without["t2v/estimator"].startswith("layers final-no-head")
     assert "t2v/rel/answer" not in without
+
+
+def test_per_million_macros_quote_the_ground_rule_at_scale():
+    import numpy as np
+    import pandas as pd
+
+    from dqreview.report.macros import per_document_tex, per_million_macros, seconds_tex
+
+    compute = pd.DataFrame(
+        {"metric": ["a", "b", "c", "a"], "variant": "v", "keep": "high", "budget": [0.1, 0.1, 0.1, 0.6],
+         "selection_s_per_million_docs": [1078.1, 52516.5, np.nan, 9000.0],
+         "selection_cost_source": ["run", "run", "none", "run"],
+         "crossover_tokens_per_doc": [0.374, np.inf, np.nan, 2.4e5],
+         "target_crossover_tokens_per_doc": [0.00257, np.inf, np.nan, 1.6], "break_even_bound": [False, True, False, False],
+         "train_s_per_million_tokens": 59.32, "target_train_s_per_million_tokens": 8594.98}
+    )  # fmt: skip
+    v = per_million_macros(compute, {"a": ("v", "high"), "b": ("v", "high"), "z": ("v", "high")}, 0.1)
+    assert v["main/a/sel_s_per_mdoc"] == "1{,}080" and v["main/b/sel_s_per_mdoc"] == "52{,}500"
+    assert v["main/a/sel_source"] == "this run's cost extrapolated linearly"
+    assert v["main/a/xover_tok_per_doc"] == "0.37" and v["main/a/target_xover_tok_per_doc"] == "0.0026"
+    assert v["main/b/xover_tok_per_doc"] == "unknown"  # an infinite upper bound
+    assert "main/z/sel_s_per_mdoc" not in v
+    assert v["cost/proxy_train_s_per_mtok"] == "59.3" and v["cost/target_train_s_per_mtok"] == "8{,}590"
+    assert v["cost/sel_source"] == "mixed sources"
+    assert v["cost/n_sel_below_target_mtok"] == "1"  # a at 10% only (NaN never counts)
+    assert seconds_tex(np.nan) == "---" and seconds_tex(0.0123) == "0.0123"
+    assert per_document_tex(2.4e5) == "\\ensuremath{2.4\\times10^{5}}" and per_document_tex(np.inf) == "never"
+    assert per_million_macros(compute.iloc[:0], {}, 0.1)["cost/sel_source"] == "---"
