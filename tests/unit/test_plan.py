@@ -263,3 +263,11 @@ def test_t2v_reliability_reads_the_first_variants_scores_and_can_be_turned_off(t
     assert not Plan(narrowed, REPO).t2v_reliability
     narrowed["metrics"] = [e for e in tiny["metrics"] if e["name"] != "dsir"]
     assert list(Plan(narrowed, REPO).t2v_reliability_scores()) == ["t2v_align", "proto_align"]
+
+
+def test_compute_table_reads_the_scaling_table_only_where_it_is_drawn(tiny):
+    assert tiny["review"]["scaling"]["sizes"] == []  # the default: not drawn
+    assert Plan(tiny, REPO).compute_scaling() == {}
+    drawn = copy.deepcopy(tiny)
+    drawn["review"]["scaling"]["sizes"] = [1000, 10_000]
+    assert Plan(validate_config(drawn), REPO).compute_scaling() == {"scaling": paths.SCALING_TABLE}
