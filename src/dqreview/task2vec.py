@@ -60,6 +60,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -72,6 +73,8 @@ from dqreview.progress import Progress
 FINETUNE_DEFAULTS = {"epochs": 5, "lr": 5e-5, "weight_decay": 1e-4, "eps": 1e-8, "batch_size": 8}
 
 DISTANCES = ("cosine", "l1", "l2")
+#: Per-window gradient paths of :func:`window_fisher` (``auto`` picks ``forward`` where it applies).
+METHODS = ("forward", "vmap", "loop")
 EPS = 1e-8  # the reference code's guard in F_a / (F_a + F_b + eps)
 
 
@@ -361,6 +364,110 @@ def _window_loss_fn(probe, split: bool):
     return fn
 
 
+def _forward_block(
+    probe,
+    names: Sequence[str],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n_pred: torch.Tensor,
+    u: torch.Tensor,
+    head: torch.Tensor,
+) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    """Per-window filter-wise squared gradients of one chunk of windows without per-window autograd.
+
+    The trunk runs once without gradients; the tail (last block, final norm) runs ONCE for the whole chunk
+    with a graph, and a single backward from the analytic error at the logits, ``(p − e_ŷ) · w_t``, gives
+    every tail module's per-token output error ``δ``. Windows never mix inside the tail (attention is
+    per window), so ``δ`` of a window's tokens is the gradient of that window's own loss, and its gradient
+    of a linear weight is ``Σ_t δ_t ⊗ a_t`` (one batched matmul per chunk, ``δᵀ a``), of a LayerNorm gain
+    ``Σ_t δ_t ⊙ x̂_t`` and of a bias ``Σ_t δ_t``. Exact (the same numbers as :func:`torch.func.grad` per
+    window, up to float rounding), with no vmap and no backward through the body.
+
+    Returns
+    -------
+    rows : list of Tensor (chunk, filters), in the order of ``names``
+    true_loss : Tensor (chunk,)
+    labels : Tensor (chunk, W), ``-1`` at padded positions
+    """
+    tail = probe._tail
+    owners = _forward_owners(probe, names)
+    captured: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def keep(module, args, output):
+        if module in captured:
+            raise DQError(f"task2vec method=forward: module {type(module).__name__} ran twice in the tail")
+        captured[module] = (args[0].detach(), output)
+
+    handles = [mod.register_forward_hook(keep) for mod in {m for m, _ in owners.values()}]
+    try:
+        h = probe.trunk(x).requires_grad_(True)  # a leaf, so the tail has a graph; its grad is never taken
+        with torch.enable_grad():
+            feats = tail.ln_f(tail.block(h))
+    finally:
+        for handle in handles:
+            handle.remove()
+    logits = _at_least_float32(feats.detach() @ head.t())
+    mask = torch.arange(x.shape[1], device=x.device)[None, :] < n_pred[:, None]
+    weight = mask.to(logits.dtype) / n_pred[:, None].to(logits.dtype)
+    logp = torch.log_softmax(logits, dim=-1)
+    probs = logp.exp()
+    label = _sample_from_probs(probs, u)
+    true_loss = -(logp.gather(-1, y.clamp(min=0)[..., None])[..., 0] * weight).sum(dim=1)
+    # d(Σ_t w_t · −log p_t[ŷ_t]) / d logits: the analytic error of the sampled-label loss
+    err = probs.scatter_add_(-1, label[..., None], torch.full_like(label[..., None], -1, dtype=probs.dtype))
+    err.mul_(weight[..., None])
+    modules = [m for m in captured if m is not tail.lm_head]
+    outputs = [captured[m][1] for m in modules]
+    grads = dict(
+        zip(
+            modules,
+            torch.autograd.grad(feats, outputs, grad_outputs=(err.to(head.dtype) @ head)),
+            strict=True,
+        )
+    )
+    rows = []
+    for name in names:
+        module, kind = owners[name]
+        if module is tail.lm_head:
+            inp, delta = feats.detach(), err.to(feats.dtype)
+        else:
+            inp, delta = captured[module][0], grads[module]
+        if kind == "bias":
+            g = delta.sum(dim=1)
+        elif isinstance(module, nn.LayerNorm):
+            g = (delta * F.layer_norm(inp, module.normalized_shape, eps=module.eps)).sum(dim=1)
+        else:
+            g = delta.transpose(1, 2) @ inp  # (chunk, out, in): Σ_t δ_t ⊗ a_t per window
+        rows.append(_mean_square(_at_least_float32(g), 0))
+    return rows, true_loss, torch.where(mask, label, -1)
+
+
+def _forward_owners(probe, names: Sequence[str]) -> dict[str, tuple[nn.Module, str]]:
+    """``name → (module, "weight" | "bias")`` of a tail subset the forward path can do, or a DQError."""
+    tail = getattr(probe, "_tail", None)
+    if tail is None or not probe.can_split(names):
+        raise DQError(
+            "config key 'task2vec.method'=forward: the forward path needs the GPT probe (task2vec.probe.kind: "
+            f"gpt) and layers inside its last block, final norm and head ('final', 'final-no-head'); got "
+            f"{len(names)} parameter(s) such as {list(names)[:2]}. Use task2vec.method: vmap (or auto)"
+        )
+    last = f"blocks.{len(probe.model.blocks) - 1}."
+    prefix = {last: tail.block, "ln_f.": tail.ln_f, "lm_head.": tail.lm_head}
+    owners = {}
+    for name in names:
+        base = next(p for p in prefix if name.startswith(p))
+        module_path, _, leaf = name[len(base) :].rpartition(".")
+        module = prefix[base].get_submodule(module_path) if module_path else prefix[base]
+        if not isinstance(module, (nn.Linear, nn.LayerNorm)) or leaf not in ("weight", "bias"):
+            raise DQError(
+                f"config key 'task2vec.method'=forward: parameter {name} belongs to a "
+                f"{type(module).__name__}; the forward path handles Linear and LayerNorm parameters only. "
+                "Use task2vec.method: vmap"
+            )
+        owners[name] = (module, leaf)
+    return owners
+
+
 def window_fisher(
     probe,
     windows: Windows,
@@ -371,7 +478,7 @@ def window_fisher(
     token_scale: bool = True,
     method: str = "vmap",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-window filter-wise Fisher vectors.
+    """Per-window filter-wise Fisher vectors (the same numbers, up to float rounding, with every ``method``).
 
     Parameters
     ----------
@@ -387,9 +494,13 @@ def window_fisher(
         Windows per ``vmap`` call (memory ~ chunk × differentiated parameters); results do not depend on it.
     token_scale : bool
         Multiply each window's squared gradient by its number of predictions (see the module docstring).
-    method : {"vmap", "loop"}
-        ``vmap``: per-window gradients with ``torch.func.vmap(grad)`` (GPT probe); ``loop``: one ordinary
-        ``autograd.grad`` per window (any probe; the reference the vmap path is tested against).
+    method : {"forward", "vmap", "loop"}
+        ``forward``: one batched forward of the tail and one backward from the analytic logit error, the
+        per-window gradients by batched matmuls (:func:`_forward_block`; GPT probe, parameters of the last
+        block, final norm and head only — ``final``, ``final-no-head``); ``vmap``: per-window gradients with
+        ``torch.func.vmap(grad)`` (GPT probe, any layers); ``loop``: one ordinary ``autograd.grad`` per
+        window (any probe; the reference the other two are tested against). :func:`resolve_method` picks
+        one for ``auto``.
 
     Returns
     -------
@@ -404,6 +515,10 @@ def window_fisher(
         raise DQError(f"task2vec: {len(seeds)} seeds for {n} windows")
     if (windows.n_pred < 1).any():
         raise DQError("task2vec: a window without any prediction position (an empty document?)")
+    if method not in METHODS:
+        raise DQError(f"config key 'task2vec.method'={method!r}: use one of {', '.join(METHODS)}")
+    if method == "forward":
+        _forward_owners(probe, names)  # a DQError naming the key before any work
     device = probe.device
     split = method == "vmap" and probe.can_split(names)
     params = {k: v.detach() for k, v in probe.parameters_of(names).items()}
@@ -436,6 +551,13 @@ def window_fisher(
                     torch.func.grad(fn, has_aux=True), in_dims=(None, 0, 0, 0, 0)
                 )(params, inp, y, n_pred, u)
             rows = [_mean_square(_at_least_float32(grads[k]), probe.filter_axis(k)) for k in params]
+        elif method == "forward":
+            if override:
+                raise DQError(
+                    "task2vec: a fine-tuned head outside the differentiated layers needs method=loop"
+                )
+            head_weight = params.get(probe.head_name, probe.model.lm_head.weight)
+            rows, tl, lab = _forward_block(probe, list(params), x, y, n_pred, u, head_weight)
         elif method == "loop":
             rows_list, tl_list, lab_list = [], [], []
             for j in range(hi - lo):
@@ -461,7 +583,7 @@ def window_fisher(
             tl = torch.stack(tl_list).detach()
             lab = torch.stack(lab_list)
         else:
-            raise DQError(f"task2vec method={method!r}: use 'vmap' or 'loop'")
+            raise DQError(f"config key 'task2vec.method'={method!r}: use one of {', '.join(METHODS)}")
         block = torch.cat(rows, dim=1).double()
         if token_scale:
             block = block * n_pred.double()[:, None]
@@ -473,9 +595,28 @@ def window_fisher(
 
 def _names_and_method(probe, layers, method: str | None) -> tuple[list[str], str]:
     names = probe.layer_names(layers)
-    if method is None:
-        method = "vmap" if probe.kind == "gpt" else "loop"
-    return names, method
+    return names, resolve_method(probe, names, method)
+
+
+def forward_possible(probe, names: Sequence[str]) -> bool:
+    """Whether :func:`window_fisher` can take ``method="forward"`` for these parameters."""
+    try:
+        _forward_owners(probe, names)
+    except DQError:
+        return False
+    return True
+
+
+def resolve_method(probe, names: Sequence[str], method: str | None) -> str:
+    """``auto`` / None → ``forward`` where the layers allow it (GPT probe, tail layers), else ``vmap`` (GPT
+    probe) or ``loop`` (HF probe); any other value is checked and returned."""
+    if method in (None, "auto"):
+        if forward_possible(probe, names):
+            return "forward"
+        return "vmap" if probe.kind == "gpt" else "loop"
+    if method not in METHODS:
+        raise DQError(f"config key 'task2vec.method'={method!r}: use one of auto, {', '.join(METHODS)}")
+    return method
 
 
 def embed_batch(
@@ -517,7 +658,7 @@ def embed_batch(
 
 def document_vector_options(task2vec: dict) -> dict:
     """The keyword arguments of :func:`document_vectors` that config key ``task2vec`` sets (all but the
-    label ``seed``): ``window``, ``layers``, ``chunk_size``, ``token_scale``, ``label_samples``."""
+    label ``seed``): ``window``, ``layers``, ``chunk_size``, ``token_scale``, ``label_samples``, ``method``."""
     documents = task2vec["documents"]
     return {
         "window": task2vec["window"],
@@ -525,6 +666,7 @@ def document_vector_options(task2vec: dict) -> dict:
         "chunk_size": task2vec["chunk_size"],
         "token_scale": task2vec["token_scale"],
         "label_samples": documents.get("label_samples", 1),
+        "method": task2vec.get("method", "auto"),
     }
 
 

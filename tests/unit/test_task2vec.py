@@ -336,3 +336,95 @@ def test_two_level_sampler_equals_inverse_cdf(vocab):
         small = torch.zeros(3, 97, dtype=dtype)  # the one-level path
         small[:, 40] = 1.0
         assert t2v._sample_from_probs(small, u).tolist() == [40] * 3
+
+
+# --- the forward path (method="forward") ---------------------------------------------------------
+
+TAIL_SUBSETS = ["final", "final-no-head", ["blocks.1.mlp", "ln_f"]]
+
+
+@pytest.fixture(scope="module")
+def probe32():
+    """A float32 random GPT with biases (the bias and LayerNorm-bias branches of the forward path)."""
+    torch.manual_seed(1)
+    model = GPT(GPTConfig(n_layer=2, n_head=2, n_embd=16, block_size=W, vocab_size=V, bias=True))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p)) if p.dim() == 1 else p.mul_(8.0)
+    return gpt_probe(model, tokenizer=None)
+
+
+@pytest.mark.parametrize("layers", TAIL_SUBSETS)
+def test_forward_equals_vmap_float32(probe32, layers):
+    """Tolerance: |forward − vmap| <= 1e-5 · |vmap| + 1e-5 · max|vmap| (float32; windows of 1..16 predictions,
+    padded), the same labels and true losses."""
+    w = t2v.document_windows(docs_of([0 + 1, 40, 15, 16, 3]), W, 0)
+    assert len(set(w.n_pred.tolist())) >= 3  # full, padded and short windows
+    names = probe32.layer_names(layers)
+    seeds = t2v.window_seeds(3, [str(o) for o in w.owner], w.index)
+    fv, lv, labv = t2v.window_fisher(probe32, w, names, seeds, method="vmap", chunk_size=3)
+    ff, lf, labf = t2v.window_fisher(probe32, w, names, seeds, method="forward", chunk_size=4)
+    assert (labf == labv).all()
+    np.testing.assert_allclose(ff, fv, rtol=1e-5, atol=1e-5 * np.abs(fv).max())
+    np.testing.assert_allclose(lf, lv, rtol=1e-6)
+    assert (ff > 0).any(axis=1).all()
+
+
+@pytest.mark.parametrize("layers", TAIL_SUBSETS)
+def test_forward_equals_per_window_autograd_float64(probe, layers):
+    """In float64 the forward path and one autograd call per window agree to 1e-10 (the same estimator)."""
+    w = t2v.document_windows(docs_of([5, 40, 15, 16]), W, 0)
+    names = probe.layer_names(layers)
+    seeds = t2v.window_seeds(3, [str(o) for o in w.owner], w.index)
+    ff, lf, labf = t2v.window_fisher(probe, w, names, seeds, method="forward", chunk_size=3)
+    fl, ll, labl = t2v.window_fisher(probe, w, names, seeds, method="loop")
+    assert (labf == labl).all()
+    np.testing.assert_allclose(ff, fl, rtol=1e-10, atol=1e-14 * np.abs(fl).max())
+    np.testing.assert_allclose(lf, ll, rtol=1e-12)
+
+
+def test_forward_is_deterministic_and_chunk_free(probe32):
+    docs, ids = docs_of([30, 4, 17], seed=2), ["a", "b", "c"]
+    runs = [
+        t2v.document_vectors(probe32, docs, ids, window=W, layers="final", chunk_size=c, method="forward")[0]
+        for c in (2, 2, 16)
+    ]
+    assert np.array_equal(runs[0], runs[1])  # bit for bit on a rerun
+    np.testing.assert_allclose(runs[2], runs[0], rtol=1e-6, atol=1e-7 * np.abs(runs[0]).max())
+
+
+def test_auto_takes_forward_where_it_applies(probe):
+    assert t2v.resolve_method(probe, probe.layer_names("final"), None) == "forward"
+    assert t2v.resolve_method(probe, probe.layer_names("final-no-head"), "auto") == "forward"
+    assert t2v.resolve_method(probe, probe.layer_names("all"), "auto") == "vmap"
+    assert t2v.resolve_method(probe, probe.layer_names(["blocks.0"]), None) == "vmap"
+    assert t2v.resolve_method(probe, probe.layer_names("all"), "loop") == "loop"
+    assert (
+        t2v.document_vector_options(
+            {"window": 8, "chunk_size": 4, "token_scale": True, "documents": {"layers": "final"}}
+        )["method"]
+        == "auto"
+    )
+
+
+@pytest.mark.parametrize("layers", ["all", ["blocks.0"], ["wte"]])
+def test_forward_refuses_layers_before_the_tail(probe, layers):
+    w = t2v.document_windows(docs_of([5]), W, 0)
+    names = probe.layer_names(layers)
+    with pytest.raises(DQError, match=r"'task2vec.method'=forward.*last block.*task2vec.method: vmap"):
+        t2v.window_fisher(probe, w, names, np.zeros(len(w), dtype=np.int64), method="forward")
+    with pytest.raises(DQError, match="'task2vec.method'=forward"):
+        t2v.document_vectors(probe, docs_of([5]), ["a"], window=W, layers=layers, method="forward")
+
+
+def test_unknown_method_names_the_key(probe):
+    with pytest.raises(DQError, match=r"'task2vec.method'='fast'.*forward"):
+        t2v.document_vectors(probe, docs_of([5]), ["a"], window=W, method="fast")
+
+
+def test_forward_with_a_finetuned_head_equals_vmap(probe):
+    docs = docs_of([12, 9, 20], seed=4)
+    ft = {"epochs": 2, "lr": 1e-2}
+    a = t2v.embed_batch(probe, docs, W, layers="final", finetune=ft, seed=1, method="forward")
+    b = t2v.embed_batch(probe, docs, W, layers="final", finetune=ft, seed=1, method="vmap")
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14 * np.abs(b).max())
