@@ -31,12 +31,12 @@ Greedy (:func:`greedy_order`): start empty; at step ``m`` add the candidate maxi
 ``J(S ∪ {c}) = α (A + a_c)/(m + 1) + (1 − α) (div(S) + Δ_c)`` with ``A`` the running sum of alignments and
 ``Δ_c = (1/|C|) Σ_j max(0, sim(c, j) − cur_j)`` the coverage gain (``cur_j`` = the running per-point maximum).
 Lazily (Minoux): ``Δ_c`` only shrinks as ``S`` grows (submodularity), so a stale ``Δ_c`` gives an upper bound
-of the candidate's ``J``; the alignment part is recomputed exactly for every candidate at every step (O(n)),
-and only candidates whose bound reaches the best are re-evaluated (O(|C|) each, in blocks). The pick is the
-exact greedy argmax; ties go to the smaller id (the scan order), so the order does not depend on sharding.
-Cost: O(n·|C|·D) for the similarity matrix (float32, n·|C|·4 bytes of memory), then O(n) per step plus
-O(|C|) per re-evaluation: O(n²) + O(R·|C|) for the whole order with R re-evaluations (R ≤ n² in the worst
-case; the default's 5269 documents, |C| = all of them, take 12–19 s per order on a loaded core).
+of the candidate's ``J``; candidates sit in √n buckets of consecutive alignment, each a heap of stale gains,
+and a step pops from the bucket with the highest bound until the best candidate seen beats every bucket's
+bound, re-evaluating (O(|C|) each) only stale winners. The pick is the exact greedy argmax; ties go to the
+smaller id (the scan order), so the order does not depend on sharding.
+Cost: O(n·|C|·D) for the similarity matrix (float32, n·|C|·4 bytes of memory), then O(n·(√n + log n)) for the
+scans plus O(|C|) per re-evaluation (docs/methods.md, "DQ", has the measured scaling).
 
 score = −(greedy rank) (the first pick scores 0), so ``select`` takes prefixes of the greedy order;
 keep=high only. :func:`saturation_index` measures where the diversity term stops changing the order.
@@ -44,6 +44,8 @@ keep=high only. :func:`saturation_index` measures where the diversity term stops
 
 from __future__ import annotations
 
+import heapq
+import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -56,9 +58,6 @@ from dqreview.metrics.inputs import POOL_IDS, POOL_T2V, TARGET_T2V
 from dqreview.metrics.t2v_align import task2vec_kmeans
 from dqreview.params import Ge, Le, Params, RunSeed
 from dqreview.task2vec import distance_matrix
-
-#: Candidates re-evaluated at once when the best upper bound is stale (one (B, |C|) block).
-REFRESH_BLOCK = 64
 
 
 class DQParams(Params):
@@ -98,6 +97,16 @@ def greedy_order(
     -------
     order : (n,) int64, row indices in pick order.
     objective : (n,) float64, ``J`` of the prefix after each pick.
+
+    Notes
+    -----
+    Step ``m`` needs the candidate with the largest bound ``α (A + a_c)/(m + 1) + (1 − α) Δ_c`` (``Δ_c``
+    possibly stale, an upper bound of the gain). The candidates are split into buckets of consecutive
+    alignment, each a max-heap of its stale gains; a bucket's bound (its highest alignment with its highest
+    gain) bounds every candidate in it, so the step pops from the bucket with the highest bound until the best
+    candidate seen beats every bucket's bound. A stale winner is re-evaluated and the step repeated. A step
+    costs a few heap operations and one pass over the buckets' bounds instead of a pass over all ``n``
+    candidates (O(n²) for the whole order): O(n·(√n + log n)) plus the re-evaluations, O(|C|) each.
     """
     a = np.asarray(alignment, dtype=np.float64)
     S = np.asarray(similarity)
@@ -109,26 +118,72 @@ def greedy_order(
     perm = np.argsort(tie_key, kind="stable") if tie_key is not None else np.arange(n)
     a, S = a[perm], S[perm]
     cur = np.zeros(size, dtype=S.dtype)  # best similarity to each coverage point so far (empty set: 0)
-    gain = np.maximum(S, 0).sum(axis=1, dtype=np.float64) / size  # Δ_c for the empty set (upper bounds later)
-    fresh = np.zeros(n, dtype=np.int64)  # the step at which gain[c] was computed
-    taken = np.zeros(n, dtype=bool)
+    gain = (np.maximum(S, 0).sum(axis=1, dtype=np.float64) / size).tolist()  # Δ_c (upper bounds later)
+    fresh = [0] * n  # the step at which gain[c] was computed
+    taken = [False] * n
+    align = a.tolist()
+    by_align = np.lexsort((np.arange(n), -a))  # highest alignment first, ties by row
+    n_buckets = max(1, min(n, math.isqrt(n)))
+    bucket_of = np.empty(n, dtype=np.int64)
+    bucket_of[by_align] = np.arange(n) * n_buckets // n
+    top_align = a[by_align[np.arange(n_buckets) * n // n_buckets]]  # each bucket's highest alignment
+    heaps: list[list[tuple[float, int]]] = [[] for _ in range(n_buckets)]  # max-heaps of (−gain, row)
+    for c, b in enumerate(bucket_of.tolist()):
+        heaps[b].append((-gain[c], c))
+    top_gain, empty = np.empty(n_buckets), np.zeros(n_buckets, dtype=bool)
+    for b, heap in enumerate(heaps):
+        heapq.heapify(heap)
+        top_gain[b] = -heap[0][0]
+    bucket_of = bucket_of.tolist()
+
+    def settle(b: int) -> None:
+        # drop entries of taken documents and those superseded by a re-evaluation; record the bucket's top
+        heap = heaps[b]
+        while heap and (taken[heap[0][1]] or -heap[0][0] != gain[heap[0][1]]):
+            heapq.heappop(heap)
+        top_gain[b] = -heap[0][0] if heap else 0.0
+        empty[b] = not heap
+
     total_align, coverage = 0.0, 0.0
     order, objective = np.empty(n, dtype=np.int64), np.empty(n)
     for m in range(n):
         while True:
-            bound = alpha * (total_align + a) / (m + 1) + (1 - alpha) * gain
-            bound[taken] = -np.inf
-            best = int(np.argmax(bound))  # the first maximum: the smallest tie key
-            if fresh[best] == m or gain[best] == 0.0:  # exact (a zero gain cannot shrink)
+            best, best_bound, popped = -1, -math.inf, []
+            bucket_bound = alpha * (total_align + top_align) / (m + 1) + (1 - alpha) * top_gain
+            bucket_bound[empty] = -np.inf
+            while True:
+                b = int(np.argmax(bucket_bound))
+                if best_bound > bucket_bound[b]:  # every candidate not popped has a lower bound
+                    break
+                entry = heapq.heappop(heaps[b])
+                popped.append(entry)
+                c = entry[1]
+                bound = alpha * (total_align + align[c]) / (m + 1) + (1 - alpha) * gain[c]
+                if bound > best_bound or (bound == best_bound and c < best):
+                    best, best_bound = c, bound
+                settle(b)
+                bucket_bound[b] = (
+                    -np.inf
+                    if empty[b]
+                    else alpha * (total_align + top_align[b]) / (m + 1) + (1 - alpha) * top_gain[b]
+                )
+            exact = fresh[best] == m or gain[best] == 0.0  # (a zero gain cannot shrink)
+            if not exact:
+                # the best bound is stale: re-evaluate every stale candidate popped in this scan, scan again
+                stale = [c for _, c in popped if fresh[c] != m and gain[c] > 0.0]
+                new = np.maximum(S[stale] - cur, 0).sum(axis=1, dtype=np.float64) / size
+                for c, g in zip(stale, new.tolist(), strict=True):
+                    gain[c], fresh[c] = g, m
+            for _, c in popped:
+                if not (exact and c == best):
+                    heapq.heappush(heaps[bucket_of[c]], (-gain[c], c))
+            for b in {bucket_of[c] for _, c in popped}:
+                settle(b)
+            if exact:
                 break
-            # the best bound is stale: re-evaluate it and every candidate whose bound may beat it
-            top = np.union1d(np.argpartition(-bound, min(REFRESH_BLOCK, n - 1))[:REFRESH_BLOCK], best)
-            top = top[(fresh[top] != m) & ~taken[top]]
-            gain[top] = np.maximum(S[top] - cur, 0).sum(axis=1, dtype=np.float64) / size
-            fresh[top] = m
         order[m] = best
         taken[best] = True
-        total_align += a[best]
+        total_align += align[best]
         np.maximum(cur, S[best], out=cur)
         coverage = float(cur.sum(dtype=np.float64)) / size
         objective[m] = alpha * total_align / (m + 1) + (1 - alpha) * coverage

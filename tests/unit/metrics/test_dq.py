@@ -80,6 +80,30 @@ def test_lazy_greedy_equals_the_plain_greedy_on_many_near_ties(alpha):
     assert order.tolist() == plain
 
 
+def _plain_greedy(a, S, alpha):
+    cur, total, plain, left = np.zeros(S.shape[1]), 0.0, [], np.ones(len(a), bool)
+    for m in range(len(a)):
+        g = alpha * (total + a) / (m + 1) + (1 - alpha) * np.maximum(S - cur, 0).sum(1) / S.shape[1]
+        g[~left] = -np.inf
+        best = int(np.argmax(g))
+        plain.append(best)
+        left[best] = False
+        total += a[best]
+        cur = np.maximum(cur, S[best])
+    return plain
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.05, 0.5, 0.95, 1.0])
+def test_threshold_scan_equals_the_plain_greedy_with_duplicates(alpha):
+    # continuous values, every document twice (exact ties in both alignment and gain), few coverage points
+    # (gains reach zero early): the scan over the alignment order and the gain heap must find the argmax
+    rng = np.random.default_rng(11)
+    a = np.tile(rng.random(150), 2)
+    S = np.tile(rng.random((150, 12)) ** 3, (2, 1))
+    order, _ = dq.greedy_order(a, S, alpha)
+    assert order.tolist() == _plain_greedy(a, S, alpha)
+
+
 def test_alpha_one_is_alignment_order_and_alpha_zero_spreads():
     X, group = t2v_blobs(n_per=8)
     ids = np.array([f"d{i:03d}" for i in range(len(X))])
