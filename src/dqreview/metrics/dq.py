@@ -31,12 +31,12 @@ Greedy (:func:`greedy_order`): start empty; at step ``m`` add the candidate maxi
 ``J(S ∪ {c}) = α (A + a_c)/(m + 1) + (1 − α) (div(S) + Δ_c)`` with ``A`` the running sum of alignments and
 ``Δ_c = (1/|C|) Σ_j max(0, sim(c, j) − cur_j)`` the coverage gain (``cur_j`` = the running per-point maximum).
 Lazily (Minoux): ``Δ_c`` only shrinks as ``S`` grows (submodularity), so a stale ``Δ_c`` gives an upper bound
-of the candidate's ``J``; candidates sit in √n buckets of consecutive alignment, each a heap of stale gains,
-and a step pops from the bucket with the highest bound until the best candidate seen beats every bucket's
-bound, re-evaluating (O(|C|) each) only stale winners. The pick is the exact greedy argmax; ties go to the
-smaller id (the scan order), so the order does not depend on sharding.
-Cost: O(n·|C|·D) for the similarity matrix (float32, n·|C|·4 bytes of memory), then O(n·(√n + log n)) for the
-scans plus O(|C|) per re-evaluation (docs/methods.md, "DQ", has the measured scaling).
+of the candidate's ``J``; candidates sit in √n buckets of consecutive alignment, and a step evaluates whole
+buckets in the order of their bounds until the best candidate seen beats every other bucket's bound,
+re-evaluating (O(|C|) each) only stale candidates with the highest bounds. The pick is the exact greedy argmax;
+ties go to the smaller id (the scan order), so the order does not depend on sharding.
+Cost: O(n·|C|·D) for the similarity matrix (float32, n·|C|·4 bytes of memory), then O(√n) per step plus
+O(|C|) per re-evaluation (docs/methods.md, "DQ", has the measured scaling).
 
 score = −(greedy rank) (the first pick scores 0), so ``select`` takes prefixes of the greedy order;
 keep=high only. :func:`saturation_index` measures where the diversity term stops changing the order.
@@ -44,7 +44,6 @@ keep=high only. :func:`saturation_index` measures where the diversity term stops
 
 from __future__ import annotations
 
-import heapq
 import math
 from typing import Annotated, Any, Literal
 
@@ -58,6 +57,9 @@ from dqreview.metrics.inputs import POOL_IDS, POOL_T2V, TARGET_T2V
 from dqreview.metrics.t2v_align import task2vec_kmeans
 from dqreview.params import Ge, Le, Params, RunSeed
 from dqreview.task2vec import distance_matrix
+
+#: Stale candidates re-evaluated at once when the best bound is stale (one (B, |C|) block).
+REFRESH_BLOCK = 64
 
 
 class DQParams(Params):
@@ -101,12 +103,12 @@ def greedy_order(
     Notes
     -----
     Step ``m`` needs the candidate with the largest bound ``α (A + a_c)/(m + 1) + (1 − α) Δ_c`` (``Δ_c``
-    possibly stale, an upper bound of the gain). The candidates are split into buckets of consecutive
-    alignment, each a max-heap of its stale gains; a bucket's bound (its highest alignment with its highest
-    gain) bounds every candidate in it, so the step pops from the bucket with the highest bound until the best
-    candidate seen beats every bucket's bound. A stale winner is re-evaluated and the step repeated. A step
-    costs a few heap operations and one pass over the buckets' bounds instead of a pass over all ``n``
-    candidates (O(n²) for the whole order): O(n·(√n + log n)) plus the re-evaluations, O(|C|) each.
+    possibly stale, an upper bound of the gain). The candidates sit in about √n buckets of consecutive
+    alignment; a bucket's highest alignment with its highest gain bounds every candidate in it, so a step
+    evaluates whole buckets (one vector operation each) in the order of their bounds until the best candidate
+    seen beats every bucket not yet evaluated. A stale winner triggers the re-evaluation of the evaluated
+    buckets' stale candidates with the highest bounds (:data:`REFRESH_BLOCK` at a time) and the step repeats.
+    A step costs O(√n) instead of a pass over all ``n`` candidates (O(n²) for the whole order).
     """
     a = np.asarray(alignment, dtype=np.float64)
     S = np.asarray(similarity)
@@ -118,72 +120,62 @@ def greedy_order(
     perm = np.argsort(tie_key, kind="stable") if tie_key is not None else np.arange(n)
     a, S = a[perm], S[perm]
     cur = np.zeros(size, dtype=S.dtype)  # best similarity to each coverage point so far (empty set: 0)
-    gain = (np.maximum(S, 0).sum(axis=1, dtype=np.float64) / size).tolist()  # Δ_c (upper bounds later)
-    fresh = [0] * n  # the step at which gain[c] was computed
-    taken = [False] * n
-    align = a.tolist()
-    by_align = np.lexsort((np.arange(n), -a))  # highest alignment first, ties by row
-    n_buckets = max(1, min(n, math.isqrt(n)))
+    gain = np.maximum(S, 0).sum(axis=1, dtype=np.float64) / size  # Δ_c for the empty set (upper bounds later)
+    fresh = np.zeros(n, dtype=np.int64)  # the step at which gain[c] was computed
+    taken = np.zeros(n, dtype=bool)
+    by_align = np.lexsort((np.arange(n), -a))  # highest alignment first
+    n_buckets = max(1, math.isqrt(n))
+    members = np.array_split(by_align, n_buckets)
     bucket_of = np.empty(n, dtype=np.int64)
-    bucket_of[by_align] = np.arange(n) * n_buckets // n
-    top_align = a[by_align[np.arange(n_buckets) * n // n_buckets]]  # each bucket's highest alignment
-    heaps: list[list[tuple[float, int]]] = [[] for _ in range(n_buckets)]  # max-heaps of (−gain, row)
-    for c, b in enumerate(bucket_of.tolist()):
-        heaps[b].append((-gain[c], c))
-    top_gain, empty = np.empty(n_buckets), np.zeros(n_buckets, dtype=bool)
-    for b, heap in enumerate(heaps):
-        heapq.heapify(heap)
-        top_gain[b] = -heap[0][0]
-    bucket_of = bucket_of.tolist()
+    for b, rows in enumerate(members):
+        bucket_of[rows] = b
+    top_align = np.array([a[rows[0]] for rows in members])
+    top_gain = np.array([gain[rows].max() for rows in members])
+    alive = np.ones(n_buckets, dtype=bool)
 
-    def settle(b: int) -> None:
-        # drop entries of taken documents and those superseded by a re-evaluation; record the bucket's top
-        heap = heaps[b]
-        while heap and (taken[heap[0][1]] or -heap[0][0] != gain[heap[0][1]]):
-            heapq.heappop(heap)
-        top_gain[b] = -heap[0][0] if heap else 0.0
-        empty[b] = not heap
+    def update(b: int) -> None:
+        left = members[b][~taken[members[b]]]
+        members[b] = left
+        alive[b] = len(left) > 0
+        top_gain[b] = gain[left].max() if len(left) else 0.0
 
     total_align, coverage = 0.0, 0.0
     order, objective = np.empty(n, dtype=np.int64), np.empty(n)
     for m in range(n):
         while True:
-            best, best_bound, popped = -1, -math.inf, []
-            bucket_bound = alpha * (total_align + top_align) / (m + 1) + (1 - alpha) * top_gain
-            bucket_bound[empty] = -np.inf
+            best, best_bound, seen = -1, -math.inf, []
+            loose = alpha * (total_align + top_align) / (m + 1) + (1 - alpha) * top_gain
+            loose[~alive] = -np.inf
             while True:
-                b = int(np.argmax(bucket_bound))
-                if best_bound > bucket_bound[b]:  # every candidate not popped has a lower bound
+                b = int(np.argmax(loose))
+                if best_bound > loose[b] or loose[b] == -np.inf:  # no candidate left can beat the best
                     break
-                entry = heapq.heappop(heaps[b])
-                popped.append(entry)
-                c = entry[1]
-                bound = alpha * (total_align + align[c]) / (m + 1) + (1 - alpha) * gain[c]
-                if bound > best_bound or (bound == best_bound and c < best):
-                    best, best_bound = c, bound
-                settle(b)
-                bucket_bound[b] = (
-                    -np.inf
-                    if empty[b]
-                    else alpha * (total_align + top_align[b]) / (m + 1) + (1 - alpha) * top_gain[b]
-                )
-            exact = fresh[best] == m or gain[best] == 0.0  # (a zero gain cannot shrink)
-            if not exact:
-                # the best bound is stale: re-evaluate every stale candidate popped in this scan, scan again
-                stale = [c for _, c in popped if fresh[c] != m and gain[c] > 0.0]
-                new = np.maximum(S[stale] - cur, 0).sum(axis=1, dtype=np.float64) / size
-                for c, g in zip(stale, new.tolist(), strict=True):
-                    gain[c], fresh[c] = g, m
-            for _, c in popped:
-                if not (exact and c == best):
-                    heapq.heappush(heaps[bucket_of[c]], (-gain[c], c))
-            for b in {bucket_of[c] for _, c in popped}:
-                settle(b)
-            if exact:
+                loose[b] = -np.inf
+                rows = members[b]
+                bound = alpha * (total_align + a[rows]) / (m + 1) + (1 - alpha) * gain[rows]
+                top = bound.max()
+                c = int(rows[bound == top].min())  # ties: the smallest row
+                if top > best_bound or (top == best_bound and c < best):
+                    best, best_bound = c, float(top)
+                seen.append((rows, bound))
+            if fresh[best] == m or gain[best] == 0.0:  # exact (a zero gain cannot shrink)
                 break
+            # the best bound is stale: re-evaluate the stale candidates with the highest bounds, scan again
+            rows = np.concatenate([r for r, _ in seen])
+            bound = np.concatenate([v for _, v in seen])
+            stale = (fresh[rows] != m) & (gain[rows] > 0.0)
+            rows, bound = rows[stale], bound[stale]
+            if len(rows) > REFRESH_BLOCK:
+                rows = rows[np.argpartition(-bound, REFRESH_BLOCK)[:REFRESH_BLOCK]]
+            rows = np.union1d(rows, best)
+            gain[rows] = np.maximum(S[rows] - cur, 0).sum(axis=1, dtype=np.float64) / size
+            fresh[rows] = m
+            for b in np.unique(bucket_of[rows]).tolist():
+                top_gain[b] = gain[members[b]].max()
         order[m] = best
         taken[best] = True
-        total_align += align[best]
+        update(int(bucket_of[best]))
+        total_align += a[best]
         np.maximum(cur, S[best], out=cur)
         coverage = float(cur.sum(dtype=np.float64)) / size
         objective[m] = alpha * total_align / (m + 1) + (1 - alpha) * coverage
