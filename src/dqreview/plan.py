@@ -91,6 +91,12 @@ class Plan:
     def pool_embeddings(self) -> list[str]:
         return paths.expand(paths.EMBED, part=[f"pool/shard-{s}" for s in self.shards])
 
+    def encoder_inputs(self) -> dict[str, str]:
+        """The distilled static encoder when ``embed.model: static`` names it (rules prepare and embed)."""
+        from dqreview.embed import STATIC_MODEL_NAME
+
+        return {"encoder": paths.STATIC_MODEL} if self.config["embed"]["model"] == STATIC_MODEL_NAME else {}
+
     def pool_t2v(self) -> list[str]:
         return paths.expand(paths.T2V, part=[f"pool/shard-{s}" for s in self.shards])
 

