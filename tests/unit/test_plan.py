@@ -280,3 +280,26 @@ def test_static_model_refuses_a_revision(tiny):
     config["embed"].update(model="static", revision="main")
     with pytest.raises(DQError, match=r"'embed.revision': embed.model 'static' is the static encoder"):
         validate_config(config)
+
+
+def test_space_static_reads_the_static_embeddings_and_charges_the_distillation(tiny):
+    config = copy.deepcopy(tiny)
+    entry = next(e for e in config["metrics"] if e["name"] == "ssl_proto")
+    entry["variants"].append({"slug": "pool-static", "params": {"k": 4, "seed": "run", "space": "static"}})
+    config = validate_config(config)
+    plan = Plan(config, REPO)
+    assert plan.fit_inputs("ssl_proto", "pool-static")["pool_embeddings"] == [
+        "results/embed-static/pool/shard-0.npy",
+        "results/embed-static/pool/shard-1.npy",
+    ]
+    assert (
+        plan.score_inputs("ssl_proto", "pool-static", 1)["features"]
+        == "results/embed-static/pool/shard-1.npy"
+    )
+    assert plan.method_jobs("ssl_proto", "pool-static").shared == ("embed_static",)
+    static_costs = plan.stage_costs()["embed_static"]
+    assert static_costs[0] == paths.cost(paths.Job.DISTILL_STATIC)
+    assert static_costs[-1] == "results/cost/embed_static/target/ref.json"
+    assert set(static_costs) <= set(plan.all_costs())
+    # without a static variant nothing of the arm is asked for
+    assert not set(static_costs) & set(Plan(tiny, REPO).all_costs())
