@@ -10,9 +10,11 @@ def main(smk):
     from dqreview.embed import check_embeddings, encoder_config, encoder_from_config
     from dqreview.io import read_parquet, write_npy
 
-    # rule embed_static encodes with the distilled model (input encoder); rule embed with embed.model
-    cfg = encoder_config(smk.config["embed"], getattr(smk.input, "encoder", None))
     stage = getattr(smk.params, "stage", "embed")
+    cfg = smk.config["embed"]
+    if stage == "embed_static":  # the static arm: always the distilled model, whatever embed.model says
+        cfg = {**cfg, "model": smk.input.encoder, "revision": None}
+    cfg = encoder_config(cfg, getattr(smk.input, "encoder", None))
     docs = read_parquet(smk.input.docs, columns=["id", "text"])
     device = job_device(smk)
     with measure(stage, smk.wildcards.part, smk.output.cost, device) as rec:
