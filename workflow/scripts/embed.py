@@ -6,14 +6,18 @@ from dqreview.runner import job_device, run
 
 
 def main(smk):
-    from dqreview.cost import encoder_flops, measure
-    from dqreview.embed import check_embeddings, encoder_from_config
+    from dqreview.cost import measure
+    from dqreview.embed import check_embeddings, encoder_config, encoder_from_config
     from dqreview.io import read_parquet, write_npy
 
+    stage = getattr(smk.params, "stage", "embed")
     cfg = smk.config["embed"]
+    if stage == "embed_static":  # the static arm: always the distilled model, whatever embed.model says
+        cfg = {**cfg, "model": smk.input.encoder, "revision": None}
+    cfg = encoder_config(cfg, getattr(smk.input, "encoder", None))
     docs = read_parquet(smk.input.docs, columns=["id", "text"])
     device = job_device(smk)
-    with measure("embed", smk.wildcards.part, smk.output.cost, device) as rec:
+    with measure(stage, smk.wildcards.part, smk.output.cost, device) as rec:
         encoder = encoder_from_config(cfg, device)
         t0 = time.perf_counter()
         emb = encoder.encode(docs["text"].tolist(), batch_size=cfg["batch_size"])
@@ -21,11 +25,12 @@ def main(smk):
         check_embeddings(emb, len(docs), smk.output.emb)
         n_tokens = int(encoder.stats.get("n_tokens", 0))
         rec.items, rec.items_unit = len(docs), "documents"
-        rec.flops, rec.flops_formula = encoder_flops(n_tokens, encoder.n_params)
+        rec.flops, rec.flops_formula = encoder.forward_flops(n_tokens)
         rec.extra = {
             "tokens": n_tokens,
             "docs_per_s": len(docs) / max(dt, 1e-9),
-            "model": cfg["model"],
+            "model": smk.config["embed"]["model"] if stage == "embed" else "static",
+            "model_dir": cfg["model"],
             "precision": cfg["precision"],
             "revision": cfg.get("revision"),
             "commit": encoder.commit,

@@ -11,7 +11,7 @@ log = logging.getLogger("dqreview.prepare")
 
 def main(smk):
     from dqreview.corpus.prepare import prepare_corpus
-    from dqreview.embed import encoder_from_config
+    from dqreview.embed import encoder_config, encoder_from_config
     from dqreview.io import read_parquet, write_json, write_parquet, write_text
     from dqreview.report.tables import to_latex
 
@@ -21,7 +21,7 @@ def main(smk):
         df = read_parquet(path, columns=["source", "document", "text"])
         raw[str(df["source"].iloc[0]) if len(df) else path.split("/")[-1][: -len(".parquet")]] = df
     # chunks must fit the encoder: its tokenizer is part of the chunking rule
-    encoder = encoder_from_config(cfg["embed"])
+    encoder = encoder_from_config(encoder_config(cfg["embed"], getattr(smk.input, "encoder", None)))
     prepared = prepare_corpus(raw, cfg, count_tokens=encoder.count_tokens, max_tokens=encoder.max_tokens)
 
     for shard, path in zip(prepared.pool_shards, smk.output.shards, strict=True):

@@ -25,6 +25,7 @@ from dqreview import paths
 SHARED_STAGES = {
     "embed": "the sentence-encoder pass over the pool and target ref",
     "task2vec": "the probe's training and the per-document Task2Vec vectors of the pool and target ref",
+    "embed_static": "the static encoder's distillation and its pass over the pool and target ref",
 }
 
 
@@ -169,6 +170,30 @@ TARGET_TEXTS = Input("target_texts", paths.fill(paths.TARGET, split="ref"), _col
 #: Target ref's documents (``id``, ``text``).
 TARGET_DOCS = Input("target_docs", paths.fill(paths.TARGET, split="ref"), _documents)
 #: The method's own per-shard features (:meth:`DocumentScorer.shard_features`), in shard order.
+# the static encoder's embeddings under the same input names: a method's ``space: static`` swaps these in
+EMBEDDINGS_STATIC = Input("embeddings", paths.fill(paths.EMBED_STATIC, part="pool/shard-{shard}"), _embeddings,
+                          per_shard=True, stage="embed_static")  # fmt: skip
+POOL_EMBEDDINGS_STATIC = Input("pool_embeddings", EMBEDDINGS_STATIC.template, _concat(_embeddings), per_shard=True,
+                               stage="embed_static", pool_rows=True)  # fmt: skip
+TARGET_EMBEDDINGS_STATIC = Input("target_embeddings", paths.fill(paths.EMBED_STATIC, part="target/ref"),
+                                 _embeddings, stage="embed_static")  # fmt: skip
+#: Each sentence-embedding input → its static-encoder twin (:func:`in_static_space`).
+STATIC_TWINS = {
+    EMBEDDINGS.name: EMBEDDINGS_STATIC,
+    POOL_EMBEDDINGS.name: POOL_EMBEDDINGS_STATIC,
+    TARGET_EMBEDDINGS.name: TARGET_EMBEDDINGS_STATIC,
+}
+
+
+def in_static_space(inputs: Input | tuple[Input, ...] | None):
+    """The same inputs with the sentence embeddings read from the static encoder's (``space: static``)."""
+    if inputs is None:
+        return None
+    if isinstance(inputs, Input):
+        return STATIC_TWINS[inputs.name] if inputs.stage == "embed" else inputs
+    return tuple(in_static_space(i) for i in inputs)
+
+
 SHARD_FEATURES = Input("shard_features", paths.FEATURES, _shard_features, per_shard=True)
 
 TABLE = {i.name: i for i in (EMBEDDINGS, T2V, POOL_EMBEDDINGS, POOL_T2V, POOL_T2V_TOKENS, POOL_IDS, POOL_TEXTS,
@@ -185,9 +210,11 @@ def scores_of(name: str, metric: str, variant: str) -> Input:
 def shared_stage_costs(stage: str, shards: Sequence[int], probe_trained: bool) -> list[str]:
     """Cost records of a shared stage's jobs that serve selection (target test's embedding and the
     diversity table serve evaluation only and are charged to no method)."""
-    job = {"embed": paths.Job.EMBED, "task2vec": paths.Job.T2V}[stage]
+    job = {"embed": paths.Job.EMBED, "task2vec": paths.Job.T2V, "embed_static": paths.Job.EMBED_STATIC}[stage]
     parts = [f"pool/shard-{s}" for s in shards] + ["target/ref"]
     costs = [paths.cost(paths.fill(job, part=p)) for p in parts]
+    if stage == "embed_static":
+        costs.insert(0, paths.cost(paths.Job.DISTILL_STATIC))
     if stage == "task2vec" and probe_trained:
         costs.insert(0, paths.cost(paths.Job.PROBE))
     return costs

@@ -33,7 +33,7 @@ import pandas as pd
 
 from dqreview.errors import DQError
 from dqreview.metrics.base import DocumentScorer
-from dqreview.metrics.inputs import EMBEDDINGS, TARGET_EMBEDDINGS, TARGET_LOSSES, Input
+from dqreview.metrics.inputs import EMBEDDINGS, TARGET_EMBEDDINGS, TARGET_LOSSES, Input, in_static_space
 from dqreview.metrics.prototypes import (
     CHUNK_ROWS,
     check_scoring_inputs,
@@ -52,7 +52,8 @@ class ProtoAlignParams(Params):
     """``source`` of the prototypes, nearest by ``distance``; ``k`` prototypes (required unless
     source=mean), k-means ``seed``, ``n_iter`` and ``n_init``; ``hard_fraction`` of target rows
     re-clustered for source=hard, hardest ``hard_by`` distance or probe loss; ``chunk_size`` rows per block
-    when scoring."""
+    when scoring; ``space``: the sentence ``encoder``'s embeddings or the distilled ``static`` encoder's
+    (``results/embed-static``), for pool and target alike."""
 
     source: Literal["kmeans", "hard", "mean"] = "kmeans"
     hard_by: Literal["distance", "probe_loss"] = "distance"
@@ -63,6 +64,7 @@ class ProtoAlignParams(Params):
     n_iter: Annotated[int, Ge(1)] = 50
     n_init: Annotated[int, Ge(1)] = 3
     chunk_size: Annotated[int, Ge(1)] = CHUNK_ROWS
+    space: Literal["encoder", "static"] = "encoder"
 
     def run_seed_fields(self) -> list[str]:
         # the mean prototype draws nothing: no scoring seed to fix or follow
@@ -172,10 +174,14 @@ class ProtoAlign(DocumentScorer):
     features = EMBEDDINGS
     fit_inputs = (TARGET_EMBEDDINGS,)
 
+    def features_for(self, params: ProtoAlignParams) -> Input:
+        return in_static_space(EMBEDDINGS) if params.space == "static" else EMBEDDINGS
+
     def fit_inputs_for(self, params: ProtoAlignParams) -> tuple[Input, ...]:
+        inputs = self.fit_inputs
         if params.source == "hard" and params.hard_by == "probe_loss":  # the Task2Vec probe's losses
-            return (TARGET_EMBEDDINGS, TARGET_LOSSES)
-        return self.fit_inputs
+            inputs = (TARGET_EMBEDDINGS, TARGET_LOSSES)
+        return in_static_space(inputs) if params.space == "static" else inputs
 
     def fit(self, inputs: dict[str, Any], params: ProtoAlignParams) -> dict[str, np.ndarray]:
         """Target prototypes: ``{"prototypes": ndarray (k, d) float32}``."""

@@ -40,7 +40,15 @@ import scipy.sparse as sp
 from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
 from dqreview.metrics.base import DocumentScorer
-from dqreview.metrics.inputs import EMBEDDINGS, POOL_EMBEDDINGS, POOL_IDS, POOL_T2V, T2V, Input
+from dqreview.metrics.inputs import (
+    EMBEDDINGS,
+    POOL_EMBEDDINGS,
+    POOL_IDS,
+    POOL_T2V,
+    T2V,
+    Input,
+    in_static_space,
+)
 from dqreview.params import Ge, Gt, Le, Params, RunSeed
 from dqreview.progress import Progress
 
@@ -55,7 +63,8 @@ class SSLProtoParams(Params):
     """``k`` pool prototypes (required), their spherical k-means ``seed``, ``n_iter`` and ``n_init``;
     the score's ``distance`` and ``chunk_size`` (rows per block when scoring); the pool-size ablation's
     ``pool_fraction`` (1 = the whole pool) and ``pool_seed`` (which nested sub-pool); ``space``: the
-    sentence ``encoder``'s embeddings or the per-document ``task2vec`` vectors."""
+    sentence ``encoder``'s embeddings, the per-document ``task2vec`` vectors, or the ``static`` encoder's
+    embeddings (the distilled encoder arm, ``results/embed-static``)."""
 
     k: Annotated[int, Ge(1)]
     seed: RunSeed = 0
@@ -65,7 +74,7 @@ class SSLProtoParams(Params):
     chunk_size: Annotated[int, Ge(1)] = CHUNK_ROWS
     pool_fraction: Annotated[float, Gt(0), Le(1)] = 1.0
     pool_seed: int = 0
-    space: Literal["encoder", "task2vec"] = "encoder"
+    space: Literal["encoder", "task2vec", "static"] = "encoder"
 
 
 def task2vec_scale(X: np.ndarray) -> np.ndarray:
@@ -358,9 +367,13 @@ class SSLPrototypes(DocumentScorer):
     fit_inputs = (POOL_EMBEDDINGS, POOL_IDS)
 
     def features_for(self, params: SSLProtoParams) -> Input:
+        if params.space == "static":
+            return in_static_space(EMBEDDINGS)
         return T2V if params.space == "task2vec" else EMBEDDINGS
 
     def fit_inputs_for(self, params: SSLProtoParams) -> tuple[Input, ...]:
+        if params.space == "static":
+            return in_static_space((POOL_EMBEDDINGS, POOL_IDS))
         return (POOL_T2V, POOL_IDS) if params.space == "task2vec" else (POOL_EMBEDDINGS, POOL_IDS)
 
     def fit(self, inputs: dict[str, Any], params: SSLProtoParams) -> dict[str, np.ndarray]:

@@ -42,7 +42,7 @@ import pandas as pd
 from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
 from dqreview.metrics.base import DocumentScorer
-from dqreview.metrics.inputs import POOL_EMBEDDINGS, POOL_IDS
+from dqreview.metrics.inputs import POOL_EMBEDDINGS, POOL_IDS, Input, in_static_space
 from dqreview.metrics.prototypes import l2_normalise, nearest_centroid, spherical_kmeans
 from dqreview.params import Ge, Le, Lt, Params, RunSeed
 
@@ -73,9 +73,11 @@ class ClusterDedupParams(Params):
 
 class SemDeDupParams(ClusterDedupParams):
     """:class:`ClusterDedupParams` plus ``remove_fraction`` (in [0, 1)): ε chosen to remove that
-    fraction of the pool. Exactly one of ``eps`` and ``remove_fraction`` is given."""
+    fraction of the pool. Exactly one of ``eps`` and ``remove_fraction`` is given. ``space``: the
+    sentence ``encoder``'s embeddings or the distilled ``static`` encoder's (``results/embed-static``)."""
 
     remove_fraction: Annotated[float, Ge(0), Lt(1)] | None = None
+    space: Literal["encoder", "static"] = "encoder"
 
     def check(self, where: str) -> None:
         if self.eps is not None and self.remove_fraction is not None:
@@ -364,6 +366,9 @@ class SemDeDup(DocumentScorer):
     family = "dedup"
     deduplicates = True
     fit_inputs = (POOL_EMBEDDINGS, POOL_IDS)
+
+    def fit_inputs_for(self, params: SemDeDupParams) -> tuple[Input, ...]:
+        return in_static_space(self.fit_inputs) if params.space == "static" else self.fit_inputs
 
     def fit(self, inputs: dict[str, Any], params: SemDeDupParams) -> dict[str, np.ndarray]:
         """Run SemDeDup over the whole pool.
