@@ -359,6 +359,7 @@ rule paper_macros:
         data=paths.table("data"),
         comparison=paths.table("comparison"),
         compute=paths.table("compute"),
+        cost=paths.table("cost"),
         dedup=paths.table("dedup_quality"),
         metrics=paths.table("metrics"),
         contrasts=paths.table("contrasts"),

@@ -15,6 +15,7 @@ def main(smk):
         comparison_macros,
         compute_macros,
         contrast_macros,
+        encoder_macros,
         escape,
         evidence_macros,
         fmt,
@@ -47,6 +48,7 @@ def main(smk):
     v.update(comparison_macros(pd.read_csv(smk.input.comparison), main, small))
 
     v.update(compute_macros(pd.read_csv(smk.input.compute), main, small, cfg["review"]["target_model"]))
+    v.update(encoder_macros(pd.read_csv(smk.input.cost)))
 
     dedup = pd.read_csv(smk.input.dedup)
     for r in dedup.itertuples(index=False):

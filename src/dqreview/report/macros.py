@@ -398,6 +398,21 @@ def main_rows(table, main: dict[str, tuple[str, str]], budget: float) -> dict:
     return out
 
 
+def encoder_macros(cost) -> dict[str, str]:
+    """Pool documents per second of each encoder pass in this run (cost.csv's ``embed`` and ``embed_static``
+    stages, the pool shards' documents over their wall seconds): ``enc/<stage>/docs_per_s``, and
+    ``enc/static_speedup`` (static over the configured encoder) when both ran."""
+    out, rate = {}, {}
+    for stage in ("embed", "embed_static"):
+        rows = cost[(cost["stage"] == stage) & cost["job"].astype(str).str.startswith("pool/")]
+        if len(rows) and rows["wall_s"].sum() > 0:
+            rate[stage] = rows["items"].sum() / rows["wall_s"].sum()
+            out[f"enc/{stage}/docs_per_s"] = f"{rate[stage]:,.0f}".replace(",", "{,}")
+    if len(rate) == 2:
+        out["enc/static_speedup"] = f"{rate['embed_static'] / rate['embed']:,.0f}".replace(",", "{,}")
+    return out
+
+
 def compute_macros(
     compute, main: dict[str, tuple[str, str]], small: float, target_model: str
 ) -> dict[str, str]:

@@ -1,9 +1,10 @@
 """Paper macros: formatting, escaping, and the file the paper reads."""
 
+import pandas as pd
 import pytest
 
 from dqreview.errors import DQError
-from dqreview.report.macros import escape, fmt, macro_file
+from dqreview.report.macros import encoder_macros, escape, fmt, macro_file
 
 
 def test_fmt():
@@ -376,3 +377,18 @@ def test_per_million_macros_quote_the_ground_rule_at_scale():
     assert seconds_tex(np.nan) == "---" and seconds_tex(0.0123) == "0.0123"
     assert per_document_tex(2.4e5) == "\\ensuremath{2.4\\times10^{5}}" and per_document_tex(np.inf) == "never"
     assert per_million_macros(compute.iloc[:0], {}, 0.1)["cost/sel_source"] == "---"
+
+
+def test_encoder_macros_rate_the_pool_passes_of_both_encoders():
+    cost = pd.DataFrame(
+        {"stage": ["embed", "embed", "embed", "embed_static", "embed_static", "probe"],
+         "job": ["pool/shard-0", "pool/shard-1", "target/ref", "pool/shard-0", "pool/shard-1", "pool/shard-0"],
+         "items": [100, 300, 50, 100, 300, 7], "wall_s": [10.0, 30.0, 1.0, 0.1, 0.3, 1.0]}
+    )  # fmt: skip
+    # pool shards only (not target ref): 400 documents in 40 s vs in 0.4 s
+    assert encoder_macros(cost) == {
+        "enc/embed/docs_per_s": "10",
+        "enc/embed_static/docs_per_s": "1{,}000",
+        "enc/static_speedup": "100",
+    }
+    assert encoder_macros(cost[cost["stage"] == "embed"]) == {"enc/embed/docs_per_s": "10"}
