@@ -33,29 +33,51 @@ from dqreview.runner import STARTUP_MESSAGE, process_startup_seconds  # noqa: F4
 
 log = logging.getLogger("dqreview.overhead")
 
-_STARTUP_PATTERN = re.compile(r"job start-up: ([0-9.]+) s")
+_PATTERNS = {
+    "startup_s": re.compile(r"job start-up: ([0-9.]+) s"),  # dqreview.runner.STARTUP_MESSAGE
+    "setup_s": re.compile(r"job set-up: ([0-9.]+) s"),  # dqreview.cost.SETUP_MESSAGE
+}
 
 #: the overhead table's columns; one row per rule, then ``all jobs`` and ``snakemake``
-COLUMNS = ("rule", "jobs", "job_s", "job_cpu_s", "startup_s", "startup_share", "cpu_s", "cpu_share")
+COLUMNS = (
+    "rule",
+    "jobs",
+    "job_s",
+    "job_cpu_s",
+    "startup_s",
+    "startup_share",
+    "setup_s",
+    "setup_share",
+    "cpu_s",
+    "cpu_share",
+)
 
 
-def read_startup(log_path: str | os.PathLike) -> float:
-    """A job's start-up seconds from its log (the last ``job start-up`` line); NaN when absent."""
+def read_log_times(log_path: str | os.PathLike) -> dict[str, float]:
+    """A job's ``startup_s`` and ``setup_s`` from its log (the last line of each); NaN when absent.
+
+    ``startup_s``: process start to the script's ``main`` (Python, Snakemake's preamble). ``setup_s``:
+    process start to the job's measured work (:class:`dqreview.cost.measure`; start-up plus the
+    imports and input reading), only in jobs that write a cost record.
+    """
     try:
         text = Path(log_path).read_text(errors="replace")
     except FileNotFoundError:
-        return math.nan
-    found = _STARTUP_PATTERN.findall(text)
-    return float(found[-1]) if found else math.nan
+        text = ""
+    times = {}
+    for key, pattern in _PATTERNS.items():
+        found = pattern.findall(text)
+        times[key] = float(found[-1]) if found else math.nan
+    return times
 
 
 def read_jobs(benchmark_root: str | os.PathLike, log_root: str | os.PathLike) -> pd.DataFrame:
-    """One row per job with a benchmark file: ``job``, ``rule``, ``job_s``, ``job_cpu_s``, ``startup_s``.
+    """One row per job with a benchmark file: ``job``, ``rule``, ``job_s``, ``job_cpu_s``, ``startup_s``, ``setup_s``.
 
     A job's key is its benchmark path under ``benchmark_root`` without ``.tsv`` (``paths.Job``), its
     rule the key's first part (``select``, ``score``, ``report``, ...), its seconds the benchmark's
-    ``s`` and ``cpu_time`` (Snakemake's psutil poll of the job's processes), and its start-up the
-    log ``<log_root>/<job>.log`` (NaN for a job whose log has none, e.g. a run before this was added).
+    ``s`` and ``cpu_time`` (Snakemake's psutil poll of the job's processes), and its start-up and set-up
+    the log ``<log_root>/<job>.log`` (:func:`read_log_times`; NaN where the log has none).
     """
     rows = []
     root = Path(benchmark_root)
@@ -73,10 +95,10 @@ def read_jobs(benchmark_root: str | os.PathLike, log_root: str | os.PathLike) ->
                 "rule": job.split("/", 1)[0],
                 "job_s": float(bench["s"].iloc[-1]),
                 "job_cpu_s": float(cpu.iloc[-1]),
-                "startup_s": read_startup(Path(log_root) / f"{job}.log"),
+                **read_log_times(Path(log_root) / f"{job}.log"),
             }
         )
-    return pd.DataFrame(rows, columns=["job", "rule", "job_s", "job_cpu_s", "startup_s"])
+    return pd.DataFrame(rows, columns=["job", "rule", "job_s", "job_cpu_s", *_PATTERNS])
 
 
 def overhead_table(jobs: pd.DataFrame, run: dict[str, Any] | None) -> pd.DataFrame:
@@ -95,26 +117,26 @@ def overhead_table(jobs: pd.DataFrame, run: dict[str, Any] | None) -> pd.DataFra
     DataFrame
         :data:`COLUMNS`. Per rule and ``all jobs``: ``jobs``, summed ``job_s`` (wall) and ``job_cpu_s``,
         ``startup_s`` (over the jobs that logged it) and ``startup_share`` = start-up / job seconds of
-        those jobs. Row ``snakemake``: ``cpu_s`` (main process) and ``cpu_share`` = that / (that +
+        those jobs; ``setup_s`` and ``setup_share`` likewise (jobs with a cost record). Row ``snakemake``: ``cpu_s`` (main process) and ``cpu_share`` = that / (that +
         children's CPU), the CPU of the run the record describes.
     """
     rows = []
     groups = [(rule, part) for rule, part in jobs.groupby("rule", sort=True)] + [("all jobs", jobs)]
     for rule, part in groups:
-        timed = part[part["startup_s"].notna()]
-        job_s = float(timed["job_s"].sum())
-        rows.append(
-            {
-                "rule": rule,
-                "jobs": len(part),
-                "job_s": float(part["job_s"].sum()),
-                "job_cpu_s": float(part["job_cpu_s"].sum()),
-                "startup_s": float(timed["startup_s"].sum()) if len(timed) else math.nan,
-                "startup_share": float(timed["startup_s"].sum()) / job_s if job_s > 0 else math.nan,
-                "cpu_s": math.nan,
-                "cpu_share": math.nan,
-            }
-        )
+        row = {
+            "rule": rule,
+            "jobs": len(part),
+            "job_s": float(part["job_s"].sum()),
+            "job_cpu_s": float(part["job_cpu_s"].sum()),
+            "cpu_s": math.nan,
+            "cpu_share": math.nan,
+        }
+        for key in _PATTERNS:
+            timed = part[part[key].notna()]
+            job_s = float(timed["job_s"].sum())
+            row[key] = float(timed[key].sum()) if len(timed) else math.nan
+            row[key.replace("_s", "_share")] = row[key] / job_s if job_s > 0 else math.nan
+        rows.append(row)
     main_cpu = children = math.nan
     if run is not None:
         main_cpu, children = float(run["snakemake_cpu_s"]), float(run["children_cpu_s"])
@@ -127,6 +149,8 @@ def overhead_table(jobs: pd.DataFrame, run: dict[str, Any] | None) -> pd.DataFra
             "job_cpu_s": math.nan,
             "startup_s": math.nan,
             "startup_share": math.nan,
+            "setup_s": math.nan,
+            "setup_share": math.nan,
             "cpu_s": main_cpu,
             "cpu_share": main_cpu / total if total > 0 else math.nan,
         }

@@ -10,11 +10,12 @@ import time
 import pandas as pd
 import pytest
 
+from dqreview.cost import SETUP_MESSAGE
 from dqreview.overhead import (
     COLUMNS,
     overhead_table,
     read_jobs,
-    read_startup,
+    read_log_times,
     record_run,
     summary,
     usage,
@@ -24,7 +25,7 @@ from dqreview.runner import STARTUP_MESSAGE
 BENCH_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
 
-def _job(root, job, seconds, cpu, startup=None, mtime=None):
+def _job(root, job, seconds, cpu, startup=None, setup=None, mtime=None):
     """A job's benchmark file and log, as Snakemake and dqreview.runner.run write them."""
     bench = root / "benchmarks" / f"{job}.tsv"
     bench.parent.mkdir(parents=True, exist_ok=True)
@@ -36,13 +37,15 @@ def _job(root, job, seconds, cpu, startup=None, mtime=None):
     lines = ["2026-01-01 00:00:00,000 dqreview INFO job environment: CUDA_VISIBLE_DEVICES=unset"]
     if startup is not None:
         lines.append("2026-01-01 00:00:00,000 dqreview INFO " + STARTUP_MESSAGE % startup)
+    if setup is not None:
+        lines.append("2026-01-01 00:00:01,000 dqreview.cost INFO " + SETUP_MESSAGE % setup)
     log.write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture
 def run_dir(tmp_path):
-    _job(tmp_path, "select/dsir/b10k/high/b0.10/s0", 1.5, 0.9, startup=0.5)
-    _job(tmp_path, "select/dsir/b10k/high/b0.60/s0", 2.5, 1.1, startup=0.7)
+    _job(tmp_path, "select/dsir/b10k/high/b0.10/s0", 1.5, 0.9, startup=0.5, setup=1.0)
+    _job(tmp_path, "select/dsir/b10k/high/b0.60/s0", 2.5, 1.1, startup=0.7, setup=2.0)
     _job(tmp_path, "train/dsir/b10k/high/b0.10", 100.0, 98.0, startup=2.0)
     _job(tmp_path, "report/costs", 4.0, 3.0)  # a log from before start-up was logged
     return tmp_path
@@ -51,10 +54,10 @@ def run_dir(tmp_path):
 def test_startup_is_read_from_the_last_line_the_runner_wrote(tmp_path):
     log = tmp_path / "a.log"
     log.write_text(f"x {STARTUP_MESSAGE % 0.25}\ny {STARTUP_MESSAGE % 0.5}\n")
-    assert read_startup(log) == 0.5
-    log.write_text("no start-up here\n")
-    assert math.isnan(read_startup(log))
-    assert math.isnan(read_startup(tmp_path / "missing.log"))
+    assert read_log_times(log)["startup_s"] == 0.5
+    log.write_text(f"no start-up here\n{SETUP_MESSAGE % 1.25}\n")
+    assert math.isnan(read_log_times(log)["startup_s"]) and read_log_times(log)["setup_s"] == 1.25
+    assert all(math.isnan(v) for v in read_log_times(tmp_path / "missing.log").values())
 
 
 def test_jobs_are_read_with_rule_seconds_and_startup(run_dir):
@@ -77,6 +80,8 @@ def test_table_sums_per_rule_and_over_all_jobs(run_dir):
     assert (select["jobs"], select["job_s"], select["job_cpu_s"]) == (2, 4.0, 2.0)
     assert select["startup_s"] == pytest.approx(1.2)
     assert select["startup_share"] == pytest.approx(1.2 / 4.0)
+    assert (select["setup_s"], select["setup_share"]) == (3.0, 0.75)
+    assert math.isnan(table.loc["train", "setup_s"])
     # the share is over the jobs that logged their start-up: report/costs' 4 s are not in the denominator
     every = table.loc["all jobs"]
     assert (every["jobs"], every["job_s"]) == (4, 108.0)
