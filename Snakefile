@@ -79,3 +79,17 @@ rule all:
     default_target: True
     input:
         PLAN.targets(paper=PAPER == "on"),
+
+
+# Every run ends with its own overhead: the Snakemake process's CPU against its jobs', and the jobs'
+# start-up against their seconds (dqreview.overhead; docs/outputs.md, "Workflow overhead").
+onsuccess:
+    from dqreview.overhead import at_end
+
+    print(at_end(), file=sys.stderr)
+
+
+onerror:
+    from dqreview.overhead import at_end
+
+    print(at_end(), file=sys.stderr)

@@ -7,6 +7,7 @@ Every scoring, selection and training job writes one JSON file (``results/cost/{
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import resource
 import time
@@ -42,6 +43,13 @@ class CostRecord:
         Items processed (documents, tokens, ...), in ``items_unit``.
     extra : dict
         Anything stage-specific (JSON-serialisable).
+    startup_s : float or None
+        Seconds from the job's process start to its ``main`` (:data:`dqreview.runner.startup_seconds`):
+        Python, Snakemake's preamble and the imports; None outside a workflow job. Optional when
+        read, so records written before it existed still load.
+    setup_s : float or None
+        Seconds from the job's process start to this measured block: start-up plus the script's
+        imports and input reading, everything the job pays before its work. Optional like ``startup_s``.
     """
 
     stage: str
@@ -54,9 +62,16 @@ class CostRecord:
     items: int = 0
     items_unit: str = "docs"
     extra: dict[str, Any] = field(default_factory=dict)
+    startup_s: float | None = None
+    setup_s: float | None = None
 
+
+#: how :class:`measure` logs a job's set-up (read back by :mod:`dqreview.overhead`)
+SETUP_MESSAGE = "job set-up: %.3f s (process start to measured work)"
 
 FIELDS = tuple(f.name for f in dataclasses.fields(CostRecord))
+#: fields a record may lack (added later); read as None
+OPTIONAL_FIELDS = ("startup_s", "setup_s")
 
 
 def _cpu_seconds() -> float:
@@ -79,9 +94,16 @@ class measure:
 
     def __init__(self, stage: str, job: str, path: str | os.PathLike, device: str = "cpu"):
         self.path = path
-        self.record = CostRecord(stage=stage, job=job, device=device)
+        from dqreview import runner  # the job's start-up, measured before its imports
+
+        self.record = CostRecord(stage=stage, job=job, device=device, startup_s=runner.startup_seconds)
 
     def __enter__(self) -> CostRecord:
+        from dqreview import runner
+
+        self.record.setup_s = runner.process_startup_seconds() if runner.startup_seconds is not None else None
+        if self.record.setup_s is not None:
+            logging.getLogger("dqreview.cost").info(SETUP_MESSAGE, self.record.setup_s)
         self._wall0 = time.perf_counter()
         self._cpu0 = _cpu_seconds()
         return self.record
@@ -121,12 +143,12 @@ def load_costs(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         data = read_json(path)
         if not isinstance(data, dict):
             raise DQError(f"{path}: expected a JSON object (a cost record); delete it and rerun the job")
-        missing = [f for f in FIELDS if f not in data]
+        missing = [f for f in FIELDS if f not in data and f not in OPTIONAL_FIELDS]
         if missing:
             raise DQError(
                 f"{path}: cost record lacks {missing}; it was written by another version, rerun the job"
             )
-        row = {f: data[f] for f in FIELDS if f != "extra"}
+        row = {f: data.get(f) for f in FIELDS if f != "extra"}
         for key, value in (data.get("extra") or {}).items():
             row[f"extra.{key}"] = value
         row["path"] = str(path)

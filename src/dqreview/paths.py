@@ -85,6 +85,12 @@ SCALING_TABLE = "results/tables/scaling.csv"
 FIGURE = "results/figs/{name}.pdf"
 MANIFEST = "results/manifest.json"
 PAPER_MACROS = "results/paper/macros.tex"
+#: the last run's Snakemake-process CPU (written by the Snakefile's onsuccess/onerror, dqreview.overhead)
+WORKFLOW_OVERHEAD = "results/logs/workflow_overhead.json"
+#: per-rule job start-up and the Snakemake process's CPU share, rebuilt at the end of every run
+OVERHEAD_TABLE = "results/tables/overhead.csv"
+BENCHMARK_ROOT = "results/benchmarks"
+LOG_ROOT = "results/logs"
 PAPER_SOURCES = "results/paper/sources.tex"
 PAPER_PDF = "results/paper/main.pdf"
 

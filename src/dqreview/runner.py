@@ -12,12 +12,38 @@ import ctypes
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from dqreview.errors import DQError
 
 log = logging.getLogger("dqreview")
+
+#: how :func:`run` writes a job's start-up to its log (read back by :mod:`dqreview.overhead`)
+STARTUP_MESSAGE = "job start-up: %.3f s (process start to main)"
+
+#: seconds from this job's process start to its ``main`` (set by :func:`run`; read by
+#: :class:`dqreview.cost.measure` into the cost record); None outside a workflow job
+startup_seconds: float | None = None
+
+
+def process_startup_seconds() -> float | None:
+    """Seconds since this process started (its ``/proc/self/stat`` start time), or None off Linux.
+
+    Both clocks count from boot (``CLOCK_BOOTTIME``, the clock of the kernel's start time), so the
+    difference holds across suspend and wall-clock changes; resolution is one clock tick (10 ms).
+    """
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        ticks = os.sysconf("SC_CLK_TCK")
+        now = time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (OSError, ValueError, AttributeError):
+        return None
+    # field 22 (starttime); the command name (field 2) may hold spaces, so count after its ")"
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return max(0.0, now - int(fields[19]) / ticks)
 
 
 def setup_logging(log_path: str | None) -> None:
@@ -75,7 +101,13 @@ def job_device(smk: Any) -> str:
 
 
 def run(main: Callable[[Any], None], smk: Any) -> None:
-    """Run ``main(snakemake)``; exit 1 with a one-paragraph message on DQError."""
+    """Run ``main(snakemake)``; exit 1 with a one-paragraph message on DQError.
+
+    Logs the job's start-up first (:data:`dqreview.overhead.STARTUP_MESSAGE`): Python start,
+    Snakemake's script preamble and the script's imports, read back by the overhead table.
+    """
+    global startup_seconds
+    startup_seconds = process_startup_seconds()
     setup_logging(smk.log[0] if len(smk.log) else None)
     set_threads(int(smk.config["threads"]))
     keep_freed_memory()
@@ -85,6 +117,8 @@ def run(main: Callable[[Any], None], smk: Any) -> None:
         os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
         os.environ.get("SLURM_JOB_ID", "unset"),
     )
+    if startup_seconds is not None:
+        log.info(STARTUP_MESSAGE, startup_seconds)
     try:
         main(smk)
     except DQError as exc:

@@ -1,10 +1,12 @@
 """Cost records: fields, timing, atomic write on success only, loading, FLOP formula."""
 
+import dataclasses
 import json
+import math
 
 import pytest
 
-from dqreview.cost import FIELDS, encoder_flops, load_costs, measure
+from dqreview.cost import FIELDS, CostRecord, encoder_flops, load_costs, measure
 
 
 def test_measure_writes_record(tmp_path):
@@ -41,3 +43,15 @@ def test_load_costs(tmp_path):
     assert list(df["job"]) == ["job0", "job1", "job2"] and list(df["items"]) == [0, 1, 2]
     assert "extra.budget" in df.columns and (df["wall_s"] >= 0).all()
     assert len(load_costs([])) == 0
+
+
+def test_records_without_startup_still_load(tmp_path):
+    """startup_s came later: older records load with it empty, newer ones keep it."""
+    old = {f: v for f, v in dataclasses.asdict(CostRecord("select", "a")).items() if f != "startup_s"}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(
+        json.dumps(dataclasses.asdict(CostRecord("select", "b", startup_s=0.4)))
+    )
+    df = load_costs([tmp_path / "old.json", tmp_path / "new.json"]).set_index("job")
+    assert df.loc["a", "startup_s"] is None or math.isnan(df.loc["a", "startup_s"])
+    assert df.loc["b", "startup_s"] == 0.4

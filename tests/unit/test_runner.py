@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
+
+import pytest
 
 
 def test_scripts_turn_dqerror_into_one_message_without_traceback(tmp_path):
@@ -53,3 +57,35 @@ def test_keep_freed_memory_stops_page_faults_on_large_tensors():
     # Reused memory faults nothing once the heap has settled; a late small allocation can still push one or two
     # tensors to fresh pages (seen on a CI machine), never one per step.
     assert faults["reuse"] < 3 * pages_per_allocation
+
+
+def test_run_logs_the_start_up_from_process_start_to_main_and_the_cost_record_keeps_it(tmp_path):
+    """Start-up counts from the interpreter's start: here 0.3 s of sleeping stand in for the imports."""
+    code = (
+        "import time, types\n"
+        "time.sleep(0.3)\n"
+        "from dqreview import runner\n"
+        "from dqreview.cost import measure\n"
+        f"smk = types.SimpleNamespace(log=[{str(tmp_path / 'x.log')!r}], config={{'threads': 1}})\n"
+        "def main(s):\n"
+        f"    with measure('select', 'x', {str(tmp_path / 'cost.json')!r}):\n"
+        "        pass\n"
+        "runner.run(main, smk)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    from dqreview.overhead import read_log_times
+
+    times = read_log_times(tmp_path / "x.log")
+    assert 0.3 <= times["startup_s"] <= times["setup_s"] < 30  # set-up adds dqreview.cost's imports
+    record = json.loads((tmp_path / "cost.json").read_text())
+    assert record["startup_s"] == pytest.approx(times["startup_s"], abs=1e-3)
+    assert record["setup_s"] == pytest.approx(times["setup_s"], abs=1e-3)
+
+
+def test_process_startup_seconds_grows_with_the_process_age():
+    from dqreview.runner import process_startup_seconds
+
+    first = process_startup_seconds()
+    time.sleep(0.05)
+    assert first is not None and 0 < first < process_startup_seconds()

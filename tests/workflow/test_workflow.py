@@ -372,6 +372,20 @@ def test_tiny_run_manifest_and_costs(tiny_run):
     assert {"embed", "fit", "score", "select", "train"} <= set(costs["stage"])
     assert (costs["wall_s"] >= 0).all()
     assert (costs.loc[costs.stage == "train", "flops"] > 0).all()
+    assert (costs["startup_s"] > 0).all() and (costs["setup_s"] >= costs["startup_s"]).all()
+
+
+def test_tiny_run_records_its_own_overhead(tiny_run):
+    """The run's end wrote the Snakemake process's CPU and every job's start-up (dqreview.overhead)."""
+    record = json.loads((tiny_run / "results/logs/workflow_overhead.json").read_text())
+    n_jobs = sum(1 for _ in (tiny_run / "results/benchmarks").rglob("*.tsv"))
+    assert record["jobs_run"] == n_jobs
+    assert 0 < record["snakemake_cpu_s"] < record["children_cpu_s"]
+    table = pd.read_csv(tiny_run / "results/tables/overhead.csv").set_index("rule")
+    assert table.loc["all jobs", "jobs"] == n_jobs
+    assert table.loc["snakemake", "cpu_s"] == pytest.approx(record["snakemake_cpu_s"])
+    # every job went through dqreview.runner.run, so every job logged its start-up
+    assert table.loc["all jobs", "startup_s"] > 0 and 0 < table.loc["all jobs", "startup_share"] < 1
 
 
 def test_tiny_run_is_up_to_date(tiny_run, archive_cache):
