@@ -77,6 +77,11 @@ TABLE = "results/tables/{name}.csv"
 TABLE_TEX = "results/tables/{name}.tex"
 FIGURE = "results/figs/{name}.pdf"
 MANIFEST = "results/manifest.json"
+#: The cost curve of every per-document stage at review.scaling.sizes (rule scaling, dqreview.scaling).
+SCALING_TABLE = "results/tables/scaling.csv"
+SCALING_FIGURE = "results/figs/scaling.pdf"
+#: The scaling rule's scratch pools (deleted when it finishes).
+SCALING_SCRATCH = "results/.scaling"
 PAPER_MACROS = "results/paper/macros.tex"
 PAPER_SOURCES = "results/paper/sources.tex"
 PAPER_PDF = "results/paper/main.pdf"

@@ -428,7 +428,14 @@ class Plan:
         out += [paths.MANIFEST, *([paths.PAPER_PDF] if paper else [])]
         if self.mixture_metrics:
             out.append(paths.table("mixture_selection"))
+        if self.scaling_sizes:
+            out += [paths.SCALING_TABLE, paths.SCALING_FIGURE]
         return out + self.models() + self.harness_tables()
+
+    @property
+    def scaling_sizes(self) -> list[int]:
+        """Pool sizes of the cost curve (``review.scaling.sizes``); empty: rule scaling is not drawn."""
+        return list(self.config["review"].get("scaling", {}).get("sizes", []))
 
     # --- Task2Vec reliability (task2vec.reliability) ---------------------------------------------
     @property

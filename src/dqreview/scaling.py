@@ -11,7 +11,7 @@ held in Python objects twice; the first documents of a larger pool are those of 
 the pool shards (the prepare chunk/hash code), static and MiniLM embeddings, and each method's shard
 features, fitted state, scores and selections, through the same library calls the workflow's job
 scripts make. Every stage runs in a fresh child process (``multiprocessing`` spawn), which reports
-its wall time, CPU time (user + system) and peak resident memory (``ru_maxrss``: VmHWM of that child
+its wall time, CPU time (user + system) and peak resident memory (VmHWM of that child
 alone). MiniLM is timed on a sample and extrapolated linearly (``extrapolated`` = True).
 :func:`scaling_table` adds µs per document and the least-squares log-log slope of wall time
 against documents per stage; :func:`plot_scaling` draws the curves.
@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import resource
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -110,14 +111,14 @@ class ChunkBank:
         return cls(vocab.astype(object), [words[i] for i in keep], doms[keep])
 
 
-def load_chunks(pattern: str) -> ChunkBank:
-    """The chunks (``text``, ``domain``) of every pool shard matching the glob ``pattern``."""
+def load_chunks(pool: str | Sequence[str]) -> ChunkBank:
+    """The chunks (``text``, ``domain``) of the pool shards ``pool``: a list of files or a glob."""
     from dqreview.io import read_parquet
 
-    files = sorted(glob.glob(pattern))
+    files = sorted(glob.glob(pool)) if isinstance(pool, str) else list(pool)
     if not files:
         raise DQError(
-            f"synthetic pool: no file matches {pattern!r}; give the pool shards (data/pool/shard-*.parquet)"
+            f"synthetic pool: no file matches {pool!r}; give the pool shards (data/pool/shard-*.parquet)"
         )
     df = pd.concat([read_parquet(f, columns=["text", "domain"]) for f in files], ignore_index=True)
     return ChunkBank.from_texts(df["text"].tolist(), df["domain"].tolist())
@@ -265,6 +266,22 @@ def static_encoder(model_dir: str):
             {"model": str(model_dir), "max_tokens": 256, "batch_size": 64, "precision": "fp32"}, "cpu"
         )
     return _Model2VecEncoder(model_dir)
+
+
+def static_model(embed: dict, out_dir: str) -> str:
+    """A static (model2vec) encoder distilled from the config's sentence encoder (``embed.model``) into
+    ``out_dir`` (256 PCA dimensions; about 15 s), unless one is there already; returns ``out_dir``."""
+    from dqreview.embed import resolve_model_path
+    from dqreview.io import atomic_dir
+
+    if (Path(out_dir) / "config.json").exists():
+        return out_dir
+    from model2vec.distill import distill
+
+    model = distill(model_name=resolve_model_path(embed["model"]), pca_dims=256)
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(str(tmp))
+    return out_dir
 
 
 class _Model2VecEncoder:
@@ -458,6 +475,20 @@ def _cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def _vm_hwm_mb() -> float:
+    """This process's peak resident memory in MB: VmHWM of /proc/self/status (Linux), else ru_maxrss.
+
+    Not ru_maxrss on Linux: it survives exec and so counts the forking parent's memory at fork time."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _child(kind: str, workdir: str, kwargs: dict) -> dict:
     """Run one stage in this (fresh) process and measure it."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -465,7 +496,7 @@ def _child(kind: str, workdir: str, kwargs: dict) -> dict:
     t0, c0 = time.perf_counter(), _cpu()
     out = _STAGES[kind](**kwargs) or {}
     out.update(wall_s=time.perf_counter() - t0, cpu_s=_cpu() - c0,
-               peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)  # fmt: skip
+               peak_rss_mb=_vm_hwm_mb())  # fmt: skip
     return out
 
 
@@ -480,7 +511,21 @@ def _child_main() -> None:
         pickle.dump(out, fh)
 
 
-def measure_stage(kind: str, workdir: str | os.PathLike, **kwargs) -> dict:
+def _in_process(kind: str, workdir: str, kwargs: dict) -> dict:
+    """Run one stage in this process (tests): cwd restored after; peak RSS is this process's so far."""
+    cwd = os.getcwd()
+    try:
+        os.chdir(workdir)
+        t0, c0 = time.perf_counter(), _cpu()
+        out = _STAGES[kind](**kwargs) or {}
+        out.update(wall_s=time.perf_counter() - t0, cpu_s=_cpu() - c0,
+                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)  # fmt: skip
+        return out
+    finally:
+        os.chdir(cwd)
+
+
+def measure_stage(kind: str, workdir: str | os.PathLike, isolate: bool = True, **kwargs) -> dict:
     """Run stage ``kind`` in a fresh child interpreter with cwd ``workdir``; its measurements
     (``wall_s``, ``cpu_s``, ``peak_rss_mb`` of the child alone) and what the stage returned.
 
@@ -492,6 +537,8 @@ def measure_stage(kind: str, workdir: str | os.PathLike, **kwargs) -> dict:
     import sys
     import tempfile
 
+    if not isolate:
+        return _in_process(kind, str(workdir), kwargs)
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.pickle"
         code = "from dqreview.scaling import _child_main; _child_main()"
@@ -528,10 +575,12 @@ def check_sizes(sizes: Any, key: str = "review.scaling.sizes") -> list[int]:
     return sorted(int(s) for s in sizes)
 
 
-def _timed(rows: list[dict], n: int, wd: Path, name: str, kind: str, method: str = "", **kwargs) -> dict:
+def _timed(
+    rows: list[dict], n: int, wd: Path, isolate: bool, name: str, kind: str, method: str = "", **kwargs
+) -> dict:
     """Measure one stage at size ``n`` and append its row to ``rows``."""
     log.info("n=%d: %s ...", n, name)
-    m = measure_stage(kind, wd, **kwargs)
+    m = measure_stage(kind, wd, isolate, **kwargs)
     log.info(
         "n=%d: %s took %.1f s wall, %.1f s CPU, peak %.0f MB",
         n,
@@ -548,7 +597,7 @@ def _timed(rows: list[dict], n: int, wd: Path, name: str, kind: str, method: str
 def run_scaling(
     sizes: Sequence[int],
     workdir: str | os.PathLike,
-    pool: str,
+    pool: str | Sequence[str],
     target: str,
     static_model: str,
     variants: Sequence[Variant],
@@ -562,6 +611,8 @@ def run_scaling(
     chunk_words: int = 128,
     max_chunk_words: int = 192,
     key: str = "sizes",
+    keep_scratch: bool = False,
+    isolate: bool = True,
 ) -> pd.DataFrame:
     """Time every stage at every size; the raw measurements (one row per stage and size).
 
@@ -571,8 +622,10 @@ def run_scaling(
         Pool sizes in documents (checked by :func:`check_sizes`, errors name ``key``).
     workdir : path
         Scratch directory; size ``n`` is written under ``workdir/n<n>/results/...`` as the workflow writes.
-    pool, target : str
-        Glob of the real pool's shards (the chunks to perturb) and the target ref parquet.
+    pool : str or list of str
+        The real pool's shards (the chunks to perturb): a glob or the files.
+    target : str
+        The target ref parquet.
     static_model : str
         The static encoder's directory (or name) for :func:`static_encoder`.
     variants : list of Variant
@@ -582,6 +635,11 @@ def run_scaling(
         once (at the smallest size) and extrapolated linearly to each size; None skips it.
     shards : int
         Pool shards at every size (per-shard stages loop over them; the workflow runs them in parallel).
+    keep_scratch : bool
+        Keep each size's scratch directory (deleted once measured by default).
+    isolate : bool
+        Each stage in a fresh child process (the default: its own wall, CPU and peak RSS); False runs
+        the stages in this process (tests: no interpreter start per stage; peak RSS is then cumulative).
 
     Returns
     -------
@@ -596,10 +654,10 @@ def run_scaling(
         wd = Path(workdir) / f"n{n}"
         wd.mkdir(parents=True, exist_ok=True)
 
-        stage = functools.partial(_timed, rows, n, wd)
+        stage = functools.partial(_timed, rows, n, wd, isolate)
 
         gen = measure_stage(
-            "generate", wd, pool=pool, n_docs=n, seed=seed, edit_rate=edit_rate, near_rate=near_rate
+            "generate", wd, isolate, pool=pool, n_docs=n, seed=seed, edit_rate=edit_rate, near_rate=near_rate
         )
         log.info("n=%d: generated in %.1f s", n, gen["wall_s"])
         prepared = stage("prepare", "prepare", target=target, shards=shards, chunk_words=chunk_words,
@@ -607,7 +665,9 @@ def run_scaling(
         stage("embed:static", "embed_static", model_dir=static_model, shards=shards)
         if minilm is not None:
             if minilm_rate is None:
-                minilm_rate = measure_stage("embed_minilm", wd, embed=minilm, sample=min(minilm_sample, n))
+                minilm_rate = measure_stage(
+                    "embed_minilm", wd, isolate, embed=minilm, sample=min(minilm_sample, n)
+                )
                 log.info("MiniLM: %d documents in %.1f s", minilm_rate["items"], minilm_rate["work_s"])
             r = minilm_rate
             per_doc, per_doc_cpu = r["work_s"] / r["items"], r["work_cpu_s"] / r["items"]
@@ -626,6 +686,8 @@ def run_scaling(
         for r in rows:
             if r["n_docs"] == n:
                 r["prepared"] = prepared
+        if not keep_scratch:
+            shutil.rmtree(wd)
     return pd.DataFrame(rows)
 
 
