@@ -10,7 +10,7 @@ held in Python objects twice; the first documents of a larger pool are those of 
 :func:`run_scaling` then writes, in a scratch directory laid out as the workflow's ``results/``,
 the pool shards (the prepare chunk/hash code), static and MiniLM embeddings, and each method's shard
 features, fitted state, scores and selections, through the same library calls the workflow's job
-scripts make. Every stage runs in a fresh child process (``multiprocessing`` spawn), which reports
+scripts make. Every stage runs in a fresh child process (a new interpreter), which reports
 its wall time, CPU time (user + system) and peak resident memory (VmHWM of that child
 alone). MiniLM is timed on a sample and extrapolated linearly (``extrapolated`` = True).
 :func:`scaling_table` adds µs per document and the least-squares log-log slope of wall time
