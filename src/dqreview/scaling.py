@@ -258,43 +258,22 @@ def variants_from_config(config: dict, metrics: Sequence[str] | None = None) -> 
 
 
 def static_encoder(model_dir: str):
-    """The static (model2vec) encoder of ``model_dir``, with the ``Encoder`` interface's ``encode``."""
-    from dqreview import embed
+    """The static (model2vec) encoder of ``model_dir`` through :func:`dqreview.embed.encoder_from_config`."""
+    from dqreview.embed import encoder_from_config
 
-    if "StaticEncoder" in vars(embed):  # the library's static encoder, once it is there
-        return embed.encoder_from_config(
-            {"model": str(model_dir), "max_tokens": 256, "batch_size": 64, "precision": "fp32"}, "cpu"
-        )
-    return _Model2VecEncoder(model_dir)
+    return encoder_from_config(
+        {"model": str(model_dir), "max_tokens": 256, "batch_size": 64, "precision": "fp32"}, "cpu"
+    )
 
 
 def static_model(embed: dict, out_dir: str) -> str:
-    """A static (model2vec) encoder distilled from the config's sentence encoder (``embed.model``) into
-    ``out_dir`` (256 PCA dimensions; about 15 s), unless one is there already; returns ``out_dir``."""
-    from dqreview.embed import resolve_model_path
-    from dqreview.io import atomic_dir
+    """A static encoder distilled from the config's sentence encoder (``embed.model``) into ``out_dir``
+    (:func:`dqreview.embed.distill_static`, 256 dimensions), unless one is there already; returns ``out_dir``."""
+    from dqreview.embed import distill_static
 
-    if (Path(out_dir) / "config.json").exists():
-        return out_dir
-    from model2vec.distill import distill
-
-    model = distill(model_name=resolve_model_path(embed["model"]), pca_dims=256)
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(str(tmp))
+    if not (Path(out_dir) / "config.json").exists():
+        distill_static(embed["model"], out_dir)
     return out_dir
-
-
-class _Model2VecEncoder:
-    """Stand-in until ``dqreview.embed`` has its static encoder: model2vec's own ``encode``."""
-
-    def __init__(self, model_dir: str) -> None:
-        from model2vec import StaticModel
-
-        self.model = StaticModel.from_pretrained(str(model_dir))
-
-    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = True) -> np.ndarray:
-        return np.asarray(self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress),
-                          dtype=np.float32)  # fmt: skip
 
 
 def _generate(pool: str, n_docs: int, seed: int, edit_rate: float, near_rate: float) -> dict:
@@ -309,8 +288,9 @@ def _generate(pool: str, n_docs: int, seed: int, edit_rate: float, near_rate: fl
     return {"items": done}
 
 
-def _prepare(target: str, shards: int, chunk_words: int, max_chunk_words: int) -> dict:
-    """The prepare stage's per-document work: normalise, chunk, id, hash, count, shard (streamed)."""
+def _prepare(target: str, shards: int, chunk_words: int, max_chunk_words: int, model_dir: str) -> dict:
+    """The prepare stage's per-document work: normalise, chunk (no chunk over the static encoder's token
+    limit, counted by its tokenizer as the workflow's prepare does), id, hash, count, shard (streamed)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -319,6 +299,8 @@ def _prepare(target: str, shards: int, chunk_words: int, max_chunk_words: int) -
     from dqreview.hashing import doc_id, text_hash
     from dqreview.io import read_parquet, write_parquet
 
+    encoder = static_encoder(model_dir)
+    count, limit = encoder.count_tokens, encoder.max_tokens
     parts = sorted(glob.glob(RAW_PART.format(part="*")))
     shard_paths = [paths.fill(paths.POOL_SHARD, shard=s) for s in range(shards)]
     for p in shard_paths:
@@ -331,7 +313,7 @@ def _prepare(target: str, shards: int, chunk_words: int, max_chunk_words: int) -
         for document, text, domain, planted in raw[["document", "text", "domain", "planted"]].itertuples(
             index=False
         ):
-            for i, c in enumerate(chunk(normalise(text), chunk_words, max_chunk_words)):
+            for i, c in enumerate(chunk(normalise(text), chunk_words, max_chunk_words, count, limit)):
                 rows.append((doc_id(SOURCE, document, i), text_hash(c), domain, c, len(c.encode("utf-8")),
                              count_words(c), planted))  # fmt: skip
         df = pd.DataFrame(rows, columns=DOC_COLUMNS)
@@ -661,7 +643,7 @@ def run_scaling(
         )
         log.info("n=%d: generated in %.1f s", n, gen["wall_s"])
         prepared = stage("prepare", "prepare", target=target, shards=shards, chunk_words=chunk_words,
-                         max_chunk_words=max_chunk_words)["items"]  # fmt: skip
+                         max_chunk_words=max_chunk_words, model_dir=static_model)["items"]  # fmt: skip
         stage("embed:static", "embed_static", model_dir=static_model, shards=shards)
         if minilm is not None:
             if minilm_rate is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -154,6 +155,8 @@ def tiny_run(tmp_path_factory):
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     emb = np.random.default_rng(0).normal(size=(len(vocab), 32)).astype(np.float32)
     StaticModel(vectors=emb, tokenizer=tok, normalize=True).save_pretrained(str(tmp / "static"))
+    config = json.loads((tmp / "static" / "config.json").read_text())
+    (tmp / "static" / "config.json").write_text(json.dumps({**config, "model_type": "model2vec"}))
     write_parquet(pd.DataFrame({"text": _chunks(80), "domain": ["a", "b"] * 40}), tmp / "shard-0.parquet")
     target = pd.DataFrame({"id": [f"t{i}" for i in range(40)], "text": _chunks(40, seed=9)})
     write_parquet(target, tmp / "ref.parquet")
@@ -208,4 +211,4 @@ def test_a_stage_in_a_child_process_is_measured_alone(tiny_run, tmp_path):
 def test_a_failing_stage_reports_its_traceback(tmp_path):
     with pytest.raises(DQError, match=r"stage prepare .* failed[\s\S]*Traceback"):
         scaling.measure_stage("prepare", tmp_path, target=str(tmp_path / "missing.parquet"), shards=1,
-                              chunk_words=128, max_chunk_words=192)  # fmt: skip
+                              chunk_words=128, max_chunk_words=192, model_dir="none")  # fmt: skip
