@@ -143,7 +143,7 @@ def test_summary_against_the_goal():
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def scaling_run(tmp_path_factory):
     """Prepare → static embed → DSIR, MinHash, ssl_proto, proto_align, SemDeDup → select at two small sizes,
     each stage in a child process; a random 32-dimensional static encoder stands in for the distilled one."""
     tmp = tmp_path_factory.mktemp("scaling")
@@ -172,8 +172,8 @@ def tiny_run(tmp_path_factory):
     return tmp, raw
 
 
-def test_tiny_end_to_end_run(tiny_run):
-    tmp, raw = tiny_run
+def test_tiny_end_to_end_run(scaling_run):
+    tmp, raw = scaling_run
     table = scaling.scaling_table(raw)
     scaling.check_table(table)
     stages = list(dict.fromkeys(table["stage"]))
@@ -193,11 +193,11 @@ def test_tiny_end_to_end_run(tiny_run):
     assert (tmp / "scaling.pdf").read_bytes()[:4] == b"%PDF"
 
 
-def test_a_stage_in_a_child_process_is_measured_alone(tiny_run, tmp_path):
+def test_a_stage_in_a_child_process_is_measured_alone(scaling_run, tmp_path):
     """The child's peak RSS is its own: far below this process's after it touched 800 MB."""
     import resource
 
-    tmp, _ = tiny_run
+    tmp, _ = scaling_run
     big = np.ones(100_000_000)  # 800 MB resident in the parent only
     m = scaling.measure_stage("generate", tmp_path, pool=str(tmp / "shard-*.parquet"), n_docs=50, seed=0,
                               edit_rate=0.1, near_rate=0.05)  # fmt: skip
@@ -212,3 +212,24 @@ def test_a_failing_stage_reports_its_traceback(tmp_path):
     with pytest.raises(DQError, match=r"stage prepare .* failed[\s\S]*Traceback"):
         scaling.measure_stage("prepare", tmp_path, target=str(tmp_path / "missing.parquet"), shards=1,
                               chunk_words=128, max_chunk_words=192, model_dir="none")  # fmt: skip
+
+
+def test_config_key_sizes_draws_the_rule_and_bad_sizes_name_the_key():
+    import yaml
+
+    from conftest import REPO
+    from dqreview import paths
+    from dqreview.config import validate_config
+    from dqreview.plan import Plan
+
+    default = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+
+    assert Plan(default).scaling_sizes == []
+    assert paths.SCALING_TABLE not in Plan(default).targets(paper=False)
+    config = {**default, "review": {**default["review"], "scaling": {"sizes": [2000, 5000]}}}
+    targets = Plan(validate_config(config)).targets(paper=False)
+    assert paths.SCALING_TABLE in targets and paths.SCALING_FIGURE in targets
+    for bad in ([0], [5, 5], ["many"]):
+        config = {**default, "review": {**default["review"], "scaling": {"sizes": bad}}}
+        with pytest.raises(DQError, match=r"review\.scaling\.sizes"):
+            validate_config(config)
