@@ -739,7 +739,7 @@ def plot_scaling(table: pd.DataFrame, path: str | os.PathLike) -> None:
         slope = g["slope"].iloc[0]
         label = f"{s} (slope {slope:.2f})" if np.isfinite(slope) else s
         style = "--" if g["extrapolated"].any() else "-"
-        ax.plot(g["n_docs"], g["wall_s"], style, marker="o", ms=4, color=cmap(i % 20),
+        ax.plot(g["n_docs"], g["wall_s"], style, marker="osD^vPX*"[i % 8], ms=5, color=cmap(i % 20),
                 label=label + (", extrapolated" if style == "--" else ""))  # fmt: skip
     ns = np.array(sorted(table["n_docs"].unique()), dtype=float)
     ref = table.loc[table["n_docs"] == ns[0], "wall_s"].median()
@@ -747,7 +747,7 @@ def plot_scaling(table: pd.DataFrame, path: str | os.PathLike) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("pool documents")
-    ax.set_ylabel("wall time per stage (s, 1 core)")
+    ax.set_ylabel("wall time of the stage (s)")
     ax.set_title("Cost of each per-document stage against pool size")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
