@@ -630,6 +630,11 @@ def run_scaling(
         ``prepared`` (documents after chunking); :func:`scaling_table` finishes it.
     """
     sizes = check_sizes(list(sizes), key)
+    # every stage runs with the size's scratch directory as cwd: inputs given relative to ours must not move
+    workdir, target = os.path.abspath(workdir), os.path.abspath(target)
+    pool = os.path.abspath(pool) if isinstance(pool, str) else [os.path.abspath(p) for p in pool]
+    if os.path.exists(static_model):
+        static_model = os.path.abspath(static_model)
     rows: list[dict] = []
     minilm_rate = None
     for n in sizes:

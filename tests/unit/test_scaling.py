@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -167,8 +168,13 @@ def scaling_run(tmp_path_factory):
         scaling.Variant("proto_align", "k", {"source": "kmeans", "k": 4, "seed": "run"}),
         scaling.Variant("semdedup", "e", {"k": 4, "eps": 0.05, "seed": "run", "n_iter": 5}),
     ]
-    raw = scaling.run_scaling([400, 200], tmp / "work", str(tmp / "shard-*.parquet"), str(tmp / "ref.parquet"),
-                              str(tmp / "static"), variants, minilm=None, shards=2, isolate=False)  # fmt: skip
+    cwd = os.getcwd()
+    os.chdir(tmp)  # relative inputs (as the rule passes them) survive the stages' own cwd
+    try:
+        raw = scaling.run_scaling([400, 200], "work", "shard-*.parquet", "ref.parquet", "static", variants,
+                                  minilm=None, shards=2, isolate=False)  # fmt: skip
+    finally:
+        os.chdir(cwd)
     return tmp, raw
 
 
