@@ -358,7 +358,9 @@ def _embed_minilm(embed: dict, sample: int) -> dict:
     from dqreview.embed import encoder_from_config
     from dqreview.io import read_parquet
 
-    texts = read_parquet(paths.fill(paths.POOL_SHARD, shard=0), columns=["text"])["text"].tolist()[:sample]
+    texts: list[str] = []
+    for shard in sorted(glob.glob(paths.fill(paths.POOL_SHARD, shard="*"))):  # the first `sample` documents
+        texts += read_parquet(shard, columns=["text"])["text"].tolist()[: sample - len(texts)]
     encoder = encoder_from_config(embed, "cpu")
     # prepare here chunks by words alone (no tokenizer pass), so a few chunks may exceed MiniLM's limit
     counts = encoder.count_tokens(texts)
