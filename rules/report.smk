@@ -437,3 +437,32 @@ rule diversity_figure:
         runtime=5,
     script:
         f"../{SCRIPTS}/diversity_figure.py"
+
+
+rule scaling:
+    input:
+        shards=PLAN.pool_shards(),
+        ref=paths.fill(paths.TARGET, split="ref"),
+    output:
+        table=report(
+            paths.SCALING_TABLE,
+            caption="../report/captions/scaling_table.rst",
+            category="5 Cost",
+        ),
+        figure=report(
+            paths.SCALING_FIGURE,
+            caption="../report/captions/scaling_figure.rst",
+            category="5 Cost",
+        ),
+    log:
+        paths.log(Job.report("scaling")),
+    benchmark:
+        paths.benchmark(Job.report("scaling"))
+    conda:
+        "../envs/report.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    script:
+        f"../{SCRIPTS}/scaling.py"

@@ -80,10 +80,13 @@ GPU_LOCKS = "results/.gpu-locks"
 # --- reports ------------------------------------------------------------------------------
 TABLE = "results/tables/{name}.csv"
 TABLE_TEX = "results/tables/{name}.tex"
-#: The scaling benchmark: wall time per document of each selection stage at several pool sizes.
-SCALING_TABLE = "results/tables/scaling.csv"
 FIGURE = "results/figs/{name}.pdf"
 MANIFEST = "results/manifest.json"
+#: The cost curve of every per-document stage at review.scaling.sizes (rule scaling, dqreview.scaling).
+SCALING_TABLE = "results/tables/scaling.csv"
+SCALING_FIGURE = "results/figs/scaling.pdf"
+#: The scaling rule's scratch pools (deleted when it finishes).
+SCALING_SCRATCH = "results/.scaling"
 PAPER_MACROS = "results/paper/macros.tex"
 #: the last run's Snakemake-process CPU (written by the Snakefile's onsuccess/onerror, dqreview.overhead)
 WORKFLOW_OVERHEAD = "results/logs/workflow_overhead.json"

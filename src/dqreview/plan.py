@@ -393,15 +393,10 @@ class Plan:
             for seed in self.seeds
         ]
 
-    @property
-    def scaling_drawn(self) -> bool:
-        """Whether the scaling benchmark runs (``review.scaling.sizes`` non-empty)."""
-        return bool(self.config["review"].get("scaling", {}).get("sizes"))
-
     def compute_scaling(self) -> dict[str, str]:
         """The compute table's scaling input: the benchmark's table where it is drawn, else none (the
         per-million selection costs then extrapolate the run's own)."""
-        return {"scaling": paths.SCALING_TABLE} if self.scaling_drawn else {}
+        return {"scaling": paths.SCALING_TABLE} if self.scaling_sizes else {}
 
     def ablation_selections(self, name: str) -> list[Selection]:
         """An ablation's series at every budget, plus random (the paired reference) and full data."""
@@ -444,7 +439,14 @@ class Plan:
         out += [paths.MANIFEST, *([paths.PAPER_PDF] if paper else [])]
         if self.mixture_metrics:
             out.append(paths.table("mixture_selection"))
+        if self.scaling_sizes:
+            out += [paths.SCALING_TABLE, paths.SCALING_FIGURE]
         return out + self.models() + self.harness_tables()
+
+    @property
+    def scaling_sizes(self) -> list[int]:
+        """Pool sizes of the cost curve (``review.scaling.sizes``); empty: rule scaling is not drawn."""
+        return list(self.config["review"].get("scaling", {}).get("sizes", []))
 
     # --- Task2Vec reliability (task2vec.reliability) ---------------------------------------------
     @property
