@@ -646,6 +646,29 @@ class StaticEncoder:
             "batch_size": int(batch_size),
         }
 
+    def _check_lengths(self, lengths: np.ndarray, block: Sequence[str], offset: int, n: int) -> None:
+        too_long = np.flatnonzero(lengths > self.max_tokens)
+        if too_long.size:
+            worst = int(too_long[np.argmax(lengths[too_long])])
+            raise DQError(
+                f"{too_long.size} of {len(block)} text(s) exceed the encoder limit of {self.max_tokens} tokens "
+                f"(in texts #{offset}-#{offset + len(block) - 1} of {n}; longest: text #{offset + worst} with "
+                f"{lengths[worst]} tokens, starting {str(block[worst])[:60]!r}). Texts are never truncated: "
+                "lower prepare.chunk_words / prepare.max_chunk_words so that chunking in prepare keeps every "
+                "chunk under the limit"
+            )
+
+    def _check_known(self, counts: np.ndarray, block: Sequence[str], offset: int, n: int) -> None:
+        empty = np.flatnonzero(counts == 0)
+        if empty.size:
+            first = int(empty[0])
+            raise DQError(
+                f"{empty.size} of {len(block)} text(s) have no token in the static model's vocabulary (in "
+                f"texts #{offset}-#{offset + len(block) - 1} of {n}; text #{offset + first}: {str(block[first])[:60]!r}); "
+                "their mean vector is undefined (model2vec returns zeros, which are not unit rows). Drop such "
+                "texts in prepare (prepare.min_words) or use a transformer encoder"
+            )
+
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = True) -> np.ndarray:
         """Embed texts: mean of the known tokens' vectors, L2-normalised if the model says so.
 
@@ -672,54 +695,37 @@ class StaticEncoder:
         if n == 0:
             self.stats = self._stats(0, 0, 0.0, batch_size)
             return out
-        ids = self._token_ids(texts)
-        lengths = np.fromiter((len(t) for t in ids), dtype=np.int64, count=n)
-        too_long = np.flatnonzero(lengths > self.max_tokens)
-        if too_long.size:
-            worst = int(too_long[np.argmax(lengths[too_long])])
-            raise DQError(
-                f"{too_long.size} of {n} text(s) exceed the encoder limit of {self.max_tokens} tokens "
-                f"(longest: text #{worst} with {lengths[worst]} tokens, starting {str(texts[worst])[:60]!r}). "
-                "Texts are never truncated: lower prepare.chunk_words / prepare.max_chunk_words so that "
-                "chunking in prepare keeps every chunk under the limit"
-            )
-        flat = np.array(list(itertools.chain.from_iterable(ids)), dtype=np.int64)
-        known = flat != self.unk_id if self.unk_id is not None else np.ones(flat.shape, dtype=bool)
-        doc_of = np.repeat(np.arange(n), lengths)
-        counts = np.bincount(doc_of[known], minlength=n)
-        empty = np.flatnonzero(counts == 0)
-        if empty.size:
-            first = int(empty[0])
-            raise DQError(
-                f"{empty.size} of {n} text(s) have no token in the static model's vocabulary (text #{first}: "
-                f"{str(texts[first])[:60]!r}); their mean vector is undefined (model2vec returns zeros, "
-                "which are not unit rows). Drop such texts in prepare (prepare.min_words) or use a "
-                "transformer encoder"
-            )
-        # one sparse (documents x vocabulary) count matrix times the table: the gather and the per-document
+        # block by block, so memory stays bounded by one block's token ids whatever the shard's size.
+        # One sparse (documents x vocabulary) count matrix times the table: the gather and the per-document
         # sum in one C loop, 6x faster than a gather + np.add.reduceat (which loops over rows); float64
         # sums, so the order of addition does not show in the float32 result
         from scipy.sparse import csr_matrix
 
-        tokens = flat[known]
-        indptr = np.concatenate(([0], np.cumsum(counts)))
+        n_tokens = 0
         with Progress(n, "embed", "doc", enabled=progress) as bar:
             for lo in range(0, n, STATIC_BLOCK_DOCS):
-                hi = min(n, lo + STATIC_BLOCK_DOCS)
-                rows = csr_matrix(
-                    (
-                        np.ones(indptr[hi] - indptr[lo]),
-                        tokens[indptr[lo] : indptr[hi]],
-                        indptr[lo : hi + 1] - indptr[lo],
-                    ),
-                    shape=(hi - lo, self.table.shape[0]),
+                block = texts[lo : lo + STATIC_BLOCK_DOCS]
+                ids = self._token_ids(block)
+                lengths = np.fromiter((len(t) for t in ids), dtype=np.int64, count=len(ids))
+                self._check_lengths(lengths, block, lo, n)
+                flat = np.fromiter(
+                    itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum())
                 )
-                out[lo:hi] = (rows @ self.table) / counts[lo:hi, None]
-                bar.update(hi - lo)
+                known = flat != self.unk_id if self.unk_id is not None else np.ones(flat.shape, dtype=bool)
+                counts = np.bincount(np.repeat(np.arange(len(ids)), lengths)[known], minlength=len(ids))
+                self._check_known(counts, block, lo, n)
+                indptr = np.concatenate(([0], np.cumsum(counts)))
+                rows = csr_matrix(
+                    (np.ones(int(indptr[-1])), flat[known], indptr),
+                    shape=(len(ids), self.table.shape[0]),
+                )
+                out[lo : lo + len(ids)] = (rows @ self.table) / counts[:, None]
+                n_tokens += int(lengths.sum())
+                bar.update(len(ids))
         if self.head.normalize:
             out /= np.linalg.norm(out, axis=1, keepdims=True) + np.float32(1e-32)
         wall = time.perf_counter() - start
-        self.stats = self._stats(n, int(lengths.sum()), wall, batch_size)
+        self.stats = self._stats(n, n_tokens, wall, batch_size)
         log.info(
             "embedded %d docs (%d tokens) in %.2f s with a static encoder: %.0f docs/s",
             n,

@@ -365,6 +365,22 @@ def test_static_encoder_is_order_independent(static_minilm):
     np.testing.assert_array_equal(encoder.encode([], progress=False), np.zeros((0, 64), np.float32))
 
 
+def test_static_encoder_blocks_do_not_change_the_vectors(static_minilm, monkeypatch):
+    # memory is bounded by encoding block by block; blocks of 2 (one partial) give the one-block vectors,
+    # the token count, and errors that name the text's index in the whole input
+    import dqreview.embed as embed
+
+    encoder = embed.StaticEncoder(static_minilm, max_tokens=256)
+    whole = encoder.encode(SENTENCES, progress=False)
+    n_tokens = encoder.stats["n_tokens"]
+    monkeypatch.setattr(embed, "STATIC_BLOCK_DOCS", 2)
+    np.testing.assert_array_equal(encoder.encode(SENTENCES, progress=False), whole)
+    assert encoder.stats["n_tokens"] == n_tokens
+    texts = [*SENTENCES[:3], "word " * 300]
+    with pytest.raises(DQError, match=r"1 of 2 text\(s\) exceed.*in texts #2-#3 of 4.*text #3"):
+        encoder.encode(texts, progress=False)
+
+
 def test_static_text_without_known_tokens_is_an_error(static_minilm):
     """model2vec returns a zero vector (no direction); the workflow's rows must be unit vectors."""
     from dqreview.embed import StaticEncoder
