@@ -335,6 +335,26 @@ def _with_precision(model, precision: str, device: str):
     raise DQError(f"embed.precision: unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
 
 
+def check_token_limit(
+    lengths: np.ndarray, texts: Sequence[str], max_tokens: int, offset: int = 0, total: int | None = None
+) -> None:
+    """Raise :class:`DQError` if a text is longer than ``max_tokens`` tokens (texts are never truncated).
+
+    ``texts`` may be one block of a longer input: ``offset`` is its first text's index there and ``total``
+    the input's length, so the message names the text's index in the whole input.
+    """
+    too_long = np.flatnonzero(lengths > max_tokens)
+    if too_long.size:
+        worst = int(too_long[np.argmax(lengths[too_long])])
+        where = f"in texts #{offset}-#{offset + len(texts) - 1} of {total}; " if total is not None else ""
+        raise DQError(
+            f"{too_long.size} of {len(texts)} text(s) exceed the encoder limit of {max_tokens} tokens ({where}"
+            f"longest: text #{offset + worst} with {lengths[worst]} tokens, starting {str(texts[worst])[:60]!r})."
+            " Texts are never truncated: lower prepare.chunk_words / prepare.max_chunk_words so that chunking"
+            " in prepare keeps every chunk under the limit"
+        )
+
+
 class Encoder:
     """A transformer encoder that maps texts to unit-norm float32 vectors.
 
@@ -476,15 +496,7 @@ class Encoder:
         start = time.perf_counter()
         features = self._tokenize(texts)
         lengths = np.fromiter((len(ids) for ids in features["input_ids"]), dtype=np.int64, count=n)
-        too_long = np.flatnonzero(lengths > self.max_tokens)
-        if too_long.size:
-            worst = int(too_long[np.argmax(lengths[too_long])])
-            raise DQError(
-                f"{too_long.size} of {n} text(s) exceed the encoder limit of {self.max_tokens} tokens "
-                f"(longest: text #{worst} with {lengths[worst]} tokens, starting {str(texts[worst])[:60]!r}). "
-                "Texts are never truncated: lower prepare.chunk_words / prepare.max_chunk_words so that "
-                "chunking in prepare keeps every chunk under the limit"
-            )
+        check_token_limit(lengths, texts, self.max_tokens)
         # longest first, like sentence-transformers: batches of similar length waste little padding
         order = np.argsort(-lengths, kind="stable")
         out = np.empty((n, self.dim), dtype=np.float32)
@@ -646,18 +658,6 @@ class StaticEncoder:
             "batch_size": int(batch_size),
         }
 
-    def _check_lengths(self, lengths: np.ndarray, block: Sequence[str], offset: int, n: int) -> None:
-        too_long = np.flatnonzero(lengths > self.max_tokens)
-        if too_long.size:
-            worst = int(too_long[np.argmax(lengths[too_long])])
-            raise DQError(
-                f"{too_long.size} of {len(block)} text(s) exceed the encoder limit of {self.max_tokens} tokens "
-                f"(in texts #{offset}-#{offset + len(block) - 1} of {n}; longest: text #{offset + worst} with "
-                f"{lengths[worst]} tokens, starting {str(block[worst])[:60]!r}). Texts are never truncated: "
-                "lower prepare.chunk_words / prepare.max_chunk_words so that chunking in prepare keeps every "
-                "chunk under the limit"
-            )
-
     def _check_known(self, counts: np.ndarray, block: Sequence[str], offset: int, n: int) -> None:
         empty = np.flatnonzero(counts == 0)
         if empty.size:
@@ -707,7 +707,7 @@ class StaticEncoder:
                 block = texts[lo : lo + STATIC_BLOCK_DOCS]
                 ids = self._token_ids(block)
                 lengths = np.fromiter((len(t) for t in ids), dtype=np.int64, count=len(ids))
-                self._check_lengths(lengths, block, lo, n)
+                check_token_limit(lengths, block, self.max_tokens, lo, n)
                 flat = np.fromiter(
                     itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum())
                 )
