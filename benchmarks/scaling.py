@@ -1,4 +1,4 @@
-"""The cost curve: every per-document stage at 10k, 100k and 1M documents (issue #19, item 3).
+"""The cost curve: every per-document stage at 10k, 100k and 1M documents.
 
 Documents are perturbed copies of the real pool's chunks (dqreview.scaling.synthetic_pool: word swaps,
 drops and substitutions at 10% per word; 5% near-duplicates of an earlier document at 2% per word). Each

@@ -5,7 +5,7 @@
     --shard results/data/pool/shard-0.parquet
 
 Targets: per-document Task2Vec <= 1.5x one forward+backward of the probe over the same tokens (issue 6) and,
-with the forward path (``method="forward"``, issue 19), <= 0.5x; both paths are timed, interleaved, best of
+with the forward path (``method="forward"``), <= 0.5x; both paths are timed, interleaved, best of
 ``--repeats``;
 diversity coefficient of one domain (20 batches x 64 documents, the paper's head fine-tuning) <= 2 min on
 2 cores. Without --probe the probe is the config's shape, randomly initialised (speed does not depend on

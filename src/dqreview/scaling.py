@@ -1,4 +1,4 @@
-"""The cost curve: every per-document stage timed at growing pool sizes (issue #19, "scaling").
+"""The cost curve: every per-document stage timed at growing pool sizes.
 
 :func:`synthetic_pool` makes ``n`` realistic documents from the real pool's chunks: each is a chunk
 with word-level edits (adjacent swaps, drops, substitutions from the pool's vocabulary) at
