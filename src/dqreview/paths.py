@@ -109,8 +109,7 @@ FIGURES = {
     "theory": "Sorscher et al.'s teacher-student theory (rule theory)",
     "diversity": "Task2Vec coefficients (rule diversity_figure)",
 }
-#: The figures and tables the paper includes (besides every ablation figure).
-PAPER_FIGURES = ("comparison", "composition", "cost", "learning_curves", "metrics", "theory")
+#: The tables the paper includes (it includes every figure: ``Plan.paper_figures``).
 PAPER_TABLES = ("data", "comparison", "compute", "diversity", "contrasts", "metrics")
 
 

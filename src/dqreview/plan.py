@@ -428,8 +428,7 @@ class Plan:
     def targets(self, paper: bool) -> list[str]:
         """What ``snakemake all`` builds: every figure (whose rule then writes its tables), the tables no
         figure comes with, both target splits' embeddings, the manifest and, when asked, the paper."""
-        figures = [*paths.FIGURES, *self.mixture_figures(), *self.ablations]
-        out = [paths.figure(n) for n in figures]
+        out = self.figures()
         out += [
             paths.table(n)
             for n in ("data", "cost", "vendi", "dedup_quality", "kl_reduction", "t2v_selections", "contrasts")
@@ -480,8 +479,14 @@ class Plan:
         root = self.basedir / "paper"
         return sorted(str(p) for p in root.rglob("*") if p.suffix in {".tex", ".bib"})
 
+    def figures(self) -> list[str]:
+        """Every figure of the run: the fixed ones, each mixture method's and each ablation's."""
+        return [paths.figure(n) for n in [*paths.FIGURES, *self.mixture_figures(), *self.ablations]]
+
     def paper_figures(self) -> list[str]:
-        return [paths.figure(n) for n in [*paths.PAPER_FIGURES, *self.ablations]]
+        """The paper's figures: all of them (main.tex includes every fixed figure, the ablations' and, where
+        they exist, the mixture methods'), so that the paper never runs before one is drawn."""
+        return self.figures()
 
     def paper_tables(self) -> list[str]:
         extra = ["t2v_reliability"] if self.t2v_reliability else []

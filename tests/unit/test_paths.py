@@ -41,7 +41,6 @@ def test_selection_keys_round_trip():
 
 def test_fixed_figures_are_named_once():
     assert paths.figure("comparison") == "results/figs/comparison.pdf"
-    assert set(paths.PAPER_FIGURES) <= set(paths.FIGURES)
     assert paths.table("data", tex=True) == "results/tables/data.tex"
 
 

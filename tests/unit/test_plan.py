@@ -311,3 +311,22 @@ def test_space_static_reads_the_static_embeddings_and_charges_the_distillation(t
     assert set(static_costs) <= set(plan.all_costs())
     # without a static variant nothing of the arm is asked for
     assert not set(static_costs) & set(Plan(tiny, REPO).all_costs())
+
+
+def test_the_paper_waits_for_every_figure_it_includes():
+    # main.tex includes every fixed figure (diversity.pdf too), each ablation's and, where they exist, the
+    # mixture methods': the paper rule must depend on all of them, or a scheduler may run it before one
+    import re
+
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "configs/review.yaml").read_text()))
+    plan = Plan(validate_config(config), REPO)
+    tex = "".join(
+        p.read_text() for p in [REPO / "paper/main.tex", *sorted((REPO / "paper/sections").glob("*.tex"))]
+    )
+    included = set(re.findall(r"\\includegraphics(?:\[[^]]*\])?\{([\w-]+)\.pdf\}", tex))
+    included |= {name for name in re.findall(r"\\ablationfig\{([\w-]+)\}", tex) if name in plan.ablations}
+    assert "diversity" in included and "ablation1" in included
+    assert {paths.figure(n) for n in included} <= set(plan.paper_figures())
