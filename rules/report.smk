@@ -443,6 +443,7 @@ rule scaling:
     input:
         shards=PLAN.pool_shards(),
         ref=paths.fill(paths.TARGET, split="ref"),
+        encoder=paths.STATIC_MODEL,  # the static encoder of rule distill_static
     output:
         table=report(
             paths.SCALING_TABLE,

@@ -266,16 +266,6 @@ def static_encoder(model_dir: str):
     )
 
 
-def static_model(embed: dict, out_dir: str) -> str:
-    """A static encoder distilled from the config's sentence encoder (``embed.model``) into ``out_dir``
-    (:func:`dqreview.embed.distill_static`, 256 dimensions), unless one is there already; returns ``out_dir``."""
-    from dqreview.embed import distill_static
-
-    if not (Path(out_dir) / "config.json").exists():
-        distill_static(embed["model"], out_dir)
-    return out_dir
-
-
 def _generate(pool: str, n_docs: int, seed: int, edit_rate: float, near_rate: float) -> dict:
     from dqreview.io import write_parquet
 

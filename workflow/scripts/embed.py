@@ -7,13 +7,14 @@ from dqreview.runner import job_device, run
 
 def main(smk):
     from dqreview.cost import measure
-    from dqreview.embed import check_embeddings, encoder_config, encoder_from_config
+    from dqreview.embed import STATIC_MODEL_NAME, check_embeddings, encoder_config, encoder_from_config
     from dqreview.io import read_parquet, write_npy
 
     stage = getattr(smk.params, "stage", "embed")
     cfg = smk.config["embed"]
     if stage == "embed_static":  # the static arm: always the distilled model, whatever embed.model says
-        cfg = {**cfg, "model": smk.input.encoder, "revision": None}
+        cfg = {**cfg, "model": STATIC_MODEL_NAME, "revision": None}
+    model = cfg["model"]
     cfg = encoder_config(cfg, getattr(smk.input, "encoder", None))
     docs = read_parquet(smk.input.docs, columns=["id", "text"])
     device = job_device(smk)
@@ -29,7 +30,7 @@ def main(smk):
         rec.extra = {
             "tokens": n_tokens,
             "docs_per_s": len(docs) / max(dt, 1e-9),
-            "model": smk.config["embed"]["model"] if stage == "embed" else "static",
+            "model": model,
             "model_dir": cfg["model"],
             "precision": cfg["precision"],
             "revision": cfg.get("revision"),

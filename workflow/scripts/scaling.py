@@ -9,10 +9,9 @@ def main(smk):
 
     cfg = smk.config
     variants = scaling.variants_from_config(cfg)
-    static_model = scaling.static_model(cfg["embed"], paths.SCALING_SCRATCH + "/static-model")
     raw = scaling.run_scaling(
         cfg["review"]["scaling"]["sizes"], paths.SCALING_SCRATCH, list(smk.input.shards), smk.input.ref,
-        static_model, variants, minilm=cfg["embed"], key="review.scaling.sizes",
+        smk.input.encoder, variants, minilm=cfg["embed"], key="review.scaling.sizes",
     )  # fmt: skip
     table = scaling.scaling_table(raw)
     write_csv(table, smk.output.table)
