@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from dqreview.metrics import dq
+from dqreview.scaling import loglog_slope
 from dqreview.task2vec import distance_matrix
 
 
@@ -42,10 +43,10 @@ def main() -> None:
         rows.append((n, t_sim, t_greedy))
         print(f"n={n}: similarity {t_sim:.2f} s, greedy order {t_greedy:.2f} s", flush=True)
     if len(rows) > 1:
-        n, ts, tg = (np.log(np.array(c, dtype=float)) for c in zip(*rows, strict=True))
+        n, ts, tg = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
         for name, t in (("similarity", ts), ("greedy", tg)):
-            slope = np.polyfit(n, t, 1)[0]
-            at_1m = np.exp(t[-1] + slope * (np.log(1e6) - n[-1]))
+            slope = loglog_slope(n, t)
+            at_1m = t[-1] * (1e6 / n[-1]) ** slope
             print(f"{name}: log-log slope {slope:.2f}; extrapolated to 1M documents {at_1m / 60:.0f} min")
 
 

@@ -27,7 +27,7 @@ import os
 import resource
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -463,15 +463,19 @@ def _vm_hwm_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _run_stage(kind: str, kwargs: dict, peak_rss_mb: Callable[[], float]) -> dict:
+    """Run one stage in the current directory: what it returned, with its wall, CPU and peak RSS."""
+    t0, c0 = time.perf_counter(), _cpu()
+    out = _STAGES[kind](**kwargs) or {}
+    out.update(wall_s=time.perf_counter() - t0, cpu_s=_cpu() - c0, peak_rss_mb=peak_rss_mb())
+    return out
+
+
 def _child(kind: str, workdir: str, kwargs: dict) -> dict:
     """Run one stage in this (fresh) process and measure it."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.chdir(workdir)
-    t0, c0 = time.perf_counter(), _cpu()
-    out = _STAGES[kind](**kwargs) or {}
-    out.update(wall_s=time.perf_counter() - t0, cpu_s=_cpu() - c0,
-               peak_rss_mb=_vm_hwm_mb())  # fmt: skip
-    return out
+    return _run_stage(kind, kwargs, _vm_hwm_mb)
 
 
 def _child_main() -> None:
@@ -496,11 +500,7 @@ def _in_process(kind: str, workdir: str, kwargs: dict) -> dict:
     cwd = os.getcwd()
     try:
         os.chdir(workdir)
-        t0, c0 = time.perf_counter(), _cpu()
-        out = _STAGES[kind](**kwargs) or {}
-        out.update(wall_s=time.perf_counter() - t0, cpu_s=_cpu() - c0,
-                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)  # fmt: skip
-        return out
+        return _run_stage(kind, kwargs, lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
     finally:
         os.chdir(cwd)
 
