@@ -148,7 +148,7 @@ def test_config_ablation_outside_the_grid_is_left_out_with_a_note(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-2000:]
     assert "review.ablations.ablation99: left out" in out and "ssl_proto/nope/high" in out
-    assert "results/figs/ablation9.pdf" not in proc.stdout and "results/figs/ablation4.pdf" in proc.stdout
+    assert "results/figs/ablation99.pdf" not in proc.stdout and "results/figs/ablation4.pdf" in proc.stdout
 
 
 def test_config_ablation_may_not_take_a_fixed_figure_name(tmp_path):
