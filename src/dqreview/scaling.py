@@ -483,16 +483,30 @@ def _child_main() -> None:
     import json
     import sys
 
-    kind, workdir, kwargs = json.loads(sys.stdin.buffer.read())
+    kind, workdir, kwargs = json.loads(sys.stdin.buffer.read(), object_hook=_from_json)
     out = _child(kind, workdir, kwargs)
     with open(sys.argv[1], "w") as fh:
         json.dump(out, fh, default=_json_scalar)
 
 
 def _json_scalar(value: Any) -> Any:
+    """What JSON cannot say natively: numpy scalars, and a :class:`Variant` as a tagged mapping."""
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"scaling: a stage returned {type(value).__name__}, not a JSON value")
+    if isinstance(value, Variant):
+        return {_VARIANT_TAG: [value.metric, value.slug, value.params]}
+    raise TypeError(f"scaling: {type(value).__name__} cannot pass between stage processes as JSON")
+
+
+#: The key of a :class:`Variant` in the JSON between a stage's parent and child process.
+_VARIANT_TAG = "__scaling_variant__"
+
+
+def _from_json(mapping: dict) -> Any:
+    if set(mapping) == {_VARIANT_TAG}:
+        metric, slug, params = mapping[_VARIANT_TAG]
+        return Variant(metric, slug, params)
+    return mapping
 
 
 def _in_process(kind: str, workdir: str, kwargs: dict) -> dict:

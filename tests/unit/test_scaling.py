@@ -214,6 +214,18 @@ def test_a_stage_in_a_child_process_is_measured_alone(scaling_run, tmp_path):
     assert len(pd.read_parquet(tmp_path / "raw" / "part-0000.parquet")) == 50
 
 
+def test_variants_cross_to_the_stage_process_as_json():
+    """A stage's keyword arguments (variants included) reach the child process intact, as JSON (no pickle)."""
+    import json
+
+    kwargs = {"variants": [scaling.Variant("ssl_proto", "k", {"k": 4, "seed": "run", "nested": {"a": [1, 2]}})],
+              "variant": scaling.Variant("dsir", "b", {}), "budget": np.float64(0.1), "shards": 2}  # fmt: skip
+    back = json.loads(json.dumps(kwargs, default=scaling._json_scalar), object_hook=scaling._from_json)
+    assert back == kwargs and back["variants"][0].params == kwargs["variants"][0].params
+    with pytest.raises(TypeError, match="set cannot pass between stage processes"):
+        json.dumps({"x": {1}}, default=scaling._json_scalar)
+
+
 def test_a_failing_stage_reports_its_traceback(tmp_path):
     with pytest.raises(DQError, match=r"stage prepare .* failed[\s\S]*Traceback"):
         scaling.measure_stage("prepare", tmp_path, target=str(tmp_path / "missing.parquet"), shards=1,
