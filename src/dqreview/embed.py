@@ -15,7 +15,6 @@ silently truncated document would get the embedding of a different text.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from dqreview.errors import DQError
+from dqreview.wordcache import WordTokenCache
 
 log = logging.getLogger(__name__)
 
@@ -438,6 +438,8 @@ class Encoder:
             int(max_tokens), _model_max_tokens(self.head.transformer_dir, self.tokenizer, self.model)
         )
         self.dim = int(self.model.config.hidden_size) * len(self.head.pooling)
+        self.words = WordTokenCache(self.tokenizer.backend_tokenizer)
+        self._special_tokens = int(self.tokenizer.num_special_tokens_to_add(pair=False))
         self.stats: dict = {}
         self._torch = torch
         log.info("encoder %s: pooling and normalisation from %s", model, self.head.source)
@@ -454,10 +456,14 @@ class Encoder:
         return self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False).data
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Number of tokens of each text, special tokens included, without truncation."""
+        """Number of tokens of each text, special tokens included, without truncation.
+
+        Each distinct word is tokenised once (:class:`~dqreview.wordcache.WordTokenCache`; exact for
+        WordPiece tokenizers, the whole text otherwise): prepare counts every chunk it writes."""
         if len(texts) == 0:
             return []
-        return [len(ids) for ids in self._tokenize(texts)["input_ids"]]
+        texts = [t.lower() for t in texts] if self.head.lowercase else list(texts)
+        return (self.words.counts(texts) + self._special_tokens).tolist()
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = True) -> np.ndarray:
         """Embed texts.
@@ -563,8 +569,9 @@ class StaticEncoder:
     in float32 (model2vec averages a float16 table into a float16 result; we upcast the table once, so
     ours are the same vectors without the float16 rounding of the mean, about 1e-3): tokens without
     special tokens, the unknown token dropped (model2vec's rule), the optional per-token ``weights`` and
-    ``mapping`` applied, mean, L2 norm. One ``encode_batch`` call and one sparse count-matrix product
-    replace model2vec's Python loop over documents.
+    ``mapping`` applied, mean, L2 norm. Token ids come from a per-word cache (each distinct word tokenised
+    once, :class:`~dqreview.wordcache.WordTokenCache`) and one sparse count-matrix product per block
+    replaces model2vec's Python loop over documents.
 
     Texts are never truncated (model2vec would cut at ``max_length``): a text longer than
     :attr:`max_tokens` raises :class:`~dqreview.errors.DQError`, like :class:`Encoder`. A text with no
@@ -611,6 +618,8 @@ class StaticEncoder:
         self.tokenizer = Tokenizer.from_file(str(files["tokenizer.json"]))
         self.tokenizer.no_truncation()  # over-long texts must be caught, not cut
         self.tokenizer.no_padding()
+        #: token ids by word, each distinct word tokenised once (exact for the BERT tokenizers distilled here)
+        self.words = WordTokenCache(self.tokenizer)
         unk = getattr(self.tokenizer.model, "unk_token", None)
         self.unk_id = self.tokenizer.token_to_id(unk) if unk is not None else None
         if self.tokenizer.get_vocab_size() > self.table.shape[0]:
@@ -638,14 +647,11 @@ class StaticEncoder:
         """FLOPs of encoding ``n_tokens`` tokens: one add per token and dimension (a lookup, no matmul)."""
         return float(n_tokens) * self.dim, f"tokens * d (tokens={int(n_tokens)}, d={self.dim})"
 
-    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        return [e.ids for e in self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)]
-
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Number of tokens of each text (no special tokens: a static model adds none), untruncated."""
         if len(texts) == 0:
             return []
-        return [len(ids) for ids in self._token_ids(texts)]
+        return self.words.counts(texts).tolist()
 
     def _stats(self, n: int, n_tokens: int, wall: float, batch_size: int) -> dict:
         return {
@@ -705,23 +711,19 @@ class StaticEncoder:
         with Progress(n, "embed", "doc", enabled=progress) as bar:
             for lo in range(0, n, STATIC_BLOCK_DOCS):
                 block = texts[lo : lo + STATIC_BLOCK_DOCS]
-                ids = self._token_ids(block)
-                lengths = np.fromiter((len(t) for t in ids), dtype=np.int64, count=len(ids))
+                flat, lengths = self.words.token_ids(block)
                 check_token_limit(lengths, block, self.max_tokens, lo, n)
-                flat = np.fromiter(
-                    itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum())
-                )
                 known = flat != self.unk_id if self.unk_id is not None else np.ones(flat.shape, dtype=bool)
-                counts = np.bincount(np.repeat(np.arange(len(ids)), lengths)[known], minlength=len(ids))
+                counts = np.bincount(np.repeat(np.arange(len(block)), lengths)[known], minlength=len(block))
                 self._check_known(counts, block, lo, n)
                 indptr = np.concatenate(([0], np.cumsum(counts)))
                 rows = csr_matrix(
                     (np.ones(int(indptr[-1])), flat[known], indptr),
-                    shape=(len(ids), self.table.shape[0]),
+                    shape=(len(block), self.table.shape[0]),
                 )
-                out[lo : lo + len(ids)] = (rows @ self.table) / counts[:, None]
+                out[lo : lo + len(block)] = (rows @ self.table) / counts[:, None]
                 n_tokens += int(lengths.sum())
-                bar.update(len(ids))
+                bar.update(len(block))
         if self.head.normalize:
             out /= np.linalg.norm(out, axis=1, keepdims=True) + np.float32(1e-32)
         wall = time.perf_counter() - start
