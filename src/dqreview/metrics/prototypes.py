@@ -221,24 +221,105 @@ def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return centres
 
 
-def _update_centroids(
-    X: np.ndarray, labels: np.ndarray, similarity: np.ndarray, k: int, chunk_size: int
-) -> tuple[np.ndarray, bool]:
-    """Normalised member means; empty (or cancelling) clusters reseeded to the farthest points."""
+#: Rows whose bounds leave less than this margin are recomputed exactly (bounds carry float rounding).
+_BOUND_MARGIN = 1e-9
+
+
+def _top2(X: np.ndarray, C64: np.ndarray, chunk_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Most similar centroid of each unit row (first on ties), a lower bound on that similarity and an
+    upper bound on the second-largest one; the centroid is the one float64 arithmetic picks.
+
+    float32 rows are compared in float32 (half the cost, no float64 copy of the rows): a dot product of
+    ``d`` terms is then off by at most ``d·2⁻²⁴`` (for unit vectors, whatever the summation order), plus
+    the centroids' own rounding to float32. Rows whose best and second similarities are closer than
+    twice that bound are recomputed in float64; for the others the float32 winner is the float64 winner
+    and the bounds are widened by it.
+    """
     n, d = X.shape
-    sums = np.zeros((k, d), dtype=np.float64)
-    for lo in range(0, n, chunk_size):
+    best = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.float64)
+    second = np.full(n, -np.inf)
+    single = X.dtype == np.float32
+    C = C64.astype(np.float32) if single else C64
+    margin = d * 2.0**-23 + 1e-6 if single else 0.0  # twice the float32 error bound
+    for lo in range(0, n, max(1, int(chunk_size))):
         hi = min(n, lo + chunk_size)
-        onehot = sp.csr_matrix((np.ones(hi - lo), (labels[lo:hi], np.arange(hi - lo))), shape=(k, hi - lo))
-        sums += onehot @ X[lo:hi].astype(np.float64)
-    norms = np.linalg.norm(sums, axis=1)
-    dead = np.flatnonzero(norms <= 1e-12)
-    centroids = sums / np.where(norms > 1e-12, norms, 1.0)[:, None]
-    if dead.size:
-        # the points worst served by their centroid become the new centres, farthest first
-        farthest = np.argsort(similarity, kind="stable")[: dead.size]
-        centroids[dead] = X[farthest]
-    return centroids, bool(dead.size)
+        sims = X[lo:hi] @ C.T
+        rows = np.arange(hi - lo)
+        b = np.argmax(sims, axis=1)
+        s1 = sims[rows, b].astype(np.float64)
+        sims[rows, b] = -np.inf
+        s2 = sims.max(axis=1).astype(np.float64) if C.shape[0] > 1 else np.full(hi - lo, -np.inf)
+        if single:
+            close = np.flatnonzero(s1 - s2 <= 2 * margin)
+            s1 -= margin
+            s2 += margin
+            if close.size:
+                exact = X[lo + close].astype(np.float64) @ C64.T
+                b[close] = np.argmax(exact, axis=1)
+                s1[close] = exact[np.arange(close.size), b[close]]
+                exact[np.arange(close.size), b[close]] = -np.inf
+                s2[close] = exact.max(axis=1) if C.shape[0] > 1 else -np.inf
+        best[lo:hi], first[lo:hi], second[lo:hi] = b, s1, s2
+    return best, first, second
+
+
+def _member_sums(X: np.ndarray, rows: np.ndarray, labels: np.ndarray, k: int, chunk_size: int) -> np.ndarray:
+    """(k, d) float64 sums of the rows ``X[rows]`` by their ``labels``."""
+    sums = np.zeros((k, X.shape[1]), dtype=np.float64)
+    for lo in range(0, rows.size, chunk_size):
+        part = rows[lo : lo + chunk_size]
+        onehot = sp.csr_matrix((np.ones(part.size), (labels[lo : lo + chunk_size], np.arange(part.size))),
+                               shape=(k, part.size))  # fmt: skip
+        sums += onehot @ X[part].astype(np.float64)
+    return sums
+
+
+def _lloyd(
+    X: np.ndarray, centroids: np.ndarray, n_iter: int, chunk_size: int, bar: Progress
+) -> tuple[np.ndarray, float]:
+    """Lloyd iterations from ``centroids`` until no assignment changes, at most ``n_iter`` updates; the
+    final unit centroids (float64) and the objective (total similarity of rows to their centroid).
+
+    Each update sets a centroid to its members' normalised mean; an empty (or cancelling) cluster is
+    reseeded to the rows worst served by their centroid, farthest first. The assignments are exactly
+    those of full passes, with Hamerly's bounds: a row keeps a lower bound on its similarity to its own
+    centroid and an upper bound on its similarity to any other; a centroid that moved by δ changes a unit
+    row's similarity by at most δ, so a row whose lower bound still beats its upper bound cannot change
+    centroid and is skipped. Late iterations, where few rows move, touch only the undecided rows, and the
+    member sums are updated by the rows that moved.
+    """
+    n = X.shape[0]
+    k = centroids.shape[0]
+    C = np.asarray(centroids, dtype=np.float64)
+    labels, lower, upper = _top2(X, C, chunk_size)
+    sums = _member_sums(X, np.arange(n), labels, k, chunk_size)
+    for _ in range(n_iter):
+        norms = np.linalg.norm(sums, axis=1)
+        dead = np.flatnonzero(norms <= 1e-12)
+        new = sums / np.where(norms > 1e-12, norms, 1.0)[:, None]
+        if dead.size:
+            similarity = np.einsum("ij,ij->i", X.astype(np.float64), C[labels])
+            new[dead] = X[np.argsort(similarity, kind="stable")[: dead.size]]
+        bar.update(1)
+        moved = np.linalg.norm(new - C, axis=1)
+        lower -= moved[labels]
+        upper += moved.max()
+        C = new
+        rows = np.flatnonzero(lower <= upper + _BOUND_MARGIN)
+        best, lower[rows], upper[rows] = _top2(X[rows], C, chunk_size)
+        changed = best != labels[rows]
+        if not changed.any() and not dead.size:
+            break
+        rows, best = rows[changed], best[changed]
+        sums += _member_sums(X, rows, best, k, chunk_size) - _member_sums(
+            X, rows, labels[rows], k, chunk_size
+        )
+        labels[rows] = best
+    objective = float(sum(np.einsum("ij,ij->i", X[lo : lo + chunk_size].astype(np.float64),
+                                    C[labels[lo : lo + chunk_size]]).sum()
+                          for lo in range(0, n, chunk_size)))  # fmt: skip
+    return C, objective
 
 
 def spherical_kmeans(
@@ -287,20 +368,8 @@ def spherical_kmeans(
     # a pool-sized fit takes minutes; the many small ones (sub-cluster splits) stay out of the log
     bar = Progress(n_init * n_iter, f"spherical k-means (n={n}, k={k})", "iteration", brief=True)
     for init in range(n_init):
-        centroids = _kmeans_pp(X, k, rng)
-        labels = None
-        reseeded = False
-        for _ in range(n_iter):
-            similarity, new_labels = nearest_centroid(X, centroids, chunk_size)
-            if labels is not None and not reseeded and np.array_equal(new_labels, labels):
-                break
-            labels = new_labels
-            centroids, reseeded = _update_centroids(X, labels, similarity, k, chunk_size)
-            bar.update(1)
-        else:
-            similarity, labels = nearest_centroid(X, centroids, chunk_size)
+        centroids, objective = _lloyd(X, _kmeans_pp(X, k, rng), n_iter, chunk_size, bar)
         bar.update((init + 1) * n_iter - bar.done)  # converged early: the rest of this start is skipped
-        objective = float(similarity.sum())
         if objective > best_objective:
             best_centroids, best_objective = centroids, objective
     bar.close()

@@ -55,6 +55,72 @@ def test_spherical_kmeans_is_a_fixed_point():
         np.testing.assert_allclose(C[j], mean / np.linalg.norm(mean), atol=1e-6)
 
 
+def _plain_lloyd(X, C, n_iter):
+    """Lloyd by full passes, as written before the bounds: assign every row, stop when no label changes."""
+    X64, labels, reseeded = X.astype(np.float64), None, False
+    for _ in range(n_iter):
+        sims = X64 @ C.T
+        new_labels = np.argmax(sims, axis=1)
+        similarity = sims[np.arange(len(X)), new_labels]
+        if labels is not None and not reseeded and np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
+        sums = np.zeros_like(C)
+        np.add.at(sums, labels, X64)
+        norms = np.linalg.norm(sums, axis=1)
+        dead = np.flatnonzero(norms <= 1e-12)
+        C = sums / np.where(norms > 1e-12, norms, 1.0)[:, None]
+        C[dead] = X64[np.argsort(similarity, kind="stable")[: dead.size]]
+        reseeded = bool(dead.size)
+    return C
+
+
+@pytest.mark.parametrize(
+    "data, k",
+    [
+        ("clustered", 4),  # converges in a few iterations
+        ("uniform", 12),  # many rows flip late: the bounds skip most rows, not all
+        ("duplicates", 6),  # 3 distinct points for 6 centroids: empty clusters reseeded
+    ],
+)
+@pytest.mark.parametrize("n_iter", [1, 3, 50])
+def test_lloyd_with_bounds_equals_full_passes(data, k, n_iter):
+    """Hamerly's bounds skip rows, never change an assignment: the same centroids as full passes."""
+    rng = np.random.default_rng(5)
+    X = {
+        "clustered": _clustered(seed=2, n_per=60),
+        "uniform": _unit(rng, 3000, 8).astype(np.float32),
+        "duplicates": np.repeat(_clustered(n_per=1, k=3), 7, axis=0),
+    }[data]
+    C0 = prototypes._kmeans_pp(X, k, np.random.default_rng(1))
+    bar = prototypes.Progress(n_iter, "test", "iteration", enabled=False)
+    C, objective = prototypes._lloyd(X, C0, n_iter, 257, bar)
+    expected = _plain_lloyd(X, C0.astype(np.float64), n_iter)
+    np.testing.assert_allclose(C, expected, atol=1e-10)
+    sims, labels = nearest_centroid(X, expected)
+    assert objective == pytest.approx(sims.sum(), rel=1e-12)
+
+
+def test_float32_assignment_is_the_float64_one_with_valid_bounds():
+    """Rows at exact ties and at float32-invisible gaps (1e-9) go through float64: the same centroid as
+    float64 arithmetic (first on ties), and bounds that hold for the float64 similarities."""
+    rng = np.random.default_rng(3)
+    d = 64
+    C = _unit(rng, 6, d).astype(np.float64)
+    mid = C[0] + C[1]
+    tie = mid / np.linalg.norm(mid)  # equally similar to centroids 0 and 1
+    near = [(tie + eps * (C[1] - C[0])) for eps in (1e-9, -1e-9, 3e-8, 1e-3)]
+    X = np.vstack([_unit(rng, 500, d), tie, *(v / np.linalg.norm(v) for v in near)]).astype(np.float32)
+    best, lower, upper = prototypes._top2(X, C, chunk_size=97)
+    exact = X.astype(np.float64) @ C.T
+    np.testing.assert_array_equal(best, np.argmax(exact, axis=1))
+    s1 = exact[np.arange(len(X)), best]
+    exact[np.arange(len(X)), best] = -np.inf
+    # float64 products of the same rows may differ in the last bit between BLAS calls
+    assert (lower <= s1 + 1e-12).all() and (upper >= exact.max(axis=1) - 1e-12).all()
+    assert (s1 - lower < 1e-4).all()  # and tight: the float32 error bound, not more
+
+
 def test_spherical_kmeans_k_too_large():
     X = _clustered(n_per=2, k=2)
     with pytest.raises(DQError, match=r"spherical k-means: k=5 exceeds the number of documents n=4"):
