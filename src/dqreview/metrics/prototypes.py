@@ -225,9 +225,11 @@ def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
 _BOUND_MARGIN = 1e-9
 
 
-def _top2(X: np.ndarray, C64: np.ndarray, chunk_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Most similar centroid of each unit row (first on ties), a lower bound on that similarity and an
-    upper bound on the second-largest one; the centroid is the one float64 arithmetic picks.
+def _top2(
+    X: np.ndarray, C64: np.ndarray, chunk_size: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Most similar centroid of each unit row (of ``X[rows]``; first on ties), a lower bound on that
+    similarity and an upper bound on the second-largest one; the centroid is the one float64 picks.
 
     float32 rows are compared in float32 (half the cost, no float64 copy of the rows): a dot product of
     ``d`` terms is then off by at most ``d·2⁻²⁴`` (for unit vectors, whatever the summation order), plus
@@ -235,7 +237,7 @@ def _top2(X: np.ndarray, C64: np.ndarray, chunk_size: int) -> tuple[np.ndarray, 
     twice that bound are recomputed in float64; for the others the float32 winner is the float64 winner
     and the bounds are widened by it.
     """
-    n, d = X.shape
+    n, d = (X.shape[0] if rows is None else rows.size), X.shape[1]
     best = np.empty(n, dtype=np.int64)
     first = np.empty(n, dtype=np.float64)
     second = np.full(n, -np.inf)
@@ -244,24 +246,37 @@ def _top2(X: np.ndarray, C64: np.ndarray, chunk_size: int) -> tuple[np.ndarray, 
     margin = d * 2.0**-23 + 1e-6 if single else 0.0  # twice the float32 error bound
     for lo in range(0, n, max(1, int(chunk_size))):
         hi = min(n, lo + chunk_size)
-        sims = X[lo:hi] @ C.T
-        rows = np.arange(hi - lo)
+        block = X[lo:hi] if rows is None else X[rows[lo:hi]]  # gathered a chunk at a time
+        sims = block @ C.T
+        at = np.arange(hi - lo)
         b = np.argmax(sims, axis=1)
-        s1 = sims[rows, b].astype(np.float64)
-        sims[rows, b] = -np.inf
+        s1 = sims[at, b].astype(np.float64)
+        sims[at, b] = -np.inf
         s2 = sims.max(axis=1).astype(np.float64) if C.shape[0] > 1 else np.full(hi - lo, -np.inf)
         if single:
             close = np.flatnonzero(s1 - s2 <= 2 * margin)
             s1 -= margin
             s2 += margin
             if close.size:
-                exact = X[lo + close].astype(np.float64) @ C64.T
+                exact = block[close].astype(np.float64) @ C64.T
                 b[close] = np.argmax(exact, axis=1)
                 s1[close] = exact[np.arange(close.size), b[close]]
                 exact[np.arange(close.size), b[close]] = -np.inf
                 s2[close] = exact.max(axis=1) if C.shape[0] > 1 else -np.inf
         best[lo:hi], first[lo:hi], second[lo:hi] = b, s1, s2
     return best, first, second
+
+
+def assigned_similarity(
+    X: np.ndarray, C: np.ndarray, labels: np.ndarray, chunk_size: int = CHUNK_ROWS
+) -> np.ndarray:
+    """Float64 dot product of each row with its centroid ``C[labels]``, (n,), a chunk of rows at a time."""
+    n = X.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    for lo in range(0, n, max(1, int(chunk_size))):
+        hi = min(n, lo + chunk_size)
+        out[lo:hi] = np.einsum("ij,ij->i", X[lo:hi].astype(np.float64), C[labels[lo:hi]])
+    return out
 
 
 def _member_sums(X: np.ndarray, rows: np.ndarray, labels: np.ndarray, k: int, chunk_size: int) -> np.ndarray:
@@ -299,7 +314,7 @@ def _lloyd(
         dead = np.flatnonzero(norms <= 1e-12)
         new = sums / np.where(norms > 1e-12, norms, 1.0)[:, None]
         if dead.size:
-            similarity = np.einsum("ij,ij->i", X.astype(np.float64), C[labels])
+            similarity = assigned_similarity(X, C, labels, chunk_size)
             new[dead] = X[np.argsort(similarity, kind="stable")[: dead.size]]
         bar.update(1)
         moved = np.linalg.norm(new - C, axis=1)
@@ -307,7 +322,7 @@ def _lloyd(
         upper += moved.max()
         C = new
         rows = np.flatnonzero(lower <= upper + _BOUND_MARGIN)
-        best, lower[rows], upper[rows] = _top2(X[rows], C, chunk_size)
+        best, lower[rows], upper[rows] = _top2(X, C, chunk_size, rows)
         changed = best != labels[rows]
         if not changed.any() and not dead.size:
             break
@@ -316,10 +331,7 @@ def _lloyd(
             X, rows, labels[rows], k, chunk_size
         )
         labels[rows] = best
-    objective = float(sum(np.einsum("ij,ij->i", X[lo : lo + chunk_size].astype(np.float64),
-                                    C[labels[lo : lo + chunk_size]]).sum()
-                          for lo in range(0, n, chunk_size)))  # fmt: skip
-    return C, objective
+    return C, float(assigned_similarity(X, C, labels, chunk_size).sum())
 
 
 def spherical_kmeans(

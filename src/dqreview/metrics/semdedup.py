@@ -43,7 +43,7 @@ from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
 from dqreview.metrics.base import DocumentScorer
 from dqreview.metrics.inputs import POOL_EMBEDDINGS, POOL_IDS, Input, in_static_space
-from dqreview.metrics.prototypes import l2_normalise, nearest_centroid, spherical_kmeans
+from dqreview.metrics.prototypes import assigned_similarity, l2_normalise, nearest_centroid, spherical_kmeans
 from dqreview.params import Ge, Le, Lt, Params, RunSeed
 
 #: Member-ranking policies inside a cluster.
@@ -192,24 +192,50 @@ def max_sim_to_earlier(E: np.ndarray, block_elems: int = BLOCK_ELEMS) -> tuple[n
     Returns
     -------
     max_sim : ndarray (m,), float64
-        ``max_{i<j} E_i·E_j``; ``-inf`` for the first row.
+        ``max_{i<j} E_i·E_j`` in float64; ``-inf`` for the first row.
     argmax : ndarray (m,), int64
-        The earlier position attaining it (first on ties); −1 for the first row.
+        The earlier position attaining it in float64 (first on ties); −1 for the first row.
+
+    Notes
+    -----
+    float32 rows are compared in float32 (the O(m²d) product at twice float64's speed; the reference
+    code's own precision). A product of ``d`` terms of unit vectors is then off by at most ``d·2⁻²⁴``:
+    a row whose best and second-best earlier rows are closer than twice that is recomputed in float64,
+    and every winner's similarity is recomputed in float64, so the result is float64's.
     """
     m = E.shape[0]
-    E = np.asarray(E, dtype=np.float64)
+    single = E.dtype == np.float32
+    E = E if single else np.asarray(E, dtype=np.float64)
+    margin = E.shape[1] * 2.0**-23 if single else 0.0
     max_sim = np.full(m, -np.inf)
     argmax = np.full(m, -1, dtype=np.int64)
     if m <= 1:
         return max_sim, argmax
-    step = max(1, block_elems // m)
+    step = max(1, min(m, block_elems // m))
+    later = np.triu(np.ones((step, step), dtype=bool))  # column i >= row j inside the diagonal block
     for lo in range(1, m, step):
         hi = min(m, lo + step)
+        h = hi - lo
         S = E[lo:hi] @ E[:hi].T  # rows j in [lo, hi), columns i < hi
-        rows = np.arange(lo, hi)
-        S[rows[:, None] <= np.arange(hi)[None, :]] = -np.inf  # keep only i < j
+        S[:, lo:hi][later[:h, :h]] = -np.inf  # keep only i < j
+        at = np.arange(h)
         best = np.argmax(S, axis=1)
-        max_sim[lo:hi] = S[np.arange(hi - lo), best]
+        if single:
+            # candidates: earlier rows within twice the float32 error of the float32 best
+            near = S >= (S[at, best] - 2 * margin)[:, None]
+            close = np.flatnonzero(near.sum(axis=1) > 1)
+            if close.size:
+                rows, cols = np.nonzero(near[close])
+                exact = np.einsum(
+                    "ij,ij->i", E[lo + close[rows]].astype(np.float64), E[cols].astype(np.float64)
+                )
+                first = np.lexsort((cols, -exact, rows))  # per row: largest, then first column
+                keep = first[np.r_[True, rows[first][1:] != rows[first][:-1]]]
+                best[close[rows[keep]]] = cols[keep]
+            sims = np.einsum("ij,ij->i", E[lo:hi].astype(np.float64), E[best].astype(np.float64))
+        else:
+            sims = S[at, best]
+        max_sim[lo:hi] = sims
         argmax[lo:hi] = best
     return max_sim, argmax
 
@@ -248,7 +274,7 @@ def semdedup_core(
     labels, centroids = cluster_with_split(X, k, seed, max_cluster, n_iter, n_init)
     id_rank = _id_rank(ids)
     rand = unit_uniform(ids, seed) if keep == "random" else None
-    sim_c = np.einsum("ij,ij->i", X.astype(np.float64), centroids[labels])
+    sim_c = assigned_similarity(X, centroids, labels)
     max_sim = np.full(n, -np.inf)
     dup = np.full(n, -1, dtype=np.int64)
     rank = np.zeros(n, dtype=np.int64)

@@ -55,6 +55,47 @@ def test_transcription_of_reference_rule(keep):
     np.testing.assert_array_equal(state["removed"], _naive_removed(X, ids, state["cluster"], 1e-2, keep))
 
 
+@pytest.mark.parametrize("block_elems", [40, 1 << 22])
+def test_float32_rows_give_float64_s_answer(block_elems):
+    """float32 clusters are compared in float32 with a float64 recheck: exact duplicates (ties: the first
+    earlier row), gaps float32 cannot see (1e-9) and ordinary rows all get float64's argmax and value."""
+    rng = np.random.default_rng(4)
+    base = normalise_rows(rng.normal(size=(60, 32)))
+    tilt = normalise_rows(rng.normal(size=(1, 32)))[0]
+    rows = [base, base[:5], *(normalise_rows(base[5:10] + eps * tilt) for eps in (1e-9, -1e-9, 1e-4))]
+    E = np.vstack(rows)[rng.permutation(80)].astype(np.float32)
+    ms, am = semdedup.max_sim_to_earlier(E, block_elems=block_elems)
+    E64 = E.astype(np.float64)
+    assert ms[0] == -np.inf and am[0] == -1
+    for j in range(1, len(E)):
+        sims = E64[:j] @ E64[j]
+        assert am[j] == np.argmax(sims), j
+        assert ms[j] == pytest.approx(sims.max(), abs=1e-12)
+    assert (ms > 1 - 1e-6).sum() >= 15  # the duplicates and near-duplicates are there
+
+
+def _float32_blind_pair(rng, d=32):
+    """Rows ``c1, c2, j`` (float32) where float64 sees ``c2·j > c1·j`` (by ~1e-8) and float32 sees a tie."""
+    for _ in range(1000):
+        j = normalise_rows(rng.normal(size=(1, d))).astype(np.float32)[0]
+        c1 = normalise_rows(j[None] + 0.3 * rng.normal(size=(1, d))).astype(np.float32)[0]
+        c2 = c1.copy()
+        k = int(np.argmax(j))
+        c2[k] = np.nextafter(c2[k], np.float32(2))  # one ulp up where j is largest: c2·j grows by ~1e-8
+        E = np.vstack([c1, c2, j])
+        f32 = (E[1:3] @ E.T)[1]  # the very product max_sim_to_earlier takes (rows 1..2 in one block)
+        if f32[0] == f32[1] and E.astype(np.float64)[1] @ j > E.astype(np.float64)[0] @ j:
+            return E
+    raise AssertionError("no float32-blind pair found")
+
+
+def test_a_gap_float32_cannot_see_is_decided_in_float64():
+    E = _float32_blind_pair(np.random.default_rng(0))
+    ms, am = semdedup.max_sim_to_earlier(E)
+    assert am[2] == 1  # float32 alone would answer 0, the first of its tie
+    assert ms[2] == E[1].astype(np.float64) @ E[2].astype(np.float64)
+
+
 def test_max_sim_chunking_and_duplicate_of():
     rng = np.random.default_rng(3)
     E = normalise_rows(rng.normal(size=(37, 6)))
