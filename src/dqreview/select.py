@@ -93,11 +93,20 @@ def selection_order(
     primary = (
         -np.asarray(scores, dtype=np.float64) if keep == "high" else np.asarray(scores, dtype=np.float64)
     )
-    tie = unit_uniform(ids, seed)
-    # the last resort (equal hashes) is the id itself, so the order is a function of the id set alone
-    id_rank = np.empty(len(ids), dtype=np.int64)
-    id_rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
     removed = np.zeros(len(ids), dtype=bool) if last is None else np.asarray(last, dtype=bool)
+    # The tie-breaks only matter among documents that share (removed, score): hash those alone (hashing
+    # every id is most of a selection's cost at a million documents, and continuous scores rarely tie).
+    by_score = np.lexsort((primary, removed))
+    same = (primary[by_score][1:] == primary[by_score][:-1]) & (
+        removed[by_score][1:] == removed[by_score][:-1]
+    )
+    tied = np.zeros(len(ids), dtype=bool)
+    tied[by_score[1:][same]] = tied[by_score[:-1][same]] = True
+    tie = np.zeros(len(ids), dtype=np.float64)
+    tie[tied] = unit_uniform(ids[tied], seed)
+    # the last resort (equal hashes) is the id itself, so the order is a function of the id set alone
+    id_rank = np.zeros(len(ids), dtype=np.int64)
+    id_rank[np.flatnonzero(tied)[np.argsort(ids[tied], kind="stable")]] = np.arange(int(tied.sum()))
     return np.lexsort((id_rank, tie, primary, removed))
 
 

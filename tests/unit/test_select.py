@@ -7,7 +7,7 @@ import pytest
 from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
 from dqreview.metrics import load_method
-from dqreview.select import domain_matched_control, select_budget, target_domain_selection
+from dqreview.select import domain_matched_control, select_budget, selection_order, target_domain_selection
 
 
 def _pool(n=200, seed=0):
@@ -75,6 +75,25 @@ def test_ties_broken_by_hash_and_independent_of_row_order():
         assert group["u"].is_monotonic_increasing
     other_seed, _ = select_budget(pool, scores, 0.5, "high", 6)
     assert list(other_seed["id"]) != list(sel["id"])
+
+
+@pytest.mark.parametrize("scores", ["ties", "unique", "signed-zero"])
+@pytest.mark.parametrize("keep", ["high", "low"])
+def test_selection_order_hashes_only_ties_and_equals_hashing_everything(scores, keep):
+    """The order is (removed, score, hash(id, seed), id) lexicographic, whether or not every id is hashed."""
+    rng = np.random.default_rng(2)
+    n = 500
+    ids = np.array([f"{i:016x}" for i in rng.permutation(10**6)[:n]])
+    values = {
+        "ties": rng.integers(0, 7, size=n).astype(float),
+        "unique": rng.random(n),
+        "signed-zero": np.where(rng.random(n) < 0.5, 0.0, -0.0),
+    }[scores]
+    last = rng.random(n) < 0.2
+    primary = -values if keep == "high" else values
+    id_rank = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
+    expected = np.lexsort((id_rank, unit_uniform(ids, 3), primary, last))
+    np.testing.assert_array_equal(selection_order(ids, values, keep, 3, last), expected)
 
 
 def test_random_metric_order_is_unit_uniform_order():
