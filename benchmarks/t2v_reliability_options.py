@@ -26,6 +26,8 @@ OPTIONS = {
     "final, 4 label draws": ("final", 4),
     "final-no-head": ("final-no-head", 1),
     "final-no-head, 4 label draws": ("final-no-head", 4),
+    "final-outputs": ("final-outputs", 1),
+    "final-outputs-no-head": ("final-outputs-no-head", 1),
 }
 
 

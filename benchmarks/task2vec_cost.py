@@ -30,7 +30,11 @@ def main() -> None:
     ap.add_argument("--shard", help="a pool shard parquet to take documents from")
     ap.add_argument("--docs", type=int, default=256, help="documents for the per-document measurement")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--layers", default="final-no-head", help="final or final-no-head (the default config's)")
+    ap.add_argument(
+        "--layers",
+        default="final-no-head",
+        help="final, final-no-head (the default config's), final-outputs or final-outputs-no-head",
+    )
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats; the best of each is kept")
     ap.add_argument("--skip-diversity", action="store_true")
     args = ap.parse_args()

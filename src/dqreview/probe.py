@@ -20,11 +20,15 @@ projection alone, not summed with the gradient that flows into the input embeddi
 
 Layer subsets. ``"final"`` = every parameter of the last transformer block, plus every parameter outside
 the blocks that does not belong to an embedding module (the final norm and the LM head);
-``"final-no-head"`` = the same without the LM head (whose vocabulary-sized rows dominate "final"); ``"all"`` =
-every parameter (input and position embeddings included). For the GPT probe the "final" subset is
-evaluated on cached features: the trunk (embeddings and all blocks but the last) runs once without
-gradients and only the tail is differentiated, which is exact because no trunk parameter is in the
-subset.
+``"final-no-head"`` = the same without the LM head (whose vocabulary-sized rows dominate "final");
+``"final-outputs"`` = the LM head plus the last block's two OUTPUT projections (attention and MLP, the
+layers that write into the residual stream; weights, and biases when present) and
+``"final-outputs-no-head"`` the same without the head — their errors come back through the head, the final
+norm and (for the attention projection) the MLP only, never through attention (:mod:`dqreview.task2vec`,
+the forward path); ``"all"`` = every parameter (input and position embeddings included). For the GPT
+probe the tail subsets are evaluated on cached features: the trunk (embeddings and all blocks but the
+last) runs once without gradients and only the tail is differentiated, which is exact because no trunk
+parameter is in the subset.
 """
 
 from __future__ import annotations
@@ -42,7 +46,14 @@ import torch.nn as nn
 from dqreview.errors import DQError
 
 PROBE_KINDS = ("gpt", "hf")
-LAYER_SUBSETS = ("final", "final-no-head", "all")
+LAYER_SUBSETS = ("final", "final-no-head", "final-outputs", "final-outputs-no-head", "all")
+#: Module names, inside a block, of the attention and the MLP output projections: our GPT
+#: (:mod:`dqreview.lm.model`), HF GPT-2 (``Conv1D``), HF Llama-style models (Llama, Mistral, Qwen2, SmolLM2).
+OUTPUT_PROJECTIONS = (
+    ("attn.proj", "mlp.proj"),
+    ("attn.c_proj", "mlp.c_proj"),
+    ("self_attn.o_proj", "mlp.down_proj"),
+)
 
 
 class _GPTTail(nn.Module):
@@ -102,6 +113,8 @@ class Probe:
     tokenizer: Any
     device: str = "cpu"
     _final_names: list[str] = field(default_factory=list, repr=False)
+    #: the last block's output projections' parameters; None: not found (named in the DQError)
+    _output_names: list[str] | None = field(default=None, repr=False)
     _tail: nn.Module | None = field(default=None, repr=False)
     #: parameters whose output units lie on axis 1 (HF ``Conv1D`` weights, stored (in, out)); others: axis 0
     filter_axis_1: frozenset[str] = field(default_factory=frozenset)
@@ -126,7 +139,7 @@ class Probe:
     # --- parameters ---------------------------------------------------------------------------
     def layer_names(self, layers: str | Sequence[str]) -> list[str]:
         """Parameter names of a layer subset: ``"final"``, ``"final-no-head"`` (the same without the LM head),
-        ``"all"`` or a list of name prefixes."""
+        ``"final-outputs"``, ``"final-outputs-no-head"`` (module docstring), ``"all"`` or a list of name prefixes."""
         names = [n for n, _ in self.model.named_parameters()]
         if isinstance(layers, str):
             if layers == "all":
@@ -137,6 +150,17 @@ class Probe:
                 # the head's vocabulary-sized rows carry the sampled label's spike: most of the entries of
                 # "final" and most of its label noise (docs/methods.md, "Task2Vec reliability")
                 return [n for n in self._final_names if n != self.head_name]
+            if layers in ("final-outputs", "final-outputs-no-head"):
+                if self._output_names is None:
+                    raise DQError(
+                        f"task2vec layers={layers!r} (config key 'task2vec.documents.layers' or "
+                        f"'task2vec.coefficients.layers'): {type(self.model).__name__} has no output "
+                        f"projections named like {' / '.join(' + '.join(p) for p in OUTPUT_PROJECTIONS)} in "
+                        "its last block; use 'final' or 'final-no-head', or list the parameter-name prefixes "
+                        "of its last block's output projections"
+                    )
+                head = [self.head_name] if layers == "final-outputs" else []
+                return self._output_names + head
             raise DQError(
                 f"task2vec layers={layers!r}: use one of {LAYER_SUBSETS} or a list of name prefixes"
             )
@@ -222,6 +246,22 @@ def _final_names(model: nn.Module, blocks: nn.ModuleList, blocks_prefix: str) ->
     return names
 
 
+def _output_names(blocks: nn.ModuleList, blocks_prefix: str) -> list[str] | None:
+    """Parameters of the last block's attention and MLP output projections (:data:`OUTPUT_PROJECTIONS`), in
+    parameter order; None when the block has no such pair of modules."""
+    last = blocks[-1]
+    modules = dict(last.named_modules())
+    for pair in OUTPUT_PROJECTIONS:
+        if all(name in modules for name in pair):
+            prefix = f"{blocks_prefix}.{len(blocks) - 1}."
+            return [
+                prefix + name
+                for name, _ in last.named_parameters()
+                if any(name.startswith(module + ".") for module in pair)
+            ]
+    return None
+
+
 def _find_blocks(model: nn.Module, n_layers: int | None) -> tuple[str, nn.ModuleList]:
     """The transformer's block list: the longest ModuleList (of the configured length when known)."""
     best: tuple[str, nn.ModuleList] | None = None
@@ -289,6 +329,7 @@ def gpt_probe(model: nn.Module, tokenizer: Any, name: str = "gpt", device: str =
         tokenizer=tokenizer,
         device=device,
         _final_names=_final_names(model, model.blocks, "blocks"),
+        _output_names=_output_names(model.blocks, "blocks"),
         _tail=_GPTTail(model),
     )
     return _finish(probe)
@@ -350,6 +391,7 @@ def load_hf_probe(
         tokenizer=tok,
         device=device,
         _final_names=_final_names(model, blocks, prefix),
+        _output_names=_output_names(blocks, prefix),
         filter_axis_1=conv1d,
     )
     return _finish(probe)

@@ -49,7 +49,7 @@ Distances (:func:`distance_matrix`): Task2Vec's symmetric distance, the cosine d
 ``F_a/(F_a+F_b+1e-8)`` and ``F_b/(F_a+F_b+1e-8)``; ``"l1"``/``"l2"`` are the L1/L2 norms of the difference of
 the same two normalised vectors (``Σ|F_a−F_b|/(F_a+F_b+1e-8)``, ...).
 
-One module of ~660 lines: windows, label sampling, the Fisher estimator and its distances share the
+One module of ~900 lines: windows, label sampling, the Fisher estimator and its distances share the
 conventions above (the traps) and are only meaningful together.
 """
 
@@ -364,6 +364,45 @@ def _window_loss_fn(probe, split: bool):
     return fn
 
 
+class _Scratch:
+    """Buffers of the forward path reused from chunk to chunk, one per name, grown on demand.
+
+    A chunk's (positions, V) logits are large (16 windows x 128 positions x 4,096 tokens = 32 MiB): a fresh
+    CPU tensor of that size is a fresh mapping whose page faults cost as much as the exp over it, so the
+    logits and their log-probabilities are written into the same buffers chunk after chunk.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, torch.Tensor] = {}
+
+    def __call__(self, name: str, rows: int, cols: int, like: torch.Tensor) -> torch.Tensor:
+        buf = self._buffers.get(name)
+        if buf is None or buf.numel() < rows * cols or (buf.dtype, buf.device) != (like.dtype, like.device):
+            buf = self._buffers[name] = torch.empty(rows * cols, dtype=like.dtype, device=like.device)
+        return buf[: rows * cols].view(rows, cols)
+
+
+def _sampled_logit_error(
+    h: torch.Tensor, head: torch.Tensor, u: torch.Tensor, y: torch.Tensor, scratch: _Scratch
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Labels and the logit error of the sampled-label loss at N prediction positions.
+
+    ``h`` (N, d): what the head reads; ``head`` (V, d); ``u`` (N,) the positions' uniforms; ``y`` (N,) the
+    true next tokens. The softmax and the sampler are the vmap path's (``log_softmax``, ``exp``,
+    :func:`_sample_from_probs`), so the labels are the same. Returns ``err`` (N, V) ``= p − e_ŷ``, the
+    gradient of ``−log p(ŷ)`` with respect to the logits (unweighted; it lives in ``scratch`` until the
+    next call), the labels ``ŷ`` (N,) and the true next tokens' NLL (N,).
+    """
+    n, vocab = len(h), len(head)
+    logits = _at_least_float32(torch.mm(h, head.t(), out=scratch("logits", n, vocab, h)))
+    logp = torch.log_softmax(logits, dim=-1, out=scratch("logp", n, vocab, logits))
+    true_nll = -logp.gather(1, y[:, None])[:, 0]
+    probs = torch.exp(logp, out=logits)  # the logits are not needed any more: their buffer takes p
+    label = _sample_from_probs(probs, u)
+    err = probs.scatter_add_(1, label[:, None], torch.full_like(label[:, None], -1, dtype=probs.dtype))
+    return err, label, true_nll
+
+
 def _forward_block(
     probe,
     names: Sequence[str],
@@ -372,16 +411,22 @@ def _forward_block(
     n_pred: torch.Tensor,
     u: torch.Tensor,
     head: torch.Tensor,
+    scratch: _Scratch,
 ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
     """Per-window filter-wise squared gradients of one chunk of windows without per-window autograd.
 
     The trunk runs once without gradients; the tail (last block, final norm) runs ONCE for the whole chunk
-    with a graph, and a single backward from the analytic error at the logits, ``(p − e_ŷ) · w_t``, gives
-    every tail module's per-token output error ``δ``. Windows never mix inside the tail (attention is
+    with a graph. The error at the logits is the analytic ``(p − e_ŷ) · w_t`` of the sampled-label loss
+    (:func:`_sampled_logit_error`), computed at the prediction positions only (padding never goes through
+    the head), and sent back through the head by one matmul; one ``autograd.grad`` from there to the
+    differentiated modules' outputs gives each one's per-token output error ``δ``. Autograd runs only the
+    part of the graph between those outputs and the final norm: for the output projections
+    ("final-outputs") the final norm and, for the attention projection (its output is the MLP's input too),
+    the MLP — never attention; for "final" the whole block. Windows never mix inside the tail (attention is
     per window), so ``δ`` of a window's tokens is the gradient of that window's own loss, and its gradient
     of a linear weight is ``Σ_t δ_t ⊗ a_t`` (one batched matmul per chunk, ``δᵀ a``), of a LayerNorm gain
-    ``Σ_t δ_t ⊙ x̂_t`` and of a bias ``Σ_t δ_t``. Exact (the same numbers as :func:`torch.func.grad` per
-    window, up to float rounding), with no vmap and no backward through the body.
+    ``Σ_t δ_t ⊙ x̂_t``, of a bias ``Σ_t δ_t``, of the head ``Σ_t w_t (p_t − e_ŷt) ⊗ h_t`` (:func:`_head_rows`).
+    Exact (the same numbers as :func:`torch.func.grad` per window, up to float rounding).
 
     Returns
     -------
@@ -398,40 +443,38 @@ def _forward_block(
             raise DQError(f"task2vec method=forward: module {type(module).__name__} ran twice in the tail")
         captured[module] = (args[0].detach(), output)
 
-    handles = [mod.register_forward_hook(keep) for mod in {m for m, _ in owners.values()}]
+    # the head is not run as a module here: its logits come from h below
+    handles = [mod.register_forward_hook(keep) for mod in {m for m, _ in owners.values()} - {tail.lm_head}]
     try:
-        h = probe.trunk(x).requires_grad_(True)  # a leaf, so the tail has a graph; its grad is never taken
+        trunk = probe.trunk(x).requires_grad_(True)  # a leaf, so the tail has a graph; never differentiated
         with torch.enable_grad():
-            feats = tail.ln_f(tail.block(h))
+            feats = tail.ln_f(tail.block(trunk))
     finally:
         for handle in handles:
             handle.remove()
-    logits = _at_least_float32(feats.detach() @ head.t())
     mask = torch.arange(x.shape[1], device=x.device)[None, :] < n_pred[:, None]
-    weight = mask.to(logits.dtype) / n_pred[:, None].to(logits.dtype)
-    logp = torch.log_softmax(logits, dim=-1)
-    probs = logp.exp()
-    label = _sample_from_probs(probs, u)
-    true_loss = -(logp.gather(-1, y.clamp(min=0)[..., None])[..., 0] * weight).sum(dim=1)
-    # d(Σ_t w_t · −log p_t[ŷ_t]) / d logits: the analytic error of the sampled-label loss
-    err = probs.scatter_add_(-1, label[..., None], torch.full_like(label[..., None], -1, dtype=probs.dtype))
-    err.mul_(weight[..., None])
-    modules = [m for m in captured if m is not tail.lm_head]
-    outputs = [captured[m][1] for m in modules]
-    grads = dict(
-        zip(
-            modules,
-            torch.autograd.grad(feats, outputs, grad_outputs=(err.to(head.dtype) @ head)),
-            strict=True,
-        )
-    )
+    pos = mask.flatten().nonzero()[:, 0]  # the prediction positions, window after window
+    window = torch.arange(len(x), device=x.device).repeat_interleave(n_pred)  # the window of each position
+    h = feats.detach().flatten(0, 1)[pos]  # what the head reads at the prediction positions
+    err, label, true_nll = _sampled_logit_error(h, head, u[mask], y[mask], scratch)
+    w = 1.0 / n_pred.to(err.dtype)  # the token mean's weight, w_t = 1/n at every prediction position
+    true_loss = torch.zeros_like(w).index_add_(0, window, true_nll) * w
+    labels = torch.full_like(x, -1)
+    labels[mask] = label
+    grads = {}
+    if captured:
+        delta = torch.zeros_like(feats.detach()).flatten(0, 1)
+        delta[pos] = (err.to(head.dtype) @ head) * w[window, None].to(head.dtype)
+        modules = list(captured)
+        outputs = [captured[m][1] for m in modules]
+        grads = dict(zip(modules, torch.autograd.grad(feats, outputs, delta.view_as(feats)), strict=True))
     rows = []
     for name in names:
         module, kind = owners[name]
         if module is tail.lm_head:
-            inp, delta = feats.detach(), err.to(feats.dtype)
-        else:
-            inp, delta = captured[module][0], grads[module]
+            rows.append(_head_rows(err, h, n_pred, scratch) * (w * w)[:, None].to(err.dtype))
+            continue
+        inp, delta = captured[module][0], grads[module]
         if kind == "bias":
             g = delta.sum(dim=1)
         elif isinstance(module, nn.LayerNorm):
@@ -439,7 +482,22 @@ def _forward_block(
         else:
             g = delta.transpose(1, 2) @ inp  # (chunk, out, in): Σ_t δ_t ⊗ a_t per window
         rows.append(_mean_square(_at_least_float32(g), 0))
-    return rows, true_loss, torch.where(mask, label, -1)
+    return rows, true_loss, labels
+
+
+def _head_rows(err: torch.Tensor, h: torch.Tensor, n_pred: torch.Tensor, scratch: _Scratch) -> torch.Tensor:
+    """(chunk, V): per window, the head rows' mean square of ``Σ_t err_t ⊗ h_t`` (without the weight w²).
+
+    A window's positions are consecutive rows of ``err`` (N, V) and ``h`` (N, d); one (V, d) product per
+    window, so short windows cost only their own positions.
+    """
+    g = scratch("head_grad", err.shape[1], h.shape[1], h)
+    rows, start = [], 0
+    for end in n_pred.cumsum(0).tolist():
+        torch.mm(err[start:end].t().to(h.dtype), h[start:end], out=g)
+        rows.append(_mean_square(_at_least_float32(g)[None], 0)[0])
+        start = end
+    return torch.stack(rows)
 
 
 def _forward_owners(probe, names: Sequence[str]) -> dict[str, tuple[nn.Module, str]]:
@@ -448,7 +506,7 @@ def _forward_owners(probe, names: Sequence[str]) -> dict[str, tuple[nn.Module, s
     if tail is None or not probe.can_split(names):
         raise DQError(
             "config key 'task2vec.method'=forward: the forward path needs the GPT probe (task2vec.probe.kind: "
-            f"gpt) and layers inside its last block, final norm and head ('final', 'final-no-head'); got "
+            f"gpt) and layers inside its last block, final norm and head ('final', 'final-outputs', ...); got "
             f"{len(names)} parameter(s) such as {list(names)[:2]}. Use task2vec.method: vmap (or auto)"
         )
     last = f"blocks.{len(probe.model.blocks) - 1}."
@@ -497,7 +555,8 @@ def window_fisher(
     method : {"forward", "vmap", "loop"}
         ``forward``: one batched forward of the tail and one backward from the analytic logit error, the
         per-window gradients by batched matmuls (:func:`_forward_block`; GPT probe, parameters of the last
-        block, final norm and head only — ``final``, ``final-no-head``); ``vmap``: per-window gradients with
+        block, final norm and head only — ``final``, ``final-outputs`` and their ``-no-head``; windows
+        longest first, each chunk cut after its longest window); ``vmap``: per-window gradients with
         ``torch.func.vmap(grad)`` (GPT probe, any layers); ``loop``: one ordinary ``autograd.grad`` per
         window (any probe; the reference the other two are tested against). :func:`resolve_method` picks
         one for ``auto``.
@@ -529,16 +588,23 @@ def window_fisher(
     )
     u_all = _uniforms(seeds, windows.x.shape[1])
     fn = _window_loss_fn(probe, split)
+    scratch = _Scratch()  # the forward path's buffers, reused by every chunk
     fisher = np.zeros((n, sum(d for _, d in layout(probe, list(params)))), dtype=np.float64)
     true_loss = np.zeros(n, dtype=np.float64)
     labels = np.full(tuple(windows.x.shape), -1, dtype=np.int64)
     step = max(1, int(chunk_size))
+    # The forward path takes the windows longest first and cuts each chunk after its longest window's last
+    # prediction: exact (causal attention; nothing later is read), and the padding of a document's short
+    # last window no longer runs through the model. The other paths keep the windows' order and width.
+    order = np.argsort(-windows.n_pred.numpy(), kind="stable") if method == "forward" else np.arange(n)
     for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        x = windows.x[lo:hi].to(device)
-        y = windows.y[lo:hi].to(device)
-        n_pred = windows.n_pred[lo:hi].to(device)
-        u = u_all[lo:hi].to(device)
+        sel = order[lo : lo + step]
+        idx = torch.from_numpy(sel)
+        width = int(windows.n_pred[idx].max()) if method == "forward" else windows.x.shape[1]
+        x = windows.x[idx, :width].to(device)
+        y = windows.y[idx, :width].to(device)
+        n_pred = windows.n_pred[idx].to(device)
+        u = u_all[idx, :width].to(device)
         if method == "vmap":
             inp = probe.trunk(x) if split else x
             if override:
@@ -557,10 +623,10 @@ def window_fisher(
                     "task2vec: a fine-tuned head outside the differentiated layers needs method=loop"
                 )
             head_weight = params.get(probe.head_name, probe.model.lm_head.weight)
-            rows, tl, lab = _forward_block(probe, list(params), x, y, n_pred, u, head_weight)
+            rows, tl, lab = _forward_block(probe, list(params), x, y, n_pred, u, head_weight, scratch)
         elif method == "loop":
             rows_list, tl_list, lab_list = [], [], []
-            for j in range(hi - lo):
+            for j in range(len(sel)):
                 p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
                 with torch.enable_grad():
                     logits = probe.logits({**p, **override}, x[j : j + 1])[0]
@@ -587,9 +653,9 @@ def window_fisher(
         block = torch.cat(rows, dim=1).double()
         if token_scale:
             block = block * n_pred.double()[:, None]
-        fisher[lo:hi] = block.cpu().numpy()
-        true_loss[lo:hi] = tl.double().cpu().numpy()
-        labels[lo:hi] = lab.cpu().numpy()
+        fisher[sel] = block.cpu().numpy()
+        true_loss[sel] = tl.double().cpu().numpy()
+        labels[sel, :width] = lab.cpu().numpy()
     return fisher, true_loss, labels
 
 

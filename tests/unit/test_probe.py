@@ -75,6 +75,9 @@ def test_hf_probe_same_code_path(hf_dir):
     final = probe.layer_names("final")
     assert final[0].startswith("model.layers.1.") and final[-2:] == ["model.norm.weight", "lm_head.weight"]
     assert not any("embed_tokens" in n or "layers.0." in n for n in final)
+    assert probe.layer_names("final-outputs") == [
+        "model.layers.1.self_attn.o_proj.weight", "model.layers.1.mlp.down_proj.weight", "lm_head.weight"
+    ]  # fmt: skip
     docs = probe.encode(["the cat sat on the mat", "def f(x): return x"])
     x = torch.as_tensor(docs[0])[None]
     with torch.no_grad():  # the features head fine-tuning trains on are exactly what the head reads
@@ -131,6 +134,49 @@ def test_hf_gpt2_conv1d_filters_are_output_units(tmp_path, tok):
         torch.testing.assert_close(probe.model.lm_head(probe.head_inputs(x)), probe.logits({}, x))
     vec, _, _ = t2v.document_vectors(probe, probe.encode(["the cat sat on the mat"]), ["a"], window=8)
     assert vec.shape == (1, sum(dims.values())) and np.isfinite(vec).all()
+    # the output projections are the Conv1D c_proj layers (and their biases), 16 output units each
+    outputs = probe.layer_names("final-outputs")
+    assert outputs == [
+        "transformer.h.1.attn.c_proj.weight", "transformer.h.1.attn.c_proj.bias",
+        "transformer.h.1.mlp.c_proj.weight", "transformer.h.1.mlp.c_proj.bias", "lm_head.weight",
+    ]  # fmt: skip
+    assert probe.layer_names("final-outputs-no-head") == outputs[:-1]
+    assert probe.filter_axis("transformer.h.1.mlp.c_proj.weight") == 1
+    assert dict(t2v.layout(probe, outputs))["transformer.h.1.mlp.c_proj.weight"] == 16  # not its 64 inputs
+    # the same labels whatever the layers: the subset's vector is "final"'s entries of these parameters
+    docs = probe.encode(["the cat sat on the mat", "def f(x): return x + 1"])
+    assert t2v.resolve_method(probe, outputs, "auto") == "loop"
+    sub, _, _ = t2v.document_vectors(probe, docs, ["a", "b"], window=8, layers="final-outputs", seed=3)
+    full, _, _ = t2v.document_vectors(probe, docs, ["a", "b"], window=8, layers="final", seed=3)
+    where, start = {}, 0
+    for name, dim in t2v.layout(probe, final):
+        where[name], start = slice(start, start + dim), start + dim
+    expect = np.concatenate([full[:, where[n]] for n in outputs], axis=1)
+    np.testing.assert_allclose(sub, expect, rtol=1e-5, atol=1e-6 * np.abs(expect).max())
+    assert (sub > 0).any(axis=1).all()
+
+
+def test_output_subsets_of_an_unknown_architecture_name_the_key(tmp_path, tok):
+    """GPT-NeoX names its output projections attention.dense and mlp.dense_4h_to_h: not guessed."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+
+    torch.manual_seed(0)
+    cfg = GPTNeoXConfig(
+        vocab_size=tok.get_vocab_size(), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+        num_attention_heads=2, max_position_embeddings=32, eos_token_id=0, bos_token_id=0,
+    )  # fmt: skip
+    GPTNeoXForCausalLM(cfg).save_pretrained(tmp_path)
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>").save_pretrained(tmp_path)
+    probe = load_hf_probe(str(tmp_path))
+    assert probe.layer_names("final")  # the other subsets still work
+    for layers in ("final-outputs", "final-outputs-no-head"):
+        with pytest.raises(DQError, match=r"'task2vec.documents.layers'.*GPTNeoXForCausalLM.*use 'final'"):
+            probe.layer_names(layers)
+    names = probe.layer_names(["gpt_neox.layers.1.attention.dense", "gpt_neox.layers.1.mlp.dense_4h_to_h"])
+    assert names == [
+        "gpt_neox.layers.1.attention.dense.weight", "gpt_neox.layers.1.attention.dense.bias",
+        "gpt_neox.layers.1.mlp.dense_4h_to_h.weight", "gpt_neox.layers.1.mlp.dense_4h_to_h.bias",
+    ]  # fmt: skip  # what the message says to do instead: the prefixes
 
 
 def test_missing_hf_probe_path_names_the_key(tmp_path):

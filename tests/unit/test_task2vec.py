@@ -147,7 +147,7 @@ def test_vmap_equals_per_window_autograd(probe, layers):
     assert fv.shape[1] == sum(n for _, n in t2v.layout(probe, names))
 
 
-@pytest.mark.parametrize("layers", ["final", "all"])
+@pytest.mark.parametrize("layers", ["final", "all", "final-outputs"])
 def test_document_vector_is_mean_of_window_fishers(gpt, probe, layers):
     """Mean of per-window vectors == set Fisher from per-window squared gradients (same labels), 1e-5."""
     docs = docs_of([45, 7])
@@ -306,6 +306,17 @@ def test_layer_subsets(probe):
     assert dims["lm_head.weight"] == V and dims["blocks.1.attn.qkv.weight"] == 48  # one entry per output unit
     assert probe.layer_names("final-no-head") == final[:-1]  # the head is the subset's last parameter
     assert probe.can_split(probe.layer_names("final-no-head"))  # still evaluated on cached trunk states
+    outputs = probe.layer_names("final-outputs")
+    assert outputs == ["blocks.1.attn.proj.weight", "blocks.1.mlp.proj.weight", "lm_head.weight"]
+    assert probe.layer_names("final-outputs-no-head") == outputs[:-1]
+    assert dims["blocks.1.mlp.proj.weight"] == 16  # the residual stream's width: its output units
+    assert probe.can_split(outputs)
+
+
+def test_output_subsets_include_biases(probe32):
+    assert probe32.layer_names("final-outputs-no-head") == [
+        "blocks.1.attn.proj.weight", "blocks.1.attn.proj.bias", "blocks.1.mlp.proj.weight", "blocks.1.mlp.proj.bias",
+    ]  # fmt: skip
 
 
 def test_trunk_tail_split_and_head_inputs_match_the_model(probe):
@@ -340,7 +351,7 @@ def test_two_level_sampler_equals_inverse_cdf(vocab):
 
 # --- the forward path (method="forward") ---------------------------------------------------------
 
-TAIL_SUBSETS = ["final", "final-no-head", ["blocks.1.mlp", "ln_f"]]
+TAIL_SUBSETS = ["final", "final-no-head", "final-outputs", "final-outputs-no-head", ["blocks.1.mlp", "ln_f"]]
 
 
 @pytest.fixture(scope="module")
@@ -422,9 +433,48 @@ def test_unknown_method_names_the_key(probe):
         t2v.document_vectors(probe, docs_of([5]), ["a"], window=W, method="fast")
 
 
-def test_forward_with_a_finetuned_head_equals_vmap(probe):
-    docs = docs_of([12, 9, 20], seed=4)
+@pytest.mark.parametrize("layers", ["final", "final-outputs"])
+def test_forward_with_a_finetuned_head_equals_vmap(probe, layers):
+    docs = docs_of([12, 9, 20], seed=4)  # first windows of 13, 10 and 16 predictions: two padded
     ft = {"epochs": 2, "lr": 1e-2}
-    a = t2v.embed_batch(probe, docs, W, layers="final", finetune=ft, seed=1, method="forward")
-    b = t2v.embed_batch(probe, docs, W, layers="final", finetune=ft, seed=1, method="vmap")
+    a = t2v.embed_batch(probe, docs, W, layers=layers, finetune=ft, seed=1, method="forward")
+    b = t2v.embed_batch(probe, docs, W, layers=layers, finetune=ft, seed=1, method="vmap")
     np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14 * np.abs(b).max())
+    plain = t2v.embed_batch(probe, docs, W, layers=layers, seed=1, method="forward")
+    assert np.abs(plain - a).max() > 1e-3 * np.abs(a).max()  # the fine-tuned head did change the vector
+
+
+@pytest.mark.parametrize("method", ["forward", "vmap"])
+def test_output_subsets_are_entries_of_final(probe32, method):
+    """The labels do not depend on the layers, so "final-outputs" is "final" restricted to its parameters."""
+    docs, ids = docs_of([30, 4, 17], seed=6), ["a", "b", "c"]
+    final, _, _ = t2v.document_vectors(probe32, docs, ids, window=W, layers="final", method=method)
+    where, start = {}, 0
+    for name, dim in t2v.layout(probe32, probe32.layer_names("final")):
+        where[name], start = slice(start, start + dim), start + dim
+    for layers in ("final-outputs", "final-outputs-no-head"):
+        names = probe32.layer_names(layers)
+        vec, _, _ = t2v.document_vectors(probe32, docs, ids, window=W, layers=layers, method=method)
+        expect = np.concatenate([final[:, where[n]] for n in names], axis=1)
+        np.testing.assert_allclose(vec, expect, rtol=1e-5, atol=1e-6 * np.abs(expect).max())
+
+
+def test_forward_output_subsets_never_go_back_through_attention(probe32):
+    """The output projections' errors come back through ln_f and the MLP only: no attention backward, no
+    gradient of the attention's input projection (the whole-block subset needs both)."""
+    from torch.profiler import profile
+
+    w = t2v.document_windows(docs_of([30, 9]), W, 0)
+    seeds = t2v.window_seeds(0, ["a", "a", "b"], w.index)
+
+    def backward_ops(layers):
+        with profile() as prof:
+            t2v.window_fisher(probe32, w, probe32.layer_names(layers), seeds, method="forward")
+        return {e.key for e in prof.key_averages() if "backward" in e.key.lower()}
+
+    final = backward_ops("final")
+    assert any("scaled_dot_product" in k for k in final)
+    for layers in ("final-outputs", "final-outputs-no-head"):
+        ops = backward_ops(layers)
+        assert not any("scaled_dot_product" in k or "softmax" in k for k in ops), ops
+        assert any("gelu" in k for k in ops)  # the attention projection's error passes through the MLP
