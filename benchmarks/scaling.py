@@ -9,7 +9,7 @@ and the log-log slope of wall time against documents per stage.
 
 PYTHONPATH=src nice .venv/bin/python benchmarks/scaling.py --sizes 10000 100000 1000000 --out /tmp/scaling \\
     --pool 'results/data/pool/shard-*.parquet' --target results/data/target/ref.parquet \\
-    --static-model /tmp/static-minilm
+    --static-model results/static-model --workers 2
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import argparse
 import logging
 import os
 
-# one thread per stage (the machine is shared; the table reads as "on one core"); set before numpy loads
+# one BLAS thread per process (per-shard stages run --workers processes; fits get --workers threads
+# explicitly); set before numpy loads
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -48,6 +49,12 @@ def main() -> None:
     ap.add_argument("--metrics", nargs="+", default=GOAL_METRICS)
     ap.add_argument("--minilm-sample", type=int, default=2000, help="documents MiniLM is timed on (0: skip)")
     ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="cores: per-shard stages run this many at a time, fits get this many BLAS threads",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep-scratch", action="store_true", help="keep the scratch pools under OUT/work")
     args = ap.parse_args()
@@ -63,7 +70,7 @@ def main() -> None:
     raw = scaling.run_scaling(
         args.sizes, work, args.pool, args.target, args.static_model, variants,
         minilm=embed if args.minilm_sample else None, minilm_sample=args.minilm_sample, shards=args.shards,
-        seed=args.seed, key="--sizes", keep_scratch=args.keep_scratch,
+        seed=args.seed, key="--sizes", keep_scratch=args.keep_scratch, workers=args.workers,
     )  # fmt: skip
     table = scaling.scaling_table(raw)
     write_csv(table, os.path.join(args.out, "scaling.csv"))
@@ -73,9 +80,13 @@ def main() -> None:
     print(show.to_string(index=False))
     print(f"\nprepared documents per size: {dict(zip(raw['n_docs'], raw['prepared'], strict=True))}")
     print(
-        f"{args.shards} pool shards at every size (per-shard stages loop over them here; the workflow runs them in parallel)"
+        f"{args.shards} pool shards at every size, {args.workers} at a time (prepare: raw parts); fits with "
+        f"{args.workers} BLAS threads; stages one after another"
     )
-    print("end to end (every stage but MiniLM) against the goal (1M documents, 2 cores, <= 10 min, <= 8 GB):")
+    print(
+        f"end to end (every stage but MiniLM) against the goal (1M documents, 2 cores, <= 10 min, <= 8 GB), "
+        f"on {args.workers} cores:"
+    )
     print(scaling.summary(table))
 
 

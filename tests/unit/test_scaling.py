@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dqreview import scaling
+from dqreview import paths, scaling
 from dqreview.errors import DQError
 from dqreview.io import write_parquet
 
@@ -146,7 +146,8 @@ def test_summary_against_the_goal():
 @pytest.fixture(scope="module")
 def scaling_run(tmp_path_factory):
     """Prepare → static embed → DSIR, MinHash, ssl_proto, proto_align, SemDeDup → select at two small sizes,
-    each stage in a child process; a random 32-dimensional static encoder stands in for the distilled one."""
+    in this process with two forked workers per per-shard stage; a random 32-dimensional static encoder
+    stands in for the distilled one."""
     tmp = tmp_path_factory.mktemp("scaling")
     from model2vec import StaticModel
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -172,7 +173,7 @@ def scaling_run(tmp_path_factory):
     os.chdir(tmp)  # relative inputs (as the rule passes them) survive the stages' own cwd
     try:
         raw = scaling.run_scaling([400, 200], "work", "shard-*.parquet", "ref.parquet", "static", variants,
-                                  minilm=None, shards=2, isolate=False)  # fmt: skip
+                                  minilm=None, shards=2, isolate=False, workers=2)  # fmt: skip
     finally:
         os.chdir(cwd)
     return tmp, raw
@@ -212,6 +213,47 @@ def test_a_stage_in_a_child_process_is_measured_alone(scaling_run, tmp_path):
     assert m["items"] == 50 and m["wall_s"] > 0 and m["cpu_s"] > 0
     assert 50 < m["peak_rss_mb"] < parent_mb - 600
     assert len(pd.read_parquet(tmp_path / "raw" / "part-0000.parquet")) == 50
+
+
+def test_workers_do_not_change_what_the_stages_write(scaling_run, tmp_path):
+    """Prepare and the static embed give the same shards and vectors one at a time and two at a time."""
+    tmp, _ = scaling_run
+    out = {}
+    for workers in (1, 2):
+        wd = tmp_path / f"w{workers}"
+        wd.mkdir()
+        kw = {
+            "pool": str(tmp / "shard-*.parquet"),
+            "n_docs": 300,
+            "seed": 0,
+            "edit_rate": 0.1,
+            "near_rate": 0.05,
+        }
+        scaling.measure_stage("generate", wd, False, **kw)
+        # one raw part at this size (parts hold BATCH_DOCS documents): split it so workers share parts
+        raw = pd.read_parquet(wd / "raw" / "part-0000.parquet")
+        (wd / "raw" / "part-0000.parquet").unlink()
+        for i, part in enumerate(np.array_split(np.arange(len(raw)), 3)):
+            raw.iloc[part].to_parquet(wd / "raw" / f"part-{i:04d}.parquet", index=False)
+        m = scaling.measure_stage("prepare", wd, False, target=str(tmp / "ref.parquet"), shards=2, chunk_words=128,
+                                  max_chunk_words=192, model_dir=str(tmp / "static"), workers=workers)  # fmt: skip
+        scaling.measure_stage(
+            "embed_static", wd, False, model_dir=str(tmp / "static"), shards=2, workers=workers
+        )
+        shards = [pd.read_parquet(wd / paths.fill(paths.POOL_SHARD, shard=s)) for s in range(2)]
+        vectors = [
+            np.load(wd / paths.fill(paths.EMBED, part=f"pool/shard-{s}"), allow_pickle=False)
+            for s in range(2)
+        ]
+        out[workers] = (m["items"], shards, vectors, pd.read_parquet(wd / paths.POOL_INDEX))
+        assert not (wd / scaling.PREP_DIR).exists()
+    (n1, s1, v1, i1), (n2, s2, v2, i2) = out[1], out[2]
+    assert n1 == n2 == len(i1) >= 300
+    for a, b in zip(s1, s2, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    for a, b in zip(v1, v2, strict=True):
+        np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(i1, i2)
 
 
 def test_variants_cross_to_the_stage_process_as_json():

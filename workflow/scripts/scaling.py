@@ -11,7 +11,7 @@ def main(smk):
     variants = scaling.variants_from_config(cfg)
     raw = scaling.run_scaling(
         cfg["review"]["scaling"]["sizes"], paths.SCALING_SCRATCH, list(smk.input.shards), smk.input.ref,
-        smk.input.encoder, variants, minilm=cfg["embed"], key="review.scaling.sizes",
+        smk.input.encoder, variants, minilm=cfg["embed"], key="review.scaling.sizes", workers=smk.threads,
     )  # fmt: skip
     table = scaling.scaling_table(raw)
     write_csv(table, smk.output.table)
