@@ -449,3 +449,14 @@ def test_distill_is_deterministic(static_minilm, tmp_path):
         np.testing.assert_array_equal(first[key], second[key])
     X = StaticEncoder(static_minilm, max_tokens=64).encode(SENTENCES, progress=False)
     np.testing.assert_array_equal(StaticEncoder(tmp_path / "again", max_tokens=64).encode(SENTENCES), X)
+
+
+def test_count_tokens_from_the_word_cache_equals_the_tokenizer(encoder):
+    """prepare's token limit counts through the per-word cache: the same numbers as the tokenizer itself."""
+    from conftest import ADVERSARIAL_TEXTS
+
+    texts = [*ADVERSARIAL_TEXTS, *SENTENCES, "Mixed CASE Words, ÀÉÎ and 中文"]
+    expected = [len(ids) for ids in encoder.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+    assert encoder.words.exact
+    assert encoder.count_tokens(texts) == expected
+    assert [encoder.count_tokens([t])[0] for t in texts] == expected

@@ -3,29 +3,8 @@
 import numpy as np
 import pytest
 
+from conftest import ADVERSARIAL_TEXTS as ADVERSARIAL
 from dqreview.wordcache import WordTokenCache, splits_at_spaces
-
-# every kind of text the cache could get wrong: empty, runs of spaces, other whitespace (tab, newline,
-# no-break space, ideographic space), accents and combining marks after a space, case with context
-# (final sigma), CJK (spaces added by the normalizer), punctuation runs, long words (WordPiece's
-# 100-character limit), control and zero-width characters, special-token strings, repeated words
-ADVERSARIAL = [
-    "",
-    " ",
-    "  double  space  ",
-    "tab\there and\nnewline",
-    "no\u00a0break and\u3000ideographic",
-    "ÉCOLE Straße naïve café",
-    "a \u0301b combining after a space",
-    "ΟΔΟΣ Σ σ ς",
-    "中文字符 mixed中文 日本語テキスト",
-    "e-mail: a@b.c, (1.5)!! --- ...",
-    "x" * 150 + " " + "y" * 99,
-    "zero\u200bwidth and \x00 control \x07 chars",
-    "[SEP] [CLS]x [MASK] [UNK]",
-    "the the the the cat the",
-    "https://example.com/a?b=c&d=e #hash @user",
-]
 
 
 @pytest.fixture(scope="module")
