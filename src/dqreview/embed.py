@@ -450,9 +450,12 @@ class Encoder:
 
         return encoder_flops(n_tokens, self.n_params)
 
+    def _cased(self, texts: Sequence[str]) -> list[str]:
+        return [t.lower() for t in texts] if self.head.lowercase else list(texts)
+
     def _tokenize(self, texts: Sequence[str]) -> dict:
         # no truncation: over-long texts must be caught, not cut; the length warning is ours to give
-        texts = [t.lower() for t in texts] if self.head.lowercase else list(texts)
+        texts = self._cased(texts)
         return self.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False).data
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -462,8 +465,7 @@ class Encoder:
         WordPiece tokenizers, the whole text otherwise): prepare counts every chunk it writes."""
         if len(texts) == 0:
             return []
-        texts = [t.lower() for t in texts] if self.head.lowercase else list(texts)
-        return (self.words.counts(texts) + self._special_tokens).tolist()
+        return (self.words.counts(self._cased(texts)) + self._special_tokens).tolist()
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = True) -> np.ndarray:
         """Embed texts.

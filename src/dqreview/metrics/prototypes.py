@@ -225,6 +225,12 @@ def _kmeans_pp(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
 _BOUND_MARGIN = 1e-9
 
 
+def float32_dot_margin(d: int) -> float:
+    """Twice the largest error of a float32 dot product of two unit ``d``-vectors, ``d·2⁻²⁴`` whatever the
+    summation order: two float32 similarities further apart than this are ordered as in float64."""
+    return d * 2.0**-23
+
+
 def _top2(
     X: np.ndarray, C64: np.ndarray, chunk_size: int, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,7 +249,7 @@ def _top2(
     second = np.full(n, -np.inf)
     single = X.dtype == np.float32
     C = C64.astype(np.float32) if single else C64
-    margin = d * 2.0**-23 + 1e-6 if single else 0.0  # twice the float32 error bound
+    margin = float32_dot_margin(d) + 1e-6 if single else 0.0  # + the centroids' rounding to float32
     for lo in range(0, n, max(1, int(chunk_size))):
         hi = min(n, lo + chunk_size)
         block = X[lo:hi] if rows is None else X[rows[lo:hi]]  # gathered a chunk at a time

@@ -43,7 +43,13 @@ from dqreview.errors import DQError
 from dqreview.hashing import unit_uniform
 from dqreview.metrics.base import DocumentScorer
 from dqreview.metrics.inputs import POOL_EMBEDDINGS, POOL_IDS, Input, in_static_space
-from dqreview.metrics.prototypes import assigned_similarity, l2_normalise, nearest_centroid, spherical_kmeans
+from dqreview.metrics.prototypes import (
+    assigned_similarity,
+    float32_dot_margin,
+    l2_normalise,
+    nearest_centroid,
+    spherical_kmeans,
+)
 from dqreview.params import Ge, Le, Lt, Params, RunSeed
 
 #: Member-ranking policies inside a cluster.
@@ -206,7 +212,7 @@ def max_sim_to_earlier(E: np.ndarray, block_elems: int = BLOCK_ELEMS) -> tuple[n
     m = E.shape[0]
     single = E.dtype == np.float32
     E = E if single else np.asarray(E, dtype=np.float64)
-    margin = E.shape[1] * 2.0**-23 if single else 0.0
+    margin = float32_dot_margin(E.shape[1]) if single else 0.0
     max_sim = np.full(m, -np.inf)
     argmax = np.full(m, -1, dtype=np.int64)
     if m <= 1:
