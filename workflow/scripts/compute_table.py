@@ -12,6 +12,7 @@ def main(smk):
     from dqreview.paths import CONTROL_METRIC
     from dqreview.plan import Plan
     from dqreview.report.compute import (
+        baseline_curves,
         check_scaling,
         compute_verdicts,
         per_million_costs,
@@ -27,16 +28,7 @@ def main(smk):
     runs = collect_runs(smk.input.evals, smk.input.infos)
     runs = runs[runs.metric != CONTROL_METRIC]
     # random's compute curve per budget and seed: the final points of its runs at every token count
-    ladder = collect_curves(smk.input.curves)
-    ladder = ladder[
-        ladder["tokens"] == ladder.groupby(["budget", "seed", "run_tokens"])["tokens"].transform("max")
-    ]
-    base = runs[runs.metric == "random"][["budget", "seed", "tokens", "bpb/target"]]
-    points = pd.concat([ladder[["budget", "seed", "tokens", "bpb/target"]], base], ignore_index=True)
-    curves = {
-        (budget, seed): g.sort_values("tokens")[["tokens", "bpb/target"]].reset_index(drop=True)
-        for (budget, seed), g in points.groupby(["budget", "seed"])
-    }
+    points, curves = baseline_curves(runs, collect_curves(smk.input.curves))
     logs = [read_json(p) for p in smk.input.train_logs]
     seconds_per_token = 1.0 / float(np.mean([log["tokens_per_s"] for log in logs]))
     proxy_flops = float(logs[0]["flops_per_token"])

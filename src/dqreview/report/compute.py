@@ -230,6 +230,40 @@ def mean_curve(curves: list[pd.DataFrame], value: str = "bpb/target") -> pd.Data
     )
 
 
+def baseline_curves(
+    runs: pd.DataFrame, ladder: pd.DataFrame, value: str = "bpb/target"
+) -> tuple[pd.DataFrame, dict[tuple[float, int], pd.DataFrame]]:
+    """Random's compute curve per budget and seed: its main run plus the last checkpoint of each curve run.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        :func:`dqreview.report.runs.collect_runs` rows; random's (``metric == "random"``) give the curve's
+        point at the run length (``budget``, ``seed``, ``tokens``, ``value``).
+    ladder : DataFrame
+        :func:`dqreview.report.runs.collect_curves` rows of random's runs at the other token multipliers
+        (``budget``, ``seed``, ``run_tokens``, ``tokens``, ``value``): every checkpoint; the last of each
+        run is its point (a shorter run's learning-rate schedule ends there, a checkpoint of a longer one
+        does not).
+
+    Returns
+    -------
+    points : DataFrame
+        ``budget``, ``seed``, ``tokens``, ``value``: every point of every curve.
+    curves : dict
+        ``(budget, seed)`` → that curve's ``tokens`` and ``value``, by increasing tokens
+        (:func:`compute_verdicts`' ``curves``).
+    """
+    last = ladder["tokens"] == ladder.groupby(["budget", "seed", "run_tokens"])["tokens"].transform("max")
+    cols = ["budget", "seed", "tokens", value]
+    points = pd.concat([ladder.loc[last, cols], runs.loc[runs.metric == "random", cols]], ignore_index=True)
+    curves = {
+        (budget, seed): g.sort_values("tokens")[["tokens", value]].reset_index(drop=True)
+        for (budget, seed), g in points.groupby(["budget", "seed"])
+    }
+    return points, curves
+
+
 def compute_multiplier(method_bpb: float, method_tokens: float, baseline_curve: pd.DataFrame) -> dict:
     """Effective compute multiplier of one result against a baseline learning curve.
 

@@ -22,6 +22,7 @@ from dqreview.report.compute import (
     SEQUENTIAL,
     WITHIN,
     WORSE_THAN_CURVE,
+    baseline_curves,
     bpb_at_tokens,
     break_even_tokens,
     check_scaling,
@@ -65,6 +66,35 @@ def test_tokens_to_reach_bad_curves():
         tokens_to_reach([2, 1], [3.0, 2.0], 2.5)
     with pytest.raises(DQError, match="finite"):
         tokens_to_reach([1, 2], [3.0, float("nan")], 2.5)
+
+
+def test_baseline_curves_take_each_runs_last_checkpoint_and_randoms_main_run():
+    """A curve run's earlier checkpoints are not points (its schedule had not ended); other metrics' runs are
+    not either; one curve per (budget, seed), by increasing tokens."""
+    ladder = pd.DataFrame(
+        {
+            "budget": [0.1] * 5 + [0.6] * 2,
+            "seed": [0, 0, 0, 0, 1, 0, 0],
+            "run_tokens": [50, 50, 200, 200, 200, 30, 30],
+            "tokens": [25, 50, 100, 200, 200, 15, 30],
+            "bpb/target": [3.0, 2.9, 2.8, 2.95, 2.7, 3.5, 3.2],
+        }
+    )
+    runs = pd.DataFrame(
+        {
+            "metric": ["random", "random", "dsir"],
+            "budget": [0.1, 0.1, 0.1],
+            "seed": [0, 1, 0],
+            "tokens": [100, 100, 100],
+            "bpb/target": [2.85, 2.75, 2.5],
+        }
+    )
+    points, curves = baseline_curves(runs, ladder)
+    assert sorted(curves) == [(0.1, 0), (0.1, 1), (0.6, 0)]
+    assert curves[(0.1, 0)].to_dict("list") == {"tokens": [50, 100, 200], "bpb/target": [2.9, 2.85, 2.95]}
+    assert curves[(0.1, 1)].to_dict("list") == {"tokens": [100, 200], "bpb/target": [2.75, 2.7]}
+    assert curves[(0.6, 0)].to_dict("list") == {"tokens": [30], "bpb/target": [3.2]}
+    assert len(points) == 6 and list(points.columns) == ["budget", "seed", "tokens", "bpb/target"]
 
 
 def test_compute_multiplier_against_a_curve():
