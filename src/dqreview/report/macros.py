@@ -538,6 +538,14 @@ def break_even_macros(compute, main: dict[str, tuple[str, str]], small: float) -
         v[f"main/{metric}/fullgap"] = fmt(r["bpb_minus_full_data"], 3, signed=True)
         v[f"main/{metric}/fullgapci"] = fmt(r["bpb_minus_full_data_ci95"], 3)
         v[f"main/{metric}/fullverdict"] = escape(r["full_data_verdict"])
+    # every selection's T* (``be/<metric>/<variant>/<keep>/<bNN>/tstar``, and ``.../runs``: in multiples of
+    # its own run length), so a section can set two arms side by side (the encoder arm of ablation 9)
+    for r in compute.itertuples(index=False):
+        key = f"be/{r.metric}/{r.variant}/{r.keep}/{budget_key(r.budget)}"
+        b = str(r.break_even_bound).lower() == "true"
+        v[f"{key}/tstar"] = tokens_tex(float(r.break_even_tokens), b)
+        runs = float(r.break_even_tokens) / float(r.train_tokens)
+        v[f"{key}/runs"] = tokens_tex(runs, b) if math.isinf(runs) else ("at most " if b else "") + fmt(runs, 1)
     v["cost/n_tstar_below_run"] = str(int((tstar < compute["train_tokens"].astype(float)).sum()))
     v["cost/n_tstar_finite"] = str(int(np.isfinite(tstar).sum()))
     v["cost/n_never"] = str(int((np.isinf(tstar) & ~bound).sum()))
