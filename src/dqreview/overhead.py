@@ -21,6 +21,7 @@ import math
 import os
 import re
 import resource
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,31 @@ def summary(table: pd.DataFrame) -> str:
     )
 
 
+#: The Snakemake scheduler method whose timers :func:`cancel_rate_limit_timers` cancels (``JobScheduler.
+#: _schedule_reevalutation``, Snakemake's spelling; tests/unit/test_overhead.py checks it still starts them).
+RATE_LIMIT_TIMER_OWNER = "_schedule_reevalutation"
+
+
+def cancel_rate_limit_timers() -> int:
+    """Cancel the scheduler's pending re-evaluation timers once the run is over; returns how many.
+
+    With a job rate limit (the profiles' ``max-jobs-per-timespan: 6000/1m``), every scheduling round starts
+    a ``threading.Timer`` that releases the scheduler one timespan later. The timers are not daemon
+    threads, so the interpreter waits for the last one before it exits: a minute of idle after every run
+    (measured: 60 s between "Elapsed time" and the exit of a 3-second run). At ``onsuccess``/``onerror``
+    the scheduler has stopped and nothing waits on them; other timers are left alone.
+    """
+    timers = [
+        t
+        for t in threading.enumerate()
+        if isinstance(t, threading.Timer)
+        and RATE_LIMIT_TIMER_OWNER in getattr(getattr(t, "function", None), "__qualname__", "")
+    ]
+    for timer in timers:
+        timer.cancel()
+    return len(timers)
+
+
 def at_end() -> str:
     """The Snakefile's ``onsuccess``/``onerror``: record this run's overhead and say it in one line.
 
@@ -243,6 +269,7 @@ def at_end() -> str:
     """
     from dqreview import paths
 
+    cancel_rate_limit_timers()
     startup = process_startup_seconds()
     started = time.time() - startup if startup is not None else time.time()
     try:

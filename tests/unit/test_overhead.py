@@ -132,3 +132,42 @@ def test_usage_is_this_process_and_its_children():
     assert record["snakemake_cpu_s"] > 0 and record["children_cpu_s"] >= 0
     assert 0 < record["snakemake_cpu_share"] <= 1
     assert record["wall_s"] >= 2
+
+
+def test_the_schedulers_rate_limit_timers_are_cancelled_and_no_other():
+    """The scheduler's re-evaluation timers end at once (so the process exits without their minute); a timer
+    of anyone else keeps running."""
+    import threading
+
+    from dqreview.overhead import cancel_rate_limit_timers
+
+    fired = []
+
+    def _schedule_reevalutation(delay):  # the scheduler's method's name: its timer's lambda is defined here
+        timer = threading.Timer(delay, lambda: fired.append("scheduler"))
+        timer.start()
+        return timer
+
+    scheduler_timer = _schedule_reevalutation(60)
+    other = threading.Timer(0.3, lambda: fired.append("other"))
+    other.start()
+    t0 = time.monotonic()
+    assert cancel_rate_limit_timers() == 1
+    scheduler_timer.join(timeout=5)
+    assert not scheduler_timer.is_alive() and time.monotonic() - t0 < 5
+    other.join(timeout=5)
+    assert fired == ["other"]
+
+
+def test_snakemakes_scheduler_still_starts_its_timers_where_we_cancel_them():
+    """Guards the name the cancellation looks for: Snakemake's scheduler starts a threading.Timer whose
+    function is defined in JobScheduler._schedule_reevalutation (if Snakemake renames it, runs would wait a
+    minute at exit again and this fails first)."""
+    import inspect
+
+    from snakemake.scheduling.job_scheduler import JobScheduler
+
+    from dqreview.overhead import RATE_LIMIT_TIMER_OWNER
+
+    source = inspect.getsource(getattr(JobScheduler, RATE_LIMIT_TIMER_OWNER))
+    assert "threading.Timer(" in source and "lambda" in source
