@@ -22,13 +22,28 @@ from dqreview.plan import Plan
 pytestmark = pytest.mark.workflow
 
 
+@pytest.fixture(scope="module")
+def dry_run_all(tmp_path_factory):
+    """``snakemake -n all`` with config.yaml and the given configs, run once per config list in this module
+    (a dry run of the paper's or review's grid takes 20-40 s) and shared by the tests that read its plan."""
+    done: dict[tuple[str, ...], subprocess.CompletedProcess] = {}
+
+    def run(*configs: str) -> subprocess.CompletedProcess:
+        if configs not in done:
+            workdir = tmp_path_factory.mktemp("dry")
+            done[configs] = snakemake(workdir, "-n", "all", configfiles=[REPO / c for c in configs])
+        return done[configs]
+
+    return run
+
+
 @pytest.mark.parametrize(
     "configs",
     [[], ["configs/tiny.yaml"], ["configs/paper.yaml"], ["configs/review.yaml"]],
     ids=["default", "tiny", "paper", "review"],
 )
-def test_dry_run_all(tmp_path, configs):
-    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / c for c in configs])
+def test_dry_run_all(dry_run_all, configs):
+    proc = dry_run_all(*configs)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     for rule in (
@@ -52,7 +67,7 @@ def test_dry_run_all(tmp_path, configs):
         assert f"{rule} " in out, f"rule {rule} missing from the dry run"
 
 
-def test_review_config_is_the_full_grid(tmp_path):
+def test_review_config_is_the_full_grid(dry_run_all):
     """configs/review.yaml (on top of config.yaml): every ablation, five seeds, a data-constrained and a
     data-abundant budget, pool sizes for ablation 4, and every method the default leaves out."""
     from snakemake.utils import update_config
@@ -70,7 +85,7 @@ def test_review_config_is_the_full_grid(tmp_path):
     assert pools == {"pool", "half-pool", "quarter-pool"}
     abundant = {e["budget"]: e["tokens"] for e in config["lm"]["train"]["tokens_at_budget"]}
     assert max(config["select"]["budgets"]) in abundant
-    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / "configs/review.yaml"])
+    proc = dry_run_all("configs/review.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert "results/eval/ssl_proto/quarter-pool/low/b0.05/s4.json" in out
@@ -81,9 +96,10 @@ def test_review_config_is_the_full_grid(tmp_path):
     assert "results/eval/semdedup/eps0.05-static/high/b0.60/s4.json" in out
 
 
-def test_paper_config_uses_its_own_lists(tmp_path):
+def test_paper_config_uses_its_own_lists(dry_run_all):
     """configs/paper.yaml replaces the default's sources and domains instead of merging with them."""
-    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / "configs/paper.yaml"])
+    proc = dry_run_all("configs/paper.yaml")
+    assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert "results/data/heldout/web.parquet" in out and "results/download/c4.parquet" in out
     assert "results/data/heldout/dialogue.parquet" not in out and "results/download/chitchat" not in out
@@ -507,9 +523,9 @@ def test_tiny_run_report_gathers_figures_and_tables(tiny_run, archive_cache, tmp
         assert name in html, name
 
 
-def test_export_all_is_on_demand_and_plans_every_selection(tmp_path):
+def test_export_all_is_on_demand_and_plans_every_selection(tmp_path, dry_run_all):
     """`all` exports nothing; `export_all` plans one export per selection and seed (Parquet)."""
-    proc = snakemake(tmp_path, "-n", "all", configfiles=[REPO / "configs/tiny.yaml"])
+    proc = dry_run_all("configs/tiny.yaml")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "export_selection" not in proc.stdout
     proc = snakemake(
