@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--configfile", nargs="*", default=[], help="configs on top of config.yaml")
     ap.add_argument("--ablation", required=True, help="e.g. ablation9")
     ap.add_argument("--budgets", nargs="*", type=float, help="only these budgets (default: every one run)")
-    ap.add_argument("--out", help="a directory for contrasts.csv and compute.csv")
+    ap.add_argument("--out", help="a directory for contrasts.csv, compute.csv and curves.csv")
     args = ap.parse_args()
 
     from dqreview.cost import load_costs
@@ -128,4 +128,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from dqreview.errors import DQError
+
+    try:
+        main()
+    except DQError as exc:  # a missing run or a bad argument: the message says what to build or change
+        raise SystemExit(f"error: {exc}") from None
