@@ -295,7 +295,9 @@ def test_break_even_macros_per_main_method_and_counts():
     assert v["cost/run"] == "\\ensuremath{1.0\\times10^{6}}" and v["cost/ctoken_us"] == "1.0"
     assert v["cost/pershard"] == "a, c" and v["cost/sequential"] == "b"
     # every selection's own T*, and in multiples of its run length
-    assert v["be/a/v/high/b10/tstar"] == "\\ensuremath{2.0\\times10^{5}}" and v["be/a/v/high/b10/runs"] == "0.2"
+    assert (
+        v["be/a/v/high/b10/tstar"] == "\\ensuremath{2.0\\times10^{5}}" and v["be/a/v/high/b10/runs"] == "0.2"
+    )
     assert v["be/a/v/high/b60/runs"] == "1.2" and v["be/b/v/high/b10/runs"] == "never"
     assert v["be/c/v/high/b10/tstar"] == "unknown" and v["be/c/v/high/b10/runs"] == "unknown"
 
