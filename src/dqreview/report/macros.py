@@ -545,7 +545,9 @@ def break_even_macros(compute, main: dict[str, tuple[str, str]], small: float) -
         b = str(r.break_even_bound).lower() == "true"
         v[f"{key}/tstar"] = tokens_tex(float(r.break_even_tokens), b)
         runs = float(r.break_even_tokens) / float(r.train_tokens)
-        v[f"{key}/runs"] = tokens_tex(runs, b) if math.isinf(runs) else ("at most " if b else "") + fmt(runs, 1)
+        v[f"{key}/runs"] = (
+            tokens_tex(runs, b) if math.isinf(runs) else ("at most " if b else "") + fmt(runs, 1)
+        )
     v["cost/n_tstar_below_run"] = str(int((tstar < compute["train_tokens"].astype(float)).sum()))
     v["cost/n_tstar_finite"] = str(int(np.isfinite(tstar).sum()))
     v["cost/n_never"] = str(int((np.isinf(tstar) & ~bound).sum()))
