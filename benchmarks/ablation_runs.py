@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -50,8 +49,9 @@ def main() -> None:
     from dqreview.report.compute import (
         baseline_curves,
         compute_verdicts,
-        selection_costs,
+        plan_selection_costs,
         target_flops_per_token,
+        training_rate,
     )
     from dqreview.report.contrasts import contrast_table
     from dqreview.report.runs import collect_curves, collect_runs, method_labels
@@ -92,24 +92,18 @@ def main() -> None:
         )
     points, curves = baseline_curves(runs, collect_curves(curve_files))
     logs = [read_json(p) for p in plan.train_logs() if Path(p).exists()]
-    seconds_per_token = 1.0 / float(np.mean([log["tokens_per_s"] for log in logs]))
+    seconds_per_token, proxy_flops = training_rate(logs)
     methods = runs[runs.metric != "random"][["metric", "variant", "keep", "budget"]].drop_duplicates()
+    cost_records = load_costs([c for c in plan.all_costs() if Path(c).exists()])
+    # only this ablation's variants: their shared stages (the encoder passes) are charged in full
     used = set(zip(methods.metric, methods.variant, strict=True))
-    jobs = {(m, v): plan.method_jobs(m, v) for m, v in plan.variants() if (m, v) in used}
-    select_costs = {(s.metric, s.variant, s.keep, s.budget): plan.select_costs(s) for s in plan.selections}
-    costs = selection_costs(
-        load_costs([c for c in plan.all_costs() if Path(c).exists()]),
-        methods,
-        jobs,
-        plan.stage_costs(),
-        select_costs,
-    )
+    costs, _ = plan_selection_costs(plan, methods, cost_records, used)
     verdicts = compute_verdicts(
         runs,
         curves,
         costs,
         seconds_per_token,
-        float(logs[0]["flops_per_token"]),
+        proxy_flops,
         target_flops_per_token(config["review"]["target_model"]),
     )
     verdicts.insert(0, "method", method_labels(verdicts))

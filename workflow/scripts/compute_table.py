@@ -4,7 +4,6 @@ from dqreview.runner import run
 
 
 def main(smk):
-    import numpy as np
     import pandas as pd
 
     from dqreview.cost import load_costs
@@ -16,9 +15,10 @@ def main(smk):
         check_scaling,
         compute_verdicts,
         per_million_costs,
-        selection_costs,
+        plan_selection_costs,
         selection_parallelism,
         target_flops_per_token,
+        training_rate,
         verdicts_latex,
     )
     from dqreview.report.figures import cost_verdicts, learning_curves
@@ -29,15 +29,11 @@ def main(smk):
     runs = runs[runs.metric != CONTROL_METRIC]
     # random's compute curve per budget and seed: the final points of its runs at every token count
     points, curves = baseline_curves(runs, collect_curves(smk.input.curves))
-    logs = [read_json(p) for p in smk.input.train_logs]
-    seconds_per_token = 1.0 / float(np.mean([log["tokens_per_s"] for log in logs]))
-    proxy_flops = float(logs[0]["flops_per_token"])
+    seconds_per_token, proxy_flops = training_rate([read_json(p) for p in smk.input.train_logs])
     target = smk.config["review"]["target_model"]
     methods = runs[runs.metric != "random"][["metric", "variant", "keep", "budget"]].drop_duplicates()
     plan = Plan(smk.config)
-    jobs = {(m, v): plan.method_jobs(m, v) for m, v in plan.variants()}
-    select_costs = {(s.metric, s.variant, s.keep, s.budget): plan.select_costs(s) for s in plan.selections}
-    costs = selection_costs(load_costs(smk.input.costs), methods, jobs, plan.stage_costs(), select_costs)
+    costs, jobs = plan_selection_costs(plan, methods, load_costs(smk.input.costs))
     # "train on all of it": the whole-pool arm's compute curve per seed (none when the config has no such arm)
     full_curves = {seed: c for (budget, seed), c in curves.items() if budget >= 1.0}
     target_flops = target_flops_per_token(target)

@@ -423,6 +423,28 @@ def selection_costs(
     return pd.DataFrame(out)
 
 
+def training_rate(train_logs: Sequence[dict]) -> tuple[float, float]:
+    """``(seconds per token, FLOPs per token)`` of the proxy's training: the mean rate over the training logs
+    (``tokens_per_s``) and the model's FLOPs per token (``flops_per_token``, the same in every log)."""
+    if not train_logs:
+        raise DQError("compute accounting: no training log to measure the proxy's training rate from")
+    seconds = 1.0 / float(np.mean([log["tokens_per_s"] for log in train_logs]))
+    return seconds, float(train_logs[0]["flops_per_token"])
+
+
+def plan_selection_costs(
+    plan, methods: pd.DataFrame, costs: pd.DataFrame, variants: set[tuple[str, str]] | None = None
+) -> tuple[pd.DataFrame, dict[tuple[str, str], MethodJobs]]:
+    """:func:`selection_costs` of ``methods`` with the plan's jobs: each (metric, variant)'s own and shared
+    jobs (only ``variants`` where given: the shared stages' users are then counted among them) and each
+    selection's jobs. Returns the costs and the jobs used."""
+    jobs = {
+        (m, v): plan.method_jobs(m, v) for m, v in plan.variants() if variants is None or (m, v) in variants
+    }
+    select_costs = {(s.metric, s.variant, s.keep, s.budget): plan.select_costs(s) for s in plan.selections}
+    return selection_costs(costs, methods, jobs, plan.stage_costs(), select_costs), jobs
+
+
 def compute_verdicts(
     runs: pd.DataFrame,
     curves: dict[tuple[float, int], pd.DataFrame],
